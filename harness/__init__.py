@@ -1,0 +1,1 @@
+"""Evaluation harness: suites, runner, answer extraction, compare, report, CLI."""

@@ -1,0 +1,54 @@
+"""`orca-eval`: a thin command-line layer over functions that tests call directly.
+
+Each command lives in its own module with a `register(subparsers)` function that
+adds its parser and sets `func`; this file only wires them together.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+from harness.errors import UserError
+
+COMMAND_MODULES = [
+    "harness.cli_run",        # run, score, system-messages, tasks
+    "harness.cli_report",     # report
+    "harness.cli_compare",    # compare
+    "orca.cli_data",          # data sample, data collect, data lengths
+    "orca.cli_train",         # train, pipeline
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orca-eval",
+        description="Zero-shot AGIEval / BBH evaluation and explanation tuning (Orca, arXiv 2306.02707).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        rc = args.func(args)
+    except UserError as e:
+        print(f"orca-eval: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("orca-eval: interrupted (finished work is saved; run the same command again to resume)",
+              file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""The result-file contract that report, compare and CI build on.
+
+A run directory (default `results/runs/<run>/`) holds:
+
+- `run.json`     model, revision, data hashes, prompt style, system messages per
+                 variant, decoding, seed, limit, package versions, git commit, timestamps.
+- `summary.json` `{"variants": {VARIANT: {"tasks": {"agieval/lsat-ar": {...}},
+                 "suites": {"agieval": {"accuracy", "n_tasks"}}}}}`; accuracies in
+                 percent, suite averages macro over tasks (as the Orca paper does).
+- `samples/VARIANT/SUITE__TASK.jsonl`, one line per scored example with
+                 `doc_id`, `prompt_sha`, `output`, `extracted`, `target`, `correct`
+                 (plus `extracted_official`, `correct_official`, `repeat`).
+
+All three are written atomically; a run that has not finished has no summary.json.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import UserError
+from harness.io import write_json_atomic, write_jsonl_atomic
+
+SAMPLE_FIELDS = ("doc_id", "prompt_sha", "output", "extracted", "target", "correct")
+
+
+def task_file_name(task: str) -> str:
+    """`agieval/lsat-ar` -> `agieval__lsat-ar.jsonl`."""
+    return task.replace("/", "__") + ".jsonl"
+
+
+def task_from_file_name(name: str) -> str:
+    return name[: -len(".jsonl")].replace("__", "/", 1)
+
+
+def wilson_ci95(correct: int, n: int) -> list[float]:
+    """Wilson score interval for a proportion, in percent."""
+    if n == 0:
+        return [0.0, 0.0]
+    z = 1.959963984540054
+    p = correct / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return [round(100 * max(0.0, centre - half), 2), round(100 * min(1.0, centre + half), 2)]
+
+
+def summarize_task(rows: list[dict], n_total: int | None = None) -> dict:
+    """Per-task figures from its sample rows. With repeats (`repeat` > 0 present),
+    accuracy is the mean over repeats and `accuracy_std` their spread."""
+    by_repeat: dict[int, list[dict]] = {}
+    for r in rows:
+        by_repeat.setdefault(int(r.get("repeat", 0)), []).append(r)
+    first = by_repeat.get(0, rows)
+    n = len(first)
+    correct = sum(bool(r["correct"]) for r in first)
+    unparsed = sum(r.get("extracted") is None for r in first)
+    correct_off = sum(bool(r.get("correct_official")) for r in first)
+    out = {
+        "n": n,
+        "correct": correct,
+        "accuracy": round(100 * correct / n, 2) if n else 0.0,
+        "ci95": wilson_ci95(correct, n),
+        "unparsed": unparsed,
+        "unparsed_rate": round(100 * unparsed / n, 2) if n else 0.0,
+        "accuracy_official": round(100 * correct_off / n, 2) if n else 0.0,
+    }
+    if n_total is not None:
+        out["n_total"] = n_total
+        out["partial"] = n < n_total
+    if len(by_repeat) > 1:
+        accs = [100 * sum(bool(r["correct"]) for r in rs) / len(rs) for rs in by_repeat.values() if rs]
+        mean = sum(accs) / len(accs)
+        std = math.sqrt(sum((a - mean) ** 2 for a in accs) / (len(accs) - 1))
+        out.update(repeats=len(accs), accuracy=round(mean, 2), accuracy_std=round(std, 2),
+                   accuracy_min=round(min(accs), 2), accuracy_max=round(max(accs), 2))
+    return out
+
+
+def summarize_variant(task_rows: dict[str, list[dict]], n_totals: dict[str, int] | None = None) -> dict:
+    """`{"tasks": {...}, "suites": {...}}` for one variant; suites macro-average tasks."""
+    tasks = {t: summarize_task(rows, (n_totals or {}).get(t)) for t, rows in sorted(task_rows.items())}
+    suites: dict[str, list[float]] = {}
+    suites_off: dict[str, list[float]] = {}
+    for t, s in tasks.items():
+        suite = t.split("/", 1)[0]
+        suites.setdefault(suite, []).append(s["accuracy"])
+        suites_off.setdefault(suite, []).append(s["accuracy_official"])
+    return {
+        "tasks": tasks,
+        "suites": {
+            k: {"accuracy": round(sum(v) / len(v), 2), "n_tasks": len(v),
+                "accuracy_official": round(sum(suites_off[k]) / len(v), 2)}
+            for k, v in sorted(suites.items())
+        },
+    }
+
+
+@dataclass
+class RunResult:
+    """A run directory read back: metadata, summary and per-example samples."""
+
+    path: Path
+    meta: dict
+    summary: dict
+    samples: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # variant -> task -> rows
+
+    @property
+    def name(self) -> str:
+        return self.meta.get("name") or self.path.name
+
+    @property
+    def variants(self) -> list[str]:
+        return list(self.summary.get("variants", {}))
+
+    def is_partial(self) -> bool:
+        return bool(self.meta.get("limit")) or any(
+            t.get("partial") for v in self.summary.get("variants", {}).values() for t in v["tasks"].values()
+        )
+
+
+def write_samples(run_dir: str | Path, variant: str, task: str, rows: list[dict]) -> Path:
+    path = Path(run_dir) / "samples" / variant / task_file_name(task)
+    write_jsonl_atomic(path, sorted(rows, key=lambda r: (int(r.get("repeat", 0)), r["doc_id"])))
+    return path
+
+
+def write_summary(run_dir: str | Path, summary: dict) -> None:
+    write_json_atomic(Path(run_dir) / "summary.json", summary)
+
+
+def write_run_meta(run_dir: str | Path, meta: dict) -> None:
+    write_json_atomic(Path(run_dir) / "run.json", meta)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found (is this a finished orca-eval run directory?)") from None
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+
+
+def load_run(run_dir: str | Path, with_samples: bool = True) -> RunResult:
+    """Read a finished run directory; clear UserError when it is not one."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise UserError(f"{path}: run directory not found")
+    meta = _read_json(path / "run.json")
+    summary = _read_json(path / "summary.json")
+    if "variants" not in summary:
+        raise UserError(f"{path / 'summary.json'}: missing field 'variants'")
+    result = RunResult(path=path, meta=meta, summary=summary)
+    if with_samples:
+        for variant in summary["variants"]:
+            vdir = path / "samples" / variant
+            result.samples[variant] = {}
+            for f in sorted(vdir.glob("*.jsonl")):
+                rows = []
+                for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise UserError(f"{f}:{i}: invalid JSON: {e.msg}") from None
+                    missing = [k for k in SAMPLE_FIELDS if k not in row]
+                    if missing:
+                        raise UserError(f"{f}:{i}: missing field {missing[0]!r}")
+                    rows.append(row)
+                result.samples[variant][task_from_file_name(f.name)] = rows
+    return result

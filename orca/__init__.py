@@ -1,0 +1,1 @@
+"""Training package for explanation tuning: data building, tokenization, packing, training."""
