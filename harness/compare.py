@@ -1,0 +1,485 @@
+"""Regression comparison of two runs over the same examples (a CI gate).
+
+`compare_runs(base_dir, cand_dir)` pairs the per-example outcomes (`correct` in
+`samples/VARIANT/SUITE__TASK.jsonl`) of two finished runs by `doc_id` and reports, per
+task, the exact McNemar test with a Holm or Benjamini-Hochberg correction across all
+compared tasks, and, per suite, the macro-average delta with a paired bootstrap interval.
+
+Definitions (also in docs/compare.md):
+
+- delta: candidate minus base accuracy in percentage points, over the paired examples.
+- A task *regressed* when its corrected McNemar p < alpha and delta <= -min_delta;
+  *improved* when corrected p < alpha and delta >= +min_delta; otherwise *no significant
+  change* (a significant change smaller than min_delta included).
+- A suite *regressed* when its corrected bootstrap p < alpha (the suites x variants
+  compared form their own correction family) and its macro delta <= -min_delta;
+  *improved* symmetrically.
+- Overall: *regressed* if any task or suite regressed, else *improved* if any improved,
+  else *no significant change*. `exit_code(fail_on_regression=True)` is 1 exactly when the
+  overall verdict is *regressed*.
+- Repeats: `repeats="first"` compares repeat 0 of each example (what summary.json counts as
+  `correct`); `repeats="majority"` compares each example's majority outcome over its repeats
+  (a tie counts as wrong).
+"""
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from harness.errors import UserError
+from harness.results import RunResult, load_run, task_file_name
+from harness.stats import (CORRECTIONS, PairedCounts, adjust_pvalues, bootstrap_macro_delta,
+                           mcnemar_exact)
+
+IMPROVED = "improved"
+REGRESSED = "regressed"
+NO_CHANGE = "no significant change"
+REPEAT_POLICIES = ("first", "majority")
+CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class TaskComparison:
+    """One task of one variant: paired accuracies, flips and the McNemar test."""
+
+    variant: str
+    task: str
+    n: int
+    base_correct: int
+    cand_correct: int
+    lost: int          # base right, candidate wrong
+    gained: int        # base wrong, candidate right
+    p_value: float
+    p_adjusted: float = 1.0
+    verdict: str = NO_CHANGE
+    dropped: int = 0   # examples left out by --intersection
+
+    @property
+    def suite(self) -> str:
+        return self.task.split("/", 1)[0]
+
+    @property
+    def base_accuracy(self) -> float:
+        return 100.0 * self.base_correct / self.n
+
+    @property
+    def cand_accuracy(self) -> float:
+        return 100.0 * self.cand_correct / self.n
+
+    @property
+    def delta(self) -> float:
+        return self.cand_accuracy - self.base_accuracy
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(suite=self.suite, base_accuracy=round(self.base_accuracy, 4),
+                 cand_accuracy=round(self.cand_accuracy, 4), delta=round(self.delta, 4))
+        return d
+
+
+@dataclass
+class SuiteComparison:
+    """A suite's macro-average delta over its compared tasks, with a bootstrap interval."""
+
+    variant: str
+    suite: str
+    n_tasks: int
+    n: int
+    base_accuracy: float
+    cand_accuracy: float
+    delta: float
+    ci95: tuple[float, float]
+    p_value: float
+    p_adjusted: float = 1.0
+    verdict: str = NO_CHANGE
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ci95"] = [round(x, 4) for x in self.ci95]
+        for k in ("base_accuracy", "cand_accuracy", "delta"):
+            d[k] = round(d[k], 4)
+        return d
+
+
+@dataclass
+class Comparison:
+    """The result of `compare_runs`: per-task and per-suite results and the verdict."""
+
+    base: str
+    candidate: str
+    alpha: float
+    min_delta: float
+    correction: str
+    bootstrap: int
+    seed: int
+    repeats: str
+    intersection: bool
+    tasks: list[TaskComparison] = field(default_factory=list)
+    suites: list[SuiteComparison] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[TaskComparison | SuiteComparison]:
+        """What fails the gate: significant regressions beyond min_delta."""
+        return [r for r in [*self.suites, *self.tasks] if r.verdict == REGRESSED]
+
+    @property
+    def improvements(self) -> list[TaskComparison | SuiteComparison]:
+        return [r for r in [*self.suites, *self.tasks] if r.verdict == IMPROVED]
+
+    @property
+    def verdict(self) -> str:
+        if self.regressions:
+            return REGRESSED
+        if self.improvements:
+            return IMPROVED
+        return NO_CHANGE
+
+    @property
+    def dropped(self) -> int:
+        return sum(t.dropped for t in self.tasks)
+
+    def exit_code(self, fail_on_regression: bool = True) -> int:
+        """1 when gating and there is a significant regression beyond min_delta, else 0."""
+        return 1 if fail_on_regression and self.verdict == REGRESSED else 0
+
+    def gate_message(self) -> str:
+        """One line for CI logs naming what regressed."""
+        if self.verdict != REGRESSED:
+            return f"no significant regression beyond {self.min_delta:g} points"
+        parts = [f"{_label(r)} {r.delta:+.1f}" for r in self.regressions]
+        return (f"{len(parts)} significant regression(s) beyond {self.min_delta:g} points: "
+                + ", ".join(parts[:8]) + (" ..." if len(parts) > 8 else ""))
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": SCHEMA_VERSION,
+            "base": self.base,
+            "candidate": self.candidate,
+            "verdict": self.verdict,
+            "settings": {"alpha": self.alpha, "min_delta": self.min_delta, "correction": self.correction,
+                         "bootstrap": self.bootstrap, "seed": self.seed, "repeats": self.repeats,
+                         "intersection": self.intersection},
+            "dropped_examples": self.dropped,
+            "notes": list(self.notes),
+            "suites": [s.to_dict() for s in self.suites],
+            "tasks": [t.to_dict() for t in self.tasks],
+            "regressions": [_label(r) for r in self.regressions],
+            "improvements": [_label(r) for r in self.improvements],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def to_markdown(self) -> str:
+        return render_markdown(self)
+
+    def to_text(self, width: int = 160) -> str:
+        """The rich table rendered to plain text (for files and logs)."""
+        from rich.console import Console
+
+        console = Console(width=width, record=True, file=_NullWriter(), color_system=None)
+        print_table(self, console)
+        return console.export_text()
+
+
+class _NullWriter:
+    def write(self, _s):
+        return 0
+
+    def flush(self):
+        pass
+
+
+def _label(r: TaskComparison | SuiteComparison) -> str:
+    name = r.task if isinstance(r, TaskComparison) else f"{r.suite} (macro)"
+    return f"{r.variant}:{name}"
+
+
+# ---------------------------------------------------------------- loading and pairing
+
+@dataclass
+class _Outcome:
+    correct: bool
+    prompt_sha: str
+    target: object
+
+
+def _outcomes(run: RunResult, variant: str, task: str, repeats: str) -> dict[int, _Outcome]:
+    """doc_id -> the outcome to compare, per the repeat policy; refuses duplicate rows."""
+    rows = run.samples.get(variant, {}).get(task, [])
+    where = run.path / "samples" / variant / task_file_name(task)
+    by_doc: dict[int, dict[int, dict]] = {}
+    for r in rows:
+        try:
+            doc, rep = int(r["doc_id"]), int(r.get("repeat", 0) or 0)
+        except (TypeError, ValueError):
+            raise UserError(f"{where}: doc_id/repeat must be integers (got {r.get('doc_id')!r}, "
+                            f"{r.get('repeat')!r})") from None
+        if rep in by_doc.setdefault(doc, {}):
+            raise UserError(f"{where}: doc_id {doc} repeat {rep} appears twice (corrupted samples file)")
+        by_doc[doc][rep] = r
+    out = {}
+    for doc, reps in by_doc.items():
+        first = reps[min(reps)]
+        if repeats == "first":
+            correct = bool(first["correct"])
+        else:
+            correct = 2 * sum(bool(r["correct"]) for r in reps.values()) > len(reps)
+        out[doc] = _Outcome(correct, str(first["prompt_sha"]), first["target"])
+    return out
+
+
+def _resolve_variant(name: str) -> str:
+    return f"sm{name}" if name.isdigit() else name
+
+
+def _check_setup(base: RunResult, cand: RunResult, variants: list[str]) -> list[str]:
+    """Refuse two runs whose prompts cannot be the same; return notes on softer differences."""
+    for key, what in (("mode", "mode"), ("prompt_style", "prompt style")):
+        a, b = base.meta.get(key), cand.meta.get(key)
+        if a != b:
+            raise UserError(f"cannot compare: {what} differs (base {base.path}: {a!r}, candidate "
+                            f"{cand.path}: {b!r}); evaluate both with the same --{key.replace('_', '-')}")
+    for v in variants:
+        a = (base.meta.get("variants") or {}).get(v, {}).get("system_message")
+        b = (cand.meta.get("variants") or {}).get(v, {}).get("system_message")
+        if a != b:
+            raise UserError(f"cannot compare: variant {v!r} has a different system message in the two "
+                            f"runs (base {_short(a)}, candidate {_short(b)})")
+    notes = []
+    dec_a, dec_b = base.meta.get("decoding") or {}, cand.meta.get("decoding") or {}
+    diffs = [f"{k} {dec_a.get(k)!r} vs {dec_b.get(k)!r}" for k in sorted(set(dec_a) | set(dec_b))
+             if dec_a.get(k) != dec_b.get(k)]
+    if diffs:
+        notes.append("decoding differs: " + ", ".join(diffs))
+    return notes
+
+
+def _short(text) -> str:
+    if text is None:
+        return "none"
+    text = str(text).replace("\n", " ")
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _pick_variants(base: RunResult, cand: RunResult, requested: list[str] | None,
+                   intersection: bool) -> tuple[list[str], list[str]]:
+    va, vb = base.variants, cand.variants
+    if requested:
+        variants = [_resolve_variant(v) for v in requested]
+        for v in variants:
+            for run, who in ((base, "base"), (cand, "candidate")):
+                if v not in run.variants:
+                    raise UserError(f"{run.path}: {who} run has no variant {v!r} "
+                                    f"(it has: {', '.join(run.variants) or 'none'})")
+        return list(dict.fromkeys(variants)), []
+    common = [v for v in va if v in vb]
+    only = sorted(set(va) ^ set(vb))
+    if only and not intersection:
+        raise UserError(f"cannot compare: variants differ (base: {', '.join(va)}; candidate: {', '.join(vb)}); "
+                        "pass --variant V or --intersection")
+    if not common:
+        raise UserError(f"cannot compare: no variant in common (base: {', '.join(va)}; "
+                        f"candidate: {', '.join(vb)})")
+    notes = [f"variants only in one run, not compared: {', '.join(only)}"] if only else []
+    return common, notes
+
+
+def compare_runs(base_dir: str | Path, cand_dir: str | Path, alpha: float = 0.05, min_delta: float = 1.0,
+                 correction: str = "holm", intersection: bool = False, variants: list[str] | None = None,
+                 bootstrap: int = 10_000, seed: int = 0, repeats: str = "first") -> Comparison:
+    """Compare a candidate run with a base run over the same examples.
+
+    Raises UserError (one line) when the runs cannot be compared: different examples,
+    tasks or variants (unless `intersection`), or a different mode, prompt style or
+    system message (always: intersecting examples cannot make different prompts comparable).
+    """
+    if not 0 < alpha < 1:
+        raise UserError(f"--alpha must be between 0 and 1 (got {alpha})")
+    if min_delta < 0:
+        raise UserError(f"--min-delta must be >= 0 points (got {min_delta})")
+    if correction not in CORRECTIONS:
+        raise UserError(f"--correction must be one of {', '.join(CORRECTIONS)} (got {correction!r})")
+    if bootstrap < 100:
+        raise UserError(f"--bootstrap must be >= 100 resamples (got {bootstrap})")
+    if repeats not in REPEAT_POLICIES:
+        raise UserError(f"--repeats must be one of {', '.join(REPEAT_POLICIES)} (got {repeats!r})")
+
+    base, cand = load_run(base_dir), load_run(cand_dir)
+    chosen, notes = _pick_variants(base, cand, variants, intersection)
+    notes += _check_setup(base, cand, chosen)
+    result = Comparison(base=str(base.path), candidate=str(cand.path), alpha=alpha, min_delta=min_delta,
+                        correction=correction, bootstrap=bootstrap, seed=seed, repeats=repeats,
+                        intersection=intersection, notes=notes)
+
+    for v in chosen:
+        ta, tb = base.samples.get(v, {}), cand.samples.get(v, {})
+        only = sorted(set(ta) ^ set(tb))
+        if only and not intersection:
+            raise UserError(f"cannot compare: variant {v!r} covers different tasks (only in one run: "
+                            f"{', '.join(only[:5])}{' ...' if len(only) > 5 else ''}); pass --intersection")
+        if only:
+            result.notes.append(f"{v}: tasks only in one run, not compared: {', '.join(only)}")
+        for task in sorted(set(ta) & set(tb)):
+            tc = _compare_task(base, cand, v, task, repeats, intersection)
+            if tc is None:
+                result.notes.append(f"{v}:{task}: no examples in common, not compared")
+            else:
+                result.tasks.append(tc)
+    if not result.tasks:
+        raise UserError("cannot compare: the two runs have no scored examples in common")
+    if result.dropped:
+        result.notes.append(f"--intersection dropped {result.dropped} example(s) not shared by both runs")
+    if any(int(row.get("repeat", 0) or 0) > 0 for run in (base, cand) for v in chosen
+           for rows in run.samples.get(v, {}).values() for row in rows):
+        result.notes.append("runs have repeats: compared " +
+                            ("repeat 0 of each example" if repeats == "first" else "each example's majority outcome"))
+
+    adjusted = adjust_pvalues([t.p_value for t in result.tasks], correction)
+    for t, p_adj in zip(result.tasks, adjusted):
+        t.p_adjusted = float(p_adj)
+        t.verdict = _verdict(t.p_adjusted, t.delta, alpha, min_delta)
+
+    for v in chosen:
+        for suite in sorted({t.suite for t in result.tasks if t.variant == v}):
+            tasks = [t for t in result.tasks if t.variant == v and t.suite == suite]
+            # one stream per (variant, suite) so a suite's interval does not depend on what else is compared
+            stream = np.random.SeedSequence([seed, zlib.crc32(f"{v}/{suite}".encode())])
+            boot = bootstrap_macro_delta([PairedCounts(t.n, t.lost, t.gained) for t in tasks],
+                                         resamples=bootstrap, seed=stream, level=0.95)
+            result.suites.append(SuiteComparison(
+                variant=v, suite=suite, n_tasks=len(tasks), n=sum(t.n for t in tasks),
+                base_accuracy=sum(t.base_accuracy for t in tasks) / len(tasks),
+                cand_accuracy=sum(t.cand_accuracy for t in tasks) / len(tasks),
+                delta=boot.delta, ci95=(boot.ci_low, boot.ci_high), p_value=boot.p_value))
+    adjusted = adjust_pvalues([s.p_value for s in result.suites], correction)
+    for s, p_adj in zip(result.suites, adjusted):
+        s.p_adjusted = float(p_adj)
+        s.verdict = _verdict(s.p_adjusted, s.delta, alpha, min_delta)
+    return result
+
+
+def _compare_task(base: RunResult, cand: RunResult, variant: str, task: str, repeats: str,
+                  intersection: bool) -> TaskComparison | None:
+    a, b = _outcomes(base, variant, task, repeats), _outcomes(cand, variant, task, repeats)
+    only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+    changed = sorted(d for d in set(a) & set(b)
+                     if a[d].prompt_sha != b[d].prompt_sha or a[d].target != b[d].target)
+    if (only_a or only_b or changed) and not intersection:
+        example = (only_a or only_b or changed)[0]
+        raise UserError(
+            f"cannot compare {variant}:{task}: example sets differ ({len(only_a)} doc_id(s) only in base, "
+            f"{len(only_b)} only in candidate, {len(changed)} with a different prompt or target, "
+            f"e.g. doc_id {example}); use the same data and --limit, or pass --intersection")
+    common = sorted(set(a) & set(b) - set(changed))
+    if not common:
+        return None
+    base_ok = np.array([a[d].correct for d in common])
+    cand_ok = np.array([b[d].correct for d in common])
+    lost = int(np.sum(base_ok & ~cand_ok))
+    gained = int(np.sum(~base_ok & cand_ok))
+    return TaskComparison(variant=variant, task=task, n=len(common), base_correct=int(base_ok.sum()),
+                          cand_correct=int(cand_ok.sum()), lost=lost, gained=gained,
+                          p_value=mcnemar_exact(lost, gained),
+                          dropped=len(only_a) + len(only_b) + len(changed))
+
+
+def _verdict(p_adjusted: float, delta: float, alpha: float, min_delta: float) -> str:
+    # a small epsilon so a delta of exactly -min_delta (e.g. -1.0 from float sums) counts
+    if p_adjusted < alpha and delta <= -min_delta + 1e-9:
+        return REGRESSED
+    if p_adjusted < alpha and delta >= min_delta - 1e-9:
+        return IMPROVED
+    return NO_CHANGE
+
+
+# ---------------------------------------------------------------- rendering
+
+_STYLE = {IMPROVED: "green", REGRESSED: "bold red", NO_CHANGE: "dim"}
+_MARK = {IMPROVED: "✅ improved", REGRESSED: "❌ regressed", NO_CHANGE: "no significant change"}
+
+
+def _p(p: float) -> str:
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def print_table(c: Comparison, console=None) -> None:
+    """Print the comparison as rich tables (suites, then tasks) to `console`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rich.markup import escape
+
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # piped into a CI log: do not squeeze the tables to 80 columns
+            console = Console(width=160)
+    corr = CORRECTION_NAMES[c.correction]
+    console.print(f"[bold]orca-eval compare[/bold]  base: {escape(c.base)}  candidate: {escape(c.candidate)}")
+    suites = Table(title="Suites (macro average over tasks; paired bootstrap, "
+                         f"{c.bootstrap} resamples, seed {c.seed})", title_justify="left")
+    for col in ("variant", "suite", "tasks", "n", "base %", "cand %", "Δ pts", "95% CI", "p", f"p ({corr})",
+                "verdict"):
+        suites.add_column(col, justify="left" if col in ("variant", "suite", "verdict") else "right")
+    for s in c.suites:
+        suites.add_row(s.variant, s.suite, str(s.n_tasks), str(s.n), f"{s.base_accuracy:.2f}",
+                       f"{s.cand_accuracy:.2f}", f"{s.delta:+.2f}", f"[{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]",
+                       _p(s.p_value), _p(s.p_adjusted), s.verdict, style=_STYLE[s.verdict])
+    console.print(suites)
+    tasks = Table(title=f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)",
+                  title_justify="left")
+    for col in ("variant", "task", "n", "base %", "cand %", "Δ pts", "lost", "gained", "p", f"p ({corr})",
+                "verdict"):
+        tasks.add_column(col, justify="left" if col in ("variant", "task", "verdict") else "right")
+    for t in c.tasks:
+        tasks.add_row(t.variant, t.task, str(t.n), f"{t.base_accuracy:.2f}", f"{t.cand_accuracy:.2f}",
+                      f"{t.delta:+.2f}", str(t.lost), str(t.gained), _p(t.p_value), _p(t.p_adjusted),
+                      t.verdict, style=_STYLE[t.verdict])
+    console.print(tasks)
+    for note in c.notes:
+        console.print(f"note: {escape(note)}")
+    console.print(f"[bold]verdict: {c.verdict}[/bold] (alpha {c.alpha:g}, min delta {c.min_delta:g} points; "
+                  f"{c.gate_message()})", style=_STYLE[c.verdict])
+
+
+def render_markdown(c: Comparison) -> str:
+    """A pull-request comment: verdict, suites, significant tasks, all tasks folded."""
+    corr = CORRECTION_NAMES[c.correction]
+    lines = [
+        f"### orca-eval compare: {_MARK[c.verdict]}",
+        "",
+        f"Base `{c.base}` → candidate `{c.candidate}`. Significant means {corr}-corrected p < {c.alpha:g}; "
+        f"a change counts only when it is also at least {c.min_delta:g} points. {c.gate_message()}.",
+        "",
+        "| variant | suite | tasks | n | base % | cand % | Δ pts | 95% CI | p (corrected) | verdict |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for s in c.suites:
+        lines.append(f"| {s.variant} | {s.suite} | {s.n_tasks} | {s.n} | {s.base_accuracy:.2f} | "
+                     f"{s.cand_accuracy:.2f} | {s.delta:+.2f} | [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}] | "
+                     f"{_p(s.p_adjusted)} | {_MARK[s.verdict]} |")
+    header = ["| variant | task | n | base % | cand % | Δ pts | lost | gained | p | p (corrected) | verdict |",
+              "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+
+    def row(t: TaskComparison) -> str:
+        return (f"| {t.variant} | {t.task} | {t.n} | {t.base_accuracy:.2f} | {t.cand_accuracy:.2f} | "
+                f"{t.delta:+.2f} | {t.lost} | {t.gained} | {_p(t.p_value)} | {_p(t.p_adjusted)} | "
+                f"{_MARK[t.verdict]} |")
+
+    significant = [t for t in c.tasks if t.verdict != NO_CHANGE]
+    lines += ["", f"**Tasks with a significant change** ({len(significant)} of {len(c.tasks)}; "
+                  "lost = base right → candidate wrong, gained = the reverse):", ""]
+    lines += (header + [row(t) for t in significant]) if significant else ["None."]
+    lines += ["", f"<details><summary>All {len(c.tasks)} tasks</summary>", "", *header,
+              *[row(t) for t in c.tasks], "", "</details>"]
+    if c.notes:
+        lines += ["", *[f"- note: {n}" for n in c.notes]]
+    lines += ["", f"<sub>exact McNemar per task; suite Δ = macro average over tasks, paired bootstrap "
+                  f"({c.bootstrap} resamples within tasks, seed {c.seed}); repeats: {c.repeats}</sub>", ""]
+    return "\n".join(lines)
