@@ -1,0 +1,259 @@
+"""Model backends: a registry from the `--model` prefix to a class.
+
+`hf:PATH` and `vllm:PATH` wrap lm-eval's own model classes (HFLM, VLLM); `openai:MODEL`
+is our thin async client for any OpenAI-compatible chat API, because lm-eval's API
+models do not use the `openai` package's retry/backoff and give us no bounded
+concurrency knob per run. Every backend turns (user, system) into the exact prompt it
+sends -- that text is what cache keys and `prompt_sha` are computed from.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import UserError
+from orca.template import chat_messages, render_for_tokenizer
+
+
+@dataclass(frozen=True)
+class Decoding:
+    max_new_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float = 1.0
+
+    @property
+    def do_sample(self) -> bool:
+        return self.temperature > 0
+
+    def to_json(self) -> dict:
+        return {"do_sample": self.do_sample, "temperature": self.temperature, "top_p": self.top_p,
+                "max_new_tokens": self.max_new_tokens}
+
+
+STOP_SEQUENCES = ["### User:", "<|im_end|>"]
+
+
+def fingerprint_checkpoint(path: Path) -> str:
+    """Identity of a local checkpoint: config plus weight files (fully hashed when small,
+    sampled when large, so a 26 GB model is not read end to end on every run)."""
+    h = hashlib.sha256()
+    for f in sorted(path.iterdir()):
+        if not f.is_file() or f.suffix not in {".json", ".safetensors", ".bin", ".model", ".pt"}:
+            continue
+        h.update(f.name.encode())
+        size = f.stat().st_size
+        h.update(str(size).encode())
+        with open(f, "rb") as fh:
+            if size <= 256 << 20:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            else:
+                h.update(fh.read(4 << 20))
+                fh.seek(size - (4 << 20))
+                h.update(fh.read())
+    return h.hexdigest()[:16]
+
+
+def check_causal_lm_dir(path: Path, spec: str) -> None:
+    if not path.exists():
+        raise UserError(f"--model {spec}: {path} does not exist")
+    cfg_file = path / "config.json"
+    if not cfg_file.is_file():
+        raise UserError(f"--model {spec}: {path} is not a Hugging Face checkpoint (no config.json)")
+    try:
+        cfg = json.loads(cfg_file.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"{cfg_file}:{e.lineno}: invalid JSON") from None
+    archs = cfg.get("architectures") or []
+    if archs and not any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
+        raise UserError(f"--model {spec}: {path} is a {archs[0]}, not a causal language model")
+
+
+class LMEvalBackend:
+    """Any lm-eval `LM` (HFLM, VLLM): batched generate_until and loglikelihood."""
+
+    supports_loglikelihood = True
+
+    def __init__(self, lm, spec: str, kind: str, path: Path, tokenizer, revision: str | None):
+        self.lm, self.spec, self.kind, self.path = lm, spec, kind, path
+        self.tokenizer = tokenizer
+        self.revision = revision
+        self.fingerprint = fingerprint_checkpoint(path)
+
+    def describe(self) -> dict:
+        return {"spec": self.spec, "backend": self.kind, "path": str(self.path), "revision": self.revision,
+                "fingerprint": self.fingerprint,
+                "chat_template": bool(getattr(self.tokenizer, "chat_template", None))}
+
+    def format_prompt(self, user: str, system: str | None) -> str:
+        return render_for_tokenizer(self.tokenizer, user, system)
+
+    def generate(self, prompts: list[str], decoding: Decoding, seed: int) -> list[str]:
+        import torch
+        from lm_eval.api.instance import Instance
+
+        torch.manual_seed(seed)
+        gen_kwargs = {"until": list(STOP_SEQUENCES), "max_gen_toks": decoding.max_new_tokens,
+                      "do_sample": decoding.do_sample}
+        if decoding.do_sample:
+            gen_kwargs.update(temperature=decoding.temperature, top_p=decoding.top_p)
+        reqs = [Instance("generate_until", {}, (p, dict(gen_kwargs)), i) for i, p in enumerate(prompts)]
+        return self.lm.generate_until(reqs, disable_tqdm=True)
+
+    def loglikelihood(self, pairs: list[tuple[str, str]]) -> list[float]:
+        from lm_eval.api.instance import Instance
+
+        reqs = [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
+        return [float(lp) for lp, _ in self.lm.loglikelihood(reqs, disable_tqdm=True)]
+
+    @property
+    def rank(self) -> int:
+        return getattr(self.lm, "rank", 0)
+
+    @property
+    def world_size(self) -> int:
+        return getattr(self.lm, "world_size", 1)
+
+    def barrier(self) -> None:
+        acc = getattr(self.lm, "accelerator", None)
+        if acc is not None and self.world_size > 1:
+            acc.wait_for_everyone()
+
+
+def _resolve_local(path_str: str, spec: str) -> Path:
+    if path_str == "default" or spec == "default":
+        from orca.tiny import default_checkpoint
+        return default_checkpoint()
+    return Path(path_str).expanduser()
+
+
+def make_hf_backend(path_str: str, spec: str, cfg) -> LMEvalBackend:
+    path = _resolve_local(path_str, spec)
+    check_causal_lm_dir(path, spec)
+    from lm_eval.models.huggingface import HFLM
+    import torch
+
+    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        lm = HFLM(pretrained=str(path), device=device, batch_size=cfg.batch_size, dtype=cfg.dtype or "auto",
+                  revision=cfg.revision or "main", max_length=cfg.max_length)
+    except (OSError, ValueError) as e:
+        raise UserError(f"--model {spec}: cannot load {path} as a causal LM: {str(e).splitlines()[0]}") from None
+    return LMEvalBackend(lm, spec, "hf", path, lm.tokenizer, cfg.revision)
+
+
+def make_vllm_backend(path_str: str, spec: str, cfg) -> LMEvalBackend:
+    try:
+        import vllm  # noqa: F401  (optional extra: pip install 'orca-eval[vllm]')
+    except ImportError:
+        raise UserError("--model vllm:...: vLLM is not installed (pip install 'orca-eval[vllm]', needs a GPU)") from None
+    path = Path(path_str).expanduser()
+    check_causal_lm_dir(path, spec)
+    from lm_eval.models.vllm_causallms import VLLM
+
+    lm = VLLM(pretrained=str(path), batch_size="auto", max_length=cfg.max_length,
+              data_parallel_size=int(os.environ.get("ORCA_VLLM_DP", "1")))
+    return LMEvalBackend(lm, spec, "vllm", path, lm.tokenizer, cfg.revision)
+
+
+class OpenAIChatBackend:
+    """Chat completions from any OpenAI-compatible server via the `openai` package.
+
+    Bounded concurrency (a semaphore) and the package's own retries: exponential
+    backoff on 429 (honouring Retry-After), 5xx, timeouts and dropped connections.
+    The key comes from $OPENAI_API_KEY only and is never recorded.
+    """
+
+    supports_loglikelihood = False
+    rank, world_size = 0, 1
+
+    def __init__(self, model: str, spec: str, cfg):
+        import openai
+
+        self.model, self.spec = model, spec
+        self.base_url = cfg.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        self.concurrency = max(1, cfg.concurrency)
+        self.client = openai.AsyncOpenAI(
+            base_url=self.base_url, api_key=os.environ.get("OPENAI_API_KEY") or "no-key",
+            max_retries=cfg.max_retries, timeout=cfg.request_timeout)
+        self.fingerprint = hashlib.sha256(f"openai|{self.base_url}|{model}".encode()).hexdigest()[:16]
+        self.revision = cfg.revision
+        self._preflight()
+
+    def describe(self) -> dict:
+        return {"spec": self.spec, "backend": "openai", "path": None, "base_url": self.base_url,
+                "revision": self.revision, "fingerprint": self.fingerprint, "chat_template": True}
+
+    def format_prompt(self, user: str, system: str | None) -> str:
+        return json.dumps(chat_messages(user, system), ensure_ascii=False)
+
+    def _fail(self, e: Exception) -> UserError:
+        import openai
+
+        if isinstance(e, openai.APIConnectionError):
+            why = "cannot connect" if not isinstance(e, openai.APITimeoutError) else "timed out"
+        elif isinstance(e, openai.APIStatusError):
+            why = f"HTTP {e.status_code}"
+        else:
+            why = type(e).__name__
+        return UserError(f"OpenAI-compatible API at {self.base_url}: {why} (model {self.model})")
+
+    def _preflight(self) -> None:
+        """Fail before anything is written when the API is unreachable or the key is refused."""
+        import openai
+
+        async def ping():
+            try:
+                await self.client.with_options(max_retries=1).models.list()
+            except openai.NotFoundError:
+                pass  # some servers (llama.cpp) have no /models; the chat call will tell
+        try:
+            asyncio.run(ping())
+        except Exception as e:  # noqa: BLE001 -- reported as one line without the key
+            raise self._fail(e) from None
+
+    def generate(self, prompts: list[str], decoding: Decoding, seed: int) -> list[str]:
+        async def one(sem, prompt):
+            async with sem:
+                kwargs = dict(model=self.model, messages=json.loads(prompt), max_tokens=decoding.max_new_tokens,
+                              temperature=decoding.temperature, top_p=decoding.top_p)
+                if decoding.do_sample:
+                    kwargs["seed"] = seed
+                resp = await self.client.chat.completions.create(**kwargs)
+                return resp.choices[0].message.content or ""
+
+        async def all_():
+            sem = asyncio.Semaphore(self.concurrency)
+            return await asyncio.gather(*(one(sem, p) for p in prompts))
+        try:
+            return asyncio.run(all_())
+        except Exception as e:  # noqa: BLE001
+            raise self._fail(e) from None
+
+    def loglikelihood(self, pairs):
+        raise UserError("--mode loglikelihood needs log-probabilities of given text; chat APIs do not provide "
+                        "them -- use --mode generate")
+
+    def barrier(self) -> None:
+        pass
+
+
+BACKENDS = {
+    "hf": make_hf_backend,
+    "vllm": make_vllm_backend,
+    "openai": lambda name, spec, cfg: OpenAIChatBackend(name, spec, cfg),
+}
+
+
+def make_backend(spec: str, cfg):
+    """`hf:PATH`, `vllm:PATH`, `openai:MODEL` or `default` -> a backend."""
+    if spec == "default":
+        return make_hf_backend("default", spec, cfg)
+    kind, sep, rest = spec.partition(":")
+    if not sep or kind not in BACKENDS or not rest:
+        raise UserError(f"--model {spec!r}: expected one of hf:PATH, openai:MODEL, vllm:PATH or default")
+    return BACKENDS[kind](rest, spec, cfg)

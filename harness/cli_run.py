@@ -1,0 +1,122 @@
+"""CLI: `run`, `score`, `system-messages`, `tasks`."""
+from __future__ import annotations
+
+import argparse
+
+from harness.errors import UserError
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
+    return v
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="evaluate a model on AGIEval / BBH (the main job)",
+                       description="Zero-shot evaluation as the Orca paper ran it. Results go to "
+                       "results/runs/<name>/ (or --output); run the same command again to resume.")
+    p.add_argument("--suite", default="agieval", help="agieval | bbh | all | a task (agieval/lsat-ar, bbh/navigate)")
+    p.add_argument("--model", default="default",
+                   help="hf:PATH | openai:MODEL | vllm:PATH | default (a tiny random LLaMA made on first use)")
+    p.add_argument("--system-message", action="append", dest="system_messages", metavar="V",
+                   help="id 1..16 (Orca paper Table 2; 1 = empty), none, literal text or @file; repeat for "
+                        "several variants (default: 1)")
+    p.add_argument("--limit", type=_positive_int, help="first N examples of each task (marks the run partial)")
+    p.add_argument("--mode", default="generate", help="generate (the paper's protocol) | loglikelihood")
+    p.add_argument("--prompt-style", default="orca", help="orca (default) | agieval (AGIEval's official zero-shot form)")
+    p.add_argument("--batch-size", type=_positive_int, default=16)
+    p.add_argument("--max-new-tokens", type=_positive_int, default=512)
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); the paper sampled Orca at 0.7")
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--repeats", type=_positive_int, default=1, help="sample K times, report mean ± spread")
+    p.add_argument("--output", help="run directory (default results/runs/<name>)")
+    p.add_argument("--name", help="run name recorded in run.json")
+    p.add_argument("--data-dir", help="benchmark data (default $ORCA_DATA_DIR, else ../shared/data); hf:ORG/NAME for a hub dataset")
+    p.add_argument("--base-url", help="OpenAI-compatible API base URL (key from $OPENAI_API_KEY)")
+    p.add_argument("--concurrency", type=_positive_int, default=8, help="parallel API requests")
+    p.add_argument("--max-retries", type=int, default=6)
+    p.add_argument("--device", help="cpu | cuda | cuda:1 (default: cuda if available)")
+    p.add_argument("--dtype", help="auto | bfloat16 | float16 | float32")
+    p.add_argument("--max-length", type=int, help="model context length override")
+    p.add_argument("--revision", help="model revision to record (and load, for hub models)")
+    p.add_argument("--no-cache", action="store_true", help="ignore cached model outputs")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("score", help="score generations made elsewhere (predictions JSONL)")
+    s.add_argument("--suite", required=True)
+    s.add_argument("--predictions", required=True, help="JSONL: task, prediction, and doc_id/index/input/target")
+    s.add_argument("--output")
+    s.add_argument("--name")
+    s.add_argument("--data-dir")
+    s.add_argument("--system-message", default="1", help="the variant the predictions were made under")
+    s.add_argument("--prompt-style", default="orca")
+    s.set_defaults(func=cmd_score)
+
+    m = sub.add_parser("system-messages", help="list the 16 system messages of the Orca paper")
+    m.set_defaults(func=cmd_system_messages)
+
+    t = sub.add_parser("tasks", help="list suites and tasks")
+    t.set_defaults(func=cmd_tasks)
+
+
+def cmd_run(args) -> int:
+    from harness.runner import RunConfig, print_summary, run_evaluation
+
+    cfg = RunConfig(
+        suite=args.suite, model=args.model, system_messages=args.system_messages or ["1"], limit=args.limit,
+        mode=args.mode, prompt_style=args.prompt_style, batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+        repeats=args.repeats, output=args.output, name=args.name, data_dir=args.data_dir,
+        base_url=args.base_url, concurrency=args.concurrency, max_retries=args.max_retries, device=args.device,
+        dtype=args.dtype, max_length=args.max_length, revision=args.revision, use_cache=not args.no_cache,
+        progress=not args.no_progress,
+    )
+    run_dir = run_evaluation(cfg)
+    if (run_dir / "summary.json").exists():
+        print_summary(run_dir)
+    return 0
+
+
+def cmd_score(args) -> int:
+    from harness.runner import print_summary
+    from harness.score_file import score_predictions
+
+    run_dir = score_predictions(args.predictions, args.suite, args.output, args.data_dir, args.system_message,
+                                args.prompt_style, args.name)
+    print_summary(run_dir)
+    return 0
+
+
+def cmd_system_messages(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from orca.system_messages import SOURCE, SYSTEM_MESSAGES, SUBCOLLECTION_MESSAGES
+
+    table = Table(title=f"System messages ({SOURCE})", show_lines=True)
+    table.add_column("id", justify="right")
+    table.add_column("variant")
+    table.add_column("text")
+    table.add_column("FLAN-v2 sub-collections")
+    for mid, text in SYSTEM_MESSAGES.items():
+        used = ", ".join(k for k, ids in SUBCOLLECTION_MESSAGES.items() if mid in ids)
+        table.add_row(str(mid), f"sm{mid}", text or "[dim](empty)[/dim]", used)
+    Console().print(table)
+    return 0
+
+
+def cmd_tasks(args) -> int:
+    from harness.data import SUITES
+
+    for suite, tasks in SUITES.items():
+        if suite == "all":
+            continue
+        print(f"{suite} ({len(tasks)} tasks):")
+        for t in tasks:
+            print(f"  {t}")
+    return 0

@@ -1,0 +1,192 @@
+"""Benchmark data: the suites, their tasks, and loading AGIEval v1 JSONL / BBH JSON.
+
+Data come from a directory (`--data-dir`, else $ORCA_DATA_DIR, else ../shared/data)
+in this project's layout (`agieval/v1/*.jsonl`, `bbh/*.json`) or the upstream
+repositories' layouts (AGIEval's `data/v1/`, BIG-Bench-Hard's `bbh/`), or from a
+Hugging Face hub dataset with the same fields (`--data-dir hf:ORG/NAME`, one config
+per task) for users with network.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from harness.errors import UserError
+from harness.io import sha256_file
+
+AGIEVAL_TASKS = [
+    "aqua-rat", "logiqa-en", "lsat-ar", "lsat-lr", "lsat-rc", "sat-math", "sat-en", "sat-en-without-passage",
+]
+BBH_TASKS = [
+    "boolean_expressions", "causal_judgement", "date_understanding", "disambiguation_qa", "dyck_languages",
+    "formal_fallacies", "geometric_shapes", "hyperbaton", "logical_deduction_five_objects",
+    "logical_deduction_seven_objects", "logical_deduction_three_objects", "movie_recommendation",
+    "multistep_arithmetic_two", "navigate", "object_counting", "penguins_in_a_table",
+    "reasoning_about_colored_objects", "ruin_names", "salient_translation_error_detection", "snarks",
+    "sports_understanding", "temporal_sequences", "tracking_shuffled_objects_five_objects",
+    "tracking_shuffled_objects_seven_objects", "tracking_shuffled_objects_three_objects", "web_of_lies",
+    "word_sorting",
+]
+SUITES = {
+    "agieval": [f"agieval/{t}" for t in AGIEVAL_TASKS],
+    "bbh": [f"bbh/{t}" for t in BBH_TASKS],
+}
+SUITES["all"] = SUITES["agieval"] + SUITES["bbh"]
+ALL_TASKS = SUITES["all"]
+AGIEVAL_LETTERS = "ABCDEFG"
+
+
+def resolve_tasks(spec: str) -> list[str]:
+    """`agieval`, `bbh`, `all`, `agieval/lsat-ar`, a bare task name, or a comma list -> task keys."""
+    out: list[str] = []
+    for part in [p.strip() for p in spec.split(",") if p.strip()]:
+        if part in SUITES:
+            out += SUITES[part]
+        elif part in ALL_TASKS:
+            out.append(part)
+        else:
+            bare = [t for t in ALL_TASKS if t.split("/", 1)[1] == part]
+            if len(bare) == 1:
+                out.append(bare[0])
+                continue
+            close = difflib.get_close_matches(part, list(SUITES) + ALL_TASKS, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; see `orca-eval tasks`"
+            raise UserError(f"unknown suite or task {part!r}{hint}")
+    if not out:
+        raise UserError("no suite or task given")
+    return list(dict.fromkeys(out))
+
+
+@dataclass
+class TaskData:
+    task: str          # "agieval/lsat-ar"
+    docs: list[dict]
+    source: str        # file path or hub id
+    sha256: str
+
+
+def _agieval_candidates(root: Path, name: str) -> list[Path]:
+    return [root / "agieval" / "v1" / f"{name}.jsonl", root / "data" / "v1" / f"{name}.jsonl",
+            root / "v1" / f"{name}.jsonl", root / f"{name}.jsonl"]
+
+
+def _bbh_candidates(root: Path, name: str) -> list[Path]:
+    return [root / "bbh" / f"{name}.json", root / f"{name}.json"]
+
+
+def _find(candidates: list[Path], task: str, root: Path) -> Path:
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise UserError(f"{task}: data file not found under {root} (looked for {candidates[0].relative_to(root)})")
+
+
+def parse_agieval_jsonl(path: Path) -> list[dict]:
+    """AGIEval v1 JSONL: one {passage, question, options, label} object per line."""
+    docs = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
+            docs.append(validate_agieval_doc(row, f"{path}:{lineno}"))
+    if not docs:
+        raise UserError(f"{path}: no examples")
+    return docs
+
+
+def validate_agieval_doc(row, where: str) -> dict:
+    if not isinstance(row, dict):
+        raise UserError(f"{where}: expected a JSON object")
+    for key in ("question", "options", "label"):
+        if key not in row:
+            raise UserError(f"{where}: missing field {key!r}")
+    options = row["options"]
+    if not isinstance(options, list) or len(options) < 2 or not all(isinstance(o, str) for o in options):
+        raise UserError(f"{where}: field 'options' must be a list of at least 2 strings")
+    label = row["label"]
+    if isinstance(label, list) and len(label) == 1:
+        label = label[0]
+    if not isinstance(label, str) or label not in AGIEVAL_LETTERS[: len(options)]:
+        raise UserError(f"{where}: field 'label' must be one of {AGIEVAL_LETTERS[:len(options)]} (got {label!r})")
+    passage = row.get("passage")
+    if passage is not None and not isinstance(passage, str):
+        raise UserError(f"{where}: field 'passage' must be a string or null")
+    if not isinstance(row["question"], str):
+        raise UserError(f"{where}: field 'question' must be a string")
+    return {"passage": passage, "question": row["question"], "options": options, "label": label}
+
+
+def parse_bbh_json(path: Path) -> list[dict]:
+    """BBH task JSON: {"examples": [{"input", "target"}, ...]}."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("examples"), list):
+        raise UserError(f"{path}: missing field 'examples' (a list of {{input, target}})")
+    docs = []
+    for i, ex in enumerate(data["examples"]):
+        docs.append(validate_bbh_doc(ex, f"{path}: examples[{i}]"))
+    if not docs:
+        raise UserError(f"{path}: no examples")
+    return docs
+
+
+def validate_bbh_doc(ex, where: str) -> dict:
+    if not isinstance(ex, dict):
+        raise UserError(f"{where}: expected an object")
+    for key in ("input", "target"):
+        if not isinstance(ex.get(key), str):
+            raise UserError(f"{where}: missing or non-string field {key!r}")
+    return {"input": ex["input"], "target": ex["target"]}
+
+
+def _load_from_hub(hub_id: str, task: str) -> TaskData:
+    """Same fields from a Hugging Face dataset (needs network; not used in tests)."""
+    import datasets
+
+    suite, name = task.split("/", 1)
+    try:
+        ds = datasets.load_dataset(hub_id, name, split="test")
+    except Exception as e:  # network, missing config: the user's setup, one line
+        raise UserError(f"{task}: cannot load hub dataset {hub_id!r} config {name!r}: {e}".splitlines()[0]) from None
+    validate = validate_agieval_doc if suite == "agieval" else validate_bbh_doc
+    docs = [validate(dict(r), f"{hub_id}/{name}[{i}]") for i, r in enumerate(ds)]
+    return TaskData(task, docs, f"hf:{hub_id}/{name}", getattr(ds, "_fingerprint", "") or "")
+
+
+@lru_cache(maxsize=128)
+def load_task_data(task: str, data_dir: str) -> TaskData:
+    """Load one task's examples from `data_dir` (a folder, or `hf:ORG/NAME`)."""
+    if task not in ALL_TASKS:
+        raise UserError(f"unknown task {task!r}")
+    if data_dir.startswith("hf:"):
+        return _load_from_hub(data_dir[3:], task)
+    root = Path(data_dir)
+    suite, name = task.split("/", 1)
+    if suite == "agieval":
+        path = _find(_agieval_candidates(root, name), task, root)
+        docs = parse_agieval_jsonl(path)
+    else:
+        path = _find(_bbh_candidates(root, name), task, root)
+        docs = parse_bbh_json(path)
+    return TaskData(task, docs, str(path), sha256_file(path))
+
+
+def load_lm_eval_dataset(task: str, data_dir: str | None = None, **_):
+    """lm-eval `custom_dataset` hook: one task as a DatasetDict with a `test` split.
+    lm-eval passes the TaskManager metadata (our `data_dir`) and `dataset_kwargs`."""
+    import datasets
+
+    from orca.paths import data_dir as resolve_data_dir
+
+    source = data_dir if str(data_dir or "").startswith("hf:") else str(resolve_data_dir(data_dir))
+    rows = [{"doc_id": i, "task": task, **d} for i, d in enumerate(load_task_data(task, source).docs)]
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})

@@ -1,0 +1,131 @@
+"""`orca-eval score`: score generations made elsewhere, into the same result files.
+
+Each line of the predictions file has `task` (e.g. `bbh/navigate` or `navigate`),
+`prediction`, and a way to find its example: `doc_id` (or `index`, the example's
+position in the task's data file), or `input` (BBH input / AGIEval question text),
+or only `target` (then scored without the example's option texts).
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.data import ALL_TASKS, load_task_data, resolve_tasks
+from harness.errors import UserError
+from harness.io import sha256_file, sha256_text
+from harness.prompts import parse_system_variant, user_prompt
+from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
+from harness.scoring import score_output, task_family
+from harness import extract
+from orca.paths import RESULTS_DIR, data_dir
+
+
+def _task_key(name, where: str, allowed: list[str]) -> str:
+    if not isinstance(name, str):
+        raise UserError(f"{where}: missing field 'task'")
+    key = name if name in ALL_TASKS else next((t for t in ALL_TASKS if t.split("/", 1)[1] == name), None)
+    if key is None:
+        raise UserError(f"{where}: unknown task {name!r}")
+    if key not in allowed:
+        raise UserError(f"{where}: task {key} is not in the suite being scored")
+    return key
+
+
+def _find_doc(row: dict, docs: list[dict], task: str, where: str, index_by_input: dict) -> int | None:
+    for field in ("doc_id", "index"):
+        if field in row:
+            i = row[field]
+            if not isinstance(i, int) or not 0 <= i < len(docs):
+                raise UserError(f"{where}: field {field!r} = {i!r} is not an example index of {task} "
+                                f"(0..{len(docs) - 1})")
+            return i
+    if "input" in row:
+        i = index_by_input.get(str(row["input"]).strip())
+        if i is None:
+            raise UserError(f"{where}: field 'input' matches no example of {task}")
+        return i
+    if "target" in row:
+        return None
+    raise UserError(f"{where}: needs 'doc_id', 'index', 'input' or 'target'")
+
+
+def score_predictions(predictions: str | Path, suite: str, output: str | Path | None = None,
+                      data: str | None = None, system_message: str = "1", prompt_style: str = "orca",
+                      name: str | None = None) -> Path:
+    """Score a predictions JSONL file; returns the run directory written."""
+    path = Path(predictions)
+    if not path.is_file():
+        raise UserError(f"--predictions {path}: file not found")
+    tasks = resolve_tasks(suite)
+    root = str(data_dir(data)) if not str(data or "").startswith("hf:") else data
+    task_data = {t: load_task_data(t, root) for t in tasks}
+    variant = parse_system_variant(system_message)
+    lookup = {}
+    for t, td in task_data.items():
+        key = "question" if t.startswith("agieval/") else "input"
+        lookup[t] = {d[key].strip(): i for i, d in enumerate(td.docs)}
+
+    rows_by_task: dict[str, dict[int, dict]] = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{where}: malformed JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{where}: expected a JSON object")
+            task = _task_key(row.get("task"), where, tasks)
+            pred = row.get("prediction")
+            if not isinstance(pred, str):
+                raise UserError(f"{where}: missing or non-string field 'prediction'")
+            docs = task_data[task].docs
+            i = _find_doc(row, docs, task, where, lookup[task])
+            by_id = rows_by_task.setdefault(task, {})
+            if i is None:  # target only: score as given, without option texts
+                target = str(row["target"])
+                family = task_family(task)
+                ex = extract.extract_answer(pred, family, None)
+                off = extract.extract_official(pred, family, None)
+                i = len(by_id)
+                scored = {"extracted": ex, "target": target, "correct": extract.is_correct(ex, target, family),
+                          "extracted_official": off, "correct_official": extract.is_correct(off, target, family)}
+                sha = None
+            else:
+                scored = score_output(task, docs[i], pred)
+                if "target" in row and str(row["target"]).strip() != str(scored["target"]).strip():
+                    raise UserError(f"{where}: field 'target' {row['target']!r} disagrees with the data "
+                                    f"({scored['target']!r}) for example {i} of {task}")
+                sha = sha256_text(user_prompt(task, docs[i], prompt_style))[:16]
+            if i in by_id:
+                raise UserError(f"{where}: a second prediction for example {i} of {task}")
+            by_id[i] = {"doc_id": i, "repeat": 0, "prompt_sha": sha, "output": pred, **scored}
+    if not rows_by_task:
+        raise UserError(f"{path}: no predictions")
+
+    run_dir = Path(output) if output else RESULTS_DIR / "runs" / (name or f"scored-{path.stem}")
+    if (run_dir / "run.json").exists():
+        old = json.loads((run_dir / "run.json").read_text())
+        if old.get("model", {}).get("spec") != f"predictions:{path.name}":
+            raise UserError(f"--output {run_dir}: holds a run of a different model; choose another --output")
+    samples = {t: sorted(by_id.values(), key=lambda r: r["doc_id"]) for t, by_id in rows_by_task.items()}
+    for t, rows in samples.items():
+        write_samples(run_dir, variant.name, t, rows)
+    n_totals = {t: len(task_data[t].docs) for t in samples}
+    write_summary(run_dir, {"variants": {variant.name: summarize_variant(samples, n_totals)}})
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    from harness.runner import git_commit, package_versions
+    write_run_meta(run_dir, {
+        "name": name or run_dir.name,
+        "model": {"spec": f"predictions:{path.name}", "backend": "predictions", "path": str(path),
+                  "revision": None, "fingerprint": sha256_file(path)[:16]},
+        "suite": suite, "tasks": sorted(samples), "mode": "generate", "prompt_style": prompt_style,
+        "variants": {variant.name: variant.to_json()}, "decoding": None, "seed": None, "repeats": 1,
+        "limit": None,
+        "data": {"dir": root, "hashes": {t: task_data[t].sha256 for t in samples}},
+        "packages": package_versions(), "git_commit": git_commit(), "started_at": now, "finished_at": now,
+    })
+    return run_dir

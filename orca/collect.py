@@ -1,0 +1,323 @@
+"""Teacher collection: answer every query of a queries file once, resumably.
+
+Queries file (JSONL, one per line): ``{"id": ..., "query": ..., "system_message_id": 1..16}``
+or ``{"id": ..., "query": ..., "system": "<text>"}`` (extra fields are ignored).
+
+Output file (append-only JSONL, one line per finished query, in completion order):
+``{"id", "status": "ok"|"failed", "system_message_id", "system", "query", "model",
+"response", "usage", "finish_reason", "error", "attempts"}``.
+
+Each line is appended and fsynced as soon as its query finishes, so `kill -9` loses at
+most the queries in flight (asked again on restart) and at most one torn last line
+(dropped by `read_jsonl_tolerant`). A restart skips every id already in the output:
+failed ones too, unless ``retry_failed`` -- then the output is first rewritten
+atomically without its failed lines, and those queries are asked again. Either way the
+file holds at most one line per id.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import UserError
+from harness.io import append_jsonl, read_jsonl_tolerant, write_jsonl_atomic
+from orca.system_messages import SYSTEM_MESSAGES
+from orca.teacher import FatalTeacherError, TeacherClient
+
+# Table 4 of the paper: USD per 1K tokens (prompt, completion).
+PRICES_PER_1K: dict[str, tuple[float, float]] = {
+    "gpt-3.5-turbo": (0.002, 0.002),
+    "gpt-4": (0.03, 0.06),
+}
+
+
+def price_per_1k(model: str) -> tuple[float, float] | None:
+    """Price of `model` (dated snapshots such as gpt-4-0613 priced as their family), or None."""
+    base = re.sub(r"-(\d{4}|\d{4}-\d{2}-\d{2})$", "", model)
+    return PRICES_PER_1K.get(model) or PRICES_PER_1K.get(base)
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    price = price_per_1k(model)
+    if price is None:
+        return None
+    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1000.0
+
+
+@dataclass
+class Query:
+    id: str
+    query: str
+    system: str
+    system_message_id: int | None
+
+
+def load_queries(path: str | Path) -> list[Query]:
+    """Read and check a queries file; UserError names file:line:field of the first problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: queries file not found")
+    queries, seen = [], {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{where}: not valid JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{where}: a query line must be a JSON object")
+            qid = row.get("id")
+            if not isinstance(qid, (str, int)) or isinstance(qid, bool) or str(qid) == "":
+                raise UserError(f"{where}: field 'id' must be a non-empty string or integer")
+            qid = str(qid)
+            if qid in seen:
+                raise UserError(f"{where}: field 'id' {qid!r} repeats line {seen[qid]}")
+            seen[qid] = lineno
+            text = row.get("query")
+            if not isinstance(text, str) or not text.strip():
+                raise UserError(f"{where}: field 'query' must be a non-empty string")
+            sm_id, system = row.get("system_message_id"), row.get("system")
+            if sm_id is not None:
+                if isinstance(sm_id, bool) or not isinstance(sm_id, int) or sm_id not in SYSTEM_MESSAGES:
+                    raise UserError(f"{where}: field 'system_message_id' must be an integer "
+                                    f"1..{len(SYSTEM_MESSAGES)}, got {sm_id!r}")
+                if system is not None and system != SYSTEM_MESSAGES[sm_id]:
+                    raise UserError(f"{where}: field 'system' differs from the text of "
+                                    f"system message {sm_id}; give one of them")
+                system = SYSTEM_MESSAGES[sm_id]
+            elif system is None:
+                raise UserError(f"{where}: field 'system_message_id' or 'system' is required")
+            elif not isinstance(system, str):
+                raise UserError(f"{where}: field 'system' must be a string")
+            queries.append(Query(qid, text, system, sm_id))
+    if not queries:
+        raise UserError(f"{path}: no queries")
+    return queries
+
+
+def load_finished(out_path: Path, model: str, retry_failed: bool) -> dict[str, dict]:
+    """Rows already in the output (id -> row). With `retry_failed`, failed rows are removed
+    from the file (atomic rewrite) and not returned."""
+    rows = read_jsonl_tolerant(out_path)
+    finished: dict[str, dict] = {}
+    for i, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or "id" not in row or row.get("status") not in ("ok", "failed"):
+            raise UserError(f"{out_path}:{i}: not a collection output line (needs 'id' and 'status')")
+        if row.get("model") != model:
+            raise UserError(f"{out_path}:{i}: field 'model' is {row.get('model')!r} but this run asks "
+                            f"{model!r}; write each teacher's answers to its own --out file")
+        finished.setdefault(str(row["id"]), row)
+    if retry_failed:
+        keep = [r for r in rows if r.get("status") == "ok"]
+        if len(keep) != len(rows):
+            write_jsonl_atomic(out_path, keep)
+        finished = {k: v for k, v in finished.items() if v.get("status") == "ok"}
+    return finished
+
+
+@dataclass
+class CollectSummary:
+    total: int
+    skipped: int                 # finished in an earlier run
+    ok: int                      # ok lines in the output for this queries file
+    failed: int
+    new_ok: int = 0
+    new_failed: int = 0
+    elapsed_s: float = 0.0
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    failure_reasons: dict = field(default_factory=dict)
+
+    @property
+    def answered_per_min(self) -> float:
+        return 60.0 * (self.new_ok + self.new_failed) / self.elapsed_s if self.elapsed_s else 0.0
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["answered_per_min"] = round(self.answered_per_min, 2)
+        return d
+
+
+def _output_row(q: Query, model: str, result) -> dict:
+    return {
+        "id": q.id, "status": "ok" if result.ok else "failed",
+        "system_message_id": q.system_message_id, "system": q.system, "query": q.query,
+        "model": model, "response": result.response, "usage": result.usage,
+        "finish_reason": result.finish_reason, "error": result.error, "attempts": result.attempts,
+    }
+
+
+async def collect_async(queries_path: str | Path, out_path: str | Path, model: str, *,
+                        base_url: str | None = None, rpm: float | None = None,
+                        tpm: float | None = None, concurrency: int = 16, max_retries: int = 8,
+                        timeout_s: float = 120.0, retry_failed: bool = False,
+                        temperature: float | None = None, top_p: float | None = None,
+                        max_tokens: int | None = None, backoff_base_s: float = 1.0,
+                        backoff_max_s: float = 60.0, progress: bool | None = None,
+                        seed: int = 0) -> CollectSummary:
+    """Answer every query not yet in `out_path`; see the module docstring for formats."""
+    out_path = Path(out_path)
+    queries = load_queries(queries_path)
+    finished = load_finished(out_path, model, retry_failed)
+    pending = [q for q in queries if q.id not in finished]
+    done_rows = [finished[q.id] for q in queries if q.id in finished]
+    summary = CollectSummary(total=len(queries), skipped=len(done_rows),
+                             ok=sum(r["status"] == "ok" for r in done_rows),
+                             failed=sum(r["status"] == "failed" for r in done_rows))
+    if not pending:
+        return summary
+
+    teacher = TeacherClient(model, base_url=base_url, rpm=rpm, tpm=tpm, concurrency=concurrency,
+                            max_retries=max_retries, timeout_s=timeout_s, temperature=temperature,
+                            top_p=top_p, max_tokens=max_tokens, backoff_base_s=backoff_base_s,
+                            backoff_max_s=backoff_max_s, seed=seed)
+    todo: asyncio.Queue[Query] = asyncio.Queue()
+    for q in pending:
+        todo.put_nowait(q)
+    display = _Progress(len(queries), len(done_rows), model, teacher, progress)
+    start = time.monotonic()
+
+    async def worker() -> None:
+        while True:
+            try:
+                q = todo.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            result = await teacher.ask(q.system or None, q.query)
+            # fsync before counting it done: a kill after this line loses nothing.
+            append_jsonl(out_path, [_output_row(q, model, result)])
+            if result.ok:
+                summary.new_ok += 1
+            else:
+                summary.new_failed += 1
+            display.update(summary, time.monotonic() - start)
+
+    # More workers than request slots, so queries backing off do not idle the slots.
+    workers = [asyncio.create_task(worker()) for _ in range(min(len(pending), 2 * concurrency))]
+    try:
+        with display:
+            await asyncio.gather(*workers)
+    except FatalTeacherError as e:
+        raise UserError(f"{base_url or 'OpenAI API'}: {e} (nothing recorded for unanswered "
+                        "queries; fix and run again to resume)") from None
+    finally:
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await teacher.close()
+    s = teacher.stats
+    summary.elapsed_s = time.monotonic() - start
+    summary.ok += summary.new_ok
+    summary.failed += summary.new_failed
+    summary.requests, summary.rate_limited, summary.retries = s.requests, s.rate_limited, s.retries
+    summary.prompt_tokens, summary.completion_tokens = s.prompt_tokens, s.completion_tokens
+    summary.cost_usd = cost_usd(model, s.prompt_tokens, s.completion_tokens)
+    summary.failure_reasons = dict(s.reasons)
+    return summary
+
+
+def collect(queries_path, out_path, model, **kwargs) -> CollectSummary:
+    """Synchronous wrapper of `collect_async`."""
+    return asyncio.run(collect_async(queries_path, out_path, model, **kwargs))
+
+
+class _Progress:
+    """Rich progress bar: done/total, request rate, tokens, estimated cost, ETA."""
+
+    def __init__(self, total: int, done: int, model: str, teacher: TeacherClient, enabled: bool | None):
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeRemainingColumn)
+
+        console = Console(stderr=True)
+        self.enabled = console.is_terminal if enabled is None else enabled
+        self.model, self.teacher = model, teacher
+        self.progress = Progress(
+            TextColumn(f"[bold]{model}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"), TimeRemainingColumn(),
+            console=console, disable=not self.enabled, transient=False)
+        self.task = self.progress.add_task("collect", total=total, completed=done, stats="")
+
+    def update(self, summary: CollectSummary, elapsed: float) -> None:
+        if not self.enabled:
+            return
+        s = self.teacher.stats
+        rate = 60.0 * (summary.new_ok + summary.new_failed) / max(elapsed, 1e-9)
+        cost = cost_usd(self.model, s.prompt_tokens, s.completion_tokens)
+        cost_text = "cost n/a" if cost is None else f"${cost:,.2f}"
+        self.progress.update(self.task, advance=1, stats=(
+            f"{rate:,.0f}/min  {s.prompt_tokens + s.completion_tokens:,} tok  {cost_text}  "
+            f"failed {summary.new_failed}  429s {s.rate_limited}"))
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+
+# ---- response lengths per teacher -----------------------------------------------------
+def length_summary(paths: list[str | Path]) -> dict[str, dict]:
+    """Per teacher model: answers, mean/median chars and words, mean completion tokens, and
+    the ratio of mean words to the reference teacher (gpt-3.5-turbo if present, else the
+    shortest). The paper reports GPT-4's answers ~1.5x longer than ChatGPT's."""
+    by_model: dict[str, dict[str, dict]] = {}
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"{path}: collection output not found")
+        for i, row in enumerate(read_jsonl_tolerant(path), 1):
+            if not isinstance(row, dict) or "model" not in row or "status" not in row:
+                raise UserError(f"{path}:{i}: not a collection output line (needs 'model' and 'status')")
+            if row["status"] == "ok" and isinstance(row.get("response"), str):
+                by_model.setdefault(row["model"], {})[str(row.get("id"))] = row
+    out: dict[str, dict] = {}
+    for model, rows in sorted(by_model.items()):
+        chars = [len(r["response"]) for r in rows.values()]
+        words = [len(r["response"].split()) for r in rows.values()]
+        tokens = [r["usage"]["completion_tokens"] for r in rows.values()
+                  if isinstance(r.get("usage"), dict) and isinstance(r["usage"].get("completion_tokens"), int)]
+        out[model] = {
+            "answers": len(rows),
+            "mean_chars": round(statistics.fmean(chars), 1),
+            "median_chars": statistics.median(chars),
+            "mean_words": round(statistics.fmean(words), 2),
+            "median_words": statistics.median(words),
+            "mean_completion_tokens": round(statistics.fmean(tokens), 2) if tokens else None,
+        }
+    if out:
+        ref = next((m for m in out if "3.5" in m), None) or min(out, key=lambda m: out[m]["mean_words"])
+        for model, d in out.items():
+            d["ratio_to_reference"] = round(d["mean_words"] / out[ref]["mean_words"], 3)
+            d["reference"] = ref
+    return out
+
+
+def print_length_summary(summary: dict[str, dict], file=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Teacher response lengths")
+    for col in ("teacher", "answers", "mean words", "median words", "mean chars",
+                "mean completion tokens", "x reference"):
+        table.add_column(col, justify="left" if col == "teacher" else "right")
+    for model, d in summary.items():
+        table.add_row(model, str(d["answers"]), f"{d['mean_words']:.1f}", str(d["median_words"]),
+                      f"{d['mean_chars']:.0f}", "-" if d["mean_completion_tokens"] is None
+                      else f"{d['mean_completion_tokens']:.1f}",
+                      f"{d['ratio_to_reference']:.2f} ({d['reference']})")
+    Console(file=file or sys.stdout, width=120).print(table)

@@ -1,0 +1,163 @@
+"""Training examples -> token ids and labels (teacher-only loss).
+
+An example is (system, query, response). It is rendered with the model's chat
+template when its tokenizer has one, else the plain Orca template of
+orca/template.py, followed by the teacher's response and the end-of-sequence token.
+Labels are -100 (ignored by the loss) everywhere except the response tokens and
+the closing EOS: the student learns to answer, not to predict prompts.
+
+Input files are JSONL. Two line shapes are accepted:
+- teacher-collector output (orca/collect.py): `{id, status, system_message_id,
+  system?, query?, model, response, ...}`; lines with status "failed" are skipped;
+  when the query text is not on the line it is joined by `id` from the queries file;
+  when the system text is missing it comes from `system_message_id`;
+- plain `{system, query, response}` lines (`system` may be absent or null: no system turn).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.errors import UserError
+from orca.system_messages import UnknownSystemMessage, get_system_message
+from orca.template import render_for_tokenizer
+
+IGNORE_INDEX = -100
+QUERY_FIELDS = ("query", "user", "inputs", "question")
+
+
+def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
+    if not path.is_file():
+        raise UserError(f"{path}: training data file not found")
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{path}:{lineno}: invalid JSON: {e.msg}") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{path}:{lineno}: expected a JSON object")
+            rows.append((lineno, row))
+    return rows
+
+
+def _query_text(row: dict) -> str | None:
+    for key in QUERY_FIELDS:
+        if isinstance(row.get(key), str):
+            return row[key]
+    return None
+
+
+def load_examples(path: str | Path, queries: str | Path | None = None) -> tuple[list[dict], dict]:
+    """Read training examples `{id, system, query, response}` from a JSONL file.
+
+    Returns (examples, stats) with stats counting skipped failed lines."""
+    path = Path(path)
+    query_by_id: dict[str, dict] = {}
+    if queries is not None:
+        for lineno, row in _read_jsonl(Path(queries)):
+            if "id" not in row:
+                raise UserError(f"{queries}:{lineno}: missing field 'id'")
+            query_by_id[str(row["id"])] = row
+    examples, failed = [], 0
+    for lineno, row in _read_jsonl(path):
+        where = f"{path}:{lineno}"
+        status = row.get("status", "ok")
+        if status == "failed":
+            failed += 1
+            continue
+        if status != "ok":
+            raise UserError(f"{where}: field 'status' must be \"ok\" or \"failed\", got {status!r}")
+        source = query_by_id.get(str(row.get("id"))) if "id" in row else None
+        query = _query_text(row) or (source and _query_text(source))
+        if query is None:
+            hint = "" if queries else " (pass the queries file to join the query text by id)"
+            raise UserError(f"{where}: missing field 'query'{hint}")
+        response = row.get("response")
+        if not isinstance(response, str):
+            raise UserError(f"{where}: field 'response' must be a string")
+        system = _system_text(row, source, where)
+        examples.append({"id": str(row.get("id", f"{path.name}:{lineno}")), "system": system,
+                         "query": query, "response": response})
+    return examples, {"file": str(path), "examples": len(examples), "failed_skipped": failed}
+
+
+def _system_text(row: dict, source: dict | None, where: str) -> str | None:
+    for r in (row, source or {}):
+        if "system" in r:
+            if r["system"] is not None and not isinstance(r["system"], str):
+                raise UserError(f"{where}: field 'system' must be a string or null")
+            return r["system"]
+        if r.get("system_message_id") is not None:
+            try:
+                return get_system_message(r["system_message_id"])
+            except UnknownSystemMessage as e:
+                raise UserError(f"{where}: field 'system_message_id': {e}") from None
+    return None
+
+
+def format_example(tokenizer, system: str | None, query: str, response: str,
+                   max_len: int | None = None, loss_on: str = "response") -> dict:
+    """Token ids and labels for one example.
+
+    The prompt and response are tokenized together (as the evaluation harness
+    scores continuations), and the prompt/response boundary is where the ids stop
+    agreeing with the prompt tokenized alone. `loss_on="prompt"` inverts the mask;
+    it exists only to break training on purpose (CI proves the gate notices).
+    Returns {"input_ids", "labels", "truncated"}; over-long examples are cut to
+    `max_len` (the closing EOS is kept).
+    """
+    prompt = render_for_tokenizer(tokenizer, query, system)
+    # Chat templates put BOS in the text themselves; the plain template relies on the tokenizer.
+    special = not getattr(tokenizer, "chat_template", None)
+    prompt_ids = tokenizer(prompt, add_special_tokens=special)["input_ids"]
+    full_ids = tokenizer(prompt + response, add_special_tokens=special)["input_ids"]
+    cut = 0
+    while cut < min(len(prompt_ids), len(full_ids)) and prompt_ids[cut] == full_ids[cut]:
+        cut += 1
+    ids = list(full_ids) + [tokenizer.eos_token_id]
+    if loss_on == "response":
+        labels = [IGNORE_INDEX] * cut + ids[cut:]
+    elif loss_on == "prompt":
+        labels = ids[:cut] + [IGNORE_INDEX] * (len(ids) - cut)
+    elif loss_on == "all":
+        labels = list(ids)
+    else:
+        raise ValueError(f"loss_on must be response, prompt or all, not {loss_on!r}")
+    # The first token is never a target: in a packed row it would be predicted
+    # from the previous example's last token.
+    labels[0] = IGNORE_INDEX
+    truncated = max_len is not None and len(ids) > max_len
+    if truncated:
+        ids = ids[: max_len - 1] + [ids[-1]]
+        labels = labels[: max_len - 1] + [labels[-1]]
+    return {"input_ids": ids, "labels": labels, "truncated": truncated}
+
+
+def tokenize_examples(tokenizer, examples: list[dict], max_len: int, loss_on: str = "response") -> tuple[list[dict], dict]:
+    """Tokenize examples; returns (tokenized, stats) with the truncated count."""
+    out = []
+    truncated = 0
+    for ex in examples:
+        t = format_example(tokenizer, ex["system"], ex["query"], ex["response"], max_len, loss_on)
+        truncated += t.pop("truncated")
+        out.append(t)
+    return out, {"examples": len(out), "truncated": truncated,
+                 "tokens": sum(len(t["input_ids"]) for t in out),
+                 "target_tokens": sum(sum(l != IGNORE_INDEX for l in t["labels"]) for t in out)}
+
+
+def resize_embeddings_for_tokenizer(model, tokenizer) -> bool:
+    """Grow the model's embeddings to the tokenizer (e.g. 32000 -> 32001 after
+    adding [[PAD]]); new rows start at the mean embedding. Returns True if resized."""
+    resized = False
+    if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+        resized = True
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return resized

@@ -1,0 +1,451 @@
+"""Explanation tuning, one stage after another (Orca §3.2), readable top to bottom.
+
+For each stage of a config (orca/train_config.py):
+
+1. resolve the init checkpoint (a path, `tiny:SEED`, or `stage:NAME` = that stage's
+   last epoch), load its tokenizer with [[PAD]] and grow the embeddings to match;
+2. read the teacher data, tokenize with teacher-only labels (orca/tokenize.py), and
+   pack every epoch's rows up front (orca/packing.py; seeded per epoch, so a resumed
+   run sees exactly the rows it would have seen);
+3. AdamW with linear warmup then cosine decay to `min_lr_ratio * lr`; the loss is
+   the mean over all target tokens of an optimizer step (summed over its
+   micro-batches, so gradient accumulation equals a bigger batch);
+4. after every epoch (and every `save_every_steps`) an atomic checkpoint directory:
+   Hugging Face weights + tokenizer (`orca-eval run --model hf:DIR` loads it) and
+   `trainer_state.pt` (optimizer, scheduler, RNG, data position); `state.json` in
+   the stage directory names the newest complete one, so `kill -9` at any moment
+   loses at most the steps since it and a rerun continues from there.
+
+DeepSpeed (ZeRO-2/3, bf16) is used only when the config names a DeepSpeed JSON,
+and only then imported; launch with `torchrun --nproc_per_node N -m orca.train CONFIG`
+or `deepspeed --num_gpus N --module orca.train CONFIG` (see docs/training.md).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from harness.errors import UserError
+from harness.io import append_jsonl, write_json_atomic
+from orca.packing import collate, pack_examples
+from orca.tokenize import IGNORE_INDEX, load_examples, resize_embeddings_for_tokenizer, tokenize_examples
+from orca.train_config import StageConfig, TrainConfig, load_train_config
+
+STATE_FILE = "state.json"
+TRAINER_STATE = "trainer_state.pt"
+
+
+# ----------------------------------------------------------------------------- setup
+
+def stage_result(config: TrainConfig, name: str) -> Path | None:
+    """The final checkpoint of a finished stage, else None."""
+    state = _read_state(config.output_dir / name)
+    return config.output_dir / name / state["final"] if state.get("done") else None
+
+
+def _read_state(stage_dir: Path) -> dict:
+    path = stage_dir / STATE_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def resolve_init(config: TrainConfig, stage: StageConfig, rank: int = 0) -> Path:
+    """Path of the checkpoint a stage starts from."""
+    if stage.init.startswith("stage:"):
+        path = stage_result(config, stage.init[6:])
+        if path is None:
+            raise UserError(f"stage {stage.name!r}: init {stage.init!r} has not finished training")
+        return path
+    if stage.init.startswith("tiny:"):
+        seed = int(stage.init[5:])
+        path = config.output_dir / f"init-tiny-{seed}"
+        if rank == 0 and not (path / "config.json").exists():
+            from orca.tiny import make_tiny_llama
+            make_tiny_llama(path, seed=seed, tokenizer_path=config.tokenizer)
+        _barrier()
+        return path
+    path = Path(stage.init)
+    if not (path / "config.json").is_file():
+        raise UserError(f"stage {stage.name!r}: init {path} is not a Hugging Face checkpoint (no config.json)")
+    return path
+
+
+def load_tokenizer(config: TrainConfig, init_dir: Path):
+    from orca.paths import tokenizer_dir
+    from orca.tiny import load_tokenizer_with_pad
+
+    if config.tokenizer:
+        return load_tokenizer_with_pad(config.tokenizer)
+    has_own = any((init_dir / f).exists() for f in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"))
+    return load_tokenizer_with_pad(init_dir if has_own else tokenizer_dir())
+
+
+def prepare_data(stage: StageConfig, tokenizer, seed: int) -> tuple[list[list[list[dict]]], dict]:
+    """Tokenized, packed rows for every epoch, and data statistics."""
+    examples, files = [], []
+    for path in stage.data:
+        ex, stats = load_examples(path, stage.queries)
+        examples += ex
+        files.append(stats)
+    if stage.max_examples:
+        examples = examples[: stage.max_examples]
+    if not examples:
+        raise UserError(f"stage {stage.name!r}: no usable training examples in {', '.join(map(str, stage.data))}")
+    tokenized, tok_stats = tokenize_examples(tokenizer, examples, stage.max_len, stage.loss_on)
+    epochs, pack_stats = [], []
+    for epoch in range(stage.epochs):
+        rows, stats = pack_examples(tokenized, stage.max_len, seed=seed * 1000 + epoch)
+        epochs.append(rows)
+        pack_stats.append(stats)
+    return epochs, {"files": files, "tokenize": tok_stats, "packing": pack_stats[0],
+                    "packing_per_epoch": pack_stats}
+
+
+def lr_lambda(total_steps: int, warmup: int, min_ratio: float):
+    """Linear warmup to 1, then cosine decay to min_ratio."""
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    return f
+
+
+def token_loss_sum(model, batch: dict) -> tuple[torch.Tensor, int]:
+    """Summed cross-entropy over target tokens of a collated batch, and their count."""
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "n_real")}
+    logits = model(**inputs, use_cache=False).logits
+    targets = batch["labels"][:, 1:]
+    loss = torch.nn.functional.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+        ignore_index=IGNORE_INDEX, reduction="sum")
+    return loss, int((targets != IGNORE_INDEX).sum())
+
+
+# ----------------------------------------------------------------------------- distributed helpers
+
+def _dist():
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def _barrier():
+    if _dist():
+        torch.distributed.barrier()
+
+
+def _rank_world() -> tuple[int, int]:
+    if _dist():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def _deepspeed_config(path: Path, stage: StageConfig, world: int, bf16: bool) -> dict:
+    """The DeepSpeed JSON with "auto" fields filled from the stage."""
+    try:
+        ds = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+    ds["train_micro_batch_size_per_gpu"] = stage.batch_size
+    ds["gradient_accumulation_steps"] = stage.grad_accum
+    ds["train_batch_size"] = stage.batch_size * stage.grad_accum * world
+    ds["gradient_clipping"] = stage.grad_clip
+    opt = ds.setdefault("optimizer", {"type": "AdamW", "params": {}})
+    params = opt.setdefault("params", {})
+    # torch's AdamW: no JIT-compiled DeepSpeed op needed, same math as the plain loop.
+    params.update(lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay, torch_adam=True)
+    params.setdefault("eps", 1e-8)
+    if "bf16" in ds and ds["bf16"].get("enabled") == "auto":
+        ds["bf16"]["enabled"] = bf16
+    for key, value in list(ds.get("zero_optimization", {}).items()):
+        if value == "auto":
+            del ds["zero_optimization"][key]
+    ds.pop("scheduler", None)  # ours: warmup + cosine, stepped per optimizer step
+    return ds
+
+
+def _init_distributed_for_deepspeed():
+    import deepspeed
+
+    # A single process without a launcher: give torch.distributed its rendezvous.
+    for key, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1")):
+        os.environ.setdefault(key, value)
+    if "MASTER_PORT" not in os.environ:
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            os.environ["MASTER_PORT"] = str(s.getsockname()[1])
+    if not _dist():
+        deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
+    return deepspeed
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def _save_checkpoint(stage_dir: Path, name: str, model, tokenizer, engine, optimizer, scheduler,
+                     position: dict, zero_stage: int) -> None:
+    """Write checkpoint `name` atomically and point state.json at it."""
+    rank, _ = _rank_world()
+    final = stage_dir / name
+    tmp = stage_dir / f".tmp-{name}"
+    if rank == 0 and tmp.exists():
+        shutil.rmtree(tmp)
+    _barrier()
+    if engine is not None:
+        # Collective calls: every rank takes part.
+        engine.save_checkpoint(str(tmp / "deepspeed"), tag="state", client_state=position)
+        state_dict = engine._zero3_consolidated_16bit_state_dict() if zero_stage == 3 else None
+        module = engine.module
+    else:
+        state_dict, module = None, model
+    if rank == 0:
+        if state_dict is not None:
+            module.save_pretrained(tmp, state_dict=state_dict)
+        else:
+            module.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        trainer_state = {"position": position, "rng": _rng_state()}
+        if engine is None:
+            trainer_state.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
+        torch.save(trainer_state, tmp / TRAINER_STATE)
+        if final.exists():  # left by a kill between rename and state update
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        state = _read_state(stage_dir)
+        previous = state.get("checkpoint")
+        write_json_atomic(stage_dir / STATE_FILE, {**state, "checkpoint": name, "position": position})
+        # Mid-epoch checkpoints are only for resuming: keep the newest one.
+        if previous and previous.startswith("step-") and previous != name:
+            shutil.rmtree(stage_dir / previous, ignore_errors=True)
+    _barrier()
+
+
+def _rng_state() -> dict:
+    import numpy as np
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def _set_rng_state(state: dict) -> None:
+    import numpy as np
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ----------------------------------------------------------------------------- the loop
+
+def train(config: TrainConfig, console=None) -> dict[str, Path]:
+    """Train every stage in order (finished stages are skipped); returns stage -> final checkpoint."""
+    outputs = {}
+    for index, stage in enumerate(config.stages):
+        outputs[stage.name] = train_stage(config, stage, index, console=console)
+    return outputs
+
+
+def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console=None) -> Path:
+    """Train one stage to completion, resuming from its newest checkpoint; returns its final checkpoint."""
+    from rich.console import Console
+    from transformers import AutoModelForCausalLM
+
+    console = console or Console(stderr=True)
+    stage_dir = config.output_dir / stage.name
+    done = stage_result(config, stage.name)
+    if done is not None:
+        console.print(f"[green]stage {stage.name}: already trained[/] -> {done}")
+        return done
+
+    use_ds = config.deepspeed is not None
+    deepspeed = _init_distributed_for_deepspeed() if use_ds else None
+    rank, world = _rank_world()
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise UserError("device: cuda was asked for but no CUDA device is available")
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if (
+        config.device in ("cuda", "auto") and torch.cuda.is_available()) else torch.device("cpu")
+    attn = config.attn_implementation
+    if attn == "auto":
+        attn = "flash_attention_2" if device.type == "cuda" and _has_flash_attn() else "sdpa"
+    if attn == "flash_attention_2" and not _has_flash_attn():
+        raise UserError("attn_implementation: flash_attention_2 needs the flash-attn package and a GPU")
+
+    # 1. init checkpoint, tokenizer, resume point
+    init_dir = resolve_init(config, stage, rank)
+    state = _read_state(stage_dir)
+    resume_dir = stage_dir / state["checkpoint"] if state.get("checkpoint") else None
+    tokenizer = load_tokenizer(config, init_dir)
+
+    # 2. data, packed for every epoch
+    seed = config.seed * 100 + index
+    epoch_rows, data_stats = prepare_data(stage, tokenizer, seed)
+    micro_per_step = stage.grad_accum * world
+    if use_ds:
+        # DeepSpeed counts micro-batches to find step boundaries, and ranks must take
+        # the same number of steps: wrap each epoch round to whole steps (as
+        # DistributedSampler pads), instead of ending on a short step.
+        per_step = stage.batch_size * micro_per_step
+        epoch_rows = [rows + rows[: (-len(rows)) % per_step] for rows in epoch_rows]
+    steps_per_epoch = [math.ceil(len(rows) / (stage.batch_size * micro_per_step)) for rows in epoch_rows]
+    total_steps = sum(steps_per_epoch)
+    warmup = stage.warmup_steps or round(stage.warmup_ratio * total_steps)
+    if rank == 0:
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        for stale in stage_dir.glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        write_json_atomic(stage_dir / "data_stats.json", {**data_stats, "steps_per_epoch": steps_per_epoch})
+        p = data_stats["packing"]
+        console.print(f"stage {stage.name}: {p['examples']} examples -> {p['rows']} rows of <= {stage.max_len} "
+                      f"tokens (packing factor {p['packing_factor']}, efficiency {p['efficiency']:.3f}, "
+                      f"{data_stats['tokenize']['truncated']} truncated); {total_steps} steps on {device} "
+                      f"x{world}, attention {attn}" + (", DeepSpeed" if use_ds else ""))
+
+    # 3. model, optimizer, schedule
+    torch.manual_seed(seed)
+    ds_config = _deepspeed_config(config.deepspeed, stage, world, config.bf16) if use_ds else None
+    zero_stage = (ds_config or {}).get("zero_optimization", {}).get("stage", 0)
+    if zero_stage == 3:
+        from transformers.integrations import HfDeepSpeedConfig
+        hf_ds = HfDeepSpeedConfig(ds_config)  # noqa: F841 -- must live while loading: ZeRO-3 partitions at load
+    load_from = resume_dir if (resume_dir and not use_ds) else init_dir
+    # fp32 master weights; bf16 comes from DeepSpeed's bf16 mode or, without it, autocast.
+    model = AutoModelForCausalLM.from_pretrained(load_from, attn_implementation=attn, dtype=torch.float32)
+    resize_embeddings_for_tokenizer(model, tokenizer)
+    model.to(device)
+    model.train()
+    schedule = lr_lambda(total_steps, warmup, stage.min_lr_ratio)
+    engine = optimizer = scheduler = None
+    if use_ds:
+        engine, optimizer, _, scheduler = deepspeed.initialize(
+            model=model, model_parameters=model.parameters(), config=ds_config,
+            lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, schedule))
+        device = engine.device
+    else:
+        decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+        no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": stage.weight_decay},
+                                       {"params": no_decay, "weight_decay": 0.0}],
+                                      lr=stage.lr, betas=tuple(stage.betas))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+    position = {"epoch": 0, "step_in_epoch": 0, "global_step": 0}
+    if resume_dir:
+        saved = torch.load(resume_dir / TRAINER_STATE, weights_only=False)
+        position = saved["position"]
+        if use_ds:
+            engine.load_checkpoint(str(resume_dir / "deepspeed"), tag="state")
+        else:
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+        _set_rng_state(saved["rng"])
+        if rank == 0:
+            console.print(f"stage {stage.name}: resuming from {resume_dir.name} "
+                          f"(epoch {position['epoch'] + 1}, step {position['step_in_epoch']})")
+
+    # 4. the loop
+    progress = _progress(console) if rank == 0 else None
+    task = progress.add_task(stage.name, total=total_steps, completed=position["global_step"],
+                             loss="-", tps="-", lr="-") if progress else None
+    metrics_path = stage_dir / "metrics.jsonl"
+    tokens_seen, t0 = 0, time.perf_counter()
+    pad_to = None
+    try:
+        for epoch in range(position["epoch"], stage.epochs):
+            rows = epoch_rows[epoch][rank::world] if world > 1 else epoch_rows[epoch]
+            micro_batches = [rows[i:i + stage.batch_size] for i in range(0, len(rows), stage.batch_size)]
+            for step in range(position["step_in_epoch"], steps_per_epoch[epoch]):
+                batches = micro_batches[step * stage.grad_accum:(step + 1) * stage.grad_accum]
+                collated = [collate(b, attn, tokenizer.pad_token_id, pad_to) for b in batches]
+                n_targets = max(1, sum(int((c["labels"][:, 1:] != IGNORE_INDEX).sum()) for c in collated))
+                step_loss = 0.0
+                for c in collated:
+                    n_real = c.pop("n_real")
+                    c = {k: v.to(device) for k, v in c.items()}
+                    if "attention_mask" in c and c["attention_mask"].is_floating_point():
+                        c["attention_mask"] = c["attention_mask"].to(model.dtype)
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16 and not use_ds):
+                        loss_sum, _ = token_loss_sum(engine or model, c)
+                    if use_ds:
+                        # DeepSpeed divides by grad_accum itself; undo it so the step is a token mean.
+                        engine.backward(loss_sum * stage.grad_accum / n_targets)
+                        engine.step()
+                    else:
+                        (loss_sum / n_targets).backward()
+                    step_loss += loss_sum.item()
+                    tokens_seen += n_real
+                if not use_ds:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), stage.grad_clip)
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    scheduler.step()
+                position = {"epoch": epoch, "step_in_epoch": step + 1, "global_step": position["global_step"] + 1}
+                loss = step_loss / n_targets
+                elapsed = time.perf_counter() - t0
+                tps = tokens_seen * world / elapsed if elapsed > 0 else 0.0
+                lr = scheduler.get_last_lr()[0]
+                if progress:
+                    progress.update(task, advance=1, loss=f"{loss:.4f}", tps=f"{tps:,.0f}", lr=f"{lr:.2e}")
+                if rank == 0 and (position["global_step"] % config.log_every == 0
+                                  or step + 1 == steps_per_epoch[epoch]):
+                    append_jsonl(metrics_path, [{"epoch": epoch + 1, "step": position["global_step"],
+                                                 "loss": round(loss, 5), "lr": lr, "tokens_per_s": round(tps, 1)}])
+                    if not console.is_terminal:
+                        console.print(f"{stage.name} epoch {epoch + 1} step {position['global_step']}/{total_steps} "
+                                      f"loss {loss:.4f} lr {lr:.2e} {tps:,.0f} tok/s")
+                if stage.save_every_steps and position["global_step"] % stage.save_every_steps == 0 \
+                        and step + 1 < steps_per_epoch[epoch]:
+                    _save_checkpoint(stage_dir, f"step-{position['global_step']}", model, tokenizer, engine,
+                                     optimizer, scheduler, position, zero_stage)
+            position = {"epoch": epoch + 1, "step_in_epoch": 0, "global_step": position["global_step"]}
+            _save_checkpoint(stage_dir, f"epoch-{epoch + 1}", model, tokenizer, engine, optimizer, scheduler,
+                             position, zero_stage)
+    finally:
+        if progress:
+            progress.stop()
+    if rank == 0:
+        write_json_atomic(stage_dir / STATE_FILE, {**_read_state(stage_dir), "done": True,
+                                                   "final": f"epoch-{stage.epochs}"})
+        console.print(f"[green]stage {stage.name}: done[/] -> {stage_dir / f'epoch-{stage.epochs}'}")
+    _barrier()
+    return stage_dir / f"epoch-{stage.epochs}"
+
+
+def _has_flash_attn() -> bool:
+    import importlib.util
+    return torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None
+
+
+def _progress(console):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tps]} tok/s"),
+                        TextColumn("lr {task.fields[lr]}"), TimeRemainingColumn(), console=console,
+                        disable=not console.is_terminal)
+    progress.start()
+    return progress
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m orca.train CONFIG` -- the entry point for torchrun / deepspeed launchers."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = [a for a in argv if not a.startswith("--local_rank") and not a.startswith("--local-rank")]
+    if len(args) != 1:
+        print("usage: python -m orca.train CONFIG", file=sys.stderr)
+        return 2
+    try:
+        train(load_train_config(args[0]))
+    except UserError as e:
+        print(f"orca-eval: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

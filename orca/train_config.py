@@ -1,0 +1,208 @@
+"""Plain-file training configs (YAML or JSON), validated with file/field errors.
+
+    output_dir: runs/tiny-two-stage        # relative paths: relative to this file
+    seed: 0
+    device: auto                           # auto | cpu | cuda
+    attn_implementation: auto              # auto | sdpa | eager | flash_attention_2
+    deepspeed: null                        # or a DeepSpeed JSON (configs/deepspeed_zero2_bf16.json)
+    stages:
+      - name: stage1
+        data: data/chatgpt.jsonl           # teacher-collector output or {system, query, response} lines
+        queries: data/queries.jsonl        # optional: joins query text by id
+        init: tiny:0                       # hf checkpoint dir | tiny:SEED | stage:NAME
+        epochs: 4
+        lr: 3.0e-4
+        ...
+      - name: stage2
+        data: data/gpt4.jsonl
+        init: stage:stage1                 # the paper: stage 2 starts from stage 1
+
+Every field of a stage is listed in STAGE_FIELDS with its type and default.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import UserError
+
+# field -> (type(s), default; REQUIRED when it must be given)
+REQUIRED = object()
+STAGE_FIELDS: dict[str, tuple[tuple[type, ...], object]] = {
+    "name": ((str,), REQUIRED),
+    "data": ((str, list), REQUIRED),
+    "queries": ((str, type(None)), None),
+    "init": ((str,), REQUIRED),
+    "epochs": ((int,), 4),
+    "lr": ((float, int), 2e-5),
+    "min_lr_ratio": ((float, int), 0.1),
+    "warmup_steps": ((int,), 0),
+    "warmup_ratio": ((float, int), 0.03),
+    "weight_decay": ((float, int), 0.0),
+    "betas": ((list,), [0.9, 0.95]),
+    "grad_clip": ((float, int), 1.0),
+    "batch_size": ((int,), 1),
+    "grad_accum": ((int,), 1),
+    "max_len": ((int,), 2048),
+    "save_every_steps": ((int,), 0),
+    "max_examples": ((int, type(None)), None),
+    "loss_on": ((str,), "response"),
+}
+TOP_FIELDS: dict[str, tuple[tuple[type, ...], object]] = {
+    "output_dir": ((str,), REQUIRED),
+    "stages": ((list,), REQUIRED),
+    "seed": ((int,), 0),
+    "device": ((str,), "auto"),
+    "attn_implementation": ((str,), "auto"),
+    "deepspeed": ((str, type(None)), None),
+    "bf16": ((bool,), False),
+    "log_every": ((int,), 10),
+    "tokenizer": ((str, type(None)), None),
+}
+CHOICES = {
+    "device": ("auto", "cpu", "cuda"),
+    "attn_implementation": ("auto", "sdpa", "eager", "flash_attention_2"),
+    "loss_on": ("response", "prompt", "all"),
+}
+POSITIVE = ("epochs", "batch_size", "grad_accum", "max_len", "log_every")
+
+
+@dataclass
+class StageConfig:
+    name: str
+    data: list[Path]
+    init: str
+    queries: Path | None = None
+    epochs: int = 4
+    lr: float = 2e-5
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 0
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    betas: list = field(default_factory=lambda: [0.9, 0.95])
+    grad_clip: float = 1.0
+    batch_size: int = 1
+    grad_accum: int = 1
+    max_len: int = 2048
+    save_every_steps: int = 0
+    max_examples: int | None = None
+    loss_on: str = "response"
+
+
+@dataclass
+class TrainConfig:
+    output_dir: Path
+    stages: list[StageConfig]
+    seed: int = 0
+    device: str = "auto"
+    attn_implementation: str = "auto"
+    deepspeed: Path | None = None
+    bf16: bool = False
+    log_every: int = 10
+    tokenizer: Path | None = None
+    source: Path | None = None
+
+
+def _check(where: str, raw: dict, spec: dict) -> dict:
+    unknown = sorted(set(raw) - set(spec))
+    if unknown:
+        raise UserError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(spec)})")
+    out = {}
+    for name, (types, default) in spec.items():
+        if name not in raw:
+            if default is REQUIRED:
+                raise UserError(f"{where}: missing field {name!r}")
+            out[name] = default
+            continue
+        value = raw[name]
+        # bool is an int subclass; a flag written as `epochs: true` is a mistake.
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise UserError(f"{where}: field {name!r} must be {names}, got {value!r}")
+        if name in CHOICES and value not in CHOICES[name]:
+            raise UserError(f"{where}: field {name!r} must be one of {', '.join(CHOICES[name])}, got {value!r}")
+        if name in POSITIVE and value <= 0:
+            raise UserError(f"{where}: field {name!r} must be > 0, got {value!r}")
+        out[name] = value
+    return out
+
+
+def parse_train_config(raw: dict, source: str | Path, base_dir: Path | None = None) -> TrainConfig:
+    """Validate a config mapping; `source` names it in errors, relative paths resolve against base_dir."""
+    base_dir = Path(base_dir) if base_dir else Path(source).resolve().parent
+    if not isinstance(raw, dict):
+        raise UserError(f"{source}: expected a mapping at the top level")
+    top = _check(str(source), raw, TOP_FIELDS)
+    if not top["stages"]:
+        raise UserError(f"{source}: field 'stages' must list at least one stage")
+
+    def resolve(p):
+        return p if p is None else (base_dir / Path(p).expanduser()).resolve()
+
+    stages, names = [], []
+    for i, s in enumerate(top["stages"]):
+        where = f"{source}: stages[{i}]"
+        if not isinstance(s, dict):
+            raise UserError(f"{where}: expected a mapping")
+        f = _check(where, s, STAGE_FIELDS)
+        if f["name"] in names:
+            raise UserError(f"{where}: field 'name': duplicate stage name {f['name']!r}")
+        data = f["data"] if isinstance(f["data"], list) else [f["data"]]
+        if not data or not all(isinstance(d, str) for d in data):
+            raise UserError(f"{where}: field 'data' must be a path or a list of paths")
+        init = f["init"]
+        if init.startswith("stage:"):
+            if init[6:] not in names:
+                raise UserError(f"{where}: field 'init': {init!r} names no earlier stage "
+                                f"(earlier: {', '.join(names) or 'none'})")
+        elif init.startswith("tiny:"):
+            if not init[5:].isdigit():
+                raise UserError(f"{where}: field 'init': tiny:SEED needs an integer seed, got {init!r}")
+        else:
+            init = str(resolve(init))
+        if not (isinstance(f["betas"], list) and len(f["betas"]) == 2):
+            raise UserError(f"{where}: field 'betas' must be a list of two numbers")
+        if f["lr"] <= 0:
+            raise UserError(f"{where}: field 'lr' must be > 0")
+        names.append(f["name"])
+        stages.append(StageConfig(**{**f, "data": [resolve(d) for d in data], "init": init,
+                                     "queries": resolve(f["queries"]),
+                                     "lr": float(f["lr"]), "min_lr_ratio": float(f["min_lr_ratio"]),
+                                     "warmup_ratio": float(f["warmup_ratio"]),
+                                     "weight_decay": float(f["weight_decay"]),
+                                     "grad_clip": float(f["grad_clip"])}))
+    deepspeed = resolve(top["deepspeed"])
+    if deepspeed is not None and not deepspeed.is_file():
+        raise UserError(f"{source}: field 'deepspeed': {deepspeed} not found")
+    return TrainConfig(output_dir=resolve(top["output_dir"]), stages=stages, seed=top["seed"],
+                       device=top["device"], attn_implementation=top["attn_implementation"],
+                       deepspeed=deepspeed, bf16=top["bf16"], log_every=top["log_every"],
+                       tokenizer=resolve(top["tokenizer"]), source=Path(source))
+
+
+def read_config_file(path: str | Path) -> dict:
+    """Parse a YAML or JSON file into a mapping, with file/line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: config file not found")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+    import yaml
+
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise UserError(f"{path}{line}: invalid YAML: {getattr(e, 'problem', e)}") from None
+    return raw if raw is not None else {}
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Read and validate a training config file."""
+    return parse_train_config(read_config_file(path), path)
