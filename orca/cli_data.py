@@ -41,6 +41,9 @@ def register(sub) -> None:
     c.add_argument("--temperature", type=float, default=None)
     c.add_argument("--top-p", type=float, default=None)
     c.add_argument("--max-tokens", type=int, default=None)
+    c.add_argument("--backoff-base", type=float, default=1.0,
+                   help="seconds; retry n waits up to base*2^(n-1) (full jitter)")
+    c.add_argument("--backoff-max", type=float, default=60.0, help="cap of one retry wait, seconds")
     c.add_argument("--seed", type=int, default=0, help="seed of the retry jitter")
     c.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show the progress bar (default: when stderr is a terminal)")
@@ -78,6 +81,7 @@ def _cmd_collect(args) -> int:
                 tpm=args.tpm, concurrency=args.concurrency, max_retries=args.max_retries,
                 timeout_s=args.timeout, retry_failed=args.retry_failed,
                 temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
+                backoff_base_s=args.backoff_base, backoff_max_s=args.backoff_max,
                 seed=args.seed, progress=args.progress)
     if args.json:
         print(json.dumps(s.as_dict()))
