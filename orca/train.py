@@ -257,6 +257,8 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
     from transformers import AutoModelForCausalLM
 
     console = console or Console(stderr=True)
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()  # ours is the progress bar; theirs would interleave
     stage_dir = config.output_dir / stage.name
     done = stage_result(config, stage.name)
     if done is not None:
@@ -291,7 +293,7 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
         # the same number of steps: wrap each epoch round to whole steps (as
         # DistributedSampler pads), instead of ending on a short step.
         per_step = stage.batch_size * micro_per_step
-        epoch_rows = [rows + rows[: (-len(rows)) % per_step] for rows in epoch_rows]
+        epoch_rows = [rows + [rows[i % len(rows)] for i in range((-len(rows)) % per_step)] for rows in epoch_rows]
     steps_per_epoch = [math.ceil(len(rows) / (stage.batch_size * micro_per_step)) for rows in epoch_rows]
     total_steps = sum(steps_per_epoch)
     warmup = stage.warmup_steps or round(stage.warmup_ratio * total_steps)
