@@ -1,0 +1,931 @@
+"""Answer extraction from free-form model output, per task family.
+
+Two extractors per family, both reached through the `FAMILIES` registry:
+
+- robust   (`extract_answer`): ours, the headline number. Looks for a stated final
+           answer first ("the answer is (C)", "Answer: B", "\\boxed{B}"), then for an
+           answer given up front ("(B) ...", "No, ..."), then for a conclusion
+           ("Therefore, ..."), and only then for a single unambiguous mention. Hedges
+           ("either A or B"), refusals and garbage give None (counted as unparsed).
+- official (`extract_official`): the rule of the Orca paper and AGIEval for letter
+           tasks (the first capital letter A-F of the response); for the other
+           families the first match of the family's answer pattern, as lm-eval's
+           BBH zero-shot "flexible-extract" filter does.
+
+Both return the family's normal form (see `normalize_target`), so `is_correct`
+compares like with like. docs/extraction.md states each family's rule.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from harness.errors import UserError
+
+__all__ = [
+    "AGIEVAL_FAMILY", "BBH_TASK_FAMILY", "FAMILIES", "Family", "extract_answer", "extract_official",
+    "family_for_task", "is_correct", "normalize_target", "options_from_agieval", "options_from_text",
+]
+
+AGIEVAL_FAMILY = "mc"
+
+BBH_TASK_FAMILY: dict[str, str] = {
+    "boolean_expressions": "true_false",
+    "causal_judgement": "yes_no",
+    "date_understanding": "mc",
+    "disambiguation_qa": "mc",
+    "dyck_languages": "dyck",
+    "formal_fallacies": "valid_invalid",
+    "geometric_shapes": "mc",
+    "hyperbaton": "mc",
+    "logical_deduction_five_objects": "mc",
+    "logical_deduction_seven_objects": "mc",
+    "logical_deduction_three_objects": "mc",
+    "movie_recommendation": "mc",
+    "multistep_arithmetic_two": "number",
+    "navigate": "yes_no",
+    "object_counting": "number",
+    "penguins_in_a_table": "mc",
+    "reasoning_about_colored_objects": "mc",
+    "ruin_names": "mc",
+    "salient_translation_error_detection": "mc",
+    "snarks": "mc",
+    "sports_understanding": "yes_no",
+    "temporal_sequences": "mc",
+    "tracking_shuffled_objects_five_objects": "mc",
+    "tracking_shuffled_objects_seven_objects": "mc",
+    "tracking_shuffled_objects_three_objects": "mc",
+    "web_of_lies": "yes_no",
+    "word_sorting": "word_list",
+}
+
+Options = dict[str, str] | None
+
+# ---------------------------------------------------------------------------------------------
+# Shared text helpers
+# ---------------------------------------------------------------------------------------------
+
+_UNICODE_FIXES = str.maketrans({
+    "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2212": "-", "\u2013": "-",
+    "\u2014": "-", "\u00a0": " ", "\u200b": None, "\uff08": "(", "\uff09": ")", "\uff1a": ":",
+})
+# \boxed{X} is rewritten as a plain statement so every family's answer cue handles it.
+_BOXED = re.compile(r"\\boxed\s*\{\s*(?:\\(?:text|mathrm|textbf)\s*\{)?([^{}]*?)\}?\s*\}")
+_BOLD = re.compile(r"\*\*|__")
+
+
+def _prepare(text: str | None) -> str:
+    if not text:
+        return ""
+    t = text.translate(_UNICODE_FIXES)
+    if "boxed" in t:
+        t = _BOXED.sub(lambda m: f" The answer is {m.group(1).strip()}. ", t)
+    return t.strip()
+
+
+# "The answer is", "Answer:", "the correct answer is option", "#### " ... ; group-less, the
+# answer starts where the match ends.
+_ANSWER_CUE = re.compile(
+    r"(?:\banswer(?:\s+(?:choice|option))?(?:\s+to\s+(?:the|this)\s+(?:question|problem))?"
+    r"\s*(?:is|was|would\s+be|should\s+be|will\s+be|must\s+be|could\s+be|might\s+be|may\s+be|:|=|-)"
+    r"|\b(?:correct|right|best|final)\s+(?:option|choice|letter|response|one)\s*(?:is|would\s+be|:|=)"
+    r"|####)"
+    r"(?:\s*(?:therefore|thus|then|clearly|probably|likely|most\s+likely|definitely|indeed|simply|just))?"
+    r"\s*,?\s*",
+    re.IGNORECASE,
+)
+_CONCLUSION_CUE = re.compile(
+    r"(?:^|[\s.,;:(])(?:so|thus|therefore|hence|consequently|in\s+conclusion|to\s+conclude|in\s+summary|"
+    r"overall|in\s+total|altogether|all\s+in\s+all|this\s+means)\b\s*,?\s*",
+    re.IGNORECASE,
+)
+_REFUSAL = re.compile(
+    r"\b(?:i'?m\s+sorry|i\s+am\s+sorry|i\s+apologi[sz]e|as\s+an\s+ai\b|"
+    r"i\s+(?:cannot|can't|can\s+not|am\s+unable\s+to|'m\s+unable\s+to|am\s+not\s+able\s+to|"
+    r"do\s+not\s+have\s+enough|don't\s+have\s+enough|do\s+not\s+know|don't\s+know|'m\s+not\s+sure|am\s+not\s+sure)|"
+    r"(?:cannot|can't|can\s+not)\s+be\s+determined|impossible\s+to\s+(?:determine|say|tell)|"
+    r"not\s+enough\s+information|insufficient\s+information|no\s+(?:correct|right)\s+(?:answer|option))",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s|$)|\n")
+
+
+def _clause(text: str, start: int, limit: int = 160) -> str:
+    """The sentence that begins at `start` (stops at a sentence end or line break)."""
+    seg = text[start:start + limit]
+    lead = len(seg) - len(seg.lstrip())
+    m = _SENTENCE_END.search(seg, lead + 1)
+    return seg[: m.start() if m else len(seg)].strip()
+
+
+def _last_match(pattern: re.Pattern, text: str):
+    last = None
+    for last in pattern.finditer(text):
+        pass
+    return last
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def _norm_text(s: str) -> str:
+    """Case-folded, single-spaced, without surrounding punctuation or markdown."""
+    s = _BOLD.sub("", s.translate(_UNICODE_FIXES))
+    return " ".join(s.split()).strip(" \t\n.,;:!?\"'`*").casefold()
+
+
+# ---------------------------------------------------------------------------------------------
+# Multiple choice (letters)
+# ---------------------------------------------------------------------------------------------
+
+_ALL_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_OFFICIAL_LETTERS = frozenset("ABCDEF")
+# A bare "A" or "I" followed by a lower-case word is the article / pronoun, unless the word
+# is one that naturally follows an answer letter.
+_LETTER_FOLLOWERS = frozenset(
+    "because since as and which is was for with seems would looks fits matches best correct".split())
+
+# After a cue: optional "option"/"choice", optional bracket or bold, the letter, optional close.
+_LETTER_AT = re.compile(
+    r"\s*(?:\*\*|__|\$)?\s*(?:(?:options?|choices?|letter)\s*[:#]?\s*)?(?:\*\*|__)?\s*"
+    r"(?:(?P<open>[\(\[\{])\s*(?P<pl>[A-Za-z])\s*[\)\]\}]|(?P<bare>[A-Z])(?![A-Za-z0-9'&]))"
+    r"(?P<tail>\s*\)?(?:\*\*|__)?)"
+)
+_HEDGE_AFTER = re.compile(
+    r"\s*(?:,?\s*or|/|\|)\s*(?:options?\s+|choices?\s+)?[\(\[]?\s*([A-Za-z])\s*[\)\]]?(?![A-Za-z0-9])")
+_HEDGE_BEFORE = re.compile(r"\b(?:either|both|between)\s*$", re.IGNORECASE)
+_LETTER_IS_CORRECT = re.compile(
+    r"(?:\b(?i:options?|choices?)\s*[\(\[]?\s*(?P<a>[A-Z])\s*[\)\]]?|[\(\[]\s*(?P<b>[A-Z])\s*[\)\]]|"
+    r"(?<![A-Za-z'])(?P<c>[A-Z]))(?![A-Za-z0-9'])"
+    r"(?:\s*\([^()\n]{0,80}\))?\s*(?:,\s*[^,\n]{0,80},\s*)?"
+    r"(?:is|would\s+be|seems\s+to\s+be|appears\s+to\s+be)\s+(?:the\s+)?(?:most\s+)?"
+    r"(?:correct|right|best|answer)\b(?!\s+(?:about|that|because|if|way|for|to|when))"
+)
+_NEGATED = re.compile(r"\b(?:not|nor|neither|no)\s*$", re.IGNORECASE)
+_CHOOSE = re.compile(
+    r"\b(?:i\s+(?:would|will|'d|'ll)\s+(?:choose|select|pick|go\s+with|say)|i\s+(?:choose|select|pick)|"
+    r"(?:choose|select|pick|go\s+with)\s+(?=[\(\[]|option|choice|[A-Z]\b))",
+    re.IGNORECASE,
+)
+_BOLD_LETTER = re.compile(
+    r"(?:\*\*|__)\s*(?:(?:options?|choices?|answer)\s*:?\s*)?[\(\[]?(?P<l>[A-Z])[\)\]]?[.:]?\s*(?:\*\*|__)"
+    r"|(?:\*\*|__)\s*[\(\[](?P<p>[A-Z])[\)\]]")
+_MARKER = re.compile(
+    r"(?:[\(\[](?P<p>[A-Za-z])[\)\]]|\b(?i:option|choice)\s*[\(\[]?(?P<o>[A-Z])\b[\)\]]?)(?![A-Za-z0-9])")
+_LEADING = re.compile(
+    r"^(?:\s|#+|>|\*\*|__|[-*]\s)*(?i:(?:final\s+)?answer\s*:\s*)?(?:\*\*|__)?\s*"
+    r"(?P<x>(?i:(?:options?|choices?)\s*)?(?:[\(\[]\s*[A-Za-z]\s*[\)\]]|[A-Z](?=$|[\s.,:;)\-!*])))"
+)
+_EITHER = re.compile(
+    r"\b(?i:either|both)\s+(?i:options?\s+|choices?\s+)?[\(\[]?[A-Z][\)\]]?\s+(?i:or|and)\s+"
+    r"(?i:options?\s+|choices?\s+)?[\(\[]?[A-Z][\)\]]?(?![A-Za-z])"
+    r"|[\(\[][A-Z][\)\]]\s*(?:or|/)\s*[\(\[][A-Z][\)\]]")
+
+
+def _letter_after(text: str, pos: int, valid: frozenset[str]) -> tuple[str | None, bool]:
+    """(letter, hedged) for a letter stated at `pos`; (None, False) if none is there."""
+    m = _LETTER_AT.match(text, pos)
+    if not m:
+        return None, False
+    if m.group("pl"):
+        letter = m.group("pl").upper()
+    else:
+        letter = m.group("bare")
+        rest = text[m.end("bare"):m.end("bare") + 24]
+        if letter in "AI":
+            word = re.match(r"\s+([a-z][a-z']*)", rest)
+            if word and word.group(1) not in _LETTER_FOLLOWERS:
+                return None, False
+        if re.match(r"\s*[=+*/^<>]|\s*-\s*\d", rest):  # "B = 4", "A - 2": algebra, not an answer
+            return None, False
+    if letter not in valid:
+        return None, False
+    if _HEDGE_BEFORE.search(text[max(0, pos - 12):pos]):
+        return None, True
+    h = _HEDGE_AFTER.match(text, m.end())
+    if h and h.group(1).upper() != letter and h.group(1).upper() in valid:
+        return None, True
+    return letter, False
+
+
+def _option_index(options: dict[str, str]) -> dict[str, str | None]:
+    """normalised option text -> letter (None where two letters share a text)."""
+    index: dict[str, str | None] = {}
+    for letter, body in options.items():
+        key = _norm_text(body)
+        if key:
+            index[key] = None if key in index and index[key] != letter else letter
+    return index
+
+
+def _joined_runs(options: dict[str, str]) -> dict[str, str]:
+    """BBH's data splits a few comma-containing options into consecutive options and gives
+    the joined text as the target ("Monsters, Inc" = "(A) Monsters" + "(B) Inc"); map the
+    joined text to itself so a model that states it can be scored."""
+    bodies = list(options.values())
+    runs = {}
+    for i in range(len(bodies)):
+        for j in range(i + 2, min(len(bodies), i + 5) + 1):
+            joined = ", ".join(b.strip() for b in bodies[i:j])
+            runs[_norm_text(joined)] = joined
+    return runs
+
+
+def _word_in(needle: str, hay: str) -> list[int]:
+    """Start offsets of `needle` in `hay` as whole words."""
+    out, start = [], 0
+    while True:
+        i = hay.find(needle, start)
+        if i < 0:
+            return out
+        before = hay[i - 1] if i else " "
+        after = hay[i + len(needle)] if i + len(needle) < len(hay) else " "
+        if not (before.isalnum() or after.isalnum()):
+            out.append(i)
+        start = i + 1
+
+
+def _option_from_statement(statement: str, options: dict[str, str]) -> str | None:
+    """Map a stated answer without a letter ("the quail is the rightmost") to its letter."""
+    s = _norm_text(statement)
+    if not s:
+        return None
+    index = _option_index(options)
+    if s in index:
+        return index[s]
+    if "," in s:
+        joined = _joined_runs(options).get(s)
+        if joined:
+            return joined
+    if any(_word_in(k, s) for k in index):  # it names option texts: only one may remain
+        return _option_mentioned(s, options, min_len=1)
+    # The statement is part of exactly one option ("the quail" for "The quail is the rightmost").
+    if len(s) >= 4:
+        letters = {v for k, v in index.items() if _word_in(s, k)}
+        if len(letters) == 1 and None not in letters:
+            return letters.pop()
+    return None
+
+
+def _option_prefix(statement: str, options: dict[str, str]) -> str | None:
+    """The option whose whole text (4+ characters) the statement begins with, the longest."""
+    s = _norm_text(statement)
+    best = None
+    for key, letter in _option_index(options).items():
+        if len(key) >= 4 and letter and s.startswith(key) and (best is None or len(key) > len(best[0])):
+            best = (key, letter)
+    return best[1] if best else None
+
+
+def _option_mentioned(text: str, options: dict[str, str], min_len: int = 3) -> str | None:
+    """The one option whose text occurs in `text`, if exactly one does (options that are
+    part of a longer mentioned option do not count)."""
+    hay = _norm_text(text)
+    index = _option_index(options)
+    hits = sorted(((k, v) for k, v in index.items() if len(k) >= min_len and _word_in(k, hay)),
+                  key=lambda kv: -len(kv[0]))
+    kept: list[tuple[str, str | None]] = []
+    for k, v in hits:
+        if not any(k in longer for longer, _ in kept):  # "rain man" inside "ruin man" etc.
+            kept.append((k, v))
+    letters = {v for _, v in kept}
+    if len(letters) == 1 and None not in letters:
+        return letters.pop()
+    return None
+
+
+_ECHO_LABEL = re.compile(r"(?i:(?:answer\s+)?(?:choices|options)\s*:?)\s*$")
+_LETTER_LINE = re.compile(r"^\s*(?:\*\*|__)?\s*[\(\[]?([A-Z])[\)\]]?\s*[.:]?\s*(?:\*\*|__)?\s*$", re.MULTILINE)
+
+
+def _strip_echo(text: str, options: Options, valid: frozenset[str]) -> str:
+    """Remove an echoed options list ("Answer Choices: (A) 5 (B) 6 (C) 7 ...")."""
+    if options:
+        letters = list(options)
+        need = min(3, len(letters))
+        for start in range(len(letters) - need + 1):
+            pieces = [r"[\(\[]?%s[\)\]\.:]\s*%s" % (re.escape(x), re.escape(options[x].strip()))
+                      for x in letters[start:]]
+            run = re.compile(r"[\s,;]*".join(pieces[:need]), re.IGNORECASE)
+            m = run.search(text)
+            if m:
+                end = m.end()
+                for p in pieces[need:]:  # extend the run over the remaining options
+                    more = re.compile(r"[\s,;]*" + p, re.IGNORECASE).match(text, end)
+                    if not more:
+                        break
+                    end = more.end()
+                head = _ECHO_LABEL.sub("", text[:m.start()])
+                return _strip_echo(head + "\n" + text[end:], options, valid)
+        return text
+    lines = text.split("\n")
+    marked = [re.match(r"\s*[\(\[]?([A-Z])[\)\]\.:]\s", ln) for ln in lines]
+    keep, i = [], 0
+    while i < len(lines):
+        j = i
+        while (j < len(lines) and marked[j] and marked[j].group(1) in valid
+               and ord(marked[j].group(1)) - ord("A") == j - i):
+            j += 1
+        if j - i >= 3:
+            i = j
+            continue
+        keep.append(lines[i])
+        i += 1
+    return "\n".join(keep)
+
+
+def _mc_robust(text: str, options: Options = None) -> str | None:
+    t = _prepare(text)
+    if not t:
+        return None
+    valid = frozenset(options) if options else _ALL_LETTERS
+
+    # 1. A stated answer: the last "answer is X" / "X is correct" wins ("Option A is wrong
+    #    because ... so the answer is (C)"); a hedge there makes the output unparseable.
+    stated: list[tuple[int, str | None, bool]] = []  # (position, letter, hedged)
+    text_clauses: list[str] = []
+    for m in _ANSWER_CUE.finditer(t):
+        letter, hedged = _letter_after(t, m.end(), valid)
+        if letter and options and t[m.end():m.end() + 1].isalpha():
+            # "The answer is A Brazilian teacher ...": an option's text that begins with a letter
+            letter = _option_prefix(_clause(t, m.end(), 400), options) or letter
+        if letter or hedged:
+            stated.append((m.start(), letter, hedged))
+        else:
+            text_clauses.append(_clause(t, m.end()))
+    for m in _LETTER_IS_CORRECT.finditer(t):
+        letter = m.group("a") or m.group("b") or m.group("c")
+        if letter in valid and not _NEGATED.search(t[max(0, m.start() - 16):m.start()]):
+            stated.append((m.start(), letter, False))
+    if stated:
+        _, letter, _ = max(stated, key=lambda s: s[0])
+        return letter
+    if options:
+        for clause in reversed(text_clauses):  # "The answer is Frankenstein."
+            mapped = _option_from_statement(clause, options)
+            if mapped:
+                return mapped
+
+    # 2. Weaker explicit choices: "I would choose (B)", "**B**".
+    weak = []
+    for m in _CHOOSE.finditer(t):
+        letter, hedged = _letter_after(t, m.end(), valid)
+        if letter or hedged:
+            weak.append((m.start(), letter))
+    for m in _BOLD_LETTER.finditer(t):
+        letter = m.group("l") or m.group("p")
+        if letter in valid:
+            weak.append((m.start(), letter))
+    if weak:
+        return max(weak)[1]
+
+    if _REFUSAL.search(t) or _EITHER.search(t):
+        return None
+    body = _strip_echo(t, options, valid)
+
+    # 3. The answer given first: "(B) The specialist ...", "B.", "B", "Option C - ...".
+    m = _LEADING.match(body)
+    if m:
+        letter, hedged = _letter_after(body, m.start("x"), valid)
+        if hedged:
+            return None
+        if letter:
+            return letter
+
+    lines = {m.group(1) for m in _LETTER_LINE.finditer(body)} & valid  # "...\n\nD\n"
+    if len(lines) == 1:
+        return lines.pop()
+
+    # 4. Exactly one option marked anywhere: "I believe (C) fits best."
+    marked = {(m.group("p") or m.group("o")).upper() for m in _MARKER.finditer(body)}
+    marked &= valid
+    if len(marked) == 1:
+        return marked.pop()
+    if len(marked) > 1 or not options:
+        return None
+
+    # 5. The option's text without its letter: the whole (short) answer, its last sentence,
+    #    or the one option mentioned at all.
+    sentences = _sentences(body)
+    return ((_option_from_statement(body, options) if len(body) <= 200 else None)
+            or (_option_from_statement(sentences[-1], options) if sentences else None)
+            or _option_mentioned(body, options))
+
+
+def _mc_official(text: str, options: Options = None) -> str | None:
+    """AGIEval / Orca: the first capital letter of the response among A-F (plus the
+    example's own option letters, for BBH tasks with more than six options)."""
+    letters = _OFFICIAL_LETTERS | frozenset(options or ())
+    for ch in text or "":
+        if ch in letters:
+            return ch
+    return None
+
+
+def _mc_normalize(target: str) -> str:
+    s = _norm_text(target).strip("()[]{} ")
+    if len(s) == 1 and s.isalpha():
+        return s.upper()
+    return _norm_text(target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Label families: True/False, Yes/No, valid/invalid
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _LabelSet:
+    """Canonical labels and the phrases that state them. Negated phrases come first so
+    "not valid" wins over "valid"; word boundaries keep "plausible" out of "implausible"."""
+
+    labels: tuple[str, ...]
+    phrases: tuple[tuple[str, str], ...]  # (regex, canonical label)
+    core: str  # regex of the bare labels, for the official rule
+    bare_needs_end: bool = False  # "no" is also a determiner ("there is no reason")
+    alternative: str = r"\s*,?\s*(?:or|/|and/or)\s*(?:maybe\s+|perhaps\s+)?"  # "True or False"
+
+    def __post_init__(self):
+        alternation = "|".join(f"(?P<g{i}>{p})" for i, (p, _) in enumerate(self.phrases))
+        object.__setattr__(self, "_any", re.compile(rf"\b(?:{alternation})\b", re.IGNORECASE))
+        object.__setattr__(self, "_bare", frozenset(label.casefold() for label in self.labels))
+        object.__setattr__(self, "_official", re.compile(rf"\b({self.core})\b"))
+        object.__setattr__(self, "_alternative", re.compile(self.alternative, re.IGNORECASE))
+
+    def mentions(self, text: str) -> list[tuple[int, str]]:
+        return [(m.start(), self.phrases[int(m.lastgroup[1:])][1]) for m in self._any.finditer(text)]
+
+    def statement_mentions(self, text: str) -> list[tuple[int, str]]:
+        """Mentions that state an answer: a phrase ("is lying", "not plausible"), a label
+        after a copula ("is valid", "= False"), or a label as its own sentence ("No, ...")."""
+        out = []
+        for m in self._any.finditer(text):
+            label = self.phrases[int(m.lastgroup[1:])][1]
+            if m.group(0).casefold() in self._bare:
+                before = text[max(0, m.start() - 40):m.start()]
+                at_end = _OWN_AFTER.match(text, m.end()) is not None
+                own = _OWN_BEFORE.search(before) is not None and at_end
+                copula = _COPULA_BEFORE.search(before) is not None and (at_end or not self.bare_needs_end)
+                if not (own or copula):
+                    continue
+            out.append((m.start(), label))
+        return out
+
+    def hedged(self, text: str) -> bool:
+        """Two different labels offered as alternatives: "True or False", "valid/invalid"."""
+        found = list(self._any.finditer(text))
+        for a, b in zip(found, found[1:]):
+            if (self.phrases[int(a.lastgroup[1:])][1] != self.phrases[int(b.lastgroup[1:])][1]
+                    and self._alternative.fullmatch(text, a.end(), b.start())):
+                return True
+        return False
+
+
+_COPULA_BEFORE = re.compile(
+    r"(?:\b(?:is|are|was|were|be|seems|evaluates\s+to|equals|results\s+in|gives|returns)"
+    r"(?:\s+(?:a|an|the))?(?:\s+\w+ly)?|[=:])\s*[\"']?\s*$", re.IGNORECASE)
+_OWN_BEFORE = re.compile(r"(?:^|[.!?\n:]|\b(?:so|thus|therefore|hence),?)\s*[\"'(]?\s*$", re.IGNORECASE)
+_OWN_AFTER = re.compile(r"\s*[\"')]?\s*(?:[.,!;:\n]|$)")
+
+
+_TRUE_FALSE = _LabelSet(
+    labels=("True", "False"),
+    phrases=((r"not\s+true", "False"), (r"not\s+false", "True"), (r"true", "True"), (r"false", "False")),
+    core="True|False",
+)
+_YES_NO = _LabelSet(
+    labels=("Yes", "No"),
+    phrases=(
+        (r"not\s+plausible|implausible|not\s+a\s+plausible|unlikely\s+to\s+be\s+true", "No"),
+        (r"does\s*n[o']t\s+tell\s+the\s+truth|is\s+not\s+telling\s+the\s+truth|is\s+lying|lies", "No"),
+        (r"tells\s+the\s+truth|is\s+telling\s+the\s+truth|is\s+truthful", "Yes"),
+        (r"plausible", "Yes"),
+        (r"yes", "Yes"), (r"no", "No"),
+    ),
+    core="Yes|No|yes|no",
+    bare_needs_end=True,
+    alternative=r"\s*,?\s*(?:or|/|and/or|and)\s*(?:maybe\s+|perhaps\s+)?",  # "yes and no" hedges
+)
+_VALID_INVALID = _LabelSet(
+    labels=("valid", "invalid"),
+    phrases=((r"not\s+(?:deductively\s+|logically\s+)?valid", "invalid"), (r"invalid", "invalid"),
+             (r"valid", "valid")),
+    core="valid|invalid",
+)
+
+
+def _one(labels) -> str | None:
+    distinct = {label for _, label in labels}
+    return distinct.pop() if len(distinct) == 1 else None
+
+
+def _label_robust(ls: _LabelSet, text: str) -> str | None:
+    t = _BOLD.sub("", _prepare(text))
+    if not t:
+        return None
+    # 1. Stated answer; the last one wins; two labels in it ("True or False") is a hedge.
+    for m in reversed(list(_ANSWER_CUE.finditer(t))):
+        clause = _clause(t, m.end(), 80)
+        found = ls.mentions(clause)
+        if found:
+            return None if ls.hedged(clause) else _one(found)
+    statements = ls.statement_mentions(t)
+    if (_REFUSAL.search(t) and not statements) or ls.hedged(t):
+        return None
+    # 2. Answer first: "No, the sentence ...", "True."
+    lead = re.match(r"^[\s#>*\"'(\[]*", t).end()
+    first = ls.mentions(t[lead:lead + 40])
+    if first and first[0][0] == 0:
+        head = _clause(t, lead, 60)
+        return first[0][1]
+    # 3. Conclusion: "Therefore, the argument is invalid."; the last statement in the last one.
+    for m in reversed(list(_CONCLUSION_CUE.finditer(t))):
+        end = m.end() + len(_clause(t, m.end(), 120))
+        found = [(p, lab) for p, lab in statements if m.end() <= p < end]
+        if found:
+            return found[-1][1]
+    # 4. Statements anywhere; if they disagree, the first sentence (answer-first style), then the last.
+    if _one(statements):
+        return _one(statements)
+    if statements:
+        sentences = _sentences(t)
+        for s in (sentences[0], sentences[-1]):
+            if _one(ls.statement_mentions(s)):
+                return _one(ls.statement_mentions(s))
+    return None
+
+
+def _label_official(ls: _LabelSet, text: str) -> str | None:
+    m = ls._official.search(text or "")
+    return _label_normalize(ls, m.group(1)) if m else None
+
+
+def _label_normalize(ls: _LabelSet, target: str) -> str:
+    s = _norm_text(target).strip("()[]")
+    for label in ls.labels:
+        if s == label.casefold():
+            return label
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers
+# ---------------------------------------------------------------------------------------------
+
+_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i >= 2}
+_NUMBER = re.compile(
+    r"(?<![\w.])(?P<neg>-|negative\s+|minus\s+)?(?P<num>\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?)(?![\w])"
+    r"|(?<![\w-])(?P<wneg>negative\s+|minus\s+)?(?P<word>(?:" + "|".join(_TENS) + r")(?:[\s-](?:"
+    + "|".join(list(_UNITS)[1:10]) + r"))?|" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")\b",
+    re.IGNORECASE,
+)
+_NUMBER_CUE = re.compile(
+    r"\b(?:result|total|sum|count|value|number(?:\s+of\s+[a-z]+(?:\s+[a-z]+)?)?|final\s+count)"
+    r"\s*(?:is|was|would\s+be|will\s+be|comes\s+to|equals|of|=|:)\s*(?:therefore\s+|then\s+)?",
+    re.IGNORECASE,
+)
+_HAVE_CUE = re.compile(r"\b(?:you|i|we|there)\s+(?:have|has|are|is)\s+(?:a\s+total\s+of\s+)?", re.IGNORECASE)
+_LIST_MARKER = re.compile(r"^\d+[.)]\s+\S")
+
+
+def _number_value(m: re.Match) -> str:
+    if m.group("num"):
+        raw = m.group("num").replace(",", "")
+        value = float(raw) if "." in raw else int(raw)
+        neg = bool(m.group("neg"))
+    else:
+        parts = re.split(r"[\s-]+", m.group("word").lower())
+        value = sum(_TENS.get(p, _UNITS.get(p, 0)) for p in parts)
+        neg = bool(m.group("wneg"))
+    if isinstance(value, float):
+        if not value.is_integer():
+            return ("-" if neg else "") + repr(value)
+        value = int(value)
+    return str(-value if neg else value)
+
+
+def _numbers(text: str, words: bool = True) -> list[tuple[int, str]]:
+    found = [(m.start(), _number_value(m)) for m in _NUMBER.finditer(text) if words or m.group("num")]
+    if not words or any(True for m in _NUMBER.finditer(text) if m.group("num")):
+        # Number words only count where no digits are written ("one of them" is not a count).
+        found = [(p, v) for p, v in found if re.match(r"[-\d]|negative|minus", text[p:p + 8], re.I)]
+    return found
+
+
+def _hedged_numbers(clause: str) -> bool:
+    nums = _numbers(clause)
+    return len({v for _, v in nums}) > 1 and re.search(r"\b(?:or|either)\b", clause, re.I) is not None
+
+
+def _number_in_cue(t: str, cue: re.Pattern) -> str | None | bool:
+    """The number stated right after the last `cue` that has one; None for a hedge
+    ("either 7 or 8"); False where no cue states a number."""
+    for m in reversed(list(cue.finditer(t))):
+        clause = _clause(t, m.end(), 80)
+        nums = _numbers(clause)
+        if nums and nums[0][0] <= 12:
+            return None if _hedged_numbers(clause) else nums[0][1]
+    return False
+
+
+def _number_robust(text: str, options: Options = None) -> str | None:
+    t = _BOLD.sub("", _prepare(text))
+    if not t:
+        return None
+    for cue in (_ANSWER_CUE, _NUMBER_CUE):
+        found = _number_in_cue(t, cue)
+        if found is not False:
+            return found
+    if _REFUSAL.search(t):
+        return None
+    whole = _numbers(t)
+    # The answer first ("8\n\nExplanation: ...", "8 instruments."), not a list marker
+    # ("1. First, ...") nor the start of a calculation ("(-1 + 2) = ...").
+    if whole and whole[0][0] == len(t) - len(t.lstrip("*# ")) and not _LIST_MARKER.match(t):
+        head = _clause(t, 0, 40)
+        if len({v for _, v in _numbers(head)}) == 1 and not re.search(r"\d\s*[-+*/=x×]\s*[-\d(]", head):
+            return whole[0][1]
+    for m in reversed(list(_CONCLUSION_CUE.finditer(t))):
+        clause = _clause(t, m.end(), 120)
+        nums = _numbers(clause)
+        if nums:
+            if _hedged_numbers(clause):
+                return None
+            eq = clause.rfind("=")
+            after_eq = [v for p, v in nums if p > eq] if eq >= 0 else []
+            return after_eq[0] if after_eq else nums[0][1]
+    found = _number_in_cue(t, _HAVE_CUE)
+    if found is not False:
+        return found
+    eqs = list(re.finditer(r"=\s*", t))
+    if eqs:
+        nums = _numbers(t[eqs[-1].end():eqs[-1].end() + 30])
+        if nums and nums[0][0] == 0:
+            return nums[0][1]
+    return whole[0][1] if whole and len({v for _, v in whole}) == 1 else None
+
+
+def _number_official(text: str, options: Options = None) -> str | None:
+    """lm-eval BBH flexible-extract: the first integer in the response."""
+    m = re.search(r"-?\d+", (text or "").translate(_UNICODE_FIXES))
+    return str(int(m.group(0))) if m else None
+
+
+def _number_normalize(target: str) -> str:
+    m = _NUMBER.fullmatch(_norm_text(target).lstrip("+"))
+    return _number_value(m) if m else _norm_text(target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dyck: the closing bracket sequence, e.g. "] ) }"
+# ---------------------------------------------------------------------------------------------
+
+_BRACKETS = "()[]{}<>"
+_BRACKET_RUN = re.compile(r"[()\[\]{}<>](?:[\s,`'\"]*[()\[\]{}<>])*")
+_DYCK_CUE = re.compile(
+    r"(?:\banswer\s*(?:is|:)|\b(?:sequence|completion|output|closing\s+(?:brackets|parentheses|sequence)|"
+    r"rest(?:\s+of\s+the\s+sequence)?)\s*(?:is|would\s+be|are|:)|\bis\s*:)\s*",
+    re.IGNORECASE)
+
+
+def _dyck_tokens(s: str) -> str:
+    return " ".join(ch for ch in s if ch in _BRACKETS)
+
+
+def _dyck_robust(text: str, options: Options = None) -> str | None:
+    t = _prepare(text)
+    if not t:
+        return None
+    cues = sorted([*_ANSWER_CUE.finditer(t), *_DYCK_CUE.finditer(t)], key=lambda m: m.end())
+    for m in reversed(cues):
+        pos = m.end()
+        while pos < len(t) and t[pos] in " \t\n`'\"*:":
+            pos += 1
+        run = _BRACKET_RUN.match(t, pos)
+        if run:
+            return _dyck_tokens(run.group(0))
+    # A line that holds nothing but brackets (after an optional "Label:"), the last one.
+    for line in reversed(t.split("\n")):
+        body = re.sub(r"^[\s*#]*(?:[^\n:()\[\]{}<>]{1,60}:)?", "", line).strip(" \t`'\".*")
+        if body and all(ch in _BRACKETS or ch in " ,`'\"" for ch in body):
+            return _dyck_tokens(body)
+    return None
+
+
+def _dyck_official(text: str, options: Options = None) -> str | None:
+    """lm-eval BBH flexible-extract: the first run of bracket characters."""
+    m = _BRACKET_RUN.search(text or "")
+    return _dyck_tokens(m.group(0)) if m else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Word lists (word_sorting): lower-case words separated by single spaces
+# ---------------------------------------------------------------------------------------------
+
+_WORD_CUE = re.compile(
+    r"(?:\banswer\s*(?:is|:)"
+    r"|\b(?:sorted|ordered|arranged)(?:\s+(?:list|words|order|alphabetically|in\s+alphabetical\s+order))*"
+    r"(?:\s+(?:is|are|would\s+be|as\s+follows))?\s*:"
+    r"|\balphabetical(?:ly)?(?:\s+order)?(?:\s+(?:is|are|would\s+be|as\s+follows))?\s*:"
+    r"|\b(?:sorted\s+(?:list|words)|alphabetical\s+order)\s+(?:is|are|would\s+be)\b"
+    r"|\blist\s+(?:is|would\s+be)\s*:)\s*",
+    re.IGNORECASE)
+_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022])\s+(.+?)\s*$")
+_WORD_TOKEN = re.compile(r"^[a-z][a-z0-9'&.-]*$")
+
+
+def _words_from(region: str) -> str | None:
+    lines = [ln for ln in region.split("\n") if ln.strip()]
+    items = [m.group(1) for m in map(_ITEM.match, lines) if m]
+    if len(items) >= 2 and len(items) >= len(lines) - 1:
+        words = items
+    else:
+        body = lines[0] if lines else ""
+        words = re.split(r"[\s,;]+", body)
+        if "," in body and len(words) > 2 and words[-2].lower() == "and":
+            del words[-2]
+    words = [_BOLD.sub("", w).strip(" .;:!?\"'`()[]").lower() for w in words]
+    words = [w for w in words if w]
+    if not words or not all(_WORD_TOKEN.match(w) for w in words):
+        return None
+    return " ".join(words)
+
+
+def _word_list_robust(text: str, options: Options = None) -> str | None:
+    t = _prepare(text)
+    if not t:
+        return None
+    cue = _last_match(_WORD_CUE, t)
+    if cue:
+        rest = t[cue.end():]
+        return _words_from(re.split(r"\n\s*\n", rest.strip(), maxsplit=1)[0])
+    if _REFUSAL.search(t):
+        return None
+    paragraphs = [p for p in re.split(r"\n\s*\n", t) if p.strip()]
+    # A list made of items, or the answer alone on the last line.
+    for p in (paragraphs[0], paragraphs[-1]):
+        words = _words_from(p)
+        if words:
+            return words
+    return None
+
+
+def _word_list_official(text: str, options: Options = None) -> str | None:
+    """The first non-empty line, lower-cased, punctuation stripped (lm-eval instead keeps
+    the input's words in response order; the input is not available here)."""
+    for line in (text or "").split("\n"):
+        words = [w.strip(".;:!?\"'`()[]").lower() for w in re.split(r"[\s,]+", line)]
+        words = [w for w in words if w]
+        if words:
+            return " ".join(words)
+    return None
+
+
+def _word_list_normalize(target: str) -> str:
+    return " ".join(w.strip(".;:!?\"'`").lower() for w in re.split(r"[\s,]+", target) if w.strip(".;:!?\"'`"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact (fallback for tasks without a family)
+# ---------------------------------------------------------------------------------------------
+
+def _exact_robust(text: str, options: Options = None) -> str | None:
+    t = _BOLD.sub("", _prepare(text))
+    if not t:
+        return None
+    cue = _last_match(_ANSWER_CUE, t)
+    answer = _clause(t, cue.end()) if cue else (None if _REFUSAL.search(t) else t)
+    return _norm_text(answer) or None if answer else None
+
+
+def _exact_official(text: str, options: Options = None) -> str | None:
+    return _norm_text(text or "") or None
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry and public API
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Family:
+    """How one answer family is extracted and compared."""
+
+    robust: Callable[[str, Options], str | None]
+    official: Callable[[str, Options], str | None]
+    normalize: Callable[[str], str]
+    description: str
+
+
+def _labels(ls: _LabelSet, description: str) -> Family:
+    return Family(lambda text, options=None: _label_robust(ls, text),
+                  lambda text, options=None: _label_official(ls, text),
+                  lambda target: _label_normalize(ls, target), description)
+
+
+FAMILIES: dict[str, Family] = {
+    "mc": Family(_mc_robust, _mc_official, _mc_normalize, "option letter, e.g. B"),
+    "true_false": _labels(_TRUE_FALSE, "True or False"),
+    "yes_no": _labels(_YES_NO, "Yes or No"),
+    "valid_invalid": _labels(_VALID_INVALID, "valid or invalid"),
+    "number": Family(_number_robust, _number_official, _number_normalize, "an integer, e.g. -42"),
+    "dyck": Family(_dyck_robust, _dyck_official, _dyck_tokens, "closing brackets, e.g. ] ) }"),
+    "word_list": Family(_word_list_robust, _word_list_official, _word_list_normalize,
+                        "words separated by spaces"),
+    "exact": Family(_exact_robust, _exact_official, _norm_text, "the answer text itself"),
+}
+
+
+def _family(name: str) -> Family:
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise UserError(f"unknown answer family {name!r}; known: {', '.join(FAMILIES)}") from None
+
+
+def extract_answer(text: str, family: str, options: Options = None) -> str | None:
+    """Robust extraction (ours): the answer in the family's normal form, or None if the
+    output states no single answer (empty, refusal, hedge, garbage)."""
+    return _family(family).robust(text or "", options)
+
+
+def extract_official(text: str, family: str, options: Options = None) -> str | None:
+    """The paper's rule: first capital letter A-F for letter tasks; first match of the
+    family's answer pattern otherwise (lm-eval BBH flexible-extract)."""
+    return _family(family).official(text or "", options)
+
+
+def normalize_target(target: str, family: str) -> str:
+    """A gold answer (or an extracted one) in the family's normal form: "(B)" -> "B",
+    "yes" -> "Yes", "-42.0" -> "-42", "])" -> "] )", "Apple  Pear" -> "apple pear"."""
+    return _family(family).normalize(str(target))
+
+
+def is_correct(extracted: str | None, target: str, family: str) -> bool:
+    """Whether an extracted answer matches the gold target after normalisation."""
+    if extracted is None:
+        return False
+    fam = _family(family)
+    return fam.normalize(str(extracted)) == fam.normalize(str(target))
+
+
+def family_for_task(task: str) -> str:
+    """`agieval/lsat-ar` -> "mc", `bbh/navigate` -> "yes_no"."""
+    suite, _, name = task.partition("/")
+    if suite == "agieval" and name:
+        return AGIEVAL_FAMILY
+    if suite == "bbh" and name in BBH_TASK_FAMILY:
+        return BBH_TASK_FAMILY[name]
+    raise UserError(f"unknown task {task!r}: expected agieval/<task> or bbh/<one of the 27 BBH tasks>")
+
+
+_OPTIONS_BLOCK = re.compile(r"(?:^|\n)Options:\s*\n(.*)\Z", re.DOTALL)
+_OPTION_LINE = re.compile(r"^\(([A-Z])\)\s?(.*)$")
+
+
+def options_from_text(text: str) -> dict[str, str] | None:
+    """Letter -> option text from a BBH input's "Options:\\n(A) ...\\n(B) ..." block;
+    None where the options are not lettered ("- Yes\\n- No") or there are none."""
+    block = _OPTIONS_BLOCK.search(text or "")
+    if not block:
+        return None
+    options: dict[str, str] = {}
+    last = None
+    for line in block.group(1).split("\n"):
+        m = _OPTION_LINE.match(line.strip())
+        if m:
+            last = m.group(1)
+            options[last] = m.group(2).strip()
+        elif last and line.strip():
+            options[last] += " " + line.strip()
+    return options or None
+
+
+_AGIEVAL_MARKER = re.compile(r"^\s*(?:\(([A-Z])\)|([A-Z])(?:\?|\s|\.\s|\)|:)\s*)")
+
+
+def options_from_agieval(options_list) -> dict[str, str] | None:
+    """Letter -> option text from AGIEval's ["(A)text", "(B)text", ...]. A few LogiQA items
+    write "A text", "A? text" or drop the marker; those take their position's letter."""
+    if options_list is None or options_list == []:
+        return None
+    if not isinstance(options_list, list) or not all(isinstance(o, str) for o in options_list):
+        raise UserError(f"AGIEval options must be a list of strings, got {type(options_list).__name__}: "
+                        f"{str(options_list)[:80]}")
+    options: dict[str, str] = {}
+    for i, raw in enumerate(options_list):
+        positional = chr(ord("A") + i)
+        m = _AGIEVAL_MARKER.match(raw)
+        if m and m.group(1):
+            letter, body = m.group(1), raw[m.end():]
+        elif m and m.group(2) == positional:  # "A No dangshen" but not "When the land ..."
+            letter, body = positional, raw[m.end():]
+        else:
+            letter, body = positional, raw
+        if letter in options:  # a duplicated marker: fall back to the position
+            letter = positional
+        options[letter] = body.strip()
+    return options
