@@ -1,0 +1,137 @@
+"""Matplotlib figures for the HTML leaderboard, rendered off-screen (Agg) to PNG bytes
+that the page embeds as data: URIs."""
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: no display, no GUI toolkit
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+COMPARE_WITH = ("ChatGPT", "GPT-4", "Vicuna-13B", "Orca-13B")  # the paper's figures' baselines
+COLORS = {"ChatGPT": "#74aa9c", "GPT-4": "#3b4a6b", "Vicuna-13B": "#c98b4a", "Orca-13B": "#9c6ade"}
+RUN_COLOR = "#1f6fd1"
+DPI = 80
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    # no Software/timestamp metadata, so the same figures give the same bytes
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _run_columns(s, run_index: int):
+    return [c for c in s.columns if c.key.startswith(f"run{run_index}:")]
+
+
+def primary_column(s, run_index: int):
+    """The run's column the per-task figure shows: `sm1` (the paper's default, the empty
+    system message) when the run has it, else its first variant."""
+    cols = [c for c in _run_columns(s, run_index) if c.kind == "run"]
+    return next((c for c in cols if c.variant == "sm1"), cols[0] if cols else None)
+
+
+def task_bars_png(s, run_index: int) -> tuple[bytes | None, str | None]:
+    """Per-task grouped horizontal bars: the run against ChatGPT, GPT-4, Vicuna-13B and
+    Orca-13B (as in the paper's per-task figures). Returns (png, variant shown)."""
+    col = primary_column(s, run_index)
+    if col is None:
+        return None, None
+    refs = [c for name in COMPARE_WITH for c in s.columns if c.kind == "reference" and c.label == name]
+    series = refs + [col]
+    tasks = [t for t in s.tasks if t in col.scores]
+    if not tasks:
+        return None, None
+    height = max(2.5, 0.22 * len(tasks) * len(series) / 2 + 1.2)
+    fig = Figure(figsize=(8.5, height))
+    ax = fig.add_subplot()
+    bar = 0.8 / len(series)
+    for j, c in enumerate(series):
+        ys = [i + (j - (len(series) - 1) / 2) * bar for i in range(len(tasks))]
+        xs = [c.scores.get(t, 0.0) for t in tasks]
+        color = RUN_COLOR if c is col else COLORS.get(c.label, "#999999")
+        ax.barh(ys, xs, height=bar, label=c.label, color=color, edgecolor="white", linewidth=0.3)
+    ax.set_yticks(range(len(tasks)))
+    ax.set_yticklabels([s.labels[t] for t in tasks], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("accuracy (%)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(f"{s.title}: {col.label}", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right", ncols=min(5, len(series)), frameon=True)
+    return _png(fig), col.variant
+
+
+def sensitivity_png(comp, run_index: int) -> bytes | None:
+    """Suite average per system-message variant (best-SM hatched), one bar group per suite,
+    like the paper's figure of Orca's score per system message."""
+    groups = []
+    for s in comp.suites:
+        cols = [c for c in _run_columns(s, run_index) if s.average(c)[0] is not None]
+        if cols:
+            groups.append((s, cols))
+    if not groups:
+        return None
+    variants = []
+    for _, cols in groups:
+        for c in cols:
+            name = c.variant or "best-SM"
+            if name not in variants:
+                variants.append(name)
+    fig = Figure(figsize=(max(4.5, 0.55 * len(variants) * len(groups) + 2.5), 3.2))
+    ax = fig.add_subplot()
+    width = 0.8 / len(groups)
+    palette = ["#1f6fd1", "#e07b39", "#3a9d5d", "#b03a6f"]
+    for g, (s, cols) in enumerate(groups):
+        by_name = {(c.variant or "best-SM"): c for c in cols}
+        xs, hs, hatches = [], [], []
+        for i, v in enumerate(variants):
+            if v in by_name:
+                xs.append(i + (g - (len(groups) - 1) / 2) * width)
+                hs.append(s.average(by_name[v])[0])
+                hatches.append("//" if v == "best-SM" else "")
+        bars = ax.bar(xs, hs, width=width, color=palette[g % len(palette)],
+                      label=f"{s.suite} ({len(s.reference_tasks)} tasks)")
+        for b, h, hatch in zip(bars, hs, hatches):
+            b.set_hatch(hatch)
+            ax.annotate(f"{h:.1f}", (b.get_x() + b.get_width() / 2, h), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(variants)))
+    ax.set_xticklabels(variants, fontsize=8)
+    ax.set_ylabel("average accuracy (%)")
+    top = max(s.average(c)[0] for s, cols in groups for c in cols)
+    ax.set_ylim(0, min(100, top * 1.2 + 5))
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(f"{groups[0][1][0].source}: score per system message", fontsize=9)
+    return _png(fig)
+
+
+def ranking_png(s, entries) -> bytes | None:
+    """Horizontal bars of each entry's average with its 95% interval as an error bar."""
+    shown = [e for e in entries if e.average is not None]
+    if not shown:
+        return None
+    fig = Figure(figsize=(7.5, max(2.0, 0.3 * len(shown) + 1.0)))
+    ax = fig.add_subplot()
+    ys = list(range(len(shown)))
+    vals = [e.average for e in shown]
+    colors = [RUN_COLOR if e.column.is_run else COLORS.get(e.column.label, "#9aa5b5") for e in shown]
+    lo = [e.average - e.interval[0] if e.interval else 0 for e in shown]
+    hi = [e.interval[1] - e.average if e.interval else 0 for e in shown]
+    ax.barh(ys, vals, color=colors, xerr=[lo, hi], error_kw={"elinewidth": 1, "capsize": 2})
+    ax.set_yticks(ys)
+    ax.set_yticklabels([e.column.label + (" (partial)" if e.column.partial else "") for e in shown], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(f"average accuracy over {len(s.reference_tasks)} tasks (%)")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)

@@ -1,0 +1,380 @@
+"""Comparison tables (markdown, rich text), intervals, flips and the `report` CLI, on run
+directories written with harness.results from synthetic per-example outcomes."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.errors import UserError
+from harness.flips import find_flips, render_flips_markdown, render_flips_text, write_flips_jsonl
+from harness.reference import load_reference, load_references
+from harness.report import (build_comparison, leaderboard_entries, load_runs, macro_interval, render_markdown,
+                            render_text, table_rows)
+from harness.results import load_run, summarize_variant, wilson_ci95, write_run_meta, write_samples, write_summary
+
+AGIEVAL = ["agieval/aqua-rat", "agieval/logiqa-en", "agieval/lsat-ar", "agieval/lsat-lr", "agieval/lsat-rc",
+           "agieval/sat-math", "agieval/sat-en", "agieval/sat-en-without-passage"]
+BBH_STEMS = """boolean_expressions causal_judgement date_understanding disambiguation_qa dyck_languages
+formal_fallacies geometric_shapes hyperbaton logical_deduction_five_objects logical_deduction_seven_objects
+logical_deduction_three_objects movie_recommendation multistep_arithmetic_two navigate object_counting
+penguins_in_a_table reasoning_about_colored_objects ruin_names salient_translation_error_detection snarks
+sports_understanding temporal_sequences tracking_shuffled_objects_five_objects
+tracking_shuffled_objects_seven_objects tracking_shuffled_objects_three_objects web_of_lies word_sorting""".split()
+BBH = [f"bbh/{s}" for s in BBH_STEMS]
+BBH_EXCLUDED = {"bbh/dyck_languages", "bbh/multistep_arithmetic_two", "bbh/object_counting", "bbh/word_sorting"}
+LETTERS = "ABCDE"
+
+
+def outcomes(n: int, correct: int, official: int | None = None) -> list[tuple[bool, bool]]:
+    """n examples, the first `correct` right (robust); the first `official` of those right for the official extractor."""
+    official = correct if official is None else official
+    assert official <= correct <= n
+    return [(i < correct, i < official) for i in range(n)]
+
+
+def make_run(root: Path, name: str, results: dict[str, dict[str, list[tuple[bool, bool]]]],
+             limit: int | None = None, n_totals: dict[str, int] | None = None, doc_offset: int = 0,
+             targets_shift: int = 0) -> Path:
+    """A finished run directory: run.json, samples/VARIANT/*.jsonl and summary.json, written with
+    harness.results from (robust correct, official correct) outcomes per example."""
+    run_dir = root / name
+    variants = {}
+    summary = {"variants": {}}
+    for variant, tasks in results.items():
+        sm_id = int(variant[2:]) if variant.startswith("sm") else None
+        variants[variant] = {"system_message": "" if sm_id == 1 else f"message {sm_id}", "system_message_id": sm_id}
+        task_rows = {}
+        for task, outs in tasks.items():
+            rows = []
+            for i, (ok, ok_off) in enumerate(outs):
+                doc = i + doc_offset
+                target = LETTERS[(doc + targets_shift) % 4]
+                wrong = LETTERS[(doc + targets_shift + 1) % 4]
+                extracted = target if ok else (None if i % 5 == 4 else wrong)
+                rows.append({"doc_id": doc, "prompt_sha": f"{variant}-{task}-{doc}",
+                             "output": f"{name} says ({extracted})" if extracted else f"{name} rambles",
+                             "extracted": extracted, "target": target, "correct": ok,
+                             "extracted_official": target if ok_off else wrong, "correct_official": ok_off,
+                             "repeat": 0})
+            write_samples(run_dir, variant, task, rows)
+            task_rows[task] = rows
+        summary["variants"][variant] = summarize_variant(task_rows, n_totals)
+    suites = sorted({t.split("/")[0] for v in results.values() for t in v})
+    write_run_meta(run_dir, {
+        "name": name, "model": {"spec": f"hf:/models/{name}", "backend": "hf", "path": f"/models/{name}",
+                                "revision": None},
+        "suite": suites[0] if len(suites) == 1 else "all", "tasks": sorted({t for v in results.values() for t in v}),
+        "mode": "generate", "prompt_style": "orca", "variants": variants,
+        "decoding": {"do_sample": False, "temperature": 0.0, "top_p": 1.0, "max_new_tokens": 512},
+        "seed": 1234, "repeats": 1, "limit": limit, "data": {"dir": "/data", "hashes": {}},
+        "packages": {"lm_eval": "0.4.13"}, "git_commit": "0123abc", "started_at": "2024-01-01T00:00:00Z",
+        "finished_at": "2024-01-01T01:00:00Z"})
+    write_summary(run_dir, summary)
+    return run_dir
+
+
+# AGIEval run "tiny": 40 examples per task. sm1 accuracies 25,30,40,40,50,30,70,35 (mean 40.0),
+# official 20,25,35,35,45,25,65,30 (mean 35.0); sm2 accuracies 30,25,20,45,45,35,75,30 (mean 38.125).
+SM1 = [10, 12, 16, 16, 20, 12, 28, 14]
+SM2 = [12, 10, 8, 18, 18, 14, 30, 12]
+
+
+def tiny_agieval(root: Path) -> Path:
+    return make_run(root, "tiny", {
+        "sm1": {t: outcomes(40, c, c - 2) for t, c in zip(AGIEVAL, SM1)},
+        "sm2": {t: outcomes(40, c) for t, c in zip(AGIEVAL, SM2)},
+    })
+
+
+def bbh_partial(root: Path) -> Path:
+    """All 27 BBH tasks under --limit 10: 5/10 on the paper's 23, 0/10 on the other 4."""
+    n_totals = {t: (187 if t.endswith("causal_judgement") else 146 if t.endswith("penguins_in_a_table")
+                    else 178 if t.endswith("snarks") else 250) for t in BBH}
+    return make_run(root, "bbh-small", {"none": {t: outcomes(10, 0 if t in BBH_EXCLUDED else 5) for t in BBH}},
+                    limit=10, n_totals=n_totals)
+
+
+@pytest.fixture
+def paper():
+    return load_references(["orca-paper"])
+
+
+def _md_row(md: str, label: str, section: int = 0) -> str:
+    tables = md.split("### ")[1:]
+    return next(line for line in tables[section].splitlines() if line.startswith(f"| {label} |"))
+
+
+def test_markdown_table_exact_numbers(tmp_path, paper):
+    comp = build_comparison(load_runs([tiny_agieval(tmp_path)]), paper)
+    md = render_markdown(comp)
+    assert _md_row(md, "task") == ("| task | Human | Text-Davinci-003 | ChatGPT | GPT-4 | Vicuna-13B | Orca-13B | "
+                                   "tiny sm1 | tiny sm2 | tiny best-SM |")
+    # run beats GPT-4 on LSAT-AR (40.0 > 35.2): run columns bold, Human never competes
+    assert _md_row(md, "LSAT-AR") == ("| LSAT-AR | 56.0 | 21.7 | 24.4 | 35.2 | 20.4 | 21.3 | **40.0 (35.0)** | "
+                                      "20.0 (20.0) | **40.0 (35.0)** |")
+    assert _md_row(md, "AQuA-RAT") == ("| AQuA-RAT | 85.0 | 29.9 | 31.9 | **40.6** | 20.1 | 27.9 | 25.0 (20.0) | "
+                                       "30.0 (30.0) | 30.0 (30.0) |")
+    # like-for-like average: cells' means (Text-Davinci-003 42.8625 -> 42.9), run 40.0, 38.125 -> 38.1,
+    # best-SM per task max(sm1, sm2) = 30,30,40,45,50,35,75,35 -> 42.5
+    assert _md_row(md, "*average (8 orca-paper tasks)*") == (
+        "| *average (8 orca-paper tasks)* | 84.0 | 42.9 | 47.2 | **62.0** | 29.3 | 41.7 | 40.0 (35.0) | "
+        "38.1 (38.1) | 42.5 (40.0) |")
+    assert _md_row(md, "*average (published)*") == (
+        "| *average (published)* | 84.1† | 41.9 or 42.9† | 47.2 | 62.0 | 29.3 | 41.7 |  |  |  |")
+    # Orca 41.675 / ChatGPT 47.1625 = 88 %; tiny sm1 40.0/47.1625 = 84.8 %; best-SM 42.5/47.1625 = 90.1 %
+    assert _md_row(md, "*relative to ChatGPT*") == (
+        "| *relative to ChatGPT* | — | 91 % | 100 % | 131 % | 62 % | 88 % | 85 % | 81 % | 90 % |")
+    assert "| *run average, all tasks" not in md  # no extra tasks beyond the reference's 8
+    assert "- † orca-paper Table 8: The per-task cells are from one source only." in md
+    assert "Human published average: Not marked in the source notes" in md
+    assert "best-SM: per task the run's best system-message variant (the paper's Table 9 view)" in md
+    assert "partial" not in md
+    assert "Reference `orca-paper`: Mukherjee" in md
+
+
+def test_best_sm_records_the_chosen_variant(tmp_path, paper):
+    comp = build_comparison(load_runs([tiny_agieval(tmp_path)]), paper)
+    best = next(c for c in comp.suites[0].columns if c.kind == "run-best")
+    assert best.chosen == {"agieval/aqua-rat": "sm2", "agieval/logiqa-en": "sm1", "agieval/lsat-ar": "sm1",
+                           "agieval/lsat-lr": "sm2", "agieval/lsat-rc": "sm1", "agieval/sat-math": "sm2",
+                           "agieval/sat-en": "sm2", "agieval/sat-en-without-passage": "sm1"}
+
+
+def test_bbh_partial_run_uses_the_papers_23_tasks(tmp_path, paper):
+    comp = build_comparison(load_runs([bbh_partial(tmp_path)]), paper)
+    bbh = next(s for s in comp.suites if s.suite == "bbh")
+    assert len(bbh.reference_tasks) == 23 and len(bbh.tasks) == 27
+    run = next(c for c in bbh.columns if c.is_run)
+    assert bbh.average(run) == (50.0, 23)
+    avg27, k = bbh.own_average(run)
+    assert k == 27 and avg27 == pytest.approx(23 * 50 / 27)
+    md = render_markdown(comp)
+    bbh_md = md.split("### ")[2]
+    assert "| task | ChatGPT | GPT-4 | Vicuna-13B | Orca-13B | bbh-small none (partial) |" in bbh_md
+    assert _md_row(md, "*average (23 orca-paper tasks)*", 1).endswith("| 48.9 | **67.4** | 23.3 | 49.7 | 50.0 (50.0) |")
+    assert _md_row(md, "*run average, all tasks [n tasks]*", 1).endswith("|  |  |  |  | 42.6 (42.6) [27] |")
+    # ChatGPT's 23 cells average to 48.87; 50.0 / 48.87 = 102 %
+    assert _md_row(md, "*relative to ChatGPT*", 1).endswith("| 100 % | 138 % | 48 % | 102 % | 102 % |")
+    assert _md_row(md, "dyck_languages (no ref.)", 1) == "| dyck_languages (no ref.) | — | — | — | — | 0.0 (0.0) |"
+    assert "the 'average' row computes every column over those same 23 tasks" in bbh_md
+    assert "(4: dyck_languages, multistep_arithmetic_two, object_counting, word_sorting)" in bbh_md
+    assert ("**bbh-small: partial run (--limit 10): 270 of 6511 examples per variant; not comparable with "
+            "full-test-set figures.**") in md
+    # AGIEval appears (the reference has it) with no run column
+    assert _md_row(md, "task", 0).endswith("| Orca-13B |")
+
+
+def test_missing_tasks_are_noted_and_not_ranked(tmp_path, paper):
+    part = make_run(tmp_path, "three", {"sm1": {t: outcomes(20, 10) for t in AGIEVAL[:3]}})
+    comp = build_comparison(load_runs([part]), paper)
+    ag = comp.suites[0]
+    md = render_markdown(comp)
+    assert "three: lacks 5 of the 8 reference tasks (LSAT-LR, LSAT-RC, SAT-Math, SAT-English, " \
+           "SAT-English (w/o passage)); its averages marked * cover only the tasks it has" in md
+    assert _md_row(md, "*average (8 orca-paper tasks)*").endswith("| 50.0 (50.0)* |")
+    assert _md_row(md, "*relative to ChatGPT*").endswith("| 88 % | — |")
+    assert _md_row(md, "LSAT-LR").endswith("| — |")
+    entry = next(e for e in leaderboard_entries(ag) if e.column.is_run)
+    assert entry.rank is None and entry.covered == 3 and entry.interval is None
+    ranked = [(e.rank, e.column.label) for e in leaderboard_entries(ag) if e.rank]
+    assert ranked == [(1, "GPT-4"), (2, "ChatGPT"), (3, "Text-Davinci-003"), (4, "Orca-13B"), (5, "Vicuna-13B")]
+
+
+def test_rich_text_table(tmp_path, paper):
+    comp = build_comparison(load_runs([tiny_agieval(tmp_path)]), paper)
+    text = render_text(comp, width=250)
+    line = next(ln for ln in text.splitlines() if "LSAT-AR" in ln)
+    assert [c.strip() for c in line.strip("│ ").split("│")] == [
+        "LSAT-AR", "56.0", "21.7", "24.4", "35.2", "20.4", "21.3", "40.0 (35.0)", "20.0 (20.0)", "40.0 (35.0)"]
+    assert "relative to ChatGPT" in text and "84.1†" in text
+    colored = render_text(comp, width=250, color=True)
+    assert "\x1b[1;32m40.0 (35.0)" in colored  # best per row: bold green
+
+
+def test_official_accuracy_reaches_the_tables(tmp_path, paper):
+    comp = build_comparison(load_runs([tiny_agieval(tmp_path)]), paper)
+    ag = comp.suites[0]
+    sm1 = next(c for c in ag.columns if c.label == "tiny sm1")
+    assert ag.average(sm1, official=True) == (35.0, 8)
+    rows = {r.label: r for r in table_rows(ag)}
+    assert rows["SAT-English"].cells[6] == "70.0 (65.0)"
+
+
+def test_macro_interval_formula_and_coverage():
+    # K equal tasks: the mean's half-width is one task's (Agresti-Coull) half-width / sqrt(K)
+    z = 1.959963984540054
+    p_adj = (20 + z * z / 2) / (50 + z * z)
+    one = z * (p_adj * (1 - p_adj) / (50 + z * z)) ** 0.5
+    lo, hi = macro_interval([(20, 50)] * 4)
+    assert (hi - lo) / 2 == pytest.approx(100 * one / 2, abs=1e-9)
+    assert (lo + hi) / 2 == pytest.approx(40.0)
+    # a 0 % task still carries uncertainty
+    lo0, hi0 = macro_interval([(0, 30)])
+    assert lo0 == 0.0 and hi0 > 5
+    # averaging per-task Wilson intervals is much wider than the mean's interval
+    naive = [wilson_ci95(20, 50)] * 4
+    assert (sum(h for _, h in naive) - sum(l for l, _ in naive)) / 4 > 1.8 * (hi - lo)
+    # coverage by simulation: 8 tasks of 60 examples at mixed accuracies
+    rng = random.Random(7)
+    ps = [0.1, 0.25, 0.4, 0.5, 0.55, 0.7, 0.85, 0.95]
+    truth = 100 * sum(ps) / len(ps)
+    hits = 0
+    trials = 2000
+    for _ in range(trials):
+        counts = [(sum(rng.random() < p for _ in range(60)), 60) for p in ps]
+        a, b = macro_interval(counts)
+        hits += a <= truth <= b
+    assert 0.93 <= hits / trials <= 0.975
+
+
+def test_leaderboard_intervals(tmp_path, paper):
+    comp = build_comparison(load_runs([tiny_agieval(tmp_path)]), paper)
+    entries = {e.column.label: e for e in leaderboard_entries(comp.suites[0])}
+    sm1 = entries["tiny sm1"]
+    assert sm1.interval == pytest.approx(macro_interval([(c, 40) for c in SM1]))
+    assert sm1.interval[0] < 40.0 < sm1.interval[1] and sm1.examples == 320
+    assert entries["tiny best-SM"].interval is None
+    assert entries["Human"].rank is None and entries["GPT-4"].rank == 1
+    # references: approximate, from the published accuracy over the public test-set sizes
+    chat = entries["ChatGPT"]
+    assert chat.column.approximate_counts and chat.interval[0] < 47.1625 < chat.interval[1]
+    assert entries["tiny sm1"].rank == 5  # GPT-4 62.0, ChatGPT 47.2, Text-Davinci-003 42.9, best-SM 42.5
+
+
+def test_several_reference_sets(tmp_path):
+    comp = build_comparison(load_runs([tiny_agieval(tmp_path)]), load_references(["all"]))
+    md = render_markdown(comp)
+    assert ("Other published AGIEval averages, per-task numbers and task set not given: "
+            "OpenOrca x OpenChat Preview2-13B 44.7 (openorca).") in md
+    assert "OpenOrca Preview1-13B 37.5 (openorca)" in md
+    assert _md_row(md, "task").count("OpenOrca") == 0
+
+
+def test_no_reference(tmp_path):
+    comp = build_comparison(load_runs([tiny_agieval(tmp_path)]), [])
+    md = render_markdown(comp)
+    assert _md_row(md, "task") == "| task | tiny sm1 | tiny sm2 | tiny best-SM |"
+    assert _md_row(md, "*average (8 tasks)*") == "| *average (8 tasks)* | 40.0 (35.0) | 38.1 (38.1) | **42.5 (40.0)** |"
+    assert "relative to" not in md
+
+
+# --------------------------------------------------------------------------- flips
+
+def test_flips_counts_and_jsonl(tmp_path):
+    a = make_run(tmp_path, "orca", {"sm1": {"agieval/logiqa-en": outcomes(10, 7), "agieval/lsat-ar": outcomes(6, 2)}})
+    # B: logiqa right on 2..5 (first 2 wrong); lsat-ar right on first 4
+    b_dir = make_run(tmp_path, "chatgpt", {"sm1": {"agieval/logiqa-en": outcomes(10, 0),
+                                                   "agieval/lsat-ar": outcomes(6, 4)}})
+    # rewrite B's logiqa so it is right on doc_ids 2..5
+    run_b = load_run(b_dir)
+    rows = run_b.samples["sm1"]["agieval/logiqa-en"]
+    for r in rows:
+        r["correct"] = 2 <= r["doc_id"] <= 5
+        r["extracted"] = r["target"] if r["correct"] else "Z"
+    write_samples(b_dir, "sm1", "agieval/logiqa-en", rows)
+    report = find_flips(load_run(a), load_run(b_dir))
+    by_task = {t.task: t for t in report.tasks}
+    lq = by_task["agieval/logiqa-en"]
+    # A right on 0..6, B right on 2..5: A only 0,1,6; B only none; both right 2..5; both wrong 7..9
+    assert (lq.shared, lq.both_right, lq.a_only, lq.b_only, lq.both_wrong) == (10, 4, 3, 0, 3)
+    ar = by_task["agieval/lsat-ar"]
+    assert (ar.shared, ar.both_right, ar.a_only, ar.b_only, ar.both_wrong) == (6, 2, 0, 2, 2)
+    assert [(f["task"], f["doc_id"], f["right"]) for f in report.flips] == [
+        ("agieval/logiqa-en", 0, "a"), ("agieval/logiqa-en", 1, "a"), ("agieval/logiqa-en", 6, "a"),
+        ("agieval/lsat-ar", 2, "b"), ("agieval/lsat-ar", 3, "b")]
+    out = tmp_path / "flips.jsonl"
+    write_flips_jsonl(report, out)
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(lines) == 5
+    first = lines[0]
+    assert first["variant"] == "sm1" and first["target"] == "A" and first["a_extracted"] == "A"
+    assert first["b_extracted"] == "Z" and first["a_output"] == "orca says (A)" and first["run_b"] == "chatgpt"
+    md = render_flips_markdown(report)
+    assert "| agieval/logiqa-en | sm1 | 10 | 4 | 3 | 0 | 3 | 100 % | 0 % |" in md
+    assert "| total |  | 16 | 6 | 3 | 2 | 5 | 100 % | 100 % |" in md
+    assert "Flipped examples: 5." in md
+    assert "agieval/lsat-ar" in render_flips_text(report)
+
+
+def test_flips_pair_differing_variants_and_partial_overlap(tmp_path):
+    a = make_run(tmp_path, "a", {"sm1": {"bbh/navigate": outcomes(8, 8)}})
+    b = make_run(tmp_path, "b", {"none": {"bbh/navigate": outcomes(4, 0)}})
+    report = find_flips(load_run(a), load_run(b))  # one variant each: paired
+    t = report.tasks[0]
+    assert (t.variant_a, t.variant_b, t.shared, t.a_only, t.only_in_a) == ("sm1", "none", 4, 4, 4)
+    assert report.flips[0]["variant"] == "sm1 vs none"
+    assert "Not paired: 4 examples only in A, 0 only in B." in render_flips_markdown(report)
+
+
+def test_flips_refuse_disjoint_or_mismatched_runs(tmp_path):
+    a = make_run(tmp_path, "a", {"sm1": {"bbh/navigate": outcomes(5, 3)}})
+    other_task = make_run(tmp_path, "b", {"sm1": {"bbh/snarks": outcomes(5, 3)}})
+    with pytest.raises(UserError, match="share no examples"):
+        find_flips(load_run(a), load_run(other_task))
+    other_docs = make_run(tmp_path, "c", {"sm1": {"bbh/navigate": outcomes(5, 3)}}, doc_offset=100)
+    with pytest.raises(UserError, match="share no examples"):
+        find_flips(load_run(a), load_run(other_docs))
+    shifted = make_run(tmp_path, "d", {"sm1": {"bbh/navigate": outcomes(5, 3)}}, targets_shift=1)
+    with pytest.raises(UserError, match=r"bbh/navigate doc_id 0: target 'A' in a but 'B' in d: .*different data"):
+        find_flips(load_run(a), load_run(shifted))
+    two = make_run(tmp_path, "e", {"sm2": {"bbh/navigate": outcomes(5, 3)}, "sm3": {"bbh/navigate": outcomes(5, 3)}})
+    with pytest.raises(UserError, match="share no system-message variant .*--variant-a/--variant-b"):
+        find_flips(load_run(a), load_run(two))
+    report = find_flips(load_run(a), load_run(two), variant_a="sm1", variant_b="sm3")
+    assert report.tasks[0].shared == 5
+
+
+# --------------------------------------------------------------------------- CLI
+
+def test_cli_markdown_and_table_outputs(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    tiny_agieval(runs)
+    out = tmp_path / "report.md"
+    assert main(["report", "tiny", "--runs-dir", str(runs), "--format", "markdown", "--out", str(out)]) == 0
+    md = out.read_text()
+    assert "| LSAT-AR | 56.0 | 21.7 | 24.4 | 35.2 | 20.4 | 21.3 | **40.0 (35.0)** |" in md
+    assert main(["report", str(runs / "tiny"), "--format", "table"]) == 0
+    assert "LSAT-AR" in capsys.readouterr().out
+    txt = tmp_path / "report.txt"
+    assert main(["report", "tiny", "--runs-dir", str(runs), "--out", str(txt)]) == 0
+    assert "40.0 (35.0)" in txt.read_text() and "\x1b[" not in txt.read_text()
+
+
+def test_cli_flips(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    make_run(runs, "a", {"sm1": {"bbh/navigate": outcomes(6, 6)}})
+    make_run(runs, "b", {"sm1": {"bbh/navigate": outcomes(6, 2)}})
+    out = tmp_path / "flips.jsonl"
+    assert main(["report", "--flips", "a", "b", "--runs-dir", str(runs), "--out", str(out)]) == 0
+    assert [json.loads(x)["doc_id"] for x in out.read_text().splitlines()] == [2, 3, 4, 5]
+    assert "bbh/navigate" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report"], "give one or more RUN directories, or --all"),
+    (["report", "missing-run"], "missing-run: run directory not found"),
+    (["report", "--flips", "a"], "--flips takes exactly two runs"),
+    (["report", "a", "--reference", "nope"], "unknown reference set 'nope'"),
+    (["report", "--flips", "a", "c"], "share no examples"),
+])
+def test_cli_user_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
+    runs = tmp_path / "runs"
+    make_run(runs, "a", {"sm1": {"bbh/navigate": outcomes(6, 6)}})
+    make_run(runs, "c", {"sm1": {"bbh/snarks": outcomes(6, 6)}})
+    out = tmp_path / "out.jsonl"
+    assert main(argv + ["--runs-dir", str(runs), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("orca-eval: error: ") and message in err and "\n" not in err
+    assert not out.exists()  # nothing half-written
+
+
+def test_cli_rejects_broken_summary(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    d = make_run(runs, "a", {"sm1": {"bbh/navigate": outcomes(6, 6)}})
+    (d / "summary.json").write_text('{"variants": {"sm1": {"tasks": {"bbh/navigate": {"n": 6}}}}}')
+    assert main(["report", str(d)]) == 2
+    assert "summary.json: variants.sm1.tasks.bbh/navigate: missing field 'accuracy'" in capsys.readouterr().err
