@@ -66,8 +66,9 @@ def task_bars_png(s, run_index: int) -> tuple[bytes | None, str | None]:
     ax.set_xlim(0, 100)
     ax.set_xlabel("accuracy (%)")
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(f"{s.title}: {col.label}", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right", ncols=min(5, len(series)), frameon=True)
+    ax.set_title(f"{s.title}: {col.label}", fontsize=9, pad=22)
+    # legend above the axes, so it never covers bars
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=min(5, len(series)), frameon=False)
     return _png(fig), col.variant
 
 

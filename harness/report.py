@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -565,7 +566,7 @@ def leaderboard_entries(s: SuiteComparison) -> list[Entry]:
     for c in s.columns:
         avg, covered = s.average(c)
         off = s.average(c, official=True)[0] if c.is_run else None
-        examples = sum(n for t, (_, n) in c.counts.items() if t in s.reference_tasks) if c.is_run else None
+        examples = sum(n for t, (_, n) in c.counts.items() if t in s.reference_tasks) if c.kind == "run" else None
         entries.append(Entry(c, avg, covered, off, s.interval(c), s.relative(c) if c.kind != "human" else None,
                              None, examples))
     entries.sort(key=lambda e: (-(e.average if e.average is not None else -1), e.column.label))
@@ -585,7 +586,7 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.25rem;margin-top:2rem;bor
 h3{font-size:1.05rem}.meta,.note,figcaption{color:#5b6472;font-size:.85rem}
 table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.85rem}
 th,td{border:1px solid #d8dee9;padding:.25rem .5rem;text-align:right;white-space:nowrap}
-th{background:#eef2f7;position:sticky;top:0}td.task,th.task,td.name{text-align:left}
+th{background:#eef2f7;position:sticky;top:0}td.task,th.task,td.name,th.name,td.kind{text-align:left}
 table.sortable th{cursor:pointer;user-select:none}table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}
 table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
 td.best{font-weight:700;background:#dff3e4}tr.avg td{border-top:2px solid #9aa5b5;font-style:italic}
@@ -622,6 +623,10 @@ _JS = """
   /* #sort=TABLE_ID:COLUMN:asc|desc opens the page sorted (shareable links) */
   var m=/^#sort=([\\w-]+):(\\d+):(asc|desc)$/.exec(location.hash);
   if(m){var t=document.getElementById(m[1]);if(t&&t.classList.contains('sortable'))sortTable(t,+m[2],m[3]);}
+  /* a link or URL to #run-NAME opens that run's drill-down */
+  function openTarget(){var id=decodeURIComponent(location.hash.slice(1)),el=id&&document.getElementById(id);
+    if(el&&el.tagName==='DETAILS')el.open=true;}
+  window.addEventListener('hashchange',openTarget);openTarget();
   document.body.setAttribute('data-sortable-tables',String(tables.length));
   window.addEventListener('load',function(){var ok=0,imgs=document.images;
     for(var i=0;i<imgs.length;i++){if(imgs[i].complete&&imgs[i].naturalWidth>0)ok++;}
@@ -658,7 +663,8 @@ def _html_leaderboard(s: SuiteComparison) -> str:
     heads = [("rank", "num"), ("system", "text"), ("kind", "text"), (f"average ({k} tasks)", "num"),
              ("95% interval", "num"), ("official extractor", "num"), (f"vs {BASELINE_MODEL}", "num"),
              ("tasks", "num"), ("examples", "num"), ("published", "num")]
-    th = "".join(f'<th data-type="{t}">{_e(h)}</th>' for h, t in heads)
+    name_cls = ' class="name"'
+    th = "".join(f'<th data-type="{t}"{name_cls if h in ("system", "kind") else ""}>{_e(h)}</th>' for h, t in heads)
     rows = []
     for e in leaderboard_entries(s):
         c = e.column
@@ -696,17 +702,27 @@ def _html_leaderboard(s: SuiteComparison) -> str:
                 link = f'<a href="#run-{_e(c.run.path.name)}">{_e(c.label)}</a>' if c.run else _e(c.label)
                 tds.append(f'<td class="name" data-sort="{_e(sort)}">{link}{badges}</td>')
             else:
-                tds.append(f'<td data-sort="{_e(sort)}">{_e(text)}</td>')
+                kind = ' class="kind"' if i == 2 else ""
+                tds.append(f'<td{kind} data-sort="{_e(sort)}">{_e(text)}</td>')
         rows.append(f'<tr class="kind-{c.kind}">' + "".join(tds) + "</tr>")
     for src, m in s.suite_only:
         pub = _published(m.published_average, m.average_check)
         rows.append(f'<tr class="kind-suite-only" title="{_e(m.note or "")}"><td data-sort="">{DASH}</td>'
                     f'<td class="name" data-sort="{_e(m.name)}">{_e(m.name)}<span class="badge ref">{_e(src)}</span>'
-                    f'</td><td>published only</td><td data-sort="">{DASH}</td><td data-sort="">{DASH}</td>'
-                    f'<td data-sort="">{DASH}</td><td data-sort="">{DASH}</td><td data-sort="">?</td>'
+                    f'</td><td class="kind">published only</td><td data-sort="">{DASH}</td><td data-sort="">{DASH}</td>'
+                    f'<td data-sort="">{DASH}</td><td data-sort="">{DASH}</td><td data-sort="">{DASH}</td>'
                     f'<td data-sort="">{DASH}</td><td data-sort="{m.published_average[0]:.6f}">{_e(pub)}</td></tr>')
     return (f'<table class="sortable leaderboard" id="leaderboard-{_e(s.suite)}"><thead><tr>{th}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def _system_message_text(variant: dict | None) -> str:
+    if not variant:
+        return "(not recorded)"
+    text = variant.get("system_message")
+    if text is None:
+        return "(no system turn)"
+    return "(empty system message)" if text == "" else repr(text)
 
 
 def _html_run_details(run: RunResult, label: str, comp: Comparison, images: dict) -> str:
@@ -714,13 +730,12 @@ def _html_run_details(run: RunResult, label: str, comp: Comparison, images: dict
     model = meta.get("model", {})
     facts = [("model", model.get("spec") or model.get("path")), ("backend", model.get("backend")),
              ("revision", model.get("revision")), ("mode", meta.get("mode")), ("prompt style", meta.get("prompt_style")),
-             ("decoding", meta.get("decoding")), ("seed", meta.get("seed")), ("repeats", meta.get("repeats")),
+             ("decoding", json.dumps(meta["decoding"]) if meta.get("decoding") else None), ("seed", meta.get("seed")), ("repeats", meta.get("repeats")),
              ("limit", meta.get("limit")), ("git commit", meta.get("git_commit")),
              ("started", meta.get("started_at")), ("finished", meta.get("finished_at")), ("directory", str(run.path))]
     dl = "".join(f"<li><b>{_e(k)}</b>: <code>{_e(v)}</code></li>" for k, v in facts if v not in (None, "", {}))
     variants = meta.get("variants", {})
-    vlist = "".join(
-        f"<li><code>{_e(v)}</code>: {_e(repr((variants.get(v) or {}).get('system_message')))}</li>" for v in run.variants)
+    vlist = "".join(f"<li><code>{_e(v)}</code>: {_e(_system_message_text(variants.get(v)))}</li>" for v in run.variants)
     imgs = "".join(f'<figure><img class="plot" alt="{_e(alt)}" src="{uri}"><figcaption>{_e(alt)}</figcaption></figure>'
                    for alt, uri in images.get(label, []))
     tables = []
