@@ -17,6 +17,7 @@ compares like with like. docs/extraction.md states each family's rule.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -84,29 +85,73 @@ def _prepare(text: str | None) -> str:
     return t.strip()
 
 
-# "The answer is", "Answer:", "the correct answer is option", "#### " ... ; group-less, the
-# answer starts where the match ends.
-_ANSWER_CUE = re.compile(
-    r"(?:\banswer(?:\s+(?:choice|option))?(?:\s+to\s+(?:the|this)\s+(?:question|problem))?"
+def _lower(t: str) -> str:
+    """Lower-cased text with the same offsets as `t` (a few characters lower to two)."""
+    low = t.lower()
+    return low if len(low) == len(t) else "".join(c if len(c.lower()) != 1 else c.lower() for c in t)
+
+
+class _Spots:
+    """A regex tried only in windows around its anchor words (found with str.find in the
+    lower-cased text). Scanning a 1,000-character output with a dozen full regexes took
+    about a millisecond; most outputs hold few or none of the anchors."""
+
+    def __init__(self, pattern: str, anchors: tuple[str, ...], before: int = 0, after: int = 200,
+                 flags: int = re.IGNORECASE):
+        self.re = re.compile(pattern, flags)
+        self.anchors, self.before, self.after = anchors, before, after
+
+    def finditer(self, t: str, low: str) -> list[re.Match]:
+        windows = []
+        for anchor in self.anchors:
+            i = low.find(anchor)
+            while i >= 0:
+                windows.append((max(0, i - self.before), min(len(t), i + len(anchor) + self.after)))
+                i = low.find(anchor, i + 1)
+        if not windows:
+            return []
+        windows.sort()
+        merged = [list(windows[0])]
+        for lo, hi in windows[1:]:
+            if lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        return [m for lo, hi in merged for m in self.re.finditer(t, lo, hi)]
+
+    def search(self, t: str, low: str) -> re.Match | None:
+        found = self.finditer(t, low)
+        return found[0] if found else None
+
+
+# "The answer is", "Answer:", "the correct answer is option", "#### " ... ; the answer starts
+# where the match ends.
+_ANSWER_CUE = _Spots(
+    r"(?:answer(?:\s+(?:choice|option))?(?:\s+to\s+(?:the|this)\s+(?:question|problem))?"
     r"\s*(?:is|was|would\s+be|should\s+be|will\s+be|must\s+be|could\s+be|might\s+be|may\s+be|:|=|-)"
-    r"|\b(?:correct|right|best|final)\s+(?:option|choice|letter|response|one)\s*(?:is|would\s+be|:|=)"
+    r"|(?:correct|right|best|final)\s+(?:option|choice|letter|response|one)\s*(?:is|would\s+be|:|=)"
     r"|####)"
     r"(?:\s*(?:therefore|thus|then|clearly|probably|likely|most\s+likely|definitely|indeed|simply|just))?"
     r"\s*,?\s*",
-    re.IGNORECASE,
+    ("answer", "####", *(f"{a} {b}" for a in ("correct", "right", "best", "final")
+                          for b in ("option", "choice", "letter", "response", "one"))),
+    after=60,
 )
-_CONCLUSION_CUE = re.compile(
-    r"(?:^|[\s.,;:(])(?:so|thus|therefore|hence|consequently|in\s+conclusion|to\s+conclude|in\s+summary|"
+_CONCLUSION_CUE = _Spots(
+    r"\b(?:so|thus|therefore|hence|consequently|in\s+conclusion|to\s+conclude|in\s+summary|"
     r"overall|in\s+total|altogether|all\s+in\s+all|this\s+means)\b\s*,?\s*",
-    re.IGNORECASE,
+    ("so", "thus", "therefore", "hence", "consequently", "in conclusion", "to conclude", "in summary",
+     "overall", "in total", "altogether", "all in all", "this means"), after=20,
 )
-_REFUSAL = re.compile(
+_REFUSAL = _Spots(
     r"\b(?:i'?m\s+sorry|i\s+am\s+sorry|i\s+apologi[sz]e|as\s+an\s+ai\b|"
     r"i\s+(?:cannot|can't|can\s+not|am\s+unable\s+to|'m\s+unable\s+to|am\s+not\s+able\s+to|"
-    r"do\s+not\s+have\s+enough|don't\s+have\s+enough|do\s+not\s+know|don't\s+know|'m\s+not\s+sure|am\s+not\s+sure)|"
+    r"do\s+not\s+have\s+enough|don't\s+have\s+enough|do\s+not\s+know|don't\s+know|'m\s+not\s+sure|"
+    r"am\s+not\s+sure)|"
     r"(?:cannot|can't|can\s+not)\s+be\s+determined|impossible\s+to\s+(?:determine|say|tell)|"
     r"not\s+enough\s+information|insufficient\s+information|no\s+(?:correct|right)\s+(?:answer|option))",
-    re.IGNORECASE,
+    ("sorry", "apologi", "as an ai", "cannot", "can't", "can not", "unable", "not able", "enough", "know",
+     "not sure", "impossible", "insufficient", "no correct", "no right"), before=12, after=40,
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s|$)|\n")
 
@@ -119,11 +164,13 @@ def _clause(text: str, start: int, limit: int = 160) -> str:
     return seg[: m.start() if m else len(seg)].strip()
 
 
-def _last_match(pattern: re.Pattern, text: str):
-    last = None
-    for last in pattern.finditer(text):
-        pass
-    return last
+def _clause_end(text: str, start: int, limit: int = 160) -> int:
+    seg_end = min(len(text), start + limit)
+    lead = start
+    while lead < seg_end and text[lead].isspace():
+        lead += 1
+    m = _SENTENCE_END.search(text, lead + 1, seg_end)
+    return m.start() if m else seg_end
 
 
 def _sentences(text: str) -> list[str]:
@@ -153,35 +200,49 @@ _LETTER_AT = re.compile(
     r"(?:(?P<open>[\(\[\{])\s*(?P<pl>[A-Za-z])\s*[\)\]\}]|(?P<bare>[A-Z])(?![A-Za-z0-9'&]))"
     r"(?P<tail>\s*\)?(?:\*\*|__)?)"
 )
+_NEXT_WORD = re.compile(r"\s+([a-z][a-z']*)")
+_ALGEBRA = re.compile(r"\s*[=+*/^<>]|\s*-\s*\d")  # "B = 4", "A - 2": a variable, not an answer
 _HEDGE_AFTER = re.compile(
     r"\s*(?:,?\s*or|/|\|)\s*(?:options?\s+|choices?\s+)?[\(\[]?\s*([A-Za-z])\s*[\)\]]?(?![A-Za-z0-9])")
+_HEDGE_BUT = re.compile(
+    r"\s*,?\s*(?i:but|though|although)\s+(?i:options?\s+|choices?\s+)?[\(\[]?([A-Z])[\)\]]?\s+"
+    r"(?i:is|could|might|may|would)\s+(?i:also|be\s+also|equally)\b")
 _HEDGE_BEFORE = re.compile(r"\b(?:either|both|between)\s*$", re.IGNORECASE)
-_LETTER_IS_CORRECT = re.compile(
+_LETTER_IS_CORRECT = _Spots(
     r"(?:\b(?i:options?|choices?)\s*[\(\[]?\s*(?P<a>[A-Z])\s*[\)\]]?|[\(\[]\s*(?P<b>[A-Z])\s*[\)\]]|"
     r"(?<![A-Za-z'])(?P<c>[A-Z]))(?![A-Za-z0-9'])"
     r"(?:\s*\([^()\n]{0,80}\))?\s*(?:,\s*[^,\n]{0,80},\s*)?"
-    r"(?:is|would\s+be|seems\s+to\s+be|appears\s+to\s+be)\s+(?:the\s+)?(?:most\s+)?"
-    r"(?:correct|right|best|answer)\b(?!\s+(?:about|that|because|if|way|for|to|when))"
+    r"(?i:is|would\s+be|seems\s+to\s+be|appears\s+to\s+be)\s+(?i:the\s+)?(?i:most\s+)?"
+    r"(?i:correct|right|best|answer)\b(?!\s+(?i:about|that|because|if|way|for|to|when))",
+    tuple(f"{verb} {article}{word}" for verb in ("is", "be") for article in ("", "the ", "the most ")
+          for word in ("correct", "right", "best", "answer")),
+    before=220, after=30, flags=0,
 )
 _NEGATED = re.compile(r"\b(?:not|nor|neither|no)\s*$", re.IGNORECASE)
-_CHOOSE = re.compile(
+_CHOOSE = _Spots(
     r"\b(?:i\s+(?:would|will|'d|'ll)\s+(?:choose|select|pick|go\s+with|say)|i\s+(?:choose|select|pick)|"
     r"(?:choose|select|pick|go\s+with)\s+(?=[\(\[]|option|choice|[A-Z]\b))",
-    re.IGNORECASE,
+    ("choose", "select", "pick", "go with", "say"), before=12, after=30,
 )
-_BOLD_LETTER = re.compile(
+_BOLD_LETTER = _Spots(
     r"(?:\*\*|__)\s*(?:(?:options?|choices?|answer)\s*:?\s*)?[\(\[]?(?P<l>[A-Z])[\)\]]?[.:]?\s*(?:\*\*|__)"
-    r"|(?:\*\*|__)\s*[\(\[](?P<p>[A-Z])[\)\]]")
-_MARKER = re.compile(
-    r"(?:[\(\[](?P<p>[A-Za-z])[\)\]]|\b(?i:option|choice)\s*[\(\[]?(?P<o>[A-Z])\b[\)\]]?)(?![A-Za-z0-9])")
+    r"|(?:\*\*|__)\s*[\(\[](?P<p>[A-Z])[\)\]]",
+    ("**", "__"), after=30, flags=0,
+)
+_MARKER = _Spots(
+    r"(?:[\(\[](?P<p>[A-Za-z])[\)\]]|\b(?i:option|choice)\s*[\(\[]?(?P<o>[A-Z])\b[\)\]]?)(?![A-Za-z0-9])",
+    ("(", "[", "option", "choice"), after=12, flags=0,
+)
 _LEADING = re.compile(
     r"^(?:\s|#+|>|\*\*|__|[-*]\s)*(?i:(?:final\s+)?answer\s*:\s*)?(?:\*\*|__)?\s*"
     r"(?P<x>(?i:(?:options?|choices?)\s*)?(?:[\(\[]\s*[A-Za-z]\s*[\)\]]|[A-Z](?=$|[\s.,:;)\-!*])))"
 )
-_EITHER = re.compile(
+_EITHER = _Spots(
     r"\b(?i:either|both)\s+(?i:options?\s+|choices?\s+)?[\(\[]?[A-Z][\)\]]?\s+(?i:or|and)\s+"
     r"(?i:options?\s+|choices?\s+)?[\(\[]?[A-Z][\)\]]?(?![A-Za-z])"
-    r"|[\(\[][A-Z][\)\]]\s*(?:or|/)\s*[\(\[][A-Z][\)\]]")
+    r"|[\(\[][A-Z][\)\]]\s*(?:or|/)\s*[\(\[][A-Z][\)\]]",
+    ("either", "both", ") or", ")/", "] or"), before=4, after=50, flags=0,
+)
 
 
 def _letter_after(text: str, pos: int, valid: frozenset[str]) -> tuple[str | None, bool]:
@@ -193,31 +254,37 @@ def _letter_after(text: str, pos: int, valid: frozenset[str]) -> tuple[str | Non
         letter = m.group("pl").upper()
     else:
         letter = m.group("bare")
-        rest = text[m.end("bare"):m.end("bare") + 24]
+        after = m.end("bare")
         if letter in "AI":
-            word = re.match(r"\s+([a-z][a-z']*)", rest)
+            word = _NEXT_WORD.match(text, after)
             if word and word.group(1) not in _LETTER_FOLLOWERS:
                 return None, False
-        if re.match(r"\s*[=+*/^<>]|\s*-\s*\d", rest):  # "B = 4", "A - 2": algebra, not an answer
+        if _ALGEBRA.match(text, after):
             return None, False
     if letter not in valid:
         return None, False
-    if _HEDGE_BEFORE.search(text[max(0, pos - 12):pos]):
+    if _HEDGE_BEFORE.search(text, max(0, pos - 12), pos):
         return None, True
-    h = _HEDGE_AFTER.match(text, m.end())
-    if h and h.group(1).upper() != letter and h.group(1).upper() in valid:
-        return None, True
+    for hedge in (_HEDGE_AFTER, _HEDGE_BUT):
+        h = hedge.match(text, m.end())
+        if h and h.group(1).upper() != letter and h.group(1).upper() in valid:
+            return None, True
     return letter, False
 
 
-def _option_index(options: dict[str, str]) -> dict[str, str | None]:
-    """normalised option text -> letter (None where two letters share a text)."""
+@functools.lru_cache(maxsize=1024)
+def _option_index_cached(items: tuple[tuple[str, str], ...]) -> dict[str, str | None]:
     index: dict[str, str | None] = {}
-    for letter, body in options.items():
+    for letter, body in items:
         key = _norm_text(body)
         if key:
             index[key] = None if key in index and index[key] != letter else letter
     return index
+
+
+def _option_index(options: dict[str, str]) -> dict[str, str | None]:
+    """normalised option text -> letter (None where two letters share a text)."""
+    return _option_index_cached(tuple(options.items()))
 
 
 def _joined_runs(options: dict[str, str]) -> dict[str, str]:
@@ -233,17 +300,17 @@ def _joined_runs(options: dict[str, str]) -> dict[str, str]:
     return runs
 
 
-def _word_in(needle: str, hay: str) -> list[int]:
-    """Start offsets of `needle` in `hay` as whole words."""
-    out, start = [], 0
+def _word_in(needle: str, hay: str) -> bool:
+    """Whether `needle` occurs in `hay` as whole words."""
+    start = 0
     while True:
         i = hay.find(needle, start)
         if i < 0:
-            return out
+            return False
         before = hay[i - 1] if i else " "
         after = hay[i + len(needle)] if i + len(needle) < len(hay) else " "
         if not (before.isalnum() or after.isalnum()):
-            out.append(i)
+            return True
         start = i + 1
 
 
@@ -283,8 +350,7 @@ def _option_mentioned(text: str, options: dict[str, str], min_len: int = 3) -> s
     """The one option whose text occurs in `text`, if exactly one does (options that are
     part of a longer mentioned option do not count)."""
     hay = _norm_text(text)
-    index = _option_index(options)
-    hits = sorted(((k, v) for k, v in index.items() if len(k) >= min_len and _word_in(k, hay)),
+    hits = sorted(((k, v) for k, v in _option_index(options).items() if len(k) >= min_len and _word_in(k, hay)),
                   key=lambda kv: -len(kv[0]))
     kept: list[tuple[str, str | None]] = []
     for k, v in hits:
@@ -297,31 +363,38 @@ def _option_mentioned(text: str, options: dict[str, str], min_len: int = 3) -> s
 
 
 _ECHO_LABEL = re.compile(r"(?i:(?:answer\s+)?(?:choices|options)\s*:?)\s*$")
+_ECHO_LINE = re.compile(r"\s*[\(\[]?([A-Z])[\)\]\.:]\s")
 _LETTER_LINE = re.compile(r"^\s*(?:\*\*|__)?\s*[\(\[]?([A-Z])[\)\]]?\s*[.:]?\s*(?:\*\*|__)?\s*$", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=1024)
+def _echo_patterns(items: tuple[tuple[str, str], ...]) -> list[re.Pattern]:
+    return [re.compile(r"[\s,;]*[\(\[]?%s[\)\]\.:]\s*%s" % (re.escape(k), re.escape(v.strip())), re.IGNORECASE)
+            for k, v in items]
 
 
 def _strip_echo(text: str, options: Options, valid: frozenset[str]) -> str:
     """Remove an echoed options list ("Answer Choices: (A) 5 (B) 6 (C) 7 ...")."""
     if options:
-        letters = list(options)
-        need = min(3, len(letters))
-        for start in range(len(letters) - need + 1):
-            pieces = [r"[\(\[]?%s[\)\]\.:]\s*%s" % (re.escape(x), re.escape(options[x].strip()))
-                      for x in letters[start:]]
-            run = re.compile(r"[\s,;]*".join(pieces[:need]), re.IGNORECASE)
-            m = run.search(text)
-            if m:
-                end = m.end()
-                for p in pieces[need:]:  # extend the run over the remaining options
-                    more = re.compile(r"[\s,;]*" + p, re.IGNORECASE).match(text, end)
+        items = tuple(options.items())
+        need = min(3, len(items))
+        if sum(1 for k in options if f"{k})" in text or f"{k}." in text or f"{k}:" in text) < need:
+            return text
+        patterns = _echo_patterns(items)
+        for start in range(len(items) - need + 1):
+            for m in patterns[start].finditer(text):
+                end, count = m.end(), 1
+                for p in patterns[start + 1:]:  # extend the run over the following options
+                    more = p.match(text, end)
                     if not more:
                         break
-                    end = more.end()
-                head = _ECHO_LABEL.sub("", text[:m.start()])
-                return _strip_echo(head + "\n" + text[end:], options, valid)
+                    end, count = more.end(), count + 1
+                if count >= need:
+                    head = _ECHO_LABEL.sub("", text[:m.start()])
+                    return _strip_echo(head + "\n" + text[end:], options, valid)
         return text
     lines = text.split("\n")
-    marked = [re.match(r"\s*[\(\[]?([A-Z])[\)\]\.:]\s", ln) for ln in lines]
+    marked = [_ECHO_LINE.match(ln) for ln in lines]
     keep, i = [], 0
     while i < len(lines):
         j = i
@@ -340,28 +413,28 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
     t = _prepare(text)
     if not t:
         return None
+    low = _lower(t)
     valid = frozenset(options) if options else _ALL_LETTERS
 
     # 1. A stated answer: the last "answer is X" / "X is correct" wins ("Option A is wrong
     #    because ... so the answer is (C)"); a hedge there makes the output unparseable.
-    stated: list[tuple[int, str | None, bool]] = []  # (position, letter, hedged)
+    stated: list[tuple[int, str | None]] = []
     text_clauses: list[str] = []
-    for m in _ANSWER_CUE.finditer(t):
+    for m in _ANSWER_CUE.finditer(t, low):
         letter, hedged = _letter_after(t, m.end(), valid)
         if letter and options and t[m.end():m.end() + 1].isalpha():
             # "The answer is A Brazilian teacher ...": an option's text that begins with a letter
             letter = _option_prefix(_clause(t, m.end(), 400), options) or letter
         if letter or hedged:
-            stated.append((m.start(), letter, hedged))
+            stated.append((m.start(), letter))
         else:
             text_clauses.append(_clause(t, m.end()))
-    for m in _LETTER_IS_CORRECT.finditer(t):
+    for m in _LETTER_IS_CORRECT.finditer(t, low):
         letter = m.group("a") or m.group("b") or m.group("c")
-        if letter in valid and not _NEGATED.search(t[max(0, m.start() - 16):m.start()]):
-            stated.append((m.start(), letter, False))
+        if letter in valid and not _NEGATED.search(t, max(0, m.start() - 16), m.start()):
+            stated.append((m.start(), letter))
     if stated:
-        _, letter, _ = max(stated, key=lambda s: s[0])
-        return letter
+        return max(stated, key=lambda s: s[0])[1]
     if options:
         for clause in reversed(text_clauses):  # "The answer is Frankenstein."
             mapped = _option_from_statement(clause, options)
@@ -370,22 +443,25 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
 
     # 2. Weaker explicit choices: "I would choose (B)", "**B**".
     weak = []
-    for m in _CHOOSE.finditer(t):
+    for m in _CHOOSE.finditer(t, low):
         letter, hedged = _letter_after(t, m.end(), valid)
         if letter or hedged:
             weak.append((m.start(), letter))
-    for m in _BOLD_LETTER.finditer(t):
+    for m in _BOLD_LETTER.finditer(t, low):
         letter = m.group("l") or m.group("p")
         if letter in valid:
             weak.append((m.start(), letter))
     if weak:
-        return max(weak)[1]
+        return max(weak, key=lambda s: s[0])[1]
 
-    if _REFUSAL.search(t) or _EITHER.search(t):
+    if _REFUSAL.search(t, low) or _EITHER.search(t, low):
         return None
     body = _strip_echo(t, options, valid)
+    if body is not t:
+        low = _lower(body)
 
-    # 3. The answer given first: "(B) The specialist ...", "B.", "B", "Option C - ...".
+    # 3. The answer given first: "(B) The specialist ...", "B.", "B", "Option C - ...", or a
+    #    line holding nothing but a letter.
     m = _LEADING.match(body)
     if m:
         letter, hedged = _letter_after(body, m.start("x"), valid)
@@ -393,24 +469,25 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
             return None
         if letter:
             return letter
-
-    lines = {m.group(1) for m in _LETTER_LINE.finditer(body)} & valid  # "...\n\nD\n"
+    lines = {m.group(1) for m in _LETTER_LINE.finditer(body)} & valid
     if len(lines) == 1:
         return lines.pop()
 
     # 4. Exactly one option marked anywhere: "I believe (C) fits best."
-    marked = {(m.group("p") or m.group("o")).upper() for m in _MARKER.finditer(body)}
-    marked &= valid
+    marked = {(m.group("p") or m.group("o")).upper() for m in _MARKER.finditer(body, low)} & valid
     if len(marked) == 1:
         return marked.pop()
-    if len(marked) > 1 or not options:
+    if marked or not options:
         return None
 
     # 5. The option's text without its letter: the whole (short) answer, its last sentence,
     #    or the one option mentioned at all.
+    if len(body) <= 200:
+        mapped = _option_from_statement(body, options)
+        if mapped:
+            return mapped
     sentences = _sentences(body)
-    return ((_option_from_statement(body, options) if len(body) <= 200 else None)
-            or (_option_from_statement(sentences[-1], options) if sentences else None)
+    return ((_option_from_statement(sentences[-1], options) if sentences else None)
             or _option_mentioned(body, options))
 
 
@@ -437,8 +514,8 @@ def _mc_normalize(target: str) -> str:
 
 @dataclass(frozen=True)
 class _LabelSet:
-    """Canonical labels and the phrases that state them. Negated phrases come first so
-    "not valid" wins over "valid"; word boundaries keep "plausible" out of "implausible"."""
+    """Canonical labels and the (lower-case) phrases that state them. Negated phrases come
+    first so "not valid" wins over "valid"; word boundaries keep "plausible" out of "implausible"."""
 
     labels: tuple[str, ...]
     phrases: tuple[tuple[str, str], ...]  # (regex, canonical label)
@@ -447,51 +524,76 @@ class _LabelSet:
     alternative: str = r"\s*,?\s*(?:or|/|and/or)\s*(?:maybe\s+|perhaps\s+)?"  # "True or False"
 
     def __post_init__(self):
-        alternation = "|".join(f"(?P<g{i}>{p})" for i, (p, _) in enumerate(self.phrases))
-        object.__setattr__(self, "_any", re.compile(rf"\b(?:{alternation})\b", re.IGNORECASE))
-        object.__setattr__(self, "_bare", frozenset(label.casefold() for label in self.labels))
+        # No named groups (they make the scan several times slower); a match's label is looked
+        # up afterwards. Run on lower-cased text.
+        alternation = "|".join(p for p, _ in self.phrases)
+        object.__setattr__(self, "_any", re.compile(rf"\b(?:{alternation})\b"))
+        object.__setattr__(self, "_each", tuple((re.compile(p), label) for p, label in self.phrases))
+        object.__setattr__(self, "_bare", {label.casefold(): label for label in self.labels})
         object.__setattr__(self, "_official", re.compile(rf"\b({self.core})\b"))
-        object.__setattr__(self, "_alternative", re.compile(self.alternative, re.IGNORECASE))
+        object.__setattr__(self, "_alternative", re.compile(self.alternative))
 
-    def mentions(self, text: str) -> list[tuple[int, str]]:
-        return [(m.start(), self.phrases[int(m.lastgroup[1:])][1]) for m in self._any.finditer(text)]
-
-    def statement_mentions(self, text: str) -> list[tuple[int, str]]:
-        """Mentions that state an answer: a phrase ("is lying", "not plausible"), a label
-        after a copula ("is valid", "= False"), or a label as its own sentence ("No, ...")."""
+    def mentions(self, low: str, start: int = 0, end: int | None = None) -> list[tuple[int, int, str, bool]]:
+        """(start, end, label, is_bare_label) for every phrase in low[start:end]."""
         out = []
-        for m in self._any.finditer(text):
-            label = self.phrases[int(m.lastgroup[1:])][1]
-            if m.group(0).casefold() in self._bare:
-                before = text[max(0, m.start() - 40):m.start()]
-                at_end = _OWN_AFTER.match(text, m.end()) is not None
-                own = _OWN_BEFORE.search(before) is not None and at_end
-                copula = _COPULA_BEFORE.search(before) is not None and (at_end or not self.bare_needs_end)
-                if not (own or copula):
-                    continue
-            out.append((m.start(), label))
+        for m in self._any.finditer(low, start, len(low) if end is None else end):
+            said = m.group(0)
+            if said in self._bare:
+                out.append((m.start(), m.end(), self._bare[said], True))
+            else:
+                label = next(lab for pattern, lab in self._each if pattern.fullmatch(said))
+                out.append((m.start(), m.end(), label, False))
         return out
 
-    def hedged(self, text: str) -> bool:
+    def statements(self, low: str, mentions) -> list[tuple[int, int, str, bool]]:
+        """The mentions that state an answer: a phrase ("is lying", "not plausible"), a label
+        after a copula ("is valid", "= False"), or a label as its own sentence ("No, ...")."""
+        out = []
+        for mention in mentions:
+            start, end, _, bare = mention
+            if bare:
+                kind = _before_kind(low[max(0, start - 40):start])
+                at_end = _OWN_AFTER.match(low, end) is not None
+                if not ((kind == "own" and at_end) or (kind == "copula" and (at_end or not self.bare_needs_end))):
+                    continue
+            out.append(mention)
+        return out
+
+    def hedged(self, low: str, mentions) -> bool:
         """Two different labels offered as alternatives: "True or False", "valid/invalid"."""
-        found = list(self._any.finditer(text))
-        for a, b in zip(found, found[1:]):
-            if (self.phrases[int(a.lastgroup[1:])][1] != self.phrases[int(b.lastgroup[1:])][1]
-                    and self._alternative.fullmatch(text, a.end(), b.start())):
-                return True
-        return False
+        return any(a[2] != b[2] and self._alternative.fullmatch(low, a[1], b[0])
+                   for a, b in zip(mentions, mentions[1:]))
 
 
-_COPULA_BEFORE = re.compile(
-    r"(?:\b(?:is|are|was|were|be|seems|evaluates\s+to|equals|results\s+in|gives|returns)"
-    r"(?:\s+(?:a|an|the))?(?:\s+\w+ly)?|[=:])\s*[\"']?\s*$", re.IGNORECASE)
-_OWN_BEFORE = re.compile(r"(?:^|[.!?\n:]|\b(?:so|thus|therefore|hence),?)\s*[\"'(]?\s*$", re.IGNORECASE)
+_COPULAS = frozenset("is are was were be seems equals gives returns say answer conclude to in".split())
+_CONCLUDERS = frozenset("so thus therefore hence".split())
 _OWN_AFTER = re.compile(r"\s*[\"')]?\s*(?:[.,!;:\n]|$)")
+
+
+def _before_kind(before: str) -> str | None:
+    """What precedes a bare label: "own" (sentence start: "No, ..."), "copula" ("is valid",
+    "= False", "evaluates to True") or None. Plain string checks: this runs per mention."""
+    b = before.rstrip(" \t\"'(")
+    if not b or b[-1] in ".!?\n" or b.endswith("**"):
+        return "own"
+    if b[-1] in "=:":
+        return "copula"
+    words = b.split()
+    last = words[-1].rstrip(",")
+    if last in _CONCLUDERS:
+        return "own"
+    if (last in ("a", "an", "the") or last.endswith("ly")) and len(words) > 1:
+        last = words[-2]
+    if last in _COPULAS and (last not in ("to", "in") or (len(words) > 1 and words[-2] in ("evaluates", "results"))):
+        return "copula"
+    return None
 
 
 _TRUE_FALSE = _LabelSet(
     labels=("True", "False"),
-    phrases=((r"not\s+true", "False"), (r"not\s+false", "True"), (r"true", "True"), (r"false", "False")),
+    # "not True" is part of the expression itself; only "is not true" states an answer.
+    phrases=((r"is\s+not\s+true", "False"), (r"is\s+not\s+false", "True"), (r"true", "True"),
+             (r"false", "False")),
     core="True|False",
 )
 _YES_NO = _LabelSet(
@@ -500,6 +602,10 @@ _YES_NO = _LabelSet(
         (r"not\s+plausible|implausible|not\s+a\s+plausible|unlikely\s+to\s+be\s+true", "No"),
         (r"does\s*n[o']t\s+tell\s+the\s+truth|is\s+not\s+telling\s+the\s+truth|is\s+lying|lies", "No"),
         (r"tells\s+the\s+truth|is\s+telling\s+the\s+truth|is\s+truthful", "Yes"),
+        (r"(?:not|n't|never)\s+(?:\w+\s+)?(?:return|end\s+up|be\s+back|come\s+back|get\s+back|arrive)\w*"
+         r"\s+(?:\w+\s+){0,2}(?:to|at)\s+the\s+start(?:ing)?\s+(?:point|position|location)", "No"),
+        (r"(?:return|end\s+up|back|arrive)\w*\s+(?:\w+\s+){0,2}(?:to|at)\s+the\s+start(?:ing)?\s+"
+         r"(?:point|position|location)", "Yes"),
         (r"plausible", "Yes"),
         (r"yes", "Yes"), (r"no", "No"),
     ),
@@ -515,8 +621,8 @@ _VALID_INVALID = _LabelSet(
 )
 
 
-def _one(labels) -> str | None:
-    distinct = {label for _, label in labels}
+def _one(mentions) -> str | None:
+    distinct = {m[2] for m in mentions}
     return distinct.pop() if len(distinct) == 1 else None
 
 
@@ -524,35 +630,38 @@ def _label_robust(ls: _LabelSet, text: str) -> str | None:
     t = _BOLD.sub("", _prepare(text))
     if not t:
         return None
+    low = _lower(t)
+    mentions = ls.mentions(low)
     # 1. Stated answer; the last one wins; two labels in it ("True or False") is a hedge.
-    for m in reversed(list(_ANSWER_CUE.finditer(t))):
-        clause = _clause(t, m.end(), 80)
-        found = ls.mentions(clause)
+    for m in reversed(_ANSWER_CUE.finditer(t, low)):
+        end = _clause_end(t, m.end(), 80)
+        found = [x for x in mentions if m.end() <= x[0] and x[1] <= end]
         if found:
-            return None if ls.hedged(clause) else _one(found)
-    statements = ls.statement_mentions(t)
-    if (_REFUSAL.search(t) and not statements) or ls.hedged(t):
+            return None if ls.hedged(low, found) else _one(found)
+    statements = ls.statements(low, mentions)
+    if (not statements and _REFUSAL.search(t, low)) or ls.hedged(low, mentions):
         return None
     # 2. Answer first: "No, the sentence ...", "True."
-    lead = re.match(r"^[\s#>*\"'(\[]*", t).end()
-    first = ls.mentions(t[lead:lead + 40])
-    if first and first[0][0] == 0:
-        head = _clause(t, lead, 60)
-        return first[0][1]
+    lead = len(t) - len(t.lstrip(" \t\n#>*\"'([")) if t[0] in " \t\n#>*\"'([" else 0
+    if mentions and mentions[0][0] == lead:
+        return mentions[0][2]
     # 3. Conclusion: "Therefore, the argument is invalid."; the last statement in the last one.
-    for m in reversed(list(_CONCLUSION_CUE.finditer(t))):
-        end = m.end() + len(_clause(t, m.end(), 120))
-        found = [(p, lab) for p, lab in statements if m.end() <= p < end]
+    for m in reversed(_CONCLUSION_CUE.finditer(t, low)):
+        end = _clause_end(t, m.end(), 120)
+        found = [x for x in statements if m.end() <= x[0] < end]
         if found:
-            return found[-1][1]
+            return found[-1][2]
     # 4. Statements anywhere; if they disagree, the first sentence (answer-first style), then the last.
     if _one(statements):
         return _one(statements)
     if statements:
-        sentences = _sentences(t)
-        for s in (sentences[0], sentences[-1]):
-            if _one(ls.statement_mentions(s)):
-                return _one(ls.statement_mentions(s))
+        ends = [m.start() for m in _SENTENCE_END.finditer(t)] + [len(t)]
+        starts = [0] + [e + 1 for e in ends[:-1]]
+        spans = [(s, e) for s, e in zip(starts, ends) if t[s:e].strip()]
+        for s, e in (spans[0], spans[-1]):
+            one = _one([x for x in statements if s <= x[0] < e])
+            if one:
+                return one
     return None
 
 
@@ -576,59 +685,65 @@ def _label_normalize(ls: _LabelSet, target: str) -> str:
 _UNITS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen".split())}
-_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i >= 2}
-_NUMBER = re.compile(
-    r"(?<![\w.])(?P<neg>-|negative\s+|minus\s+)?(?P<num>\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?)(?![\w])"
-    r"|(?<![\w-])(?P<wneg>negative\s+|minus\s+)?(?P<word>(?:" + "|".join(_TENS) + r")(?:[\s-](?:"
-    + "|".join(list(_UNITS)[1:10]) + r"))?|" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")\b",
-    re.IGNORECASE,
-)
-_NUMBER_CUE = re.compile(
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split())
+         if i >= 2}
+_DIGITS = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?")
+_NUMBER_WORD = re.compile(
+    r"\b(?P<neg>negative\s+|minus\s+)?(?P<word>(?:" + "|".join(_TENS) + r")(?:[\s-](?:"
+    + "|".join(list(_UNITS)[1:10]) + r"))?|" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")\b")
+_NUMBER_CUE = _Spots(
     r"\b(?:result|total|sum|count|value|number(?:\s+of\s+[a-z]+(?:\s+[a-z]+)?)?|final\s+count)"
     r"\s*(?:is|was|would\s+be|will\s+be|comes\s+to|equals|of|=|:)\s*(?:therefore\s+|then\s+)?",
-    re.IGNORECASE,
+    ("result", "total", "sum", "count", "value", "number"), after=60,
 )
-_HAVE_CUE = re.compile(r"\b(?:you|i|we|there)\s+(?:have|has|are|is)\s+(?:a\s+total\s+of\s+)?", re.IGNORECASE)
+_HAVE_CUE = _Spots(r"\b(?:you|i|we|there)\s+(?:have|has|are|is)\s+(?:a\s+total\s+of\s+)?",
+                   ("you", "i ", "we", "there"), after=40)
 _LIST_MARKER = re.compile(r"^\d+[.)]\s+\S")
+_CALCULATION = re.compile(r"\d\s*[-+*/=x×]\s*[-\d(]")
+_EQUALS = re.compile(r"=\s*")
 
 
-def _number_value(m: re.Match) -> str:
-    if m.group("num"):
-        raw = m.group("num").replace(",", "")
+def _numbers(text: str) -> list[tuple[int, str]]:
+    """(offset, value) of the numbers in `text`: written in digits, or, where there are
+    none, in words ("eight"; with digits present "one of them" is not a count)."""
+    out = []
+    for m in _DIGITS.finditer(text):
+        i, j = m.start(), m.end()
+        if (i and (text[i - 1].isalnum() or text[i - 1] in "._")) or (j < len(text) and (text[j].isalnum() or text[j] == "_")):
+            continue
+        raw = m.group(0).replace(",", "")
         value = float(raw) if "." in raw else int(raw)
-        neg = bool(m.group("neg"))
-    else:
-        parts = re.split(r"[\s-]+", m.group("word").lower())
-        value = sum(_TENS.get(p, _UNITS.get(p, 0)) for p in parts)
-        neg = bool(m.group("wneg"))
-    if isinstance(value, float):
-        if not value.is_integer():
-            return ("-" if neg else "") + repr(value)
-        value = int(value)
-    return str(-value if neg else value)
+        start, neg = i, False
+        if i and text[i - 1] == "-" and not (i > 1 and (text[i - 2].isalnum() or text[i - 2] in "._")):
+            start, neg = i - 1, True
+        elif text[max(0, i - 9):i].lower().endswith(("negative ", "minus ")):
+            neg = True
+        if isinstance(value, float):
+            if not value.is_integer():
+                out.append((start, ("-" if neg else "") + repr(value)))
+                continue
+            value = int(value)
+        out.append((start, str(-value if neg else value)))
+    if out:
+        return out
+    for m in _NUMBER_WORD.finditer(text.lower()):
+        value = sum(_TENS.get(p, _UNITS.get(p, 0)) for p in re.split(r"[\s-]+", m.group("word")))
+        out.append((m.start(), str(-value if m.group("neg") else value)))
+    return out
 
 
-def _numbers(text: str, words: bool = True) -> list[tuple[int, str]]:
-    found = [(m.start(), _number_value(m)) for m in _NUMBER.finditer(text) if words or m.group("num")]
-    if not words or any(True for m in _NUMBER.finditer(text) if m.group("num")):
-        # Number words only count where no digits are written ("one of them" is not a count).
-        found = [(p, v) for p, v in found if re.match(r"[-\d]|negative|minus", text[p:p + 8], re.I)]
-    return found
-
-
-def _hedged_numbers(clause: str) -> bool:
-    nums = _numbers(clause)
+def _hedged_numbers(clause: str, nums) -> bool:
     return len({v for _, v in nums}) > 1 and re.search(r"\b(?:or|either)\b", clause, re.I) is not None
 
 
-def _number_in_cue(t: str, cue: re.Pattern) -> str | None | bool:
+def _number_in_cue(t: str, low: str, cue: _Spots) -> str | None | bool:
     """The number stated right after the last `cue` that has one; None for a hedge
     ("either 7 or 8"); False where no cue states a number."""
-    for m in reversed(list(cue.finditer(t))):
+    for m in reversed(cue.finditer(t, low)):
         clause = _clause(t, m.end(), 80)
         nums = _numbers(clause)
         if nums and nums[0][0] <= 12:
-            return None if _hedged_numbers(clause) else nums[0][1]
+            return None if _hedged_numbers(clause, nums) else nums[0][1]
     return False
 
 
@@ -636,34 +751,35 @@ def _number_robust(text: str, options: Options = None) -> str | None:
     t = _BOLD.sub("", _prepare(text))
     if not t:
         return None
+    low = _lower(t)
     for cue in (_ANSWER_CUE, _NUMBER_CUE):
-        found = _number_in_cue(t, cue)
+        found = _number_in_cue(t, low, cue)
         if found is not False:
             return found
-    if _REFUSAL.search(t):
+    if _REFUSAL.search(t, low):
         return None
     whole = _numbers(t)
     # The answer first ("8\n\nExplanation: ...", "8 instruments."), not a list marker
     # ("1. First, ...") nor the start of a calculation ("(-1 + 2) = ...").
     if whole and whole[0][0] == len(t) - len(t.lstrip("*# ")) and not _LIST_MARKER.match(t):
         head = _clause(t, 0, 40)
-        if len({v for _, v in _numbers(head)}) == 1 and not re.search(r"\d\s*[-+*/=x×]\s*[-\d(]", head):
+        if len({v for _, v in _numbers(head)}) == 1 and not _CALCULATION.search(head):
             return whole[0][1]
-    for m in reversed(list(_CONCLUSION_CUE.finditer(t))):
+    for m in reversed(_CONCLUSION_CUE.finditer(t, low)):
         clause = _clause(t, m.end(), 120)
         nums = _numbers(clause)
         if nums:
-            if _hedged_numbers(clause):
+            if _hedged_numbers(clause, nums):
                 return None
             eq = clause.rfind("=")
             after_eq = [v for p, v in nums if p > eq] if eq >= 0 else []
             return after_eq[0] if after_eq else nums[0][1]
-    found = _number_in_cue(t, _HAVE_CUE)
+    found = _number_in_cue(t, low, _HAVE_CUE)
     if found is not False:
         return found
-    eqs = list(re.finditer(r"=\s*", t))
-    if eqs:
-        nums = _numbers(t[eqs[-1].end():eqs[-1].end() + 30])
+    eq = t.rfind("=")
+    if eq >= 0:
+        nums = _numbers(t[eq + 1:eq + 31].lstrip())
         if nums and nums[0][0] == 0:
             return nums[0][1]
     return whole[0][1] if whole and len({v for _, v in whole}) == 1 else None
@@ -676,8 +792,11 @@ def _number_official(text: str, options: Options = None) -> str | None:
 
 
 def _number_normalize(target: str) -> str:
-    m = _NUMBER.fullmatch(_norm_text(target).lstrip("+"))
-    return _number_value(m) if m else _norm_text(target)
+    s = _norm_text(target).lstrip("+")
+    nums = _numbers(s)
+    if len(nums) == 1 and nums[0][0] == 0 and (_DIGITS.fullmatch(s.lstrip("-")) or _NUMBER_WORD.fullmatch(s)):
+        return nums[0][1]
+    return s
 
 
 # ---------------------------------------------------------------------------------------------
@@ -686,10 +805,13 @@ def _number_normalize(target: str) -> str:
 
 _BRACKETS = "()[]{}<>"
 _BRACKET_RUN = re.compile(r"[()\[\]{}<>](?:[\s,`'\"]*[()\[\]{}<>])*")
-_DYCK_CUE = re.compile(
-    r"(?:\banswer\s*(?:is|:)|\b(?:sequence|completion|output|closing\s+(?:brackets|parentheses|sequence)|"
-    r"rest(?:\s+of\s+the\s+sequence)?)\s*(?:is|would\s+be|are|:)|\bis\s*:)\s*",
-    re.IGNORECASE)
+_DYCK_CUE = _Spots(
+    r"(?:answer\s*(?:is|:)|(?:sequence|completion|output|closing\s+(?:brackets|parentheses|sequence)|"
+    r"rest(?:\s+of\s+the\s+sequence)?)\s*(?:is|would\s+be|are|:)|is\s*:|(?:giving|gives|we\s+get))\s*",
+    ("answer", "sequence", "completion", "output", "closing", "rest", "is", "giving", "gives", "we get"),
+    after=60,
+)
+_LINE_LABEL = re.compile(r"^[\s*#]*(?:[^\n:()\[\]{}<>]{1,60}:)?")
 
 
 def _dyck_tokens(s: str) -> str:
@@ -700,7 +822,8 @@ def _dyck_robust(text: str, options: Options = None) -> str | None:
     t = _prepare(text)
     if not t:
         return None
-    cues = sorted([*_ANSWER_CUE.finditer(t), *_DYCK_CUE.finditer(t)], key=lambda m: m.end())
+    low = _lower(t)
+    cues = sorted([*_ANSWER_CUE.finditer(t, low), *_DYCK_CUE.finditer(t, low)], key=lambda m: m.end())
     for m in reversed(cues):
         pos = m.end()
         while pos < len(t) and t[pos] in " \t\n`'\"*:":
@@ -710,7 +833,7 @@ def _dyck_robust(text: str, options: Options = None) -> str | None:
             return _dyck_tokens(run.group(0))
     # A line that holds nothing but brackets (after an optional "Label:"), the last one.
     for line in reversed(t.split("\n")):
-        body = re.sub(r"^[\s*#]*(?:[^\n:()\[\]{}<>]{1,60}:)?", "", line).strip(" \t`'\".*")
+        body = _LINE_LABEL.sub("", line).strip(" \t`'\".*")
         if body and all(ch in _BRACKETS or ch in " ,`'\"" for ch in body):
             return _dyck_tokens(body)
     return None
@@ -726,16 +849,18 @@ def _dyck_official(text: str, options: Options = None) -> str | None:
 # Word lists (word_sorting): lower-case words separated by single spaces
 # ---------------------------------------------------------------------------------------------
 
-_WORD_CUE = re.compile(
-    r"(?:\banswer\s*(?:is|:)"
-    r"|\b(?:sorted|ordered|arranged)(?:\s+(?:list|words|order|alphabetically|in\s+alphabetical\s+order))*"
+_WORD_CUE = _Spots(
+    r"(?:answer\s*(?:is|:)"
+    r"|(?:sorted|ordered|arranged)(?:\s+(?:list|words|order|alphabetically|in\s+alphabetical\s+order))*"
     r"(?:\s+(?:is|are|would\s+be|as\s+follows))?\s*:"
-    r"|\balphabetical(?:ly)?(?:\s+order)?(?:\s+(?:is|are|would\s+be|as\s+follows))?\s*:"
-    r"|\b(?:sorted\s+(?:list|words)|alphabetical\s+order)\s+(?:is|are|would\s+be)\b"
-    r"|\blist\s+(?:is|would\s+be)\s*:)\s*",
-    re.IGNORECASE)
+    r"|alphabetical(?:ly)?(?:\s+order)?(?:\s+(?:is|are|would\s+be|as\s+follows))?\s*:"
+    r"|(?:sorted\s+(?:list|words)|alphabetical\s+order)\s+(?:is|are|would\s+be)\b"
+    r"|list\s+(?:is|would\s+be)\s*:)\s*",
+    ("answer", "sorted", "ordered", "arranged", "alphabetical", "list"), after=80,
+)
 _ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022])\s+(.+?)\s*$")
 _WORD_TOKEN = re.compile(r"^[a-z][a-z0-9'&.-]*$")
+_WORD_SPLIT = re.compile(r"[\s,;]+")
 
 
 def _words_from(region: str) -> str | None:
@@ -743,9 +868,11 @@ def _words_from(region: str) -> str | None:
     items = [m.group(1) for m in map(_ITEM.match, lines) if m]
     if len(items) >= 2 and len(items) >= len(lines) - 1:
         words = items
+    elif len(lines) >= 2 and all(len(ln.split()) == 1 for ln in lines):  # one word a line
+        words = lines
     else:
         body = lines[0] if lines else ""
-        words = re.split(r"[\s,;]+", body)
+        words = _WORD_SPLIT.split(body)
         if "," in body and len(words) > 2 and words[-2].lower() == "and":
             del words[-2]
     words = [_BOLD.sub("", w).strip(" .;:!?\"'`()[]").lower() for w in words]
@@ -759,14 +886,15 @@ def _word_list_robust(text: str, options: Options = None) -> str | None:
     t = _prepare(text)
     if not t:
         return None
-    cue = _last_match(_WORD_CUE, t)
-    if cue:
-        rest = t[cue.end():]
+    low = _lower(t)
+    cues = _WORD_CUE.finditer(t, low)
+    if cues:
+        rest = t[cues[-1].end():]
         return _words_from(re.split(r"\n\s*\n", rest.strip(), maxsplit=1)[0])
-    if _REFUSAL.search(t):
+    if _REFUSAL.search(t, low):
         return None
     paragraphs = [p for p in re.split(r"\n\s*\n", t) if p.strip()]
-    # A list made of items, or the answer alone on the last line.
+    # A list made of items, or the answer alone on the first or last paragraph.
     for p in (paragraphs[0], paragraphs[-1]):
         words = _words_from(p)
         if words:
@@ -797,8 +925,9 @@ def _exact_robust(text: str, options: Options = None) -> str | None:
     t = _BOLD.sub("", _prepare(text))
     if not t:
         return None
-    cue = _last_match(_ANSWER_CUE, t)
-    answer = _clause(t, cue.end()) if cue else (None if _REFUSAL.search(t) else t)
+    low = _lower(t)
+    cues = _ANSWER_CUE.finditer(t, low)
+    answer = _clause(t, cues[-1].end()) if cues else (None if _REFUSAL.search(t, low) else t)
     return _norm_text(answer) or None if answer else None
 
 

@@ -58,6 +58,33 @@ TRACK_COT = (
     "3. Claire and Bob swap: Bob has Frankenstein, Claire has Ulysses.\n"
     "So the answer is (B).")
 
+GPT4_LD3 = (
+    "To solve this, let's analyze the statements one by one.\n\n1. **The falcon is to the right of the blue jay.** "
+    "This means the blue jay is somewhere to the left of the falcon.\n2. **The blue jay is to the right of the "
+    "quail.** So the quail is to the left of the blue jay.\n\nPutting these together, the order from left to right "
+    "is:\n\n- Quail\n- Blue jay\n- Falcon\n\nNow let's check each option:\n\n- (A) The blue jay is the second from "
+    "the left - **correct**, the blue jay is in the middle.\n- (B) The quail is the second from the left - incorrect, "
+    "the quail is the leftmost.\n- (C) The falcon is the second from the left - incorrect, the falcon is the "
+    "rightmost.\n\n**Answer: (A)**")
+BOOL_COT = (
+    "Let's break it down:\n\n1. `not ( True )` evaluates to `False`.\n2. `False and ( True )` evaluates to `False`, "
+    "because `and` requires both operands to be True.\n\nTherefore, the expression `not ( True ) and ( True )` "
+    "evaluates to **False**.")
+ARITH_COT = (
+    "Let's solve the expression step by step.\n\nFirst, the left parentheses: -1 + 2 + 9 * 5. Multiplication first: "
+    "9 * 5 = 45. Then -1 + 2 + 45 = 46.\n\nNext, the right parentheses: -2 + -4 + -4 * -7. Multiplication first: "
+    "-4 * -7 = 28. Then -2 + -4 + 28 = 22.\n\nFinally, 46 - 22 = 24.\n\nThe answer is 24.")
+DYCK_COT = (
+    "We should process each input one by one and keep track of the stack configuration.\n0: empty stack\n"
+    "1: [ ; stack: [\n2: { ; stack: [ {\n3: [ ; stack: [ { [\n4: ] ; stack: [ {\nNow, we have reached the end. "
+    "The final stack is \"[ {\".\nWe will need to pop out \"{\", \"[\" one by one in that order.\n"
+    "So, we need \"}\", \"]\". So the answer is } ].")
+LIES_COT = (
+    "Let's go step by step.\n- Sherrie tells the truth.\n- Vernell says Sherrie tells the truth. Since Sherrie tells "
+    "the truth, Vernell tells the truth.\n- Alexis says Vernell lies. Since Vernell tells the truth, Alexis lies.\n"
+    "- Michaela says Alexis tells the truth. Since Alexis lies, Michaela lies.\n- Elanor says Michaela tells the "
+    "truth. Since Michaela lies, Elanor lies.\n\nSo the answer is No.")
+
 # (family, options, output, robust, official)
 CASES = [
     # --- multiple choice: the letter in its common forms ---
@@ -210,6 +237,35 @@ CASES = [
     ("word_list", None, "I'm sorry, I cannot sort these words.", None, "i'm sorry i cannot sort these words"),
     ("word_list", None, "<unk> <s> ###", None, "<unk> <s> ###"),
     ("word_list", None, "", None, None),
+    # --- longer and harder outputs ---
+    ("mc", "ld3", GPT4_LD3, "A", "B"),
+    ("mc", "ld3", "The answer could be A, but B is also possible.", None, "A"),
+    ("mc", "ld3", "A) The blue jay is the second from the left\nB) The quail is the second from the left\n"
+                  "C) The falcon is the second from the left", None, "A"),
+    ("mc", "tso3", "Alice has Lolita, Bob has Frankenstein, Claire has Ulysses.", None, "A"),
+    ("mc", "ld3", "Hi! How can I help you today?", None, None),
+    ("mc", "ld3", "### Response:\n(B)", "B", "B"),
+    ("mc", "satm", "x = 10, which is choice D.", "D", "D"),
+    ("mc", "satm", "The answer is 10, so D.", "D", "D"),
+    ("true_false", None, BOOL_COT, "False", "True"),
+    ("true_false", None, "not ( ( not not True ) ) is", None, "True"),
+    ("yes_no", None, "Yes, the sentence is plausible. Joao Moutinho is a professional soccer player, and catching a "
+                     "screen pass is something a player could do.", "Yes", "Yes"),
+    ("yes_no", None, LIES_COT, "No", "No"),
+    ("yes_no", None, "Based on the instructions, you would not return to the starting point.", "No", None),
+    ("yes_no", None, "Most people would say yes, because the black wire was supposed to touch the battery.",
+     "Yes", "Yes"),
+    ("yes_no", None, "Implausible.", "No", None),
+    ("number", None, ARITH_COT, "24", "-1"),
+    ("number", None, "Let's list the musical instruments: flute, piano, trombone, violin, accordion, clarinet, drum, "
+                     "trumpet. The stoves and lamps are not instruments. That makes 8 musical instruments.", "8", "8"),
+    ("dyck", None, DYCK_COT, "} ]", "["),
+    ("dyck", None, "To complete it we add `)` and then `]`, giving ) ].", ") ]", ")"),
+    ("word_list", None, "To sort the words alphabetically, compare the first letters: bootlegging (b), indifferent "
+                        "(i), trainman (t).\n\nSorted list: bootlegging indifferent trainman",
+     "bootlegging indifferent trainman",
+     "to sort the words alphabetically compare the first letters bootlegging b indifferent i trainman t"),
+    ("word_list", None, "apple\nbanana\ncherry", "apple banana cherry", "apple"),
     # --- exact (fallback) ---
     ("exact", None, "The answer is Paris.", "paris", "the answer is paris"),
     ("exact", None, "  ", None, None),
