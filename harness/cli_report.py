@@ -72,7 +72,9 @@ def run_flips(args) -> int:
     else:
         from rich.console import Console
 
-        Console(highlight=False).print(flips_rich_table(report))
+        from harness.report import print_wide
+
+        print_wide(Console(highlight=False), flips_rich_table(report))
     if args.out:
         print(f"wrote {len(report.flips)} flipped examples to {args.out}", file=sys.stderr)
     return 0

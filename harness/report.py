@@ -529,19 +529,24 @@ def render_text(comp: Comparison, width: int = 240, color: bool = False) -> str:
 def print_tables(console, comp: Comparison) -> None:
     """Print the rich tables, each at least as wide as it needs: a wide table runs past a
     narrow terminal rather than losing digits to ellipses."""
+    for r in rich_tables(comp):
+        print_wide(console, r)
+
+
+def print_wide(console, renderable) -> None:
+    """Print a rich Table at its natural width even past the console's (plain text as usual)."""
     from rich.table import Table
 
-    for r in rich_tables(comp):
-        if isinstance(r, Table):
-            need = console.measure(r, options=console.options.update_width(10_000)).maximum
-            width = console.width
-            console.width = max(width, need)
-            try:
-                console.print(r)
-            finally:
-                console.width = width
-        else:
-            console.print(r)
+    if not isinstance(renderable, Table):
+        console.print(renderable)
+        return
+    need = console.measure(renderable, options=console.options.update_width(10_000)).maximum
+    width = console.width
+    console.width = max(width, need)
+    try:
+        console.print(renderable)
+    finally:
+        console.width = width
 
 
 # --------------------------------------------------------------------------- html

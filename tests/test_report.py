@@ -378,3 +378,21 @@ def test_cli_rejects_broken_summary(tmp_path, capsys):
     (d / "summary.json").write_text('{"variants": {"sm1": {"tasks": {"bbh/navigate": {"n": 6}}}}}')
     assert main(["report", str(d)]) == 2
     assert "summary.json: variants.sm1.tasks.bbh/navigate: missing field 'accuracy'" in capsys.readouterr().err
+
+
+def test_repeats_use_the_mean_and_flips_use_repeat_0(tmp_path, paper):
+    run_dir = make_run(tmp_path, "rep", {"sm1": {"bbh/navigate": outcomes(10, 6)}})
+    rows = load_run(run_dir).samples["sm1"]["bbh/navigate"]
+    # a second sample of every example: 8 of 10 right this time
+    rows += [{**r, "repeat": 1, "correct": r["doc_id"] < 8} for r in rows]
+    write_samples(run_dir, "sm1", "bbh/navigate", rows)
+    write_summary(run_dir, {"variants": {"sm1": summarize_variant({"bbh/navigate": rows})}})
+    comp = build_comparison(load_runs([run_dir]), paper)
+    bbh = next(s for s in comp.suites if s.suite == "bbh")
+    col = next(c for c in bbh.columns if c.is_run)
+    assert col.scores["bbh/navigate"] == 70.0 and col.counts["bbh/navigate"] == (7.0, 10)
+    # (official accuracy comes from repeat 0 in harness.results; 70.0 beats GPT-4 68.8: bold)
+    assert _md_row(render_markdown(comp), "navigate", 1).endswith("| **70.0 (60.0)** |")
+    other = make_run(tmp_path, "other", {"sm1": {"bbh/navigate": outcomes(10, 7)}})
+    t = find_flips(load_run(run_dir), load_run(other)).tasks[0]
+    assert (t.shared, t.both_right, t.b_only) == (10, 6, 1)  # repeat 0: docs 0-5 right; other: docs 0-6
