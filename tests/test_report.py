@@ -11,7 +11,7 @@ import pytest
 from harness.cli import main
 from harness.errors import UserError
 from harness.flips import find_flips, render_flips_markdown, render_flips_text, write_flips_jsonl
-from harness.reference import load_reference, load_references
+from harness.reference import load_references
 from harness.report import (build_comparison, leaderboard_entries, load_runs, macro_interval, render_markdown,
                             render_text, table_rows)
 from harness.results import load_run, summarize_variant, wilson_ci95, write_run_meta, write_samples, write_summary
