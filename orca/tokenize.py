@@ -87,8 +87,8 @@ def load_examples(path: str | Path, queries: str | Path | None = None) -> tuple[
 
 def _system_text(row: dict, source: dict | None, where: str) -> str | None:
     for r in (row, source or {}):
-        if "system" in r:
-            if r["system"] is not None and not isinstance(r["system"], str):
+        if r.get("system") is not None:
+            if not isinstance(r["system"], str):
                 raise UserError(f"{where}: field 'system' must be a string or null")
             return r["system"]
         if r.get("system_message_id") is not None:

@@ -119,14 +119,21 @@ def lr_lambda(total_steps: int, warmup: int, min_ratio: float):
 
 
 def token_loss_sum(model, batch: dict) -> tuple[torch.Tensor, int]:
-    """Summed cross-entropy over target tokens of a collated batch, and their count."""
+    """Summed cross-entropy over the target tokens of a collated batch, and their count.
+
+    Only target positions go through the LM head: with a 32K vocabulary the head is
+    most of a small model's compute, and prompt positions need no logits."""
+    core = getattr(model, "module", model)  # a DeepSpeed engine wraps the model
     inputs = {k: v for k, v in batch.items() if k not in ("labels", "n_real")}
-    logits = model(**inputs, use_cache=False).logits
     targets = batch["labels"][:, 1:]
-    loss = torch.nn.functional.cross_entropy(
-        logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
-        ignore_index=IGNORE_INDEX, reduction="sum")
-    return loss, int((targets != IGNORE_INDEX).sum())
+    keep = targets != IGNORE_INDEX
+    if hasattr(core, "model") and hasattr(core, "lm_head"):
+        hidden = core.model(**inputs, use_cache=False).last_hidden_state
+        logits = core.lm_head(hidden[:, :-1][keep])
+    else:
+        logits = model(**inputs, use_cache=False).logits[:, :-1][keep]
+    loss = torch.nn.functional.cross_entropy(logits.float(), targets[keep], reduction="sum")
+    return loss, int(keep.sum())
 
 
 # ----------------------------------------------------------------------------- distributed helpers

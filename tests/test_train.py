@@ -1,0 +1,187 @@
+"""Training loop: config errors, two-stage chaining into HF checkpoints, resume after kill -9."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.errors import UserError
+from orca.train import train
+from orca.train_config import load_train_config, parse_train_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_teacher_data(path: Path, n: int, seed: int, model: str = "gpt-3.5-turbo") -> Path:
+    """Collector-style lines: answer is the animal among the options (a rule a tiny model learns)."""
+    import random
+
+    rng = random.Random(seed)
+    animals = ["dog", "cat", "horse", "sheep", "goat", "mouse", "tiger", "lion"]
+    things = ["chair", "table", "lamp", "spoon", "window", "pencil", "bottle", "carpet"]
+    rows = []
+    for i in range(n):
+        opts = rng.sample(things, 3)
+        k = rng.randrange(4)
+        opts.insert(k, rng.choice(animals))
+        letters = "ABCD"
+        query = "Which is an animal? " + " ".join(f"({letters[j]}){o}" for j, o in enumerate(opts))
+        rows.append({"id": f"q{seed}-{i}", "status": "ok", "system_message_id": 1, "system": "", "query": query,
+                     "model": model, "response": f"({letters[k]}){opts[k]}\nA {opts[k]} is an animal."})
+    rows.append({"id": "failed-1", "status": "failed", "system_message_id": 1, "model": model, "error": "429"})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def write_config(tmp: Path, n1: int = 40, n2: int = 20, **stage_overrides) -> Path:
+    write_teacher_data(tmp / "chatgpt.jsonl", n1, seed=1)
+    write_teacher_data(tmp / "gpt4.jsonl", n2, seed=2, model="gpt-4")
+    s1 = dict(name="stage1", data="chatgpt.jsonl", init="tiny:0", epochs=2, lr=3e-3, batch_size=2,
+              grad_accum=2, max_len=128, warmup_steps=2)
+    s1.update(stage_overrides)
+    s2 = dict(name="stage2", data="gpt4.jsonl", init="stage:stage1", epochs=1, lr=1e-3, batch_size=2, max_len=128)
+    cfg = {"output_dir": "out", "seed": 0, "log_every": 1, "stages": [s1, s2]}
+    path = tmp / "train.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+@pytest.mark.parametrize("patch, message", [
+    ({"epochs": 0}, r"stages\[0\]: field 'epochs' must be > 0"),
+    ({"epochs": "4"}, r"stages\[0\]: field 'epochs' must be int"),
+    ({"init": "stage:later"}, r"stages\[0\]: field 'init': 'stage:later' names no earlier stage"),
+    ({"loss_on": "everything"}, r"stages\[0\]: field 'loss_on' must be one of response, prompt, all"),
+    ({"bogus": 1}, r"stages\[0\]: unknown field 'bogus'"),
+])
+def test_config_errors_name_file_and_field(tmp_path, patch, message):
+    raw = {"output_dir": "o", "stages": [{"name": "a", "data": "d.jsonl", "init": "tiny:0", **patch}]}
+    with pytest.raises(UserError, match=r"cfg.yaml: " + message):
+        parse_train_config(raw, tmp_path / "cfg.yaml")
+
+
+def test_config_file_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("output_dir: o\nstages: [\n")
+    with pytest.raises(UserError, match=r"bad.yaml:\d+: invalid YAML"):
+        load_train_config(bad)
+    with pytest.raises(UserError, match="missing field 'stages'"):
+        parse_train_config({"output_dir": "o"}, tmp_path / "c.json")
+    cfg = load_train_config(ROOT / "configs" / "tiny_two_stage.yaml")  # the shipped example validates
+    assert [s.name for s in cfg.stages] == ["stage1", "stage2"] and cfg.stages[1].init == "stage:stage1"
+
+
+def test_cli_reports_user_errors_with_exit_2(tmp_path):
+    (tmp_path / "c.yaml").write_text("output_dir: o\nstages:\n  - name: a\n    data: d.jsonl\n    init: tiny:x\n")
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "train", "--config", str(tmp_path / "c.yaml")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "c.yaml: stages[0]: field 'init': tiny:SEED needs an integer seed" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_init(tmp_path_factory):
+    from orca.tiny import make_tiny_llama
+    return str(make_tiny_llama(tmp_path_factory.mktemp("init") / "tiny", seed=0))
+
+
+def _weights(path: Path) -> dict:
+    from safetensors.torch import load_file
+    return load_file(str(path / "model.safetensors"))
+
+
+@pytest.mark.slow
+def test_two_stages_chain_and_write_loadable_hf_checkpoints(tmp_path):
+    config = load_train_config(write_config(tmp_path))
+    outputs = train(config)
+    s1, s2 = outputs["stage1"], outputs["stage2"]
+    assert s1 == tmp_path / "out" / "stage1" / "epoch-2" and s2 == tmp_path / "out" / "stage2" / "epoch-1"
+    assert (tmp_path / "out" / "stage1" / "epoch-1" / "model.safetensors").exists()  # every epoch
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    model = AutoModelForCausalLM.from_pretrained(s2)
+    tok = AutoTokenizer.from_pretrained(s2)
+    assert len(tok) == 32001 and tok.pad_token == "[[PAD]]" and model.config.pad_token_id == tok.pad_token_id
+
+    # Stage 2 started from stage 1's weights, not from the random init: its first loss is
+    # already near stage 1's last, far below stage 1's first.
+    m1 = [json.loads(line) for line in (tmp_path / "out/stage1/metrics.jsonl").read_text().splitlines()]
+    m2 = [json.loads(line) for line in (tmp_path / "out/stage2/metrics.jsonl").read_text().splitlines()]
+    assert m1[-1]["loss"] < m1[0]["loss"] - 1.0
+    assert m2[0]["loss"] < m1[0]["loss"] - 1.0
+    stats = json.loads((tmp_path / "out/stage1/data_stats.json").read_text())
+    assert stats["files"][0]["failed_skipped"] == 1 and stats["packing"]["examples"] == 40
+
+    # Finished stages are skipped on a rerun: nothing is rewritten.
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert train(config) == outputs
+    after = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert before == after
+
+
+@pytest.mark.slow
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path, tiny_init):
+    ref_dir, kill_dir = tmp_path / "ref", tmp_path / "kill"
+    ref_dir.mkdir()
+    kill_dir.mkdir()
+    overrides = dict(n1=24, epochs=2, save_every_steps=1, init=tiny_init, grad_accum=1)
+    ref_cfg = load_train_config(write_config(ref_dir, **overrides))
+    ref_cfg.stages = ref_cfg.stages[:1]
+    train(ref_cfg)
+
+    cfg_path = write_config(kill_dir, **overrides)
+    raw = json.loads(cfg_path.read_text())
+    raw["stages"] = raw["stages"][:1]
+    cfg_path.write_text(json.dumps(raw))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "orca.train", str(cfg_path)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = kill_dir / "out" / "stage1" / "state.json"
+    deadline = time.time() + 120
+    try:
+        # Kill mid-epoch-2, after at least one mid-epoch step checkpoint.
+        while time.time() < deadline:
+            if state.exists():
+                pos = json.loads(state.read_text())["position"]
+                if pos["epoch"] >= 1 and pos["step_in_epoch"] >= 1:
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail("training never reached epoch 2")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not json.loads(state.read_text()).get("done")
+
+    resumed = train(load_train_config(cfg_path))["stage1"]
+    a, b = _weights(ref_dir / "out/stage1/epoch-2"), _weights(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+    names = sorted(p.name for p in (kill_dir / "out/stage1").iterdir())
+    assert not [n for n in names if n.startswith(".tmp-")]
+    # The resumed run did not redo finished epochs: one metrics line per step, no step twice... except
+    # the steps between the last checkpoint and the kill, which are recomputed exactly once more.
+    steps = [json.loads(line)["step"] for line in (kill_dir / "out/stage1/metrics.jsonl").read_text().splitlines()]
+    assert sorted(set(steps)) == list(range(1, max(steps) + 1))
+
+
+def test_training_works_without_deepspeed_installed(tmp_path, tiny_init):
+    """DeepSpeed is imported only when a config asks for it."""
+    cfg_path = write_config(tmp_path, n1=12, epochs=1, init=tiny_init)
+    raw = json.loads(cfg_path.read_text())
+    raw["stages"] = raw["stages"][:1]
+    cfg_path.write_text(json.dumps(raw))
+    code = ("import sys; sys.modules['deepspeed'] = None\n"  # any `import deepspeed` now fails
+            "from orca.train import main; rc = main([sys.argv[1]])\n"
+            "assert sys.modules['deepspeed'] is None; sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, str(cfg_path)], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "out/stage1/epoch-1/model.safetensors").exists()
