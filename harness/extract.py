@@ -213,7 +213,7 @@ _LETTER_IS_CORRECT = _Spots(
     r"(?<![A-Za-z'])(?P<c>[A-Z]))(?![A-Za-z0-9'])"
     r"(?:\s*\([^()\n]{0,80}\))?\s*(?:,\s*[^,\n]{0,80},\s*)?"
     r"(?i:is|would\s+be|seems\s+to\s+be|appears\s+to\s+be)\s+(?i:the\s+)?(?i:most\s+)?"
-    r"(?i:correct|right|best|answer)\b(?!\s+(?i:about|that|because|if|way|for|to|when))",
+    r"(?i:correct|right|best|answer)\b(?!\s+(?i:about|that|because|if|way|for|to|when|choices))",
     tuple(f"{verb} {article}{word}" for verb in ("is", "be") for article in ("", "the ", "the most ")
           for word in ("correct", "right", "best", "answer")),
     before=220, after=30, flags=0,
@@ -363,23 +363,37 @@ def _option_mentioned(text: str, options: dict[str, str], min_len: int = 3) -> s
 
 
 _ECHO_LABEL = re.compile(r"(?i:(?:answer\s+)?(?:choices|options)\s*:?)\s*$")
+_QA_LABEL = re.compile(r"\s*[QA]:(?:[ \t]+(?=\S)|\s*$)")
 _ECHO_LINE = re.compile(r"\s*[\(\[]?([A-Z])[\)\]\.:]\s")
 _LETTER_LINE = re.compile(r"^\s*(?:\*\*|__)?\s*[\(\[]?([A-Z])[\)\]]?\s*[.:]?\s*(?:\*\*|__)?\s*$", re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=1024)
 def _echo_patterns(items: tuple[tuple[str, str], ...]) -> list[re.Pattern]:
-    return [re.compile(r"[\s,;]*[\(\[]?%s[\)\]\.:]\s*%s" % (re.escape(k), re.escape(v.strip())), re.IGNORECASE)
+    return [re.compile(r"[\s,;]*[\(\[]?%s[\)\]\.:]\s*%s" % (re.escape(k), re.escape(v.translate(_UNICODE_FIXES).strip())),
+                       re.IGNORECASE)
             for k, v in items]
 
 
 def _strip_echo(text: str, options: Options, valid: frozenset[str]) -> str:
-    """Remove an echoed options list ("Answer Choices: (A) 5 (B) 6 (C) 7 ...")."""
+    """Drop an echoed options list ("Answer Choices: (A) 5 (B) 6 (C) 7 ...") and the question
+    echoed before it: what follows the list is the answer, or, if nothing does, what precedes it."""
+    span = _echo_span(text, options, valid)
+    if span is None:
+        return text
+    after = text[span[1]:]
+    if after.strip():
+        return _strip_echo(after, options, valid)
+    before = _ECHO_LABEL.sub("", text[:span[0]])
+    return before if len(before) <= 100 else ""  # a long text before the list is the echoed question
+
+
+def _echo_span(text: str, options: Options, valid: frozenset[str]) -> tuple[int, int] | None:
     if options:
         items = tuple(options.items())
         need = min(3, len(items))
         if sum(1 for k in options if f"{k})" in text or f"{k}." in text or f"{k}:" in text) < need:
-            return text
+            return None
         patterns = _echo_patterns(items)
         for start in range(len(items) - need + 1):
             for m in patterns[start].finditer(text):
@@ -390,23 +404,23 @@ def _strip_echo(text: str, options: Options, valid: frozenset[str]) -> str:
                         break
                     end, count = more.end(), count + 1
                 if count >= need:
-                    head = _ECHO_LABEL.sub("", text[:m.start()])
-                    return _strip_echo(head + "\n" + text[end:], options, valid)
-        return text
-    lines = text.split("\n")
-    marked = [_ECHO_LINE.match(ln) for ln in lines]
-    keep, i = [], 0
-    while i < len(lines):
-        j = i
-        while (j < len(lines) and marked[j] and marked[j].group(1) in valid
-               and ord(marked[j].group(1)) - ord("A") == j - i):
-            j += 1
-        if j - i >= 3:
-            i = j
-            continue
-        keep.append(lines[i])
-        i += 1
-    return "\n".join(keep)
+                    return m.start(), end
+        return None
+    # Without the options: three or more lines "(A) ...", "(B) ...", "(C) ..." in a row.
+    offset, run_start, expect = 0, None, 0
+    for line in text.split("\n"):
+        m = _ECHO_LINE.match(line)
+        if m and m.group(1) in valid and ord(m.group(1)) - ord("A") == expect:
+            run_start = offset if expect == 0 else run_start
+            expect += 1
+        elif expect >= 3:
+            return run_start, offset
+        else:
+            expect = 0
+            if m and m.group(1) == "A":
+                run_start, expect = offset, 1
+        offset += len(line) + 1
+    return (run_start, len(text)) if expect >= 3 else None
 
 
 def _mc_robust(text: str, options: Options = None) -> str | None:
@@ -428,7 +442,8 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
         if letter or hedged:
             stated.append((m.start(), letter))
         else:
-            text_clauses.append(_clause(t, m.end()))
+            line_end = t.find("\n", m.end())
+            text_clauses.append((_clause(t, m.end()), t[m.end():line_end if line_end >= 0 else m.end() + 400]))
     for m in _LETTER_IS_CORRECT.finditer(t, low):
         letter = m.group("a") or m.group("b") or m.group("c")
         if letter in valid and not _NEGATED.search(t, max(0, m.start() - 16), m.start()):
@@ -436,8 +451,8 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
     if stated:
         return max(stated, key=lambda s: s[0])[1]
     if options:
-        for clause in reversed(text_clauses):  # "The answer is Frankenstein."
-            mapped = _option_from_statement(clause, options)
+        for sentence, line in reversed(text_clauses):  # "The answer is Frankenstein."
+            mapped = _option_from_statement(sentence, options) or _option_from_statement(line, options)
             if mapped:
                 return mapped
 
@@ -457,6 +472,9 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
     if _REFUSAL.search(t, low) or _EITHER.search(t, low):
         return None
     body = _strip_echo(t, options, valid)
+    qa = _QA_LABEL.match(body)  # "A: ..." in a "Q: ... A:" prompt is a label, not option A
+    if qa:
+        body = body[qa.end():]
     if body is not t:
         low = _lower(body)
 
@@ -480,15 +498,15 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
     if marked or not options:
         return None
 
-    # 5. The option's text without its letter: the whole (short) answer, its last sentence,
-    #    or the one option mentioned at all.
-    if len(body) <= 200:
-        mapped = _option_from_statement(body, options)
+    # 5. The option's text without its letter: the whole (short) answer or its last sentence;
+    #    questions ("What is the date today?") do not count.
+    sentences = [s for s in _sentences(body) if not s.endswith("?")]
+    statement = " ".join(sentences)
+    if len(statement) <= 200:
+        mapped = _option_from_statement(statement, options)
         if mapped:
             return mapped
-    sentences = _sentences(body)
-    return ((_option_from_statement(sentences[-1], options) if sentences else None)
-            or _option_mentioned(body, options))
+    return _option_from_statement(sentences[-1], options) if sentences else None
 
 
 def _mc_official(text: str, options: Options = None) -> str | None:
@@ -520,6 +538,9 @@ class _LabelSet:
     labels: tuple[str, ...]
     phrases: tuple[tuple[str, str], ...]  # (regex, canonical label)
     core: str  # regex of the bare labels, for the official rule
+    # Phrases that reasoning uses about many things ("Alexis lies", "Vernell tells the truth"):
+    # they state the answer only in a conclusion or as the whole (one-sentence) output.
+    weak: frozenset[str] = frozenset()
     bare_needs_end: bool = False  # "no" is also a determiner ("there is no reason")
     alternative: str = r"\s*,?\s*(?:or|/|and/or)\s*(?:maybe\s+|perhaps\s+)?"  # "True or False"
 
@@ -533,16 +554,16 @@ class _LabelSet:
         object.__setattr__(self, "_official", re.compile(rf"\b({self.core})\b"))
         object.__setattr__(self, "_alternative", re.compile(self.alternative))
 
-    def mentions(self, low: str, start: int = 0, end: int | None = None) -> list[tuple[int, int, str, bool]]:
-        """(start, end, label, is_bare_label) for every phrase in low[start:end]."""
+    def mentions(self, low: str) -> list[tuple[int, int, str, bool, bool]]:
+        """(start, end, label, is_bare_label, is_weak) for every phrase in `low`."""
         out = []
-        for m in self._any.finditer(low, start, len(low) if end is None else end):
+        for m in self._any.finditer(low):
             said = m.group(0)
             if said in self._bare:
-                out.append((m.start(), m.end(), self._bare[said], True))
+                out.append((m.start(), m.end(), self._bare[said], True, False))
             else:
-                label = next(lab for pattern, lab in self._each if pattern.fullmatch(said))
-                out.append((m.start(), m.end(), label, False))
+                pattern, label = next((p, lab) for p, lab in self._each if p.fullmatch(said))
+                out.append((m.start(), m.end(), label, False, pattern.pattern in self.weak))
         return out
 
     def statements(self, low: str, mentions) -> list[tuple[int, int, str, bool]]:
@@ -550,7 +571,12 @@ class _LabelSet:
         after a copula ("is valid", "= False"), or a label as its own sentence ("No, ...")."""
         out = []
         for mention in mentions:
-            start, end, _, bare = mention
+            start, end, _, bare, _ = mention
+            terminator = _TERMINATOR.search(low, end)
+            if terminator and terminator.group(0) == "?":  # "Is the following sentence plausible?"
+                continue
+            if _OPERATOR_AFTER.match(low, end):  # part of an expression: "True and not False"
+                continue
             if bare:
                 kind = _before_kind(low[max(0, start - 40):start])
                 at_end = _OWN_AFTER.match(low, end) is not None
@@ -568,6 +594,8 @@ class _LabelSet:
 _COPULAS = frozenset("is are was were be seems equals gives returns say answer conclude to in".split())
 _CONCLUDERS = frozenset("so thus therefore hence".split())
 _OWN_AFTER = re.compile(r"\s*[\"')]?\s*(?:[.,!;:\n]|$)")
+_TERMINATOR = re.compile(r"[.!?\n]")
+_OPERATOR_AFTER = re.compile(r"[\s)]*\s(?:and|or)\s+(?:not\s+)*(?:true|false|\()")  # "True and not ( False )"
 
 
 def _before_kind(before: str) -> str | None:
@@ -576,8 +604,8 @@ def _before_kind(before: str) -> str | None:
     b = before.rstrip(" \t\"'(")
     if not b or b[-1] in ".!?\n" or b.endswith("**"):
         return "own"
-    if b[-1] in "=:":
-        return "copula"
+    if b[-1] == "=" or (b[-1] == ":" and not (len(b) >= 2 and b[-2] in "qa" and (len(b) == 2 or not b[-3].isalnum()))):
+        return "copula"  # "= False", "Result: True"; not the "Q:" / "A:" of a prompt
     words = b.split()
     last = words[-1].rstrip(",")
     if last in _CONCLUDERS:
@@ -596,12 +624,14 @@ _TRUE_FALSE = _LabelSet(
              (r"false", "False")),
     core="True|False",
 )
+_LIES = r"does\s*n[o']t\s+tell\s+the\s+truth|is\s+not\s+telling\s+the\s+truth|is\s+lying|lies"
+_TRUTH = r"tells\s+the\s+truth|is\s+telling\s+the\s+truth|is\s+truthful"
 _YES_NO = _LabelSet(
     labels=("Yes", "No"),
     phrases=(
         (r"not\s+plausible|implausible|not\s+a\s+plausible|unlikely\s+to\s+be\s+true", "No"),
-        (r"does\s*n[o']t\s+tell\s+the\s+truth|is\s+not\s+telling\s+the\s+truth|is\s+lying|lies", "No"),
-        (r"tells\s+the\s+truth|is\s+telling\s+the\s+truth|is\s+truthful", "Yes"),
+        (_LIES, "No"),
+        (_TRUTH, "Yes"),
         (r"(?:not|n't|never)\s+(?:\w+\s+)?(?:return|end\s+up|be\s+back|come\s+back|get\s+back|arrive)\w*"
          r"\s+(?:\w+\s+){0,2}(?:to|at)\s+the\s+start(?:ing)?\s+(?:point|position|location)", "No"),
         (r"(?:return|end\s+up|back|arrive)\w*\s+(?:\w+\s+){0,2}(?:to|at)\s+the\s+start(?:ing)?\s+"
@@ -610,6 +640,7 @@ _YES_NO = _LabelSet(
         (r"yes", "Yes"), (r"no", "No"),
     ),
     core="Yes|No|yes|no",
+    weak=frozenset({_LIES, _TRUTH}),
     bare_needs_end=True,
     alternative=r"\s*,?\s*(?:or|/|and/or|and)\s*(?:maybe\s+|perhaps\s+)?",  # "yes and no" hedges
 )
@@ -643,7 +674,7 @@ def _label_robust(ls: _LabelSet, text: str) -> str | None:
         return None
     # 2. Answer first: "No, the sentence ...", "True."
     lead = len(t) - len(t.lstrip(" \t\n#>*\"'([")) if t[0] in " \t\n#>*\"'([" else 0
-    if mentions and mentions[0][0] == lead:
+    if mentions and mentions[0][0] == lead and not _OPERATOR_AFTER.match(low, mentions[0][1]):
         return mentions[0][2]
     # 3. Conclusion: "Therefore, the argument is invalid."; the last statement in the last one.
     for m in reversed(_CONCLUSION_CUE.finditer(t, low)):
@@ -652,10 +683,12 @@ def _label_robust(ls: _LabelSet, text: str) -> str | None:
         if found:
             return found[-1][2]
     # 4. Statements anywhere; if they disagree, the first sentence (answer-first style), then the last.
+    ends = [m.start() for m in _SENTENCE_END.finditer(t)] + [len(t)]
+    if sum(1 for s, e in zip([0] + ends, ends) if t[s:e].strip(" \n.!?")) > 1:
+        statements = [x for x in statements if not x[4]]
     if _one(statements):
         return _one(statements)
     if statements:
-        ends = [m.start() for m in _SENTENCE_END.finditer(t)] + [len(t)]
         starts = [0] + [e + 1 for e in ends[:-1]]
         spans = [(s, e) for s, e in zip(starts, ends) if t[s:e].strip()]
         for s, e in (spans[0], spans[-1]):
@@ -736,13 +769,15 @@ def _hedged_numbers(clause: str, nums) -> bool:
     return len({v for _, v in nums}) > 1 and re.search(r"\b(?:or|either)\b", clause, re.I) is not None
 
 
-def _number_in_cue(t: str, low: str, cue: _Spots) -> str | None | bool:
+def _number_in_cue(t: str, low: str, cue: _Spots, max_offset: int = 12, alone: bool = False) -> str | None | bool:
     """The number stated right after the last `cue` that has one; None for a hedge
     ("either 7 or 8"); False where no cue states a number."""
     for m in reversed(cue.finditer(t, low)):
         clause = _clause(t, m.end(), 80)
         nums = _numbers(clause)
-        if nums and nums[0][0] <= 12:
+        if nums and nums[0][0] <= max_offset:
+            if alone and len(nums) > 1:  # "I have three apples, two pears, ..."
+                continue
             return None if _hedged_numbers(clause, nums) else nums[0][1]
     return False
 
@@ -774,7 +809,7 @@ def _number_robust(text: str, options: Options = None) -> str | None:
             eq = clause.rfind("=")
             after_eq = [v for p, v in nums if p > eq] if eq >= 0 else []
             return after_eq[0] if after_eq else nums[0][1]
-    found = _number_in_cue(t, low, _HAVE_CUE)
+    found = _number_in_cue(t, low, _HAVE_CUE, max_offset=0, alone=True)  # "I have 8", not "I have an apple, ..."
     if found is not False:
         return found
     eq = t.rfind("=")
@@ -782,7 +817,11 @@ def _number_robust(text: str, options: Options = None) -> str | None:
         nums = _numbers(t[eq + 1:eq + 31].lstrip())
         if nums and nums[0][0] == 0:
             return nums[0][1]
-    return whole[0][1] if whole and len({v for _, v in whole}) == 1 else None
+    # The only number written in digits ("That makes 8 instruments."); number words alone are
+    # too often part of an echoed question ("I have a couch, two microwaves, ...").
+    if whole and len({v for _, v in whole}) == 1 and t[whole[0][0]:whole[0][0] + 1] in "-0123456789":
+        return whole[0][1]
+    return None
 
 
 def _number_official(text: str, options: Options = None) -> str | None:

@@ -416,7 +416,7 @@ def test_every_bbh_target_is_recovered(task):
             # BBH's three split-option targets ("Monsters, Inc" = "(A) Monsters" + "(B) Inc")
             assert options and "," in target
         for said in _spoken(target, family):
-            if family == "mc" and not target.startswith("(") and said != f"So the answer is {target}.":
+            if family == "mc" and not target.startswith("(") and said not in (target, f"So the answer is {target}."):
                 continue  # a split-option target can only be stated as its text
             got = extract_answer(said, family, options)
             assert is_correct(got, target, family), (said, got, target)
