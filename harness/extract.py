@@ -130,10 +130,11 @@ _ANSWER_CUE = _Spots(
     r"(?:answer(?:\s+(?:choice|option))?(?:\s+to\s+(?:the|this)\s+(?:question|problem))?"
     r"\s*(?:is|was|would\s+be|should\s+be|will\s+be|must\s+be|could\s+be|might\s+be|may\s+be|:|=|-)"
     r"|(?:correct|right|best|final)\s+(?:option|choice|letter|response|one)\s*(?:is|would\s+be|:|=)"
+    r"|(?:choice|option|selection)\s*:"
     r"|####)"
     r"(?:\s*(?:therefore|thus|then|clearly|probably|likely|most\s+likely|definitely|indeed|simply|just))?"
     r"\s*,?\s*",
-    ("answer", "####", *(f"{a} {b}" for a in ("correct", "right", "best", "final")
+    ("answer", "####", "choice:", "option:", "selection:", *(f"{a} {b}" for a in ("correct", "right", "best", "final")
                           for b in ("option", "choice", "letter", "response", "one"))),
     after=60,
 )
@@ -212,12 +213,15 @@ _LETTER_IS_CORRECT = _Spots(
     r"(?:\b(?i:options?|choices?)\s*[\(\[]?\s*(?P<a>[A-Z])\s*[\)\]]?|[\(\[]\s*(?P<b>[A-Z])\s*[\)\]]|"
     r"(?<![A-Za-z'])(?P<c>[A-Z]))(?![A-Za-z0-9'])"
     r"(?:\s*\([^()\n]{0,80}\))?\s*(?:,\s*[^,\n]{0,80},\s*)?"
-    r"(?i:is|would\s+be|seems\s+to\s+be|appears\s+to\s+be)\s+(?i:the\s+)?(?i:most\s+)?"
+    r"(?i:is|would\s+be|must\s+be|should\s+be|seems\s+to\s+be|appears\s+to\s+be)\s+(?i:the\s+)?(?i:most\s+)?"
     r"(?i:correct|right|best|answer)\b(?!\s+(?i:about|that|because|if|way|for|to|when|choices))",
     tuple(f"{verb} {article}{word}" for verb in ("is", "be") for article in ("", "the ", "the most ")
           for word in ("correct", "right", "best", "answer")),
     before=220, after=30, flags=0,
 )
+_ENDS_SENTENCE = re.compile(r"\s*(?:[.!\n]|$)")
+_REJECTED_AFTER = re.compile(r"\s*(?:is|are|was)\s+(?:(?:also|clearly|definitely)\s+)?(?:wrong|incorrect|not|false|invalid)\b",
+                             re.IGNORECASE)  # "B is wrong. C is wrong. So A."
 _NEGATED = re.compile(r"\b(?:not|nor|neither|no)\s*$", re.IGNORECASE)
 _CHOOSE = _Spots(
     r"\b(?:i\s+(?:would|will|'d|'ll)\s+(?:choose|select|pick|go\s+with|say)|i\s+(?:choose|select|pick)|"
@@ -466,6 +470,10 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
         letter = m.group("l") or m.group("p")
         if letter in valid:
             weak.append((m.start(), letter))
+    for m in _CONCLUSION_CUE.finditer(t, low):  # "So A.", "Therefore, (C)."
+        letter, hedged = _letter_after(t, m.end(), valid)
+        if (letter or hedged) and _ENDS_SENTENCE.match(t, _LETTER_AT.match(t, m.end()).end()):
+            weak.append((m.start(), letter))
     if weak:
         return max(weak, key=lambda s: s[0])[1]
 
@@ -481,7 +489,7 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
     # 3. The answer given first: "(B) The specialist ...", "B.", "B", "Option C - ...", or a
     #    line holding nothing but a letter.
     m = _LEADING.match(body)
-    if m:
+    if m and not _REJECTED_AFTER.match(body, m.end()):
         letter, hedged = _letter_after(body, m.start("x"), valid)
         if hedged:
             return None
@@ -776,8 +784,8 @@ def _number_in_cue(t: str, low: str, cue: _Spots, max_offset: int = 12, alone: b
         clause = _clause(t, m.end(), 80)
         nums = _numbers(clause)
         if nums and nums[0][0] <= max_offset:
-            if alone and len(nums) > 1:  # "I have three apples, two pears, ..."
-                continue
+            if alone and (len(nums) > 1 or "," in _clause(t, m.end(), 400).split(":")[0]):
+                continue  # a list of things ("I have two beds, a stove, ..."), not a count
             return None if _hedged_numbers(clause, nums) else nums[0][1]
     return False
 

@@ -247,6 +247,12 @@ CASES = [
     ("mc", "ld3", "### Response:\n(B)", "B", "B"),
     ("mc", "satm", "x = 10, which is choice D.", "D", "D"),
     ("mc", "satm", "The answer is 10, so D.", "D", "D"),
+    ("mc", "ld3", "B is wrong. C is wrong. So A.", "A", "B"),
+    ("mc", "ld3", "As A is false, and B is false, C must be correct.", "C", "A"),
+    ("mc", "ld3", "Choice: B", "B", "C"),
+    ("mc", "ld3", "The answer is a bit tricky.", None, None),
+    ("mc", "ld3", "A good answer requires care.", None, "A"),
+    ("mc", "tso3", "Hmm, I think B?", None, "B"),
     ("true_false", None, BOOL_COT, "False", "True"),
     ("true_false", None, "not ( ( not not True ) ) is", None, "True"),
     ("yes_no", None, "Yes, the sentence is plausible. Joao Moutinho is a professional soccer player, and catching a "
@@ -432,6 +438,17 @@ def test_every_bbh_target_is_recovered(task):
         assert text_checked >= 0.9 * len(examples)
 
 
+@pytest.mark.parametrize("task", sorted(t for t in BBH_TASK_FAMILY if t != "word_sorting"))
+def test_echoing_the_bbh_prompt_is_not_an_answer(task):
+    """Small models often repeat the question; that must not read as an answer (word_sorting's
+    echo reads as an unsorted word list instead, scored wrong)."""
+    family = BBH_TASK_FAMILY[task]
+    examples = json.loads((_data() / "bbh" / f"{task}.json").read_text())["examples"]
+    answered = [ex["input"][-80:] for ex in examples for echo in (ex["input"], f"Q: {ex['input']}\nA:")
+                if extract_answer(echo, family, options_from_text(ex["input"])) is not None]
+    assert len(answered) <= 0.02 * len(examples), answered[:3]
+
+
 AGIEVAL_TASKS = {"aqua-rat": 5, "logiqa-en": 4, "lsat-ar": 5, "lsat-lr": 5, "lsat-rc": 5, "sat-math": 4,
                  "sat-en": 4, "sat-en-without-passage": 4}
 
@@ -455,6 +472,11 @@ def test_every_agieval_label_is_recovered(task, n_options):
             assert got == label, (body, got)
             stated_by_text += 1
     assert stated_by_text >= 0.95 * len(rows)
+    # the AGIEval prompt echoed back without an answer is unparsed, not option A
+    echoed = [row for row in rows if extract_answer(
+        f"{row['passage'] or ''}\nQ: {row['question']} Answer Choices: {' '.join(row['options'])}\n"
+        "A: Among A through E, the answer is", "mc", options_from_agieval(row["options"])) is not None]
+    assert len(echoed) <= 0.01 * len(rows)
 
 
 # ----------------------------------------------------------------------------------------------
