@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 
 from harness.errors import UserError
 
+CATCH_UP_S = 0.1
 PLACEHOLDER_KEY = "sk-no-key-needed-for-local-server"
 _KEY_LIKE = re.compile(r"\b(sk|sess|rk)-[A-Za-z0-9_\-*]{6,}")
 
@@ -118,8 +119,13 @@ class RateLimiter:
                 if start <= now:
                     break
                 await asyncio.sleep(start - now)
-            self._req_tat = max(self._req_tat, now) + self.req_interval
-            self._tok_tat = max(self._tok_tat, now) + n_tokens * self.tok_interval
+            # Waking late (a busy CPU, a slow event loop) must not push every later slot
+            # back -- that alone costs a few % of the rate -- so lateness up to one request
+            # interval (at most CATCH_UP_S) is made up. More would allow bursts after idle
+            # moments, which a sliding-window server refuses.
+            catch_up = min(self.req_interval, CATCH_UP_S) if self.req_interval else CATCH_UP_S
+            self._req_tat = max(self._req_tat, now - catch_up) + self.req_interval
+            self._tok_tat = max(self._tok_tat, now - catch_up) + n_tokens * self.tok_interval
 
     def correct(self, delta_tokens: int) -> None:
         """Charge (or refund, if negative) the difference between estimate and real usage."""

@@ -215,8 +215,10 @@ class FakeOpenAIServer:
                 "faults": {k: 0 for k in FAULT_KINDS},
                 "prompt_tokens": 0,
                 "completion_tokens": 0,
-                "first_ok_at": None,
+                "first_ok_at": None,       # time.monotonic() of the server process
                 "last_ok_at": None,
+                "first_admitted_at": None,  # first/last request that passed the rate limit
+                "last_admitted_at": None,
             }
             self._completions: collections.Counter[str] = collections.Counter()
             self._attempts: collections.Counter[str] = collections.Counter()
@@ -283,6 +285,10 @@ class FakeOpenAIServer:
             if not ok:
                 self._stats["rate_limited"] += 1
                 self._stats[f"rate_limited_{which}"] += 1
+            else:
+                now = time.monotonic()
+                self._stats["first_admitted_at"] = self._stats["first_admitted_at"] or now
+                self._stats["last_admitted_at"] = now
         if not ok:
             wait = max(wait, 0.001)
             limit = self.rpm if which == "requests" else self.tpm

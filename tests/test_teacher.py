@@ -142,7 +142,8 @@ def test_persistent_failure_is_recorded_with_reason_not_dropped(tmp_path):
 
 
 def test_client_paces_requests_and_learns_tokens_from_usage(tmp_path):
-    queries = write_queries(tmp_path / "q.jsonl", 30)
+    n = 90
+    queries = write_queries(tmp_path / "q.jsonl", n)
 
     async def run(srv, rpm):
         async with TeacherClient("gpt-3.5-turbo", base_url=srv.base_url, rpm=rpm, tpm=None,
@@ -151,36 +152,36 @@ def test_client_paces_requests_and_learns_tokens_from_usage(tmp_path):
             results = await asyncio.gather(*(t.ask(q.system, q.query) for q in load_queries(queries)))
             return t, results, time.monotonic() - start
 
-    # The server allows 10 requests in any 1 s: a client that sends as fast as it can is
-    # refused (the control), one that spaces its requests at 600/min is not.
-    with FakeOpenAIServer(rpm=600, window_s=1) as srv:
+    # The server allows 60 requests in any 3 s (1,200/min): a client that sends as fast as
+    # it can is refused (the control), one that spaces its requests at 1,200/min is not.
+    with FakeOpenAIServer(rpm=1200, window_s=3) as srv:
         _, results, _ = asyncio.run(run(srv, None))
         assert all(r.ok for r in results) and srv.stats()["rate_limited"] >= 5
-    with FakeOpenAIServer(rpm=600, window_s=1) as srv:
-        teacher, results, elapsed = asyncio.run(run(srv, 600))
+    with FakeOpenAIServer(rpm=1200, window_s=3) as srv:
+        teacher, results, elapsed = asyncio.run(run(srv, 1200))
         st = srv.stats()
     assert all(r.ok for r in results)
     assert st["rate_limited"] <= 1, st
-    assert 29 * 0.1 * 0.95 <= elapsed <= 29 * 0.1 * 1.3
+    assert (n - 1) * 0.05 * 0.95 <= elapsed <= (n - 1) * 0.05 * 1.3
     real_ratio = st["prompt_tokens"] / sum(teacher.estimator.prompt_chars(teacher.messages(q.system, q.query))
                                            for q in load_queries(queries))
     assert abs(teacher.estimator.tokens_per_char - real_ratio) < 0.2 * real_ratio
-    real_completion = st["completion_tokens"] / 30
+    real_completion = st["completion_tokens"] / n
     assert abs(teacher.estimator.completion_mean - real_completion) < 0.25 * real_completion
 
 
 def test_token_limit_is_respected(tmp_path):
     queries = write_queries(tmp_path / "q.jsonl", 30)
-    with FakeOpenAIServer(tpm=90_000, window_s=1) as srv:   # 1,500 tokens per second
+    with FakeOpenAIServer(tpm=60_000, window_s=2) as srv:   # 2,000 tokens in any 2 s
         start = time.monotonic()
-        s = collect(queries, tmp_path / "out.jsonl", "gpt-4", base_url=srv.base_url, tpm=90_000,
+        s = collect(queries, tmp_path / "out.jsonl", "gpt-4", base_url=srv.base_url, tpm=60_000,
                     concurrency=8, **FAST)
         elapsed = time.monotonic() - start
         st = srv.stats()
     check_exactly_once(queries, tmp_path / "out.jsonl")
     total = st["prompt_tokens"] + st["completion_tokens"]
-    # Paced by tokens: about total/1500 seconds.
-    assert elapsed >= total / 1500 * 0.9, (elapsed, total)
+    # Paced by tokens: about total/1000 seconds.
+    assert elapsed >= total / 1000 * 0.9, (elapsed, total)
     assert st["rate_limited_tokens"] <= 3 and s.ok == 30
 
 
