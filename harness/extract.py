@@ -220,8 +220,8 @@ _LETTER_IS_CORRECT = _Spots(
     before=220, after=30, flags=0,
 )
 _ENDS_SENTENCE = re.compile(r"\s*(?:[.!\n]|$)")
-_REJECTED_AFTER = re.compile(r"\s*(?:is|are|was)\s+(?:(?:also|clearly|definitely)\s+)?(?:wrong|incorrect|not|false|invalid)\b",
-                             re.IGNORECASE)  # "B is wrong. C is wrong. So A."
+_REJECTED_AFTER = re.compile(  # "B is wrong. C is wrong. So A."
+    r"\s*(?:is|are|was)\s+(?:(?:also|clearly|definitely)\s+)?(?:wrong|incorrect|not|false|invalid)\b", re.IGNORECASE)
 _NEGATED = re.compile(r"\b(?:not|nor|neither|no)\s*$", re.IGNORECASE)
 _CHOOSE = _Spots(
     r"\b(?:i\s+(?:would|will|'d|'ll)\s+(?:choose|select|pick|go\s+with|say)|i\s+(?:choose|select|pick)|"
@@ -374,8 +374,8 @@ _LETTER_LINE = re.compile(r"^\s*(?:\*\*|__)?\s*[\(\[]?([A-Z])[\)\]]?\s*[.:]?\s*(
 
 @functools.lru_cache(maxsize=1024)
 def _echo_patterns(items: tuple[tuple[str, str], ...]) -> list[re.Pattern]:
-    return [re.compile(r"[\s,;]*[\(\[]?%s[\)\]\.:]\s*%s" % (re.escape(k), re.escape(v.translate(_UNICODE_FIXES).strip())),
-                       re.IGNORECASE)
+    return [re.compile(r"[\s,;]*[\(\[]?%s[\)\]\.:]\s*%s"
+                       % (re.escape(k), re.escape(v.translate(_UNICODE_FIXES).strip())), re.IGNORECASE)
             for k, v in items]
 
 
@@ -750,8 +750,9 @@ def _numbers(text: str) -> list[tuple[int, str]]:
     out = []
     for m in _DIGITS.finditer(text):
         i, j = m.start(), m.end()
-        if (i and (text[i - 1].isalnum() or text[i - 1] in "._")) or (j < len(text) and (text[j].isalnum() or text[j] == "_")):
-            continue
+        if (i and (text[i - 1].isalnum() or text[i - 1] in "._")) or (
+                j < len(text) and (text[j].isalnum() or text[j] == "_")):
+            continue  # part of a word or a longer token ("x2", "v1.2")
         raw = m.group(0).replace(",", "")
         value = float(raw) if "." in raw else int(raw)
         start, neg = i, False
