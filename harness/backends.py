@@ -161,25 +161,22 @@ def make_vllm_backend(path_str: str, spec: str, cfg) -> LMEvalBackend:
 
 
 class OpenAIChatBackend:
-    """Chat completions from any OpenAI-compatible server via the `openai` package.
-
-    Bounded concurrency (a semaphore) and the package's own retries: exponential
-    backoff on 429 (honouring Retry-After), 5xx, timeouts and dropped connections.
-    The key comes from $OPENAI_API_KEY only and is never recorded.
+    """Chat completions from any OpenAI-compatible server, through the project's one
+    API client (orca.teacher.TeacherClient, shared with teacher collection): bounded
+    concurrency, optional client-side requests/tokens-per-minute pacing, retries with
+    backoff and jitter on 429 (honouring Retry-After), 5xx, timeouts, dropped connections
+    and malformed bodies. The key comes from $OPENAI_API_KEY only and is never recorded.
     """
 
     supports_loglikelihood = False
     rank, world_size = 0, 1
 
     def __init__(self, model: str, spec: str, cfg):
-        import openai
+        from orca.teacher import resolve_api_key
 
-        self.model, self.spec = model, spec
+        self.model, self.spec, self.cfg = model, spec, cfg
         self.base_url = cfg.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        self.concurrency = max(1, cfg.concurrency)
-        self.client = openai.AsyncOpenAI(
-            base_url=self.base_url, api_key=os.environ.get("OPENAI_API_KEY") or "no-key",
-            max_retries=cfg.max_retries, timeout=cfg.request_timeout)
+        self._key = resolve_api_key(self.base_url)
         self.fingerprint = hashlib.sha256(f"openai|{self.base_url}|{model}".encode()).hexdigest()[:16]
         self.revision = cfg.revision
         self._preflight()
@@ -191,48 +188,51 @@ class OpenAIChatBackend:
     def format_prompt(self, user: str, system: str | None) -> str:
         return json.dumps(chat_messages(user, system), ensure_ascii=False)
 
-    def _fail(self, e: Exception) -> UserError:
-        import openai
-
-        if isinstance(e, openai.APIConnectionError):
-            why = "cannot connect" if not isinstance(e, openai.APITimeoutError) else "timed out"
-        elif isinstance(e, openai.APIStatusError):
-            why = f"HTTP {e.status_code}"
-        else:
-            why = type(e).__name__
-        return UserError(f"OpenAI-compatible API at {self.base_url}: {why} (model {self.model})")
-
     def _preflight(self) -> None:
         """Fail before anything is written when the API is unreachable or the key is refused."""
         import openai
 
         async def ping():
-            try:
-                await self.client.with_options(max_retries=1).models.list()
-            except openai.NotFoundError:
-                pass  # some servers (llama.cpp) have no /models; the chat call will tell
+            async with openai.AsyncOpenAI(base_url=self.base_url, api_key=self._key, max_retries=1,
+                                          timeout=min(self.cfg.request_timeout, 30)) as client:
+                try:
+                    await client.models.list()
+                except openai.NotFoundError:
+                    pass  # some servers (llama.cpp) have no /models; the chat call will tell
         try:
             asyncio.run(ping())
-        except Exception as e:  # noqa: BLE001 -- reported as one line without the key
-            raise self._fail(e) from None
+        except openai.APIStatusError as e:
+            raise UserError(f"OpenAI-compatible API at {self.base_url}: HTTP {e.status_code} (model {self.model})") from None
+        except openai.APIConnectionError as e:
+            why = "timed out" if isinstance(e, openai.APITimeoutError) else "cannot connect"
+            raise UserError(f"OpenAI-compatible API at {self.base_url}: {why}") from None
 
     def generate(self, prompts: list[str], decoding: Decoding, seed: int) -> list[str]:
-        async def one(sem, prompt):
-            async with sem:
-                kwargs = dict(model=self.model, messages=json.loads(prompt), max_tokens=decoding.max_new_tokens,
-                              temperature=decoding.temperature, top_p=decoding.top_p)
-                if decoding.do_sample:
-                    kwargs["seed"] = seed
-                resp = await self.client.chat.completions.create(**kwargs)
-                return resp.choices[0].message.content or ""
+        from orca.teacher import FatalTeacherError, TeacherClient
+
+        def split(prompt):
+            msgs = json.loads(prompt)
+            system = next((m["content"] for m in msgs if m["role"] == "system"), None)
+            return system, next(m["content"] for m in msgs if m["role"] == "user")
 
         async def all_():
-            sem = asyncio.Semaphore(self.concurrency)
-            return await asyncio.gather(*(one(sem, p) for p in prompts))
+            async with TeacherClient(
+                    self.model, base_url=self.base_url, rpm=self.cfg.rpm, tpm=self.cfg.tpm,
+                    concurrency=self.cfg.concurrency, max_retries=self.cfg.max_retries,
+                    timeout_s=self.cfg.request_timeout, temperature=decoding.temperature,
+                    top_p=decoding.top_p, max_tokens=decoding.max_new_tokens, seed=seed) as client:
+                return await asyncio.gather(*(client.ask(*split(p)) for p in prompts))
         try:
-            return asyncio.run(all_())
-        except Exception as e:  # noqa: BLE001
-            raise self._fail(e) from None
+            results = asyncio.run(all_())
+        except FatalTeacherError as e:
+            raise UserError(f"OpenAI-compatible API at {self.base_url}: {e}") from None
+        failed = [r for r in results if not r.ok]
+        if failed:
+            self.partial = {i: r.response for i, r in enumerate(results) if r.ok}
+            raise UserError(f"{len(failed)} of {len(results)} API requests failed after retries "
+                            f"(last: {failed[-1].error}); answers so far are cached -- run the same command "
+                            "again to retry the rest")
+        return [r.response or "" for r in results]
 
     def loglikelihood(self, pairs):
         raise UserError("--mode loglikelihood needs log-probabilities of given text; chat APIs do not provide "

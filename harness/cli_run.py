@@ -39,6 +39,8 @@ def register(sub) -> None:
     p.add_argument("--base-url", help="OpenAI-compatible API base URL (key from $OPENAI_API_KEY)")
     p.add_argument("--concurrency", type=_positive_int, default=8, help="parallel API requests")
     p.add_argument("--max-retries", type=int, default=6)
+    p.add_argument("--rpm", type=float, help="client-side requests/min limit for API models")
+    p.add_argument("--tpm", type=float, help="client-side tokens/min limit for API models")
     p.add_argument("--device", help="cpu | cuda | cuda:1 (default: cuda if available)")
     p.add_argument("--dtype", help="auto | bfloat16 | float16 | float32")
     p.add_argument("--max-length", type=int, help="model context length override")
@@ -72,7 +74,7 @@ def cmd_run(args) -> int:
         mode=args.mode, prompt_style=args.prompt_style, batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
         repeats=args.repeats, output=args.output, name=args.name, data_dir=args.data_dir,
-        base_url=args.base_url, concurrency=args.concurrency, max_retries=args.max_retries, device=args.device,
+        base_url=args.base_url, concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm, max_retries=args.max_retries, device=args.device,
         dtype=args.dtype, max_length=args.max_length, revision=args.revision, use_cache=not args.no_cache,
         progress=not args.no_progress,
     )

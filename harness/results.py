@@ -71,11 +71,20 @@ def summarize_task(rows: list[dict], n_total: int | None = None) -> dict:
         out["n_total"] = n_total
         out["partial"] = n < n_total
     if len(by_repeat) > 1:
-        accs = [100 * sum(bool(r["correct"]) for r in rs) / len(rs) for rs in by_repeat.values() if rs]
+        # Sampled repeats: mean over repeats, their spread, and an interval from the
+        # pooled counts (narrower than a fresh sample of examples would give; stated).
+        reps = [rs for rs in by_repeat.values() if rs]
+        accs = [100 * sum(bool(r["correct"]) for r in rs) / len(rs) for rs in reps]
+        offs = [100 * sum(bool(r.get("correct_official")) for r in rs) / len(rs) for rs in reps]
+        unp = [100 * sum(r.get("extracted") is None for r in rs) / len(rs) for rs in reps]
         mean = sum(accs) / len(accs)
         std = math.sqrt(sum((a - mean) ** 2 for a in accs) / (len(accs) - 1))
+        pooled = sum(bool(r["correct"]) for rs in reps for r in rs)
         out.update(repeats=len(accs), accuracy=round(mean, 2), accuracy_std=round(std, 2),
-                   accuracy_min=round(min(accs), 2), accuracy_max=round(max(accs), 2))
+                   accuracy_min=round(min(accs), 2), accuracy_max=round(max(accs), 2),
+                   accuracy_official=round(sum(offs) / len(offs), 2),
+                   unparsed_rate=round(sum(unp) / len(unp), 2),
+                   ci95=wilson_ci95(pooled, sum(len(rs) for rs in reps)))
     return out
 
 

@@ -52,6 +52,8 @@ class RunConfig:
     data_dir: str | None = None
     base_url: str | None = None
     concurrency: int = 8
+    rpm: float | None = None
+    tpm: float | None = None
     max_retries: int = 6
     request_timeout: float = 120.0
     device: str | None = None
@@ -230,7 +232,13 @@ def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: Out
                 if cfg.mode == "generate":
                     # One seed per chunk keeps sampled runs reproducible for a given cache state.
                     seed = cfg.seed + 1000 * part[0].repeat + i
-                    outs = backend.generate([r.prompt for r in part], cfg.decoding, seed)
+                    try:
+                        outs = backend.generate([r.prompt for r in part], cfg.decoding, seed)
+                    except UserError:
+                        # keep what an API did answer before giving up on the rest
+                        done_part = getattr(backend, "partial", None) or {}
+                        cache.put_many({part[i].keys[0]: o for i, o in done_part.items()})
+                        raise
                     cache.put_many({r.keys[0]: o for r, o in zip(part, outs)})
                 else:
                     pairs = [(r.prompt, c) for r in part for c in r.choices]

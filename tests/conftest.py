@@ -1,0 +1,36 @@
+"""Shared fixtures: the real benchmark data beside the project, tiny checkpoints,
+an isolated cache directory per test session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("ORCA_DATA_DIR") or ROOT.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Each test session gets its own output cache, so nothing leaks between runs."""
+    if "ORCA_CACHE_DIR" not in os.environ or os.environ.get("CI"):
+        os.environ["ORCA_CACHE_DIR"] = str(tmp_path_factory.mktemp("orca-cache"))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    yield
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (DATA / "agieval" / "v1").is_dir():
+        pytest.fail(f"benchmark data not found at {DATA} (set ORCA_DATA_DIR)")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory, data_dir) -> Path:
+    """A random-init tiny LLaMA (seed 0) with the shared LLaMA-style tokenizer + [[PAD]]."""
+    from orca.tiny import make_tiny_llama
+
+    return make_tiny_llama(tmp_path_factory.mktemp("ckpt") / "tiny", seed=0,
+                           tokenizer_path=data_dir / "tokenizer")

@@ -1,0 +1,96 @@
+"""`orca-eval score`: gold predictions score 100 %, shuffled ones score near chance."""
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections import Counter
+
+import pytest
+
+from harness.cli import main
+from harness.data import SUITES, load_task_data
+from harness.results import load_run
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _gold_rows(data_dir, suite):
+    rows = []
+    for t in SUITES[suite]:
+        for i, d in enumerate(load_task_data(t, str(data_dir)).docs):
+            rows.append({"task": t, "doc_id": i, "prediction": d["label"] if suite == "agieval" else d["target"],
+                         "gold": d["label"] if suite == "agieval" else d["target"]})
+    return rows
+
+
+@pytest.mark.parametrize("suite", ["agieval", "bbh"])
+def test_gold_predictions_score_100_on_every_task(data_dir, tmp_path, suite):
+    preds = _write(tmp_path / "gold.jsonl", _gold_rows(data_dir, suite))
+    assert main(["score", "--suite", suite, "--predictions", str(preds), "--output", str(tmp_path / "r")]) == 0
+    run = load_run(tmp_path / "r")
+    tasks = run.summary["variants"]["sm1"]["tasks"]
+    assert sorted(tasks) == sorted(SUITES[suite])
+    for t, s in tasks.items():
+        assert s["accuracy"] == 100.0, t
+        assert s["n"] == s["n_total"] and s["partial"] is False
+    assert run.summary["variants"]["sm1"]["suites"][suite]["accuracy"] == 100.0
+
+
+@pytest.mark.parametrize("suite", ["agieval", "bbh"])
+def test_shuffled_predictions_score_near_chance(data_dir, tmp_path, suite):
+    rng = random.Random(0)
+    rows = _gold_rows(data_dir, suite)
+    shuffled, expected, var = [], 0.0, 0.0
+    for t in SUITES[suite]:
+        task_rows = [r for r in rows if r["task"] == t]
+        preds = [r["prediction"] for r in task_rows]
+        rng.shuffle(preds)
+        shuffled += [{**r, "prediction": p} for r, p in zip(task_rows, preds)]
+        # a random permutation matches gold with probability sum_k p_k^2 per example
+        n = len(task_rows)
+        p = sum((c / n) ** 2 for c in Counter(r["gold"] for r in task_rows).values())
+        expected += 100 * p / len(SUITES[suite])
+        var += (100 / len(SUITES[suite])) ** 2 * p * (1 - p) / n
+    preds = _write(tmp_path / "shuffled.jsonl", shuffled)
+    assert main(["score", "--suite", suite, "--predictions", str(preds), "--output", str(tmp_path / "r")]) == 0
+    acc = load_run(tmp_path / "r").summary["variants"]["sm1"]["suites"][suite]["accuracy"]
+    assert abs(acc - expected) < 4 * math.sqrt(var) + 1.0, (acc, expected)
+    assert acc < 40
+
+
+def test_predictions_matched_by_input_index_or_target(data_dir, tmp_path):
+    docs = load_task_data("bbh/navigate", str(data_dir)).docs
+    rows = [
+        {"task": "navigate", "input": docs[0]["input"], "prediction": f"So the answer is {docs[0]['target']}."},
+        {"task": "bbh/navigate", "index": 1, "prediction": "I am not sure."},
+    ]
+    preds = _write(tmp_path / "p.jsonl", rows)
+    assert main(["score", "--suite", "bbh/navigate", "--predictions", str(preds), "--output", str(tmp_path / "r")]) == 0
+    samples = load_run(tmp_path / "r").samples["sm1"]["bbh/navigate"]
+    assert [(s["doc_id"], s["correct"], s["extracted"]) for s in samples] == [(0, True, docs[0]["target"]), (1, False, None)]
+    s = load_run(tmp_path / "r").summary["variants"]["sm1"]["tasks"]["bbh/navigate"]
+    assert s["unparsed"] == 1 and s["partial"] is True
+
+    only_target = _write(tmp_path / "t.jsonl", [{"task": "bbh/navigate", "target": "Yes", "prediction": "Yes."}])
+    assert main(["score", "--suite", "bbh", "--predictions", str(only_target), "--output", str(tmp_path / "t")]) == 0
+    assert load_run(tmp_path / "t").summary["variants"]["sm1"]["tasks"]["bbh/navigate"]["accuracy"] == 100.0
+
+
+@pytest.mark.parametrize("row,message", [
+    ({"task": "bbh/nope", "doc_id": 0, "prediction": "x"}, "p.jsonl:2: unknown task 'bbh/nope'"),
+    ({"task": "bbh/navigate", "doc_id": 999, "prediction": "x"}, "p.jsonl:2: field 'doc_id' = 999"),
+    ({"task": "bbh/navigate", "doc_id": 1}, "p.jsonl:2: missing or non-string field 'prediction'"),
+    ({"task": "bbh/navigate", "prediction": "x"}, "p.jsonl:2: needs 'doc_id', 'index', 'input' or 'target'"),
+    ({"task": "bbh/navigate", "doc_id": 0, "prediction": "x"}, "p.jsonl:2: a second prediction for example 0"),
+    ({"task": "agieval/lsat-ar", "doc_id": 0, "prediction": "x"}, "p.jsonl:2: task agieval/lsat-ar is not in the suite"),
+])
+def test_bad_prediction_lines(data_dir, tmp_path, capsys, row, message):
+    preds = _write(tmp_path / "p.jsonl", [{"task": "bbh/navigate", "doc_id": 0, "prediction": "Yes"}, row])
+    assert main(["score", "--suite", "bbh", "--predictions", str(preds), "--output", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not (tmp_path / "r").exists()
