@@ -170,6 +170,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path, tiny_init):
     # the steps between the last checkpoint and the kill, which are recomputed exactly once more.
     steps = [json.loads(line)["step"] for line in (kill_dir / "out/stage1/metrics.jsonl").read_text().splitlines()]
     assert sorted(set(steps)) == list(range(1, max(steps) + 1))
+    assert steps.count(1) == 1  # resumed from a checkpoint, not started over
 
 
 def test_training_works_without_deepspeed_installed(tmp_path, tiny_init):
