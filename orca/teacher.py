@@ -255,6 +255,8 @@ class TeacherClient:
             completion = await self._client.chat.completions.create(
                 model=self.model, messages=msgs, **self.sampling)
         except openai.RateLimitError as e:
+            if e.code == "insufficient_quota":  # a 429 that waiting does not fix
+                raise FatalTeacherError(scrub(f"HTTP 429 insufficient_quota: {e.message}", self._key)) from None
             self.stats.rate_limited += 1
             self.limiter.refund_request()  # the server did not count it
             raise _Retryable(f"429 rate limited: {e.message}", _retry_after(e.response),
