@@ -129,10 +129,13 @@ class _Limiter:
                     break
             return False, "tokens", wait
         self.requests.append(now)
+        self.charge(now, n_tokens)
+        return True, "", 0.0
+
+    def charge(self, now: float, n_tokens: int) -> None:
         if n_tokens:
             self.tokens.append((now, n_tokens))
             self.tokens_in_window += n_tokens
-        return True, "", 0.0
 
 
 class FakeOpenAIServer:
@@ -269,19 +272,14 @@ class FakeOpenAIServer:
                                            "invalid_request_error", None))
         system, user = split_messages(messages)
         key = response_key(system, user)
-        content = (self.responder or default_answer)(messages, model)
         prompt_tokens = prompt_token_count(messages)
-        completion_tokens = count_tokens(content)
-        finish_reason = "stop"
-        max_tokens = req.get("max_completion_tokens") or req.get("max_tokens")
-        if isinstance(max_tokens, int) and completion_tokens > max_tokens:
-            content = " ".join(_TOKEN_RE.findall(content)[:max_tokens])
-            completion_tokens, finish_reason = count_tokens(content), "length"
 
+        # Admission charges the prompt; the answer's tokens are charged once it exists
+        # (so the responder only runs for admitted requests).
         with self._lock:
             self._attempts[key] += 1
             attempt = self._attempts[key]
-            ok, which, wait = self._limiter.admit(time.monotonic(), prompt_tokens + completion_tokens)
+            ok, which, wait = self._limiter.admit(time.monotonic(), prompt_tokens)
             if not ok:
                 self._stats["rate_limited"] += 1
                 self._stats[f"rate_limited_{which}"] += 1
@@ -299,6 +297,16 @@ class FakeOpenAIServer:
                 "retry-after-ms": str(int(math.ceil(wait * 1000))),
                 "x-should-retry": "true",
             })
+
+        content = (self.responder or default_answer)(messages, model)
+        completion_tokens = count_tokens(content)
+        finish_reason = "stop"
+        max_tokens = req.get("max_completion_tokens") or req.get("max_tokens")
+        if isinstance(max_tokens, int) and completion_tokens > max_tokens:
+            content = " ".join(_TOKEN_RE.findall(content)[:max_tokens])
+            completion_tokens, finish_reason = count_tokens(content), "length"
+        with self._lock:
+            self._limiter.charge(time.monotonic(), completion_tokens)
 
         fault = self._choose_fault(messages, model, key, attempt)
         if fault is not None:

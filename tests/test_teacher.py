@@ -25,7 +25,7 @@ from orca.teacher import TeacherClient  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 ALL_FAULTS = {"500": 0.05, "503": 0.05, "slow": 0.04, "drop": 0.05, "truncated": 0.05,
               "short": 0.05, "malformed": 0.05}
-FAST = dict(timeout_s=0.6, backoff_base_s=0.05, backoff_max_s=0.4)
+FAST = dict(timeout_s=1.0, backoff_base_s=0.05, backoff_max_s=0.4)
 
 
 def write_queries(path: Path, n: int, prefix: str = "q", poison: set[int] = frozenset()) -> Path:
@@ -94,7 +94,7 @@ def test_server_enforces_limits_and_speaks_the_protocol():
 def test_collector_survives_every_fault_and_rate_limits(tmp_path):
     queries = write_queries(tmp_path / "q.jsonl", 120)
     out = tmp_path / "out.jsonl"
-    with FakeOpenAIServer(rpm=2400, tpm=120_000, window_s=2, faults=ALL_FAULTS, slow_s=1.5, seed=3) as srv:
+    with FakeOpenAIServer(rpm=2400, tpm=120_000, window_s=2, faults=ALL_FAULTS, slow_s=2.0, seed=3) as srv:
         s = collect(queries, out, "gpt-3.5-turbo", base_url=srv.base_url, rpm=3000, tpm=150_000,
                     concurrency=12, max_retries=10, **FAST)
         st = srv.stats()
