@@ -28,7 +28,8 @@ def register(sub) -> None:
     p.add_argument("--mode", default="generate", help="generate (the paper's protocol) | loglikelihood")
     p.add_argument("--prompt-style", default="orca", help="orca (default) | agieval (AGIEval's official zero-shot form)")
     p.add_argument("--batch-size", type=_positive_int, default=16)
-    p.add_argument("--max-new-tokens", type=_positive_int, default=512)
+    p.add_argument("--max-new-tokens", type=_positive_int,
+                   help="generation budget per answer (default 512; 32 for the random default model)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); the paper sampled Orca at 0.7")
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=1234)

@@ -29,6 +29,7 @@ from harness.scoring import score_output, task_family, task_options
 from orca.paths import PROJECT_ROOT, RESULTS_DIR, TASKS_DIR, cache_dir, data_dir
 
 MODES = ("generate", "loglikelihood")
+DEFAULT_MODEL_MAX_NEW_TOKENS = 32
 # Answer choices of BBH families that have fixed options (for loglikelihood mode).
 FIXED_CHOICES = {"true_false": ["True", "False"], "yes_no": ["Yes", "No"], "valid_invalid": ["valid", "invalid"]}
 
@@ -42,7 +43,7 @@ class RunConfig:
     mode: str = "generate"
     prompt_style: str = "orca"
     batch_size: int = 16
-    max_new_tokens: int = 512
+    max_new_tokens: int | None = None   # 512, or 32 for the random default model
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 1234
@@ -64,6 +65,10 @@ class RunConfig:
     progress: bool = True
 
     def validate(self) -> None:
+        if self.max_new_tokens is None:
+            # The default model is random noise that never ends its answer: 512 tokens of
+            # it would only make the README's first command slow.
+            self.max_new_tokens = DEFAULT_MODEL_MAX_NEW_TOKENS if self.model == "default" else 512
         if self.mode not in MODES:
             raise UserError(f"--mode {self.mode!r}: choose generate or loglikelihood")
         if self.prompt_style not in PROMPT_STYLES:
