@@ -202,3 +202,24 @@ def test_bad_input_errors(tiny_checkpoint, tmp_path, capsys):
     assert main(base + ["--suite", "agieval/lsat-ar", "--model", f"hf:{other}", "--max-new-tokens", "2"]) == 2
     assert "holds a run of a different model" in _one_line_error(capsys)
     assert (out / "summary.json").read_text() == before
+
+
+def test_sampled_repeats_report_mean_and_spread(tiny_checkpoint, tmp_path):
+    out = tmp_path / "rep"
+    run_evaluation(RunConfig(suite="bbh/navigate", model=f"hf:{tiny_checkpoint}", limit=4, temperature=0.9,
+                             top_p=0.95, repeats=3, max_new_tokens=8, seed=7, output=str(out), progress=False))
+    run = load_run(out)
+    rows = run.samples["sm1"]["bbh/navigate"]
+    assert sorted((r["repeat"], r["doc_id"]) for r in rows) == [(k, i) for k in range(3) for i in range(4)]
+    outputs = {(r["repeat"], r["doc_id"]): r["output"] for r in rows}
+    assert any(outputs[(0, i)] != outputs[(1, i)] for i in range(4))  # really sampled
+    s = run.summary["variants"]["sm1"]["tasks"]["bbh/navigate"]
+    per_rep = [100 * sum(r["correct"] for r in rows if r["repeat"] == k) / 4 for k in range(3)]
+    assert s["repeats"] == 3 and s["accuracy"] == pytest.approx(sum(per_rep) / 3, abs=0.01)
+    assert s["accuracy_min"] == min(per_rep) and s["accuracy_max"] == max(per_rep)
+    assert run.meta["decoding"] == {"do_sample": True, "temperature": 0.9, "top_p": 0.95, "max_new_tokens": 8}
+
+
+def test_repeats_without_sampling_is_refused(capsys):
+    assert main(["run", "--suite", "bbh/navigate", "--repeats", "3"]) == 2
+    assert "--repeats > 1 needs sampling" in _one_line_error(capsys)
