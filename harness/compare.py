@@ -151,9 +151,9 @@ class Comparison:
     def gate_message(self) -> str:
         """One line for CI logs naming what regressed."""
         if self.verdict != REGRESSED:
-            return f"no significant regression beyond {self.min_delta:g} points"
+            return f"no significant regression beyond {_points(self.min_delta)}"
         parts = [f"{_label(r)} {r.delta:+.1f}" for r in self.regressions]
-        return (f"{len(parts)} significant regression(s) beyond {self.min_delta:g} points: "
+        return (f"{len(parts)} significant regression(s) beyond {_points(self.min_delta)}: "
                 + ", ".join(parts[:8]) + (" ..." if len(parts) > 8 else ""))
 
     def to_dict(self) -> dict:
@@ -194,6 +194,10 @@ class _NullWriter:
 
     def flush(self):
         pass
+
+
+def _points(x: float) -> str:
+    return f"{x:g} point" + ("" if x == 1 else "s")
 
 
 def _label(r: TaskComparison | SuiteComparison) -> str:
@@ -258,6 +262,15 @@ def _check_setup(base: RunResult, cand: RunResult, variants: list[str]) -> list[
              if dec_a.get(k) != dec_b.get(k)]
     if diffs:
         notes.append("decoding differs: " + ", ".join(diffs))
+    hashes_a = (base.meta.get("data") or {}).get("hashes") or {}
+    hashes_b = (cand.meta.get("data") or {}).get("hashes") or {}
+    changed = sorted(t for t in set(hashes_a) & set(hashes_b) if hashes_a[t] != hashes_b[t])
+    if changed:
+        notes.append(f"data files differ for {', '.join(changed)} (examples were matched one by one by "
+                     "doc_id, prompt and target)")
+    fp_a = (base.meta.get("model") or {}).get("fingerprint")
+    if fp_a and fp_a == (cand.meta.get("model") or {}).get("fingerprint"):
+        notes.append(f"both runs evaluated the same checkpoint (fingerprint {fp_a})")
     return notes
 
 
@@ -444,7 +457,7 @@ def print_table(c: Comparison, console=None) -> None:
     console.print(tasks)
     for note in c.notes:
         console.print(f"note: {escape(note)}")
-    console.print(f"[bold]verdict: {c.verdict}[/bold] (alpha {c.alpha:g}, min delta {c.min_delta:g} points; "
+    console.print(f"[bold]verdict: {c.verdict}[/bold] (alpha {c.alpha:g}, min delta {_points(c.min_delta)}; "
                   f"{c.gate_message()})", style=_STYLE[c.verdict])
 
 
@@ -455,7 +468,7 @@ def render_markdown(c: Comparison) -> str:
         f"### orca-eval compare: {_MARK[c.verdict]}",
         "",
         f"Base `{c.base}` → candidate `{c.candidate}`. Significant means {corr}-corrected p < {c.alpha:g}; "
-        f"a change counts only when it is also at least {c.min_delta:g} points. {c.gate_message()}.",
+        f"a change counts only when it is also at least {_points(c.min_delta)}. {c.gate_message()}.",
         "",
         "| variant | suite | tasks | n | base % | cand % | Δ pts | 95% CI | p (corrected) | verdict |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",

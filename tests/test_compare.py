@@ -319,3 +319,17 @@ def test_table_output_to_file_is_plain_text(tmp_path, capsys):
     assert "agieval/lsat-ar" in text and "-17.50" in text and "verdict: regressed" in text
     assert main(["compare", str(base), str(cand)]) == 0
     assert "verdict: regressed" in capsys.readouterr().out
+
+
+def test_notes_on_softer_differences(tmp_path):
+    base, cand = pair_of_runs(tmp_path, {"bbh/navigate": (60, 30, 0, 0)})
+    for run, (sha, temp) in ((base, ("aaa", 0.0)), (cand, ("bbb", 0.7))):
+        meta = json.loads((run / "run.json").read_text())
+        meta["data"] = {"hashes": {"bbh/navigate": sha}}
+        meta["model"]["fingerprint"] = "f00d"
+        meta["decoding"]["temperature"] = temp
+        (run / "run.json").write_text(json.dumps(meta))
+    notes = compare_runs(base, cand).notes
+    assert any(n.startswith("data files differ for bbh/navigate") for n in notes)
+    assert "both runs evaluated the same checkpoint (fingerprint f00d)" in notes
+    assert "decoding differs: temperature 0.0 vs 0.7" in notes

@@ -168,6 +168,7 @@ def test_gate_passes_the_same_checkpoint_evaluated_again(runs, capsys):
 
     result = compare_runs(runs["base"], runs["same"])
     assert result.verdict == NO_CHANGE
+    assert any(n.startswith("both runs evaluated the same checkpoint") for n in result.notes)
     assert all(t.n == LIMIT and t.lost == 0 and t.gained == 0 for t in result.tasks)
     assert main(["compare", str(runs["base"]), str(runs["same"]), "--fail-on-regression"]) == 0
     capsys.readouterr()
