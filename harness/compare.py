@@ -225,6 +225,9 @@ def _outcomes(run: RunResult, variant: str, task: str, repeats: str) -> dict[int
         except (TypeError, ValueError):
             raise UserError(f"{where}: doc_id/repeat must be integers (got {r.get('doc_id')!r}, "
                             f"{r.get('repeat')!r})") from None
+        if not isinstance(r["correct"], bool):
+            raise UserError(f"{where}: doc_id {doc}: field 'correct' must be true or false "
+                            f"(got {r['correct']!r})")
         if rep in by_doc.setdefault(doc, {}):
             raise UserError(f"{where}: doc_id {doc} repeat {rep} appears twice (corrupted samples file)")
         by_doc[doc][rep] = r

@@ -280,6 +280,11 @@ def test_refuses_unusable_input(tmp_path, capsys):
     assert "doc_id 0 repeat 0 appears twice" in _refused(capsys, ["compare", str(base), str(dup)])
     with pytest.raises(UserError):
         compare_runs(base, dup)
+    # a hand-edited outcome that is not a boolean ("false" would otherwise count as correct)
+    bad = write_run(tmp_path / "bad", {"bbh/navigate": ok})
+    f = bad / "samples" / "sm1" / "bbh__navigate.jsonl"
+    f.write_text(f.read_text().replace('"correct": false', '"correct": "false"', 1))
+    assert "field 'correct' must be true or false" in _refused(capsys, ["compare", str(base), str(bad)])
     with pytest.raises(SystemExit):  # argparse rejects an unknown correction itself (exit 2)
         main(["compare", str(base), str(base), "--correction", "bonferroni"])
 
