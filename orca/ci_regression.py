@@ -4,7 +4,7 @@
     python -m orca.ci_regression --refresh-baseline   # after an intended change: rewrite the baseline
     python -m orca.ci_regression --break-training     # loss on the prompt, not the response: must fail
 
-What it does, in --work DIR (default results/ci/tiny-regression, wiped first):
+What it does, in --work DIR (default results/runs/ci-tiny-regression, wiped first):
 1. writes a fixed, project-generated training set in the teacher collector's format --
    stage 1 "ChatGPT" answers (short), stage 2 "GPT-4" answers (longer explanations) --
    and a fixed evaluation set in the AGIEval v1 JSONL and BBH JSON formats, under the
@@ -36,7 +36,7 @@ from orca.paths import PROJECT_ROOT
 
 BASELINE = PROJECT_ROOT / "results" / "baselines" / "ci-tiny"
 RANDOM_INIT_BASELINE = PROJECT_ROOT / "results" / "baselines" / "ci-tiny-random-init"
-DEFAULT_WORK = PROJECT_ROOT / "results" / "ci" / "tiny-regression"
+DEFAULT_WORK = PROJECT_ROOT / "results" / "runs" / "ci-tiny-regression"
 AGIEVAL_TASK, BBH_TASK = "agieval/logiqa-en", "bbh/date_understanding"
 SUITE = f"{AGIEVAL_TASK},{BBH_TASK}"
 

@@ -326,6 +326,8 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
     # fp32 master weights; bf16 comes from DeepSpeed's bf16 mode or, without it, autocast.
     model = AutoModelForCausalLM.from_pretrained(load_from, attn_implementation=attn, dtype=torch.float32)
     resize_embeddings_for_tokenizer(model, tokenizer)
+    if config.gradient_checkpointing:  # 13B at 2048 tokens: recompute activations instead of storing them
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.to(device)
     model.train()
     schedule = lr_lambda(total_steps, warmup, stage.min_lr_ratio)

@@ -59,6 +59,7 @@ TOP_FIELDS: dict[str, tuple[tuple[type, ...], object]] = {
     "bf16": ((bool,), False),
     "log_every": ((int,), 10),
     "tokenizer": ((str, type(None)), None),
+    "gradient_checkpointing": ((bool,), False),
 }
 CHOICES = {
     "device": ("auto", "cpu", "cuda"),
@@ -101,6 +102,7 @@ class TrainConfig:
     bf16: bool = False
     log_every: int = 10
     tokenizer: Path | None = None
+    gradient_checkpointing: bool = False
     source: Path | None = None
 
 
@@ -178,7 +180,8 @@ def parse_train_config(raw: dict, source: str | Path, base_dir: Path | None = No
     return TrainConfig(output_dir=resolve(top["output_dir"]), stages=stages, seed=top["seed"],
                        device=top["device"], attn_implementation=top["attn_implementation"],
                        deepspeed=deepspeed, bf16=top["bf16"], log_every=top["log_every"],
-                       tokenizer=resolve(top["tokenizer"]), source=Path(source))
+                       tokenizer=resolve(top["tokenizer"]), gradient_checkpointing=top["gradient_checkpointing"],
+                       source=Path(source))
 
 
 def read_config_file(path: str | Path) -> dict:
