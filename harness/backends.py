@@ -110,18 +110,33 @@ class LMEvalBackend:
         reqs = [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
         return [float(lp) for lp, _ in self.lm.loglikelihood(reqs, disable_tqdm=True)]
 
+    # Data parallel under `accelerate launch` or `torchrun`: each process takes a slice
+    # of the requests. Read from torch.distributed rather than the lm-eval model, which
+    # only goes multi-process when it has several GPUs.
     @property
     def rank(self) -> int:
-        return getattr(self.lm, "rank", 0)
+        return _process_group().get_rank() if _distributed() else 0
 
     @property
     def world_size(self) -> int:
-        return getattr(self.lm, "world_size", 1)
+        return _process_group().get_world_size() if _distributed() else 1
 
     def barrier(self) -> None:
-        acc = getattr(self.lm, "accelerator", None)
-        if acc is not None and self.world_size > 1:
-            acc.wait_for_everyone()
+        if _distributed():
+            _process_group().barrier()
+
+
+def _distributed() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _process_group():
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized():  # HFLM's accelerator has already done this on multi-GPU hosts
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist
 
 
 def _resolve_local(path_str: str, spec: str) -> Path:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from harness.errors import UserError
 
@@ -80,7 +81,7 @@ def cmd_run(args) -> int:
         progress=not args.no_progress,
     )
     run_dir = run_evaluation(cfg)
-    if (run_dir / "summary.json").exists():
+    if int(os.environ.get("RANK", "0")) == 0 and (run_dir / "summary.json").exists():
         print_summary(run_dir)
     return 0
 

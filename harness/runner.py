@@ -216,9 +216,11 @@ def _progress(enabled: bool):
 def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: OutputCache) -> None:
     """Run the model on every request the cache lacks, a chunk at a time, appending
     results to the cache after each chunk."""
+    if backend.world_size > 1:
+        # Data parallel: slice the full request list (not what this rank's cache lacks,
+        # which changes as the other ranks write) so the slices always cover everything.
+        requests = requests[backend.rank:: backend.world_size]
     todo = [r for r in requests if any(k not in cache for k in r.keys)]
-    if backend.world_size > 1:  # data parallel under `accelerate launch`: each rank takes a slice
-        todo = todo[backend.rank:: backend.world_size]
     groups: dict[tuple, list[Request]] = {}
     for r in todo:
         groups.setdefault((r.variant, r.task), []).append(r)
@@ -317,6 +319,7 @@ def run_evaluation(cfg: RunConfig) -> Path:
         "repeats": cfg.repeats,
         "limit": cfg.limit,
         "batch_size": cfg.batch_size,
+        "world_size": backend.world_size,
         "data": {"dir": data_root, "sources": {t: d.source for t, d in task_data.items()},
                  "hashes": {t: d.sha256 for t, d in task_data.items()}},
         "packages": package_versions(),
@@ -339,6 +342,9 @@ def run_evaluation(cfg: RunConfig) -> Path:
         return run_dir
     if backend.world_size > 1:
         cache = OutputCache(cache.path)  # other ranks' results
+    missing = sum(1 for r in requests for k in r.keys if k not in cache)
+    if missing:  # never score a hole as a wrong answer
+        raise RuntimeError(f"{missing} model outputs missing from {cache.path} after the run")
     samples = score_requests(cfg, requests, docs, cache)
     for variant, by_task in samples.items():
         for task, rows in by_task.items():

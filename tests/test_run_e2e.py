@@ -223,3 +223,24 @@ def test_sampled_repeats_report_mean_and_spread(tiny_checkpoint, tmp_path):
 def test_repeats_without_sampling_is_refused(capsys):
     assert main(["run", "--suite", "bbh/navigate", "--repeats", "3"]) == 2
     assert "--repeats > 1 needs sampling" in _one_line_error(capsys)
+
+
+def test_data_parallel_under_torchrun_splits_and_completes(tiny_checkpoint, tmp_path):
+    """Two processes (gloo on CPU; NCCL on GPUs) each take half of the requests; rank 0
+    writes complete results and every request is computed exactly once."""
+    torchrun = Path(sys.executable).parent / "torchrun"
+    cache = tmp_path / "cache"
+    env = {**os.environ, "ORCA_CACHE_DIR": str(cache)}
+    out = tmp_path / "dp"
+    r = subprocess.run([str(torchrun), "--nproc_per_node", "2", "-m", "harness.cli", "run", "--suite",
+                        "bbh/navigate,bbh/web_of_lies", "--model", f"hf:{tiny_checkpoint}", "--limit", "9",
+                        "--max-new-tokens", "4", "--output", str(out), "--no-progress"],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    run = load_run(out)
+    assert run.meta["world_size"] == 2
+    for t in ("bbh/navigate", "bbh/web_of_lies"):
+        assert [s["doc_id"] for s in run.samples["sm1"][t]] == list(range(9))
+        assert all(s["output"] is not None for s in run.samples["sm1"][t])
+    keys = [json.loads(line)["k"] for f in (cache / "outputs").glob("*.jsonl") for line in open(f)]
+    assert len(keys) == len(set(keys)) == len({s["prompt_sha"] for v in run.samples["sm1"].values() for s in v})
