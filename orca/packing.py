@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import torch
 
 from orca.tokenize import IGNORE_INDEX
@@ -113,9 +114,9 @@ def collate(rows: list[list[dict]], attn_implementation: str = "sdpa", pad_id: i
     """
     if attn_implementation == "flash_attention_2":
         flat = [e for r in rows for e in r]
-        ids = torch.tensor([[t for e in flat for t in e["input_ids"]]])
-        labels = torch.tensor([[t for e in flat for t in e["labels"]]])
-        pos = torch.tensor([[p for e in flat for p in range(len(e["input_ids"]))]])
+        ids = torch.from_numpy(np.concatenate([np.asarray(e["input_ids"]) for e in flat]).astype(np.int64))[None]
+        labels = torch.from_numpy(np.concatenate([np.asarray(e["labels"]) for e in flat]).astype(np.int64))[None]
+        pos = torch.from_numpy(np.concatenate([np.arange(len(e["input_ids"])) for e in flat]))[None]
         return {"input_ids": ids, "labels": labels, "position_ids": pos, "n_real": ids.shape[1]}
     width = max(sum(len(e["input_ids"]) for e in r) for r in rows)
     width = max(width, pad_to or 0)
@@ -128,8 +129,8 @@ def collate(rows: list[list[dict]], attn_implementation: str = "sdpa", pad_id: i
         start = 0
         for s, e in enumerate(row):
             n = len(e["input_ids"])
-            ids[b, start:start + n] = torch.tensor(e["input_ids"])
-            labels[b, start:start + n] = torch.tensor(e["labels"])
+            ids[b, start:start + n] = torch.as_tensor(np.asarray(e["input_ids"]))
+            labels[b, start:start + n] = torch.as_tensor(np.asarray(e["labels"]))
             pos[b, start:start + n] = torch.arange(n)
             segment[b, start:start + n] = s
             start += n

@@ -422,6 +422,8 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
     if rank == 0:
         write_json_atomic(stage_dir / STATE_FILE, {**_read_state(stage_dir), "done": True,
                                                    "final": f"epoch-{stage.epochs}"})
+        for leftover in stage_dir.glob("step-*"):  # resume points are useless once the stage is done
+            shutil.rmtree(leftover, ignore_errors=True)
         console.print(f"[green]stage {stage.name}: done[/] -> {stage_dir / f'epoch-{stage.epochs}'}")
     _barrier()
     return stage_dir / f"epoch-{stage.epochs}"

@@ -116,3 +116,17 @@ def test_resize_embeddings_grows_to_tokenizer_with_mean_row(tok):
     assert torch.allclose(new[32000], old.mean(0), atol=0.05)  # mean-resizing samples around the mean
     assert model.config.pad_token_id == tok.pad_token_id
     assert not resize_embeddings_for_tokenizer(model, tok)
+
+
+def test_batched_tokenization_equals_one_by_one(tok):
+    from orca.tokenize import tokenize_examples
+
+    examples = [{"system": s, "query": f"Question {i}: {'why ' * i}?", "response": f"Because {i}. " * (i % 5 + 1)}
+                for i, s in enumerate([None, "", "You are helpful."] * 5)]
+    batched, stats = tokenize_examples(tok, examples, max_len=40, chunk=4)
+    for ex, b in zip(examples, batched):
+        one = format_example(tok, ex["system"], ex["query"], ex["response"], max_len=40)
+        assert b["input_ids"].tolist() == one["input_ids"] and b["labels"].tolist() == one["labels"]
+    assert stats["truncated"] == sum(
+        format_example(tok, e["system"], e["query"], e["response"], max_len=40)["truncated"] for e in examples)
+    assert stats["truncated"] > 0 and stats["examples"] == 15
