@@ -224,7 +224,9 @@ def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: Out
     groups: dict[tuple, list[Request]] = {}
     for r in todo:
         groups.setdefault((r.variant, r.task), []).append(r)
-    chunk = max(cfg.batch_size * 8, 64) if cfg.mode == "generate" else max(cfg.batch_size * 4, 32)
+    # A chunk is the unit of resumption (written to the cache when done): a few batches,
+    # so the backend can still sort by length within it.
+    chunk = max(cfg.batch_size * 4, 16)
     if cfg.model.startswith("openai:"):
         chunk = max(cfg.concurrency * 4, 32)
     with _progress(cfg.progress and backend.rank == 0) as prog:

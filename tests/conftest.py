@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see harness/__init__.py
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("ORCA_DATA_DIR") or ROOT.parent / "shared" / "data")
 
