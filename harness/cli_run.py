@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import os
 
-from harness.errors import UserError
 
 
 def _positive_int(s: str) -> int:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.io import sha256_file
+from harness.io import iter_jsonl_objects, sha256_file
 
 AGIEVAL_TASKS = [
     "aqua-rat", "logiqa-en", "lsat-ar", "lsat-lr", "lsat-rc", "sat-math", "sat-en", "sat-en-without-passage",
@@ -86,16 +86,7 @@ def _find(candidates: list[Path], task: str, root: Path) -> Path:
 
 def parse_agieval_jsonl(path: Path) -> list[dict]:
     """AGIEval v1 JSONL: one {passage, question, options, label} object per line."""
-    docs = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
-            docs.append(validate_agieval_doc(row, f"{path}:{lineno}"))
+    docs = [validate_agieval_doc(row, where) for where, row in iter_jsonl_objects(path, "AGIEval file")]
     if not docs:
         raise UserError(f"{path}: no examples")
     return docs

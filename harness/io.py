@@ -82,3 +82,29 @@ def sha256_file(path: str | Path) -> str:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def iter_jsonl_objects(path: str | Path, what: str = "file"):
+    """Yield (where, object) for each non-blank line of a user's JSONL file, where
+    `where` is "path:line" for error messages; a missing file, malformed JSON or a
+    non-object line raises UserError naming the file and line. Reads .gz too."""
+    import gzip
+
+    from harness.errors import UserError
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: {what} not found")
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{where}: malformed JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{where}: expected a JSON object")
+            yield where, row

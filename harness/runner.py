@@ -12,7 +12,7 @@ import logging
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -20,9 +20,9 @@ from pathlib import Path
 from harness import extract
 from harness.backends import Decoding, make_backend
 from harness.cache import OutputCache, request_key
-from harness.data import SUITES, load_task_data, resolve_tasks
+from harness.data import load_task_data, resolve_tasks
 from harness.errors import UserError
-from harness.io import sha256_text, write_json_atomic
+from harness.io import sha256_text
 from harness.prompts import PROMPT_STYLES, SystemVariant, parse_system_variant, user_prompt
 from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
 from harness.scoring import score_output, task_family, task_options

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness.data import ALL_TASKS, load_task_data, resolve_tasks
 from harness.errors import UserError
-from harness.io import sha256_file, sha256_text
+from harness.io import iter_jsonl_objects, sha256_file, sha256_text
 from harness.prompts import parse_system_variant, user_prompt
 from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
 from harness.scoring import score_output, task_family
@@ -55,8 +55,6 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
                       name: str | None = None) -> Path:
     """Score a predictions JSONL file; returns the run directory written."""
     path = Path(predictions)
-    if not path.is_file():
-        raise UserError(f"--predictions {path}: file not found")
     tasks = resolve_tasks(suite)
     root = str(data_dir(data)) if not str(data or "").startswith("hf:") else data
     task_data = {t: load_task_data(t, root) for t in tasks}
@@ -67,42 +65,32 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
         lookup[t] = {d[key].strip(): i for i, d in enumerate(td.docs)}
 
     rows_by_task: dict[str, dict[int, dict]] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{where}: malformed JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{where}: expected a JSON object")
-            task = _task_key(row.get("task"), where, tasks)
-            pred = row.get("prediction")
-            if not isinstance(pred, str):
-                raise UserError(f"{where}: missing or non-string field 'prediction'")
-            docs = task_data[task].docs
-            i = _find_doc(row, docs, task, where, lookup[task])
-            by_id = rows_by_task.setdefault(task, {})
-            if i is None:  # target only: score as given, without option texts
-                target = str(row["target"])
-                family = task_family(task)
-                ex = extract.extract_answer(pred, family, None)
-                off = extract.extract_official(pred, family, None)
-                i = len(by_id)
-                scored = {"extracted": ex, "target": target, "correct": extract.is_correct(ex, target, family),
-                          "extracted_official": off, "correct_official": extract.is_correct(off, target, family)}
-                sha = None
-            else:
-                scored = score_output(task, docs[i], pred)
-                if "target" in row and str(row["target"]).strip() != str(scored["target"]).strip():
-                    raise UserError(f"{where}: field 'target' {row['target']!r} disagrees with the data "
-                                    f"({scored['target']!r}) for example {i} of {task}")
-                sha = sha256_text(user_prompt(task, docs[i], prompt_style))[:16]
-            if i in by_id:
-                raise UserError(f"{where}: a second prediction for example {i} of {task}")
-            by_id[i] = {"doc_id": i, "repeat": 0, "prompt_sha": sha, "output": pred, **scored}
+    for where, row in iter_jsonl_objects(path, "predictions file"):
+        task = _task_key(row.get("task"), where, tasks)
+        pred = row.get("prediction")
+        if not isinstance(pred, str):
+            raise UserError(f"{where}: missing or non-string field 'prediction'")
+        docs = task_data[task].docs
+        i = _find_doc(row, docs, task, where, lookup[task])
+        by_id = rows_by_task.setdefault(task, {})
+        if i is None:  # target only: score as given, without option texts
+            target = str(row["target"])
+            family = task_family(task)
+            ex = extract.extract_answer(pred, family, None)
+            off = extract.extract_official(pred, family, None)
+            i = len(by_id)
+            scored = {"extracted": ex, "target": target, "correct": extract.is_correct(ex, target, family),
+                      "extracted_official": off, "correct_official": extract.is_correct(off, target, family)}
+            sha = None
+        else:
+            scored = score_output(task, docs[i], pred)
+            if "target" in row and str(row["target"]).strip() != str(scored["target"]).strip():
+                raise UserError(f"{where}: field 'target' {row['target']!r} disagrees with the data "
+                                f"({scored['target']!r}) for example {i} of {task}")
+            sha = sha256_text(user_prompt(task, docs[i], prompt_style))[:16]
+        if i in by_id:
+            raise UserError(f"{where}: a second prediction for example {i} of {task}")
+        by_id[i] = {"doc_id": i, "repeat": 0, "prompt_sha": sha, "output": pred, **scored}
     if not rows_by_task:
         raise UserError(f"{path}: no predictions")
 

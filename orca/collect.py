@@ -17,7 +17,6 @@ file holds at most one line per id.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import statistics
 import sys
@@ -26,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.io import append_jsonl, read_jsonl_tolerant, write_jsonl_atomic
+from harness.io import append_jsonl, iter_jsonl_objects, read_jsonl_tolerant, write_jsonl_atomic
 from orca.system_messages import SYSTEM_MESSAGES
 from orca.teacher import FatalTeacherError, TeacherClient
 
@@ -60,45 +59,32 @@ class Query:
 
 def load_queries(path: str | Path) -> list[Query]:
     """Read and check a queries file; UserError names file:line:field of the first problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: queries file not found")
     queries, seen = [], {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{where}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{where}: a query line must be a JSON object")
-            qid = row.get("id")
-            if not isinstance(qid, (str, int)) or isinstance(qid, bool) or str(qid) == "":
-                raise UserError(f"{where}: field 'id' must be a non-empty string or integer")
-            qid = str(qid)
-            if qid in seen:
-                raise UserError(f"{where}: field 'id' {qid!r} repeats line {seen[qid]}")
-            seen[qid] = lineno
-            text = row.get("query")
-            if not isinstance(text, str) or not text.strip():
-                raise UserError(f"{where}: field 'query' must be a non-empty string")
-            sm_id, system = row.get("system_message_id"), row.get("system")
-            if sm_id is not None:
-                if isinstance(sm_id, bool) or not isinstance(sm_id, int) or sm_id not in SYSTEM_MESSAGES:
-                    raise UserError(f"{where}: field 'system_message_id' must be an integer "
-                                    f"1..{len(SYSTEM_MESSAGES)}, got {sm_id!r}")
-                if system is not None and system != SYSTEM_MESSAGES[sm_id]:
-                    raise UserError(f"{where}: field 'system' differs from the text of "
-                                    f"system message {sm_id}; give one of them")
-                system = SYSTEM_MESSAGES[sm_id]
-            elif system is None:
-                raise UserError(f"{where}: field 'system_message_id' or 'system' is required")
-            elif not isinstance(system, str):
-                raise UserError(f"{where}: field 'system' must be a string")
-            queries.append(Query(qid, text, system, sm_id))
+    for where, row in iter_jsonl_objects(path, "queries file"):
+        qid = row.get("id")
+        if not isinstance(qid, (str, int)) or isinstance(qid, bool) or str(qid) == "":
+            raise UserError(f"{where}: field 'id' must be a non-empty string or integer")
+        qid = str(qid)
+        if qid in seen:
+            raise UserError(f"{where}: field 'id' {qid!r} repeats line {seen[qid]}")
+        seen[qid] = where.rsplit(":", 1)[1]
+        text = row.get("query")
+        if not isinstance(text, str) or not text.strip():
+            raise UserError(f"{where}: field 'query' must be a non-empty string")
+        sm_id, system = row.get("system_message_id"), row.get("system")
+        if sm_id is not None:
+            if isinstance(sm_id, bool) or not isinstance(sm_id, int) or sm_id not in SYSTEM_MESSAGES:
+                raise UserError(f"{where}: field 'system_message_id' must be an integer "
+                                f"1..{len(SYSTEM_MESSAGES)}, got {sm_id!r}")
+            if system is not None and system != SYSTEM_MESSAGES[sm_id]:
+                raise UserError(f"{where}: field 'system' differs from the text of "
+                                f"system message {sm_id}; give one of them")
+            system = SYSTEM_MESSAGES[sm_id]
+        elif system is None:
+            raise UserError(f"{where}: field 'system_message_id' or 'system' is required")
+        elif not isinstance(system, str):
+            raise UserError(f"{where}: field 'system' must be a string")
+        queries.append(Query(qid, text, system, sm_id))
     if not queries:
         raise UserError(f"{path}: no queries")
     return queries

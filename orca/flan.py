@@ -26,14 +26,13 @@ a pure function of the input rows and the seed.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from harness.errors import UserError
-from harness.io import sha256_file, write_json_atomic, write_jsonl_atomic
+from harness.io import iter_jsonl_objects, sha256_file, write_json_atomic, write_jsonl_atomic
 from orca.system_messages import allowed_message_ids
 
 # Table 3 of the paper: queries sampled per sub-collection for FLAN-5M.
@@ -132,18 +131,8 @@ def read_flan(paths: Iterable[str | Path]) -> Iterator[FlanExample]:
 
 
 def _read_jsonl(path: Path) -> Iterator[FlanExample]:
-    import gzip
-
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            yield _example(row, f"{path}:{lineno}")
+    for where, row in iter_jsonl_objects(path, "FLAN file"):
+        yield _example(row, where)
 
 
 def _read_parquet(path: Path) -> Iterator[FlanExample]:

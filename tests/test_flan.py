@@ -184,7 +184,7 @@ def test_bad_json_and_missing_parquet_column(tmp_path):
 
     path = tmp_path / "flan.jsonl"
     path.write_text(json.dumps(make_rows()[0]) + "\n{not json\n")
-    with pytest.raises(UserError, match=r"flan.jsonl:2: not valid JSON"):
+    with pytest.raises(UserError, match=r"flan.jsonl:2: malformed JSON"):
         list(flan.read_flan([path]))
     rows = [{k: v for k, v in r.items() if k != "task_name"} for r in make_rows()[:3]]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "bad.parquet")
