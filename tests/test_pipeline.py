@@ -31,7 +31,7 @@ def _flan_file(path: Path) -> Path:
 def test_pipeline_sample_collect_train_evaluate_compare_report(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-secret")
     data = ci.write_ci_data(tmp_path / "ci", n_stage1=2, n_stage2=2, n_eval=12)
-    flan = _flan_file(tmp_path / "flan.jsonl")
+    _flan_file(tmp_path / "flan.jsonl")  # the pipeline config names it
 
     def responder(messages, model):
         user = messages[-1]["content"]
