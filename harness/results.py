@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.io import write_json_atomic, write_jsonl_atomic
+from harness.io import iter_jsonl_objects, write_json_atomic, write_jsonl_atomic
 
 SAMPLE_FIELDS = ("doc_id", "prompt_sha", "output", "extracted", "target", "correct")
 
@@ -169,16 +169,10 @@ def load_run(run_dir: str | Path, with_samples: bool = True) -> RunResult:
             result.samples[variant] = {}
             for f in sorted(vdir.glob("*.jsonl")):
                 rows = []
-                for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise UserError(f"{f}:{i}: invalid JSON: {e.msg}") from None
+                for where, row in iter_jsonl_objects(f, "samples file"):
                     missing = [k for k in SAMPLE_FIELDS if k not in row]
                     if missing:
-                        raise UserError(f"{f}:{i}: missing field {missing[0]!r}")
+                        raise UserError(f"{where}: missing field {missing[0]!r}")
                     rows.append(row)
                 result.samples[variant][task_from_file_name(f.name)] = rows
     return result

@@ -15,33 +15,15 @@ Input files are JSONL. Two line shapes are accepted:
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from harness.errors import UserError
+from harness.io import iter_jsonl_objects
 from orca.system_messages import UnknownSystemMessage, get_system_message
 from orca.template import render_for_tokenizer
 
 IGNORE_INDEX = -100
 QUERY_FIELDS = ("query", "user", "inputs", "question")
-
-
-def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
-    if not path.is_file():
-        raise UserError(f"{path}: training data file not found")
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{lineno}: invalid JSON: {e.msg}") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object")
-            rows.append((lineno, row))
-    return rows
 
 
 def _query_text(row: dict) -> str | None:
@@ -58,13 +40,12 @@ def load_examples(path: str | Path, queries: str | Path | None = None) -> tuple[
     path = Path(path)
     query_by_id: dict[str, dict] = {}
     if queries is not None:
-        for lineno, row in _read_jsonl(Path(queries)):
+        for where, row in iter_jsonl_objects(queries, "queries file"):
             if "id" not in row:
-                raise UserError(f"{queries}:{lineno}: missing field 'id'")
+                raise UserError(f"{where}: missing field 'id'")
             query_by_id[str(row["id"])] = row
     examples, failed = [], 0
-    for lineno, row in _read_jsonl(path):
-        where = f"{path}:{lineno}"
+    for where, row in iter_jsonl_objects(path, "training data file"):
         status = row.get("status", "ok")
         if status == "failed":
             failed += 1
@@ -80,7 +61,7 @@ def load_examples(path: str | Path, queries: str | Path | None = None) -> tuple[
         if not isinstance(response, str):
             raise UserError(f"{where}: field 'response' must be a string")
         system = _system_text(row, source, where)
-        examples.append({"id": str(row.get("id", f"{path.name}:{lineno}")), "system": system,
+        examples.append({"id": str(row.get("id", f"{path.name}:{where.rsplit(':', 1)[1]}")), "system": system,
                          "query": query, "response": response})
     return examples, {"file": str(path), "examples": len(examples), "failed_skipped": failed}
 

@@ -95,7 +95,7 @@ def test_plain_lines_and_clear_errors(tmp_path):
     with pytest.raises(UserError, match=r"plain.jsonl:1: missing field 'query' \(pass the queries file"):
         load_examples(f)
     f.write_text("{not json\n")
-    with pytest.raises(UserError, match=r"plain.jsonl:1: invalid JSON"):
+    with pytest.raises(UserError, match=r"plain.jsonl:1: malformed JSON"):
         load_examples(f)
     f.write_text(json.dumps({"query": "q", "response": "r"}) + "\n")
     examples, _ = load_examples(f)
