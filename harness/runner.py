@@ -205,12 +205,42 @@ def build_requests(cfg: RunConfig, backend, docs: dict[str, list[dict]], variant
 
 
 def _progress(enabled: bool):
+    """Rich bars on a terminal; in a log (not a TTY), one plain line per finished task."""
+    from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
 
+    if enabled and not Console().is_terminal:
+        return _LineProgress()
     return Progress(TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[rate]:>8} ex/s"), TimeElapsedColumn(), TextColumn("ETA"),
                     TimeRemainingColumn(), disable=not enabled, transient=False)
+
+
+class _LineProgress:
+    """The subset of rich.progress.Progress the runner uses, printing plain lines."""
+
+    def __init__(self):
+        self.tasks: dict[int, dict] = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, description: str, total: int, **fields) -> int:
+        self.tasks[len(self.tasks)] = {"description": description, "total": total, "done": 0,
+                                       "start": time.perf_counter()}
+        return len(self.tasks) - 1
+
+    def update(self, task_id: int, advance: int = 0, **fields) -> None:
+        t = self.tasks[task_id]
+        t["done"] += advance
+        if t["done"] >= t["total"] and task_id != 0:
+            el = time.perf_counter() - t["start"]
+            print(f"{t['description']}: {t['total']} examples in {el:.1f} s ({t['total'] / max(el, 1e-9):.1f} ex/s)",
+                  flush=True)
 
 
 def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: OutputCache) -> None:
