@@ -288,6 +288,7 @@ def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: Out
                 el, el_all = time.perf_counter() - t0, time.perf_counter() - start
                 prog.update(bar, advance=len(part), rate=f"{(i + len(part)) / el:.1f}" if el else "-")
                 prog.update(overall, advance=len(part), rate=f"{done / el_all:.1f}" if el_all else "-")
+            prog.update(bar, visible=False)  # keep the screen to the overall bar and the current task
     backend.barrier()
 
 
