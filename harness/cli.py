@@ -44,6 +44,12 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if "DS_ACCELERATOR" not in os.environ:
+        # deepspeed (imported by accelerate whenever installed) warns on every start of a
+        # machine without a GPU; naming the CPU accelerator is the documented way to say so.
+        import torch
+        if not torch.cuda.is_available():
+            os.environ["DS_ACCELERATOR"] = "cpu"
     for name in ("transformers", "datasets", "lm_eval", "lm-eval", "DeepSpeed", "accelerate", "httpx"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
