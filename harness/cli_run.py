@@ -39,7 +39,7 @@ def register(sub) -> None:
     p.add_argument("--data-dir", help="benchmark data (default $ORCA_DATA_DIR, else ../shared/data); hf:ORG/NAME for a hub dataset")
     p.add_argument("--base-url", help="OpenAI-compatible API base URL (key from $OPENAI_API_KEY)")
     p.add_argument("--concurrency", type=_positive_int, default=8, help="parallel API requests")
-    p.add_argument("--max-retries", type=int, default=6)
+    p.add_argument("--max-retries", type=int, default=10, help="retries per API request (429s included)")
     p.add_argument("--rpm", type=float, help="client-side requests/min limit for API models")
     p.add_argument("--tpm", type=float, help="client-side tokens/min limit for API models")
     p.add_argument("--device", help="cpu | cuda | cuda:1 (default: cuda if available)")

@@ -55,7 +55,7 @@ class RunConfig:
     concurrency: int = 8
     rpm: float | None = None
     tpm: float | None = None
-    max_retries: int = 6
+    max_retries: int = 10
     request_timeout: float = 120.0
     device: str | None = None
     dtype: str | None = None

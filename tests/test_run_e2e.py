@@ -151,6 +151,7 @@ def test_openai_backend_with_429_and_500s(data_dir, tmp_path, monkeypatch):
         out = tmp_path / "api"
         rc = main(["run", "--suite", ",".join(tasks), "--model", "openai:gpt-3.5-turbo", "--base-url", srv.base_url,
                    "--limit", "20", "--system-message", "2", "--system-message", "none", "--concurrency", "8",
+                   "--max-retries", "16",  # unpaced on purpose (to provoke 429s): 429s use up retries too
                    "--output", str(out), "--no-progress"])
         stats = srv.stats()
     assert rc == 0
