@@ -75,3 +75,15 @@ def test_the_16_messages_match_the_reference_file():
     for mid in range(2, 17):
         first_line = SYSTEM_MESSAGES[mid].split("\n")[0]
         assert f"{mid}. {first_line}" in text, mid
+
+
+def test_chat_models_get_the_system_message_through_their_chat_template(data_dir):
+    from orca.template import render_for_tokenizer
+    from orca.tiny import load_tokenizer_with_pad
+
+    tok = load_tokenizer_with_pad(data_dir / "tokenizer")
+    assert render_for_tokenizer(tok, "Q?", "S.") == render_prompt("Q?", "S.")  # base model: plain template
+    tok.chat_template = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
+                         "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    assert render_for_tokenizer(tok, "Q?", "S.") == "<|system|>S.<|end|><|user|>Q?<|end|><|assistant|>"
+    assert render_for_tokenizer(tok, "Q?", None) == "<|user|>Q?<|end|><|assistant|>"
