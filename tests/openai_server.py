@@ -175,7 +175,7 @@ class FakeOpenAIServer:
     # ---- lifecycle -------------------------------------------------------------
     def start(self) -> "FakeOpenAIServer":
         handler = type("Handler", (_Handler,), {"server_state": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        self._httpd = _QuietServer(("127.0.0.1", self._port), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai",
                                         kwargs={"poll_interval": 0.05}, daemon=True)
@@ -348,6 +348,16 @@ class FakeOpenAIServer:
                 self._stats["first_ok_at"] = self._stats["first_ok_at"] or now
                 self._stats["last_ok_at"] = now
                 self._completions[key] += 1
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that time out or give up close their sockets mid-request; with fault
+    injection that is expected, not an error worth a traceback on stderr (which would
+    also land in the output of the tests that check stderr is one clean line)."""
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 def _error(message: str, type_: str, code: str | None) -> dict:
