@@ -361,11 +361,11 @@ def run_evaluation(cfg: RunConfig) -> Path:
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "finished_at": None,
     }
-    check_output_dir(run_dir, meta)
     requests, skipped = build_requests(cfg, backend, docs, variants)
     if skipped:
         meta["skipped_tasks"] = skipped
-    if backend.rank == 0:
+    if backend.rank == 0:  # the other ranks only compute; they never look at or write the run directory
+        check_output_dir(run_dir, meta)
         write_run_meta(run_dir, meta)
 
     cache = OutputCache(cache_dir() / "outputs" / f"{backend.fingerprint}.jsonl", read=cfg.use_cache)

@@ -235,7 +235,7 @@ def test_data_parallel_under_torchrun_splits_and_completes(tiny_checkpoint, tmp_
     cache = tmp_path / "cache"
     env = {**os.environ, "ORCA_CACHE_DIR": str(cache)}
     out = tmp_path / "dp"
-    r = subprocess.run([str(torchrun), "--nproc_per_node", "2", "-m", "harness.cli", "run", "--suite",
+    r = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "harness.cli", "run", "--suite",
                         "bbh/navigate,bbh/web_of_lies", "--model", f"hf:{tiny_checkpoint}", "--limit", "9",
                         "--max-new-tokens", "4", "--output", str(out), "--no-progress"],
                        env=env, capture_output=True, text=True, timeout=300)
