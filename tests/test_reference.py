@@ -7,18 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.data import BBH_TASKS, SUITES
 from harness.errors import UserError
 from harness.reference import (REFERENCE_DIR, available_references, average_consistency, load_reference,
                                load_references, round_half_up)
 
-AGIEVAL_TASKS = ["agieval/aqua-rat", "agieval/logiqa-en", "agieval/lsat-ar", "agieval/lsat-lr", "agieval/lsat-rc",
-                 "agieval/sat-math", "agieval/sat-en", "agieval/sat-en-without-passage"]
-BBH_STEMS = """boolean_expressions causal_judgement date_understanding disambiguation_qa dyck_languages
-formal_fallacies geometric_shapes hyperbaton logical_deduction_five_objects logical_deduction_seven_objects
-logical_deduction_three_objects movie_recommendation multistep_arithmetic_two navigate object_counting
-penguins_in_a_table reasoning_about_colored_objects ruin_names salient_translation_error_detection snarks
-sports_understanding temporal_sequences tracking_shuffled_objects_five_objects
-tracking_shuffled_objects_seven_objects tracking_shuffled_objects_three_objects web_of_lies word_sorting""".split()
+AGIEVAL_TASKS = SUITES["agieval"]
+BBH_STEMS = BBH_TASKS
 PAPER_MD = Path(__file__).resolve().parents[2] / "shared" / "reference" / "orca-paper.md"
 
 

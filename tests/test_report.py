@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.data import BBH_TASKS, SUITES
 from harness.errors import UserError
 from harness.flips import find_flips, render_flips_markdown, render_flips_text, write_flips_jsonl
 from harness.reference import load_references
@@ -16,14 +17,8 @@ from harness.report import (build_comparison, leaderboard_entries, load_runs, ma
                             render_text, table_rows)
 from harness.results import load_run, summarize_variant, wilson_ci95, write_run_meta, write_samples, write_summary
 
-AGIEVAL = ["agieval/aqua-rat", "agieval/logiqa-en", "agieval/lsat-ar", "agieval/lsat-lr", "agieval/lsat-rc",
-           "agieval/sat-math", "agieval/sat-en", "agieval/sat-en-without-passage"]
-BBH_STEMS = """boolean_expressions causal_judgement date_understanding disambiguation_qa dyck_languages
-formal_fallacies geometric_shapes hyperbaton logical_deduction_five_objects logical_deduction_seven_objects
-logical_deduction_three_objects movie_recommendation multistep_arithmetic_two navigate object_counting
-penguins_in_a_table reasoning_about_colored_objects ruin_names salient_translation_error_detection snarks
-sports_understanding temporal_sequences tracking_shuffled_objects_five_objects
-tracking_shuffled_objects_seven_objects tracking_shuffled_objects_three_objects web_of_lies word_sorting""".split()
+AGIEVAL = SUITES["agieval"]
+BBH_STEMS = BBH_TASKS
 BBH = [f"bbh/{s}" for s in BBH_STEMS]
 BBH_EXCLUDED = {"bbh/dyck_languages", "bbh/multistep_arithmetic_two", "bbh/object_counting", "bbh/word_sorting"}
 LETTERS = "ABCDE"
