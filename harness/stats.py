@@ -69,16 +69,10 @@ def holm(pvalues) -> np.ndarray:
 
 def benjamini_hochberg(pvalues) -> np.ndarray:
     """Benjamini-Hochberg step-up adjusted p-values (controls the false discovery rate)."""
+    from scipy.stats import false_discovery_control
+
     p = np.asarray(pvalues, dtype=float)
-    m = p.size
-    if m == 0:
-        return p.copy()
-    order = np.argsort(p, kind="stable")
-    scaled = p[order] * m / np.arange(1, m + 1)
-    adjusted_sorted = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
-    out = np.empty(m)
-    out[order] = adjusted_sorted
-    return out
+    return p.copy() if p.size == 0 else np.minimum(1.0, false_discovery_control(p, method="bh"))
 
 
 def adjust_pvalues(pvalues, method: str) -> np.ndarray:
