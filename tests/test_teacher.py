@@ -145,9 +145,9 @@ def test_client_paces_requests_and_learns_tokens_from_usage(tmp_path):
     n = 90
     queries = write_queries(tmp_path / "q.jsonl", n)
 
-    async def run(srv, rpm):
+    async def run(srv, rpm, concurrency=8):
         async with TeacherClient("gpt-3.5-turbo", base_url=srv.base_url, rpm=rpm, tpm=None,
-                                 concurrency=8, **FAST) as t:
+                                 concurrency=concurrency, **FAST) as t:
             start = time.monotonic()
             results = await asyncio.gather(*(t.ask(q.system, q.query) for q in load_queries(queries)))
             return t, results, time.monotonic() - start
@@ -155,7 +155,8 @@ def test_client_paces_requests_and_learns_tokens_from_usage(tmp_path):
     # The server allows 60 requests in any 3 s (1,200/min): a client that sends as fast as
     # it can is refused (the control), one that spaces its requests at 1,200/min is not.
     with FakeOpenAIServer(rpm=1200, window_s=3) as srv:
-        _, results, _ = asyncio.run(run(srv, None))
+        # a wide burst, so even a slow machine outruns the limit (once got only 4 refusals at 8)
+        _, results, _ = asyncio.run(run(srv, None, concurrency=32))
         assert all(r.ok for r in results) and srv.stats()["rate_limited"] >= 5
     with FakeOpenAIServer(rpm=1200, window_s=3) as srv:
         teacher, results, elapsed = asyncio.run(run(srv, 1200))
