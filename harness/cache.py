@@ -6,9 +6,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 from pathlib import Path
 
-from harness.io import read_jsonl_tolerant, sha256_text
+from harness.io import end_torn_tail, read_jsonl, sha256_text
 
 
 def request_key(*parts) -> str:
@@ -20,10 +21,23 @@ class OutputCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._data: dict[str, object] = {}
+        self.corrupt_lines = 0  # lines left out as corrupt; their outputs are computed again
         if read:
             with self._locked():
-                for row in read_jsonl_tolerant(self.path):
+                # A corrupt line costs only its own entry: skipped and counted, never
+                # the lines after it (they are other requests' finished outputs).
+                found = read_jsonl(self.path, on_bad="skip", what="output cache")
+            first_bad = found.skipped_lines[:1]
+            for row in found.rows:
+                if isinstance(row.get("k"), str) and "v" in row:
                     self._data[row["k"]] = row["v"]
+                else:
+                    self.corrupt_lines += 1
+            self.corrupt_lines += len(found.skipped_lines)
+            if self.corrupt_lines:
+                where = f" (first at line {first_bad[0]})" if first_bad else ""
+                print(f"orca-eval: warning: {self.path}: skipped {self.corrupt_lines} corrupt line(s){where}; "
+                      "their outputs will be computed again", file=sys.stderr)
 
     def _locked(self):
         lock_path = self.path.with_suffix(".lock")
@@ -50,34 +64,10 @@ class OutputCache:
             return
         data = "".join(json.dumps({"k": k, "v": v}, ensure_ascii=False) + "\n" for k, v in items.items())
         with self._locked():
-            _drop_torn_tail(self.path)
+            end_torn_tail(self.path)
             with open(self.path, "a", encoding="utf-8") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
         self._data.update(items)
 
-
-def _drop_torn_tail(path: Path) -> None:
-    """A writer killed mid-line leaves a tail without a newline: cut it off so the next
-    append starts on a clean line (reads skip it anyway)."""
-    if not path.exists():
-        return
-    with open(path, "r+b") as f:
-        size = f.seek(0, os.SEEK_END)
-        if size == 0:
-            return
-        f.seek(size - 1)
-        if f.read(1) == b"\n":
-            return
-        pos = size
-        while pos > 0:
-            step = min(4096, pos)
-            f.seek(pos - step)
-            block = f.read(step)
-            nl = block.rfind(b"\n")
-            if nl >= 0:
-                f.truncate(pos - step + nl + 1)
-                return
-            pos -= step
-        f.truncate(0)

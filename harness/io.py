@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 _UMASK = os.umask(0)
@@ -38,38 +39,140 @@ def write_jsonl_atomic(path: str | Path, rows) -> None:
 
 
 def append_jsonl(path: str | Path, rows) -> None:
-    """Append rows and fsync. A kill mid-write leaves at most one torn last line,
-    which `read_jsonl_tolerant` drops."""
+    """Append rows and fsync. A kill mid-write leaves at most one torn last line: the
+    readers below ignore it, and the next append first cuts it off (`end_torn_tail`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    end_torn_tail(path)
     with open(path, "a", encoding="utf-8") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
 
 
-def read_jsonl_tolerant(path: str | Path) -> list[dict]:
-    """Read an append-only JSONL file, skipping a torn final line (from a kill) and
-    truncating it away so later appends start on a clean line."""
+def end_torn_tail(path: Path) -> None:
+    """Make an append-only JSONL file end on a line break before appending to it.
+
+    Only the final line can be torn (a writer killed mid-line leaves it without its
+    newline). If that tail is a whole JSON object, only the newline was lost: add it.
+    Otherwise cut the tail off. Nothing before the last line break is ever touched."""
     path = Path(path)
     if not path.exists():
-        return []
-    rows, good_bytes = [], 0
+        return
+    with open(path, "r+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return
+        pos = size
+        while pos > 0:  # find the last line break, reading backwards
+            step = min(4096, pos)
+            f.seek(pos - step)
+            nl = f.read(step).rfind(b"\n")
+            if nl >= 0:
+                start = pos - step + nl + 1
+                break
+            pos -= step
+        else:
+            start = 0
+        f.seek(start)
+        if _parse_object(f.read(size - start)) is not None:
+            f.seek(size)
+            f.write(b"\n")
+        else:
+            f.truncate(start)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _parse_object(raw: bytes):
+    """The JSON object on one line, or None when the line is not one (bad JSON, bad
+    UTF-8, or JSON that is not an object)."""
+    try:
+        row = json.loads(raw.decode("utf-8"))
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return None
+    return row if isinstance(row, dict) else None
+
+
+def _line_problem(raw: bytes) -> str:
+    """Why a line is not a JSON object, for an error message."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"not UTF-8 text (byte {e.start + 1})"
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as e:
+        return f"malformed JSON ({e.msg})"
+    return "expected a JSON object"
+
+
+@dataclass
+class JsonlRead:
+    """What `read_jsonl` found: the rows, plus what it left out and why."""
+
+    rows: list[dict]
+    row_lines: list[int] = field(default_factory=list)      # the line number of each row
+    skipped_lines: list[int] = field(default_factory=list)  # corrupt complete lines (on_bad="skip")
+    torn_tail: bool = False                                   # an unterminated, unparsable last line
+
+
+def read_jsonl(path: str | Path, *, on_bad: str = "error", what: str = "file") -> JsonlRead:
+    """Read an append-only JSONL file of objects (our caches, collection outputs, metrics).
+
+    This is the one reader of files we append to; it never writes (read-only commands
+    use it too). Blank lines are ignored. The final line, when it has no trailing
+    newline and does not parse, is a torn write from a kill and is left out -- the only
+    line that may be. Any other line that is not a JSON object is a corrupt complete
+    line: `on_bad="error"` raises UserError naming FILE:LINE; `on_bad="skip"` leaves out
+    that line alone (counted in `skipped_lines`) and keeps every line after it.
+    A missing file reads as empty."""
+    from harness.errors import UserError
+
+    if on_bad not in ("error", "skip"):
+        raise ValueError(f"on_bad must be 'error' or 'skip', not {on_bad!r}")
+    path = Path(path)
+    out = JsonlRead(rows=[])
+    if not path.exists():
+        return out
+    if not path.is_file():
+        raise UserError(f"{path}: {what} is not a file")
     with open(path, "rb") as f:
         raw = f.read()
-    for line in raw.splitlines(keepends=True):
-        if not line.endswith(b"\n"):
-            break
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-        good_bytes += len(line)
-    if good_bytes != len(raw):
-        with open(path, "r+b") as f:
-            f.truncate(good_bytes)
-    return rows
+    lines = raw.split(b"\n")
+    # split() leaves b"" after a final newline, or the unterminated tail otherwise
+    tail = lines.pop()
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        row = _parse_object(line)
+        if row is not None:
+            out.rows.append(row)
+            out.row_lines.append(lineno)
+        elif on_bad == "skip":
+            out.skipped_lines.append(lineno)
+        else:
+            raise UserError(f"{path}:{lineno}: {what}: {_line_problem(line)}; the line is complete, so this is "
+                            "not a torn write: fix or remove that line and run again") from None
+    if tail.strip():
+        row = _parse_object(tail)
+        if row is not None:  # a whole object whose newline was not written yet
+            out.rows.append(row)
+            out.row_lines.append(len(lines) + 1)
+        else:
+            out.torn_tail = True
+    return out
+
+
+def read_jsonl_tolerant(path: str | Path) -> list[dict]:
+    """Rows of an append-only JSONL file: a torn final line is left out, a corrupt
+    complete line is an error naming FILE:LINE. Never writes (kept for old callers;
+    see `read_jsonl`)."""
+    return read_jsonl(path).rows
 
 
 def sha256_file(path: str | Path) -> str:
@@ -96,15 +199,13 @@ def iter_jsonl_objects(path: str | Path, what: str = "file"):
     if not path.is_file():
         raise UserError(f"{path}: {what} not found")
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
+    # Bytes, decoded line by line: a bad byte is reported with its line, like bad JSON.
+    with opener(path, "rb") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{where}: malformed JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{where}: expected a JSON object")
+            row = _parse_object(line)
+            if row is None:
+                raise UserError(f"{where}: {_line_problem(line)}")
             yield where, row

@@ -9,7 +9,8 @@ Output file (append-only JSONL, one line per finished query, in completion order
 
 Each line is appended and fsynced as soon as its query finishes, so `kill -9` loses at
 most the queries in flight (asked again on restart) and at most one torn last line
-(dropped by `read_jsonl_tolerant`). A restart skips every id already in the output:
+(ignored by `harness.io.read_jsonl`). A corrupt *complete* line is an error naming
+FILE:LINE, never a reason to drop the paid answers after it. A restart skips every id already in the output:
 failed ones too, unless ``retry_failed`` -- then the output is first rewritten
 atomically without its failed lines, and those queries are asked again. Either way the
 file holds at most one line per id.
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.io import append_jsonl, iter_jsonl_objects, read_jsonl_tolerant, write_jsonl_atomic
+from harness.io import append_jsonl, iter_jsonl_objects, read_jsonl, write_jsonl_atomic
 from orca.system_messages import SYSTEM_MESSAGES
 from orca.teacher import FatalTeacherError, TeacherClient
 
@@ -93,21 +94,31 @@ def load_queries(path: str | Path) -> list[Query]:
 def load_finished(out_path: Path, model: str, retry_failed: bool) -> dict[str, dict]:
     """Rows already in the output (id -> row). With `retry_failed`, failed rows are removed
     from the file (atomic rewrite) and not returned."""
-    rows = read_jsonl_tolerant(out_path)
+    rows = _read_output(out_path)
     finished: dict[str, dict] = {}
-    for i, row in enumerate(rows, 1):
-        if not isinstance(row, dict) or "id" not in row or row.get("status") not in ("ok", "failed"):
-            raise UserError(f"{out_path}:{i}: not a collection output line (needs 'id' and 'status')")
+    for i, row in rows:
         if row.get("model") != model:
             raise UserError(f"{out_path}:{i}: field 'model' is {row.get('model')!r} but this run asks "
                             f"{model!r}; write each teacher's answers to its own --out file")
         finished.setdefault(str(row["id"]), row)
     if retry_failed:
-        keep = [r for r in rows if r.get("status") == "ok"]
+        keep = [r for _, r in rows if r.get("status") == "ok"]
         if len(keep) != len(rows):
             write_jsonl_atomic(out_path, keep)
         finished = {k: v for k, v in finished.items() if v.get("status") == "ok"}
     return finished
+
+
+def _read_output(path: Path) -> list[tuple[int, dict]]:
+    """(line, row) of a collection output; every line must be a whole output row, except a
+    torn last line from a kill. Never writes."""
+    found = read_jsonl(path, on_bad="error", what="collection output")
+    for lineno, row in zip(found.row_lines, found.rows):
+        if isinstance(row.get("id"), bool) or not isinstance(row.get("id"), (str, int)) \
+                or row.get("status") not in ("ok", "failed") or not isinstance(row.get("model"), str):
+            raise UserError(f"{path}:{lineno}: not a collection output line "
+                            "(needs 'id', 'model' and 'status' ok|failed)")
+    return list(zip(found.row_lines, found.rows))
 
 
 @dataclass
@@ -266,9 +277,7 @@ def length_summary(paths: list[str | Path]) -> dict[str, dict]:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"{path}: collection output not found")
-        for i, row in enumerate(read_jsonl_tolerant(path), 1):
-            if not isinstance(row, dict) or "model" not in row or "status" not in row:
-                raise UserError(f"{path}:{i}: not a collection output line (needs 'model' and 'status')")
+        for _, row in _read_output(path):
             if row["status"] == "ok" and isinstance(row.get("response"), str):
                 by_model.setdefault(row["model"], {})[str(row.get("id"))] = row
     out: dict[str, dict] = {}

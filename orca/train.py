@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from harness.errors import UserError
-from harness.io import append_jsonl, write_json_atomic
+from harness.io import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
 from orca.packing import collate, pack_examples
 from orca.tokenize import IGNORE_INDEX, load_examples, resize_embeddings_for_tokenizer, tokenize_examples
 from orca.train_config import StageConfig, TrainConfig, load_train_config
@@ -359,11 +359,14 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
             console.print(f"stage {stage.name}: resuming from {resume_dir.name} "
                           f"(epoch {position['epoch'] + 1}, step {position['step_in_epoch']})")
 
+    metrics_path = stage_dir / "metrics.jsonl"
+    if rank == 0:
+        _drop_metrics_after(metrics_path, position["global_step"])
+
     # 4. the loop
     progress = _progress(console) if rank == 0 else None
     task = progress.add_task(stage.name, total=total_steps, completed=position["global_step"],
                              loss="-", tps="-", lr="-") if progress else None
-    metrics_path = stage_dir / "metrics.jsonl"
     tokens_seen, t0 = 0, time.perf_counter()
     pad_to = None
     try:
@@ -427,6 +430,15 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
         console.print(f"[green]stage {stage.name}: done[/] -> {stage_dir / f'epoch-{stage.epochs}'}")
     _barrier()
     return stage_dir / f"epoch-{stage.epochs}"
+
+
+def _drop_metrics_after(path: Path, global_step: int) -> None:
+    """Steps after the resume point were logged before the kill and are about to be
+    redone: drop their lines, so metrics.jsonl holds each step once."""
+    rows = read_jsonl(path, what="training metrics").rows
+    keep = [r for r in rows if not (isinstance(r.get("step"), int) and r["step"] > global_step)]
+    if len(keep) != len(rows):
+        write_jsonl_atomic(path, keep)
 
 
 def _has_flash_attn() -> bool:
