@@ -34,6 +34,7 @@ from harness.errors import UserError
 from harness.results import RunResult, load_run, task_file_name
 from harness.stats import (CORRECTIONS, PairedCounts, adjust_pvalues, bootstrap_macro_delta,
                            mcnemar_exact)
+from orca.values import check_number
 
 IMPROVED = "improved"
 REGRESSED = "regressed"
@@ -41,6 +42,8 @@ NO_CHANGE = "no significant change"
 REPEAT_POLICIES = ("first", "majority")
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 SCHEMA_VERSION = 1
+# 10^6 resamples: a p-value resolution of 1e-6 and ~30 MB per task; 10^9 was killed for memory.
+MAX_BOOTSTRAP = 1_000_000
 
 
 @dataclass
@@ -316,14 +319,12 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, alpha: float = 0.05
     tasks or variants (unless `intersection`), or a different mode, prompt style or
     system message (always: intersecting examples cannot make different prompts comparable).
     """
-    if not 0 < alpha < 1:
-        raise UserError(f"--alpha must be between 0 and 1 (got {alpha})")
-    if min_delta < 0:
-        raise UserError(f"--min-delta must be >= 0 points (got {min_delta})")
+    check_number(alpha, "--alpha", low=0, high=1, low_open=True, high_open=True)
+    check_number(min_delta, "--min-delta", low=0)  # nan would make the gate unable to fail
     if correction not in CORRECTIONS:
         raise UserError(f"--correction must be one of {', '.join(CORRECTIONS)} (got {correction!r})")
-    if bootstrap < 100:
-        raise UserError(f"--bootstrap must be >= 100 resamples (got {bootstrap})")
+    # The bootstrap holds `bootstrap` draws per task in memory: cap it well below what exhausts RAM.
+    check_number(bootstrap, "--bootstrap", integer=True, low=100, high=MAX_BOOTSTRAP)
     if repeats not in REPEAT_POLICIES:
         raise UserError(f"--repeats must be one of {', '.join(REPEAT_POLICIES)} (got {repeats!r})")
 

@@ -68,15 +68,22 @@ class SystemVariant:
         return {"system_message": self.text, "system_message_id": self.message_id}
 
 
+def _as_int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 def parse_system_variant(spec: str) -> SystemVariant:
     """An id 1..16 (or sm3), `none`, literal text, or `@file`."""
     raw = spec
     spec = spec.strip()
     if spec.lower() == "none":
         return SystemVariant("none", None, None)
-    ident = spec[2:] if spec.lower().startswith("sm") and spec[2:].isdigit() else spec
-    if ident.isdigit():
-        mid = int(ident)
+    ident = spec[2:] if spec.lower().startswith("sm") and _as_int(spec[2:]) is not None else spec
+    mid = _as_int(ident)
+    if mid is not None:  # anything that reads as an integer (-1, +3, 007) is meant as an id
         if mid not in SYSTEM_MESSAGES:
             raise UserError(f"unknown system message id {mid}: ids are 1..{len(SYSTEM_MESSAGES)} "
                             "(see `orca-eval system-messages`)")

@@ -27,6 +27,7 @@ from harness.prompts import PROMPT_STYLES, SystemVariant, parse_system_variant, 
 from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
 from harness.scoring import score_output, task_family, task_options
 from orca.paths import PROJECT_ROOT, RESULTS_DIR, TASKS_DIR, cache_dir, data_dir
+from orca.values import check_device, check_number
 
 MODES = ("generate", "loglikelihood")
 DEFAULT_MODEL_MAX_NEW_TOKENS = 32
@@ -78,14 +79,26 @@ class RunConfig:
                                  ("--concurrency", self.concurrency, 1)):
             if value is not None and value < low:
                 raise UserError(f"{name} must be >= {low} (got {value})")
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise UserError("--temperature must be >= 0 and --top-p in (0, 1]")
+        self.check_values()
         if self.repeats > 1 and self.temperature == 0:
             raise UserError("--repeats > 1 needs sampling: set --temperature (the paper sampled at 0.7)")
         if self.repeats > 1 and self.mode == "loglikelihood":
             raise UserError("--repeats applies to sampled generation, not --mode loglikelihood")
         if not self.system_messages:
             raise UserError("give at least one --system-message")
+
+    def check_values(self) -> None:
+        """Non-finite or out-of-range numbers are refused before the cache or the run
+        directory is touched (nan in run.json would be invalid JSON and poison the run)."""
+        check_number(self.temperature, "--temperature", low=0)
+        check_number(self.top_p, "--top-p", low=0, low_open=True, high=1)
+        check_number(self.seed, "--seed", integer=True)
+        check_number(self.rpm, "--rpm", low=0, low_open=True, none_ok=True)
+        check_number(self.tpm, "--tpm", low=0, low_open=True, none_ok=True)
+        check_number(self.max_retries, "--max-retries", integer=True, low=0)
+        check_number(self.request_timeout, "--timeout", low=0, low_open=True)
+        check_number(self.max_length, "--max-length", integer=True, low=1, none_ok=True)
+        check_device(self.device)
 
     @property
     def decoding(self) -> Decoding:

@@ -3,7 +3,8 @@
 Each line of the predictions file has `task` (e.g. `bbh/navigate` or `navigate`),
 `prediction`, and a way to find its example: `doc_id` (or `index`, the example's
 position in the task's data file), or `input` (BBH input / AGIEval question text),
-or only `target` (then scored without the example's option texts).
+or only `target` (then scored without the example's option texts, and stored under
+ids after the task's last example -- n, n+1, ... -- never under a real example's id).
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def _find_doc(row: dict, docs: list[dict], task: str, where: str, index_by_input
     for field in ("doc_id", "index"):
         if field in row:
             i = row[field]
-            if not isinstance(i, int) or not 0 <= i < len(docs):
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(docs):  # true is not 1
                 raise UserError(f"{where}: field {field!r} = {i!r} is not an example index of {task} "
                                 f"(0..{len(docs) - 1})")
             return i
@@ -48,6 +49,24 @@ def _find_doc(row: dict, docs: list[dict], task: str, where: str, index_by_input
     if "target" in row:
         return None
     raise UserError(f"{where}: needs 'doc_id', 'index', 'input' or 'target'")
+
+
+def _check_output_dir(run_dir: Path, spec: str) -> None:
+    """Write only into a new or empty folder, or one holding a scoring of the same file (as `run` does)."""
+    meta_path = run_dir / "run.json"
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--output {run_dir}: exists and is not a directory")
+    if not meta_path.exists():
+        if run_dir.exists() and any(p.name != ".gitkeep" for p in run_dir.iterdir()):
+            raise UserError(f"--output {run_dir}: not empty and holds no orca-eval run (run.json)")
+        return
+    try:
+        old = json.loads(meta_path.read_bytes())
+    except ValueError:  # bad JSON or bad UTF-8
+        raise UserError(f"{meta_path}: corrupt run.json; choose another --output") from None
+    model = old.get("model") if isinstance(old, dict) else None
+    if not isinstance(model, dict) or model.get("spec") != spec:
+        raise UserError(f"--output {run_dir}: holds a run of a different model; choose another --output")
 
 
 def score_predictions(predictions: str | Path, suite: str, output: str | Path | None = None,
@@ -65,6 +84,7 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
         lookup[t] = {d[key].strip(): i for i, d in enumerate(td.docs)}
 
     rows_by_task: dict[str, dict[int, dict]] = {}
+    target_only: dict[str, int] = {}
     for where, row in iter_jsonl_objects(path, "predictions file"):
         task = _task_key(row.get("task"), where, tasks)
         pred = row.get("prediction")
@@ -78,7 +98,8 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
             family = task_family(task)
             ex = extract.extract_answer(pred, family, None)
             off = extract.extract_official(pred, family, None)
-            i = len(by_id)
+            i = len(docs) + target_only.get(task, 0)  # past the real ids: no collision with doc_id rows
+            target_only[task] = target_only.get(task, 0) + 1
             scored = {"extracted": ex, "target": target, "correct": extract.is_correct(ex, target, family),
                       "extracted_official": off, "correct_official": extract.is_correct(off, target, family)}
             sha = None
@@ -95,10 +116,7 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
         raise UserError(f"{path}: no predictions")
 
     run_dir = Path(output) if output else RESULTS_DIR / "runs" / (name or f"scored-{path.stem}")
-    if (run_dir / "run.json").exists():
-        old = json.loads((run_dir / "run.json").read_text())
-        if old.get("model", {}).get("spec") != f"predictions:{path.name}":
-            raise UserError(f"--output {run_dir}: holds a run of a different model; choose another --output")
+    _check_output_dir(run_dir, f"predictions:{path.name}")
     samples = {t: sorted(by_id.values(), key=lambda r: r["doc_id"]) for t, by_id in rows_by_task.items()}
     for t, rows in samples.items():
         write_samples(run_dir, variant.name, t, rows)

@@ -94,7 +94,13 @@ def _cmd_collect(args) -> int:
         if s.failure_reasons:
             print("retried/failed reasons: " + ", ".join(f"{k} {v}" for k, v in s.failure_reasons.items()),
                   file=sys.stderr)
-    return 0 if s.ok + s.failed == s.total else 1
+    if s.failed or s.ok != s.total:
+        # Failed answers stay recorded (with their reason) and are skipped by a plain
+        # re-run: say so, and exit non-zero, every time until they are answered.
+        print(f"orca-eval: data collect: {s.failed} of {s.total} queries failed; ask them again with "
+              f"the same command plus --retry-failed", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _cmd_lengths(args) -> int:

@@ -28,6 +28,7 @@ from pathlib import Path
 from harness.errors import UserError
 from harness.io import append_jsonl, iter_jsonl_objects, read_jsonl, write_jsonl_atomic
 from orca.system_messages import SYSTEM_MESSAGES
+from orca.values import check_number
 from orca.teacher import FatalTeacherError, TeacherClient
 
 # Table 4 of the paper: USD per 1K tokens (prompt, completion).
@@ -157,6 +158,23 @@ def _output_row(q: Query, model: str, result) -> dict:
     }
 
 
+def check_settings(*, rpm=None, tpm=None, concurrency=16, max_retries=8, timeout_s=120.0, temperature=None,
+                   top_p=None, max_tokens=None, backoff_base_s=1.0, backoff_max_s=60.0, seed=0) -> None:
+    """Refuse nonsense settings up front, even when every query is already answered (a
+    warm output must not hide a bad flag that the next cold run would trip over)."""
+    check_number(rpm, "--rpm", low=0, low_open=True, none_ok=True)
+    check_number(tpm, "--tpm", low=0, low_open=True, none_ok=True)
+    check_number(concurrency, "--concurrency", integer=True, low=1)
+    check_number(max_retries, "--max-retries", integer=True, low=0)
+    check_number(timeout_s, "--timeout", low=0, low_open=True)
+    check_number(temperature, "--temperature", low=0, high=2, none_ok=True)  # the API's range
+    check_number(top_p, "--top-p", low=0, low_open=True, high=1, none_ok=True)
+    check_number(max_tokens, "--max-tokens", integer=True, low=1, none_ok=True)
+    check_number(backoff_base_s, "--backoff-base", low=0)
+    check_number(backoff_max_s, "--backoff-max", low=0)
+    check_number(seed, "--seed", integer=True)
+
+
 async def collect_async(queries_path: str | Path, out_path: str | Path, model: str, *,
                         base_url: str | None = None, rpm: float | None = None,
                         tpm: float | None = None, concurrency: int = 16, max_retries: int = 8,
@@ -166,6 +184,9 @@ async def collect_async(queries_path: str | Path, out_path: str | Path, model: s
                         backoff_max_s: float = 60.0, progress: bool | None = None,
                         seed: int = 0) -> CollectSummary:
     """Answer every query not yet in `out_path`; see the module docstring for formats."""
+    check_settings(rpm=rpm, tpm=tpm, concurrency=concurrency, max_retries=max_retries, timeout_s=timeout_s,
+                   temperature=temperature, top_p=top_p, max_tokens=max_tokens, backoff_base_s=backoff_base_s,
+                   backoff_max_s=backoff_max_s, seed=seed)
     out_path = Path(out_path)
     queries = load_queries(queries_path)
     finished = load_finished(out_path, model, retry_failed)

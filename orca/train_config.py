@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import UserError
+from orca.values import check_number
 
 # field -> (type(s), default; REQUIRED when it must be given)
 REQUIRED = object()
@@ -66,7 +67,23 @@ CHOICES = {
     "attn_implementation": ("auto", "sdpa", "eager", "flash_attention_2"),
     "loss_on": ("response", "prompt", "all"),
 }
-POSITIVE = ("epochs", "batch_size", "grad_accum", "max_len", "log_every")
+# The range of every numeric field (orca.values.check_number keywords): nan, inf and
+# nonsense such as `warmup_ratio: 5` or `max_examples: 0` are refused with file and field.
+RANGES: dict[str, dict] = {
+    "epochs": dict(low=0, low_open=True),
+    "lr": dict(low=0, low_open=True),
+    "min_lr_ratio": dict(low=0, high=1),
+    "warmup_steps": dict(low=0),
+    "warmup_ratio": dict(low=0, high=1),
+    "weight_decay": dict(low=0),
+    "grad_clip": dict(low=0, low_open=True),
+    "batch_size": dict(low=0, low_open=True),
+    "grad_accum": dict(low=0, low_open=True),
+    "max_len": dict(low=0, low_open=True),
+    "save_every_steps": dict(low=0),
+    "max_examples": dict(low=0, low_open=True, none_ok=True),  # 0 used to mean "all", -1 "all but one"
+    "log_every": dict(low=0, low_open=True),
+}
 
 
 @dataclass
@@ -124,8 +141,8 @@ def _check(where: str, raw: dict, spec: dict) -> dict:
             raise UserError(f"{where}: field {name!r} must be {names}, got {value!r}")
         if name in CHOICES and value not in CHOICES[name]:
             raise UserError(f"{where}: field {name!r} must be one of {', '.join(CHOICES[name])}, got {value!r}")
-        if name in POSITIVE and value <= 0:
-            raise UserError(f"{where}: field {name!r} must be > 0, got {value!r}")
+        if name in RANGES:
+            check_number(value, f"{where}: field {name!r}", integer=float not in types, **RANGES[name])
         out[name] = value
     return out
 
@@ -165,8 +182,8 @@ def parse_train_config(raw: dict, source: str | Path, base_dir: Path | None = No
             init = str(resolve(init))
         if not (isinstance(f["betas"], list) and len(f["betas"]) == 2):
             raise UserError(f"{where}: field 'betas' must be a list of two numbers")
-        if f["lr"] <= 0:
-            raise UserError(f"{where}: field 'lr' must be > 0")
+        for k, beta in enumerate(f["betas"]):
+            check_number(beta, f"{where}: field 'betas'[{k}]", low=0, high=1, high_open=True)
         names.append(f["name"])
         stages.append(StageConfig(**{**f, "data": [resolve(d) for d in data], "init": init,
                                      "queries": resolve(f["queries"]),

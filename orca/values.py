@@ -1,0 +1,52 @@
+"""One check for every numeric setting, whether it comes from a flag or a config field.
+
+`float("nan")`, `float("inf")` and YAML's `.nan` parse fine and then slip past range
+checks written as `if x < 0` (every comparison with nan is False). `check_number`
+rejects non-finite values, booleans (`true` is an int in Python) and anything outside
+the given range, and says which setting, what it must be, and what it got -- before
+the setting reaches a cache, a run directory or a paid API.
+
+    check_number(args.temperature, "--temperature", low=0)
+    check_number(stage["warmup_ratio"], f"{where}: field 'warmup_ratio'", low=0, high=1)
+
+Kept in orca/ (the lower layer) so harness/ and orca/ share it; UserError comes from
+harness.errors until the shared pieces move down (issue 15).
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from harness.errors import UserError
+
+DEVICE_RE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+
+
+def check_number(value, name: str, *, integer: bool = False, low: float | None = None,
+                 high: float | None = None, low_open: bool = False, high_open: bool = False,
+                 none_ok: bool = False):
+    """Return `value` if it is a finite number (an int when `integer`) in the range
+    low..high (bounds excluded when *_open); else raise UserError naming `name`."""
+    if value is None and none_ok:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        raise UserError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"{name} must be a finite number, got {value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>' if low_open else '>='} {low:g}")
+        if high is not None:
+            bounds.append(f"{'<' if high_open else '<='} {high:g}")
+        raise UserError(f"{name} must be {' and '.join(bounds)}, got {value!r}")
+    return value
+
+
+def check_device(value: str | None, name: str = "--device") -> str | None:
+    """A torch device string we can honour: cpu, cuda, cuda:N or mps (None: the default)."""
+    if value is not None and not (isinstance(value, str) and DEVICE_RE.match(value)):
+        raise UserError(f"{name} must be cpu, cuda, cuda:N or mps, got {value!r}")
+    return value
