@@ -3,9 +3,13 @@
     sample -> collect -> train stage 1 -> evaluate -> train stage 2 -> evaluate -> compare -> report
 
 Steps whose inputs are given are skipped (existing teacher data instead of sample +
-collect). Each finished step writes `steps/<step>.json` (its outputs); a rerun skips
-those, and an interrupted step resumes on its own terms (collection skips answered
-queries, training resumes from its newest checkpoint, evaluation from its output cache).
+collect). Each finished step writes `steps/<step>.json` (its outputs and a hash of the
+config it ran with, chained to the steps it builds on); a rerun skips those, and an
+interrupted step resumes on its own terms (collection skips answered queries, training
+resumes from its newest checkpoint, evaluation from its output cache). A rerun whose
+config differs for a finished step is refused, naming the step and the changed fields --
+except `compare`, which is cheap and only reads the evaluations: it is redone. Every
+section is validated before the first step runs.
 
 Config (YAML or JSON; relative paths relative to the file):
 
@@ -27,7 +31,9 @@ from pathlib import Path
 
 from harness.errors import UserError
 from harness.io import write_json_atomic, write_text_atomic
-from orca.train_config import TrainConfig, parse_train_config, read_config_file
+from orca.values import check_number
+from orca.train_config import (TrainConfig, identity_changes, identity_sha256, parse_train_config,
+                               read_config_file, stage_identity)
 
 TOP = ("run_dir", "sample", "collect", "data", "train", "evaluate", "compare")
 EVAL_FIELDS = {"suite": str, "mode": str, "limit": (int, type(None)), "system_messages": list,
@@ -114,8 +120,64 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
     compare = _fields(f"{source}: compare", raw.get("compare") or {}, {"alpha": float, "min_delta": (int, float)})
     train = parse_train_config({**train_raw, "stages": stages, "output_dir": str(run_dir / "train")},
                                f"{source}: train", base_dir=base)
+    _check_sections(source, base, run_dir, sample, collect, evaluate, compare, train)
     return PipelineConfig(run_dir=run_dir, train=train, sample=sample, collect=collect, evaluate=evaluate,
                           compare=compare, source=Path(source))
+
+
+COLLECT_RANGES = {"rpm": dict(low=0, low_open=True), "tpm": dict(low=0, low_open=True),
+                  "concurrency": dict(integer=True, low=1), "max_tokens": dict(integer=True, low=1),
+                  "temperature": dict(low=0, high=2), "top_p": dict(low=0, low_open=True, high=1)}
+
+
+def _check_sections(source, base: Path, run_dir: Path, sample, collect: dict, evaluate: dict, compare: dict,
+                    train: TrainConfig) -> None:
+    """The values of every section, checked before the first step: a mistake in `evaluate`
+    or `compare` must not surface only after hours of training."""
+    if sample is not None:
+        if "scale" in sample:
+            check_number(sample["scale"], f"{source}: sample: field 'scale'", low=0, low_open=True, high=1)
+        for f in sample["flan"] if isinstance(sample["flan"], list) else [sample["flan"]]:
+            if not isinstance(f, str) or not (base / f).exists():
+                raise UserError(f"{source}: sample: field 'flan': {f!r} not found")
+    for name, c in collect.items():
+        for key, ranges in COLLECT_RANGES.items():
+            if key in c:
+                check_number(c[key], f"{source}: collect.{name}: field {key!r}", **ranges)
+        q = c.get("queries")
+        if q is not None and q not in ("flan5m", "flan1m") and not (base / q).is_file():
+            raise UserError(f"{source}: collect.{name}: field 'queries': {base / q} not found")
+    for stage in train.stages:
+        if stage.name not in collect:
+            for path in stage.data:
+                if not path.is_file():
+                    raise UserError(f"{source}: stage {stage.name!r}: teacher data {path} not found")
+    if "alpha" in compare:
+        check_number(compare["alpha"], f"{source}: compare: field 'alpha'", low=0, high=1, low_open=True,
+                     high_open=True)
+    if "min_delta" in compare:
+        check_number(compare["min_delta"], f"{source}: compare: field 'min_delta'", low=0)
+    _check_evaluate(source, evaluate, run_dir)
+
+
+def _check_evaluate(source, evaluate: dict, run_dir: Path) -> None:
+    """What `run` would check first: settings, tasks, system messages, the benchmark data."""
+    from harness.data import load_task_data, resolve_tasks
+    from harness.prompts import parse_system_variant
+    from orca.paths import data_dir
+
+    run_cfg = _eval_run_config(evaluate, run_dir / "train", run_dir / "eval")
+    try:
+        run_cfg.validate()
+        tasks = resolve_tasks(run_cfg.suite)
+        for spec in run_cfg.system_messages:
+            parse_system_variant(spec)
+        if not str(run_cfg.data_dir or "").startswith("hf:"):
+            root = str(data_dir(run_cfg.data_dir))
+            for task in tasks:
+                load_task_data(task, root)
+    except UserError as e:
+        raise UserError(f"{source}: evaluate: {e}") from None
 
 
 def load_pipeline_config(path: str | Path) -> PipelineConfig:
@@ -128,30 +190,60 @@ def _marker(cfg: PipelineConfig, step: str) -> Path:
     return cfg.run_dir / "steps" / f"{step}.json"
 
 
-def _step(cfg: PipelineConfig, step: str, fn, log) -> dict:
-    """Run `fn` unless its done-marker exists; the marker holds its outputs."""
+# Steps that are cheap, deterministic and write nothing but their own outputs: redone on a config change.
+REDO_ON_CHANGE = ("compare",)
+
+
+def _step(cfg: PipelineConfig, step: str, fn, log, identity: dict) -> dict:
+    """Run `fn` unless its done-marker exists for the same `identity`; the marker holds its
+    outputs plus `config_sha256`/`config`, so a changed config is never reported as done."""
     marker = _marker(cfg, step)
+    digest = identity_sha256(identity)
     if marker.exists():
-        log(f"[dim]{step}: done earlier[/]")
-        return json.loads(marker.read_text())
-    log(f"[bold]{step}[/]")
+        saved = _read_marker(marker)
+        recorded = saved.pop("config_sha256", None)
+        old_identity = saved.pop("config", None)
+        if recorded in (None, digest):  # None: a marker from before hashes were kept
+            log(f"[dim]{step}: done earlier[/]")
+            return saved
+        changed = ", ".join(identity_changes(old_identity or {}, identity)) or "unknown"
+        if step not in REDO_ON_CHANGE:
+            raise UserError(f"{cfg.source}: step {step} was done with a different config (changed: {changed}); "
+                            f"restore those settings, or choose another run_dir to run it anew")
+        log(f"[bold]{step}[/] (config changed: {changed}; redoing)")
+    else:
+        log(f"[bold]{step}[/]")
     out = fn()
-    write_json_atomic(marker, out)
+    write_json_atomic(marker, {**out, "config_sha256": digest, "config": identity})
     return out
+
+
+def _read_marker(marker: Path) -> dict:
+    try:
+        saved = json.loads(marker.read_bytes())
+    except ValueError:
+        saved = None
+    if not isinstance(saved, dict):
+        raise UserError(f"{marker}: corrupt step record; remove it to run that step again")
+    return saved
 
 
 def evaluate_checkpoint(cfg: PipelineConfig, checkpoint: Path, out_dir: Path) -> Path:
     """Evaluate a checkpoint with the harness runner into out_dir."""
-    from harness.runner import RunConfig, run_evaluation
+    from harness.runner import run_evaluation
 
-    ev = cfg.evaluate
-    run_cfg = RunConfig(suite=ev.get("suite", "agieval"), model=f"hf:{checkpoint}",
-                        system_messages=[str(s) for s in ev.get("system_messages", ["1"])],
-                        limit=ev.get("limit"), mode=ev.get("mode", "loglikelihood"),
-                        prompt_style=ev.get("prompt_style", "orca"), batch_size=ev.get("batch_size", 16),
-                        max_new_tokens=ev.get("max_new_tokens", 512), output=str(out_dir),
-                        data_dir=ev.get("data_dir"), name=out_dir.name, progress=False)
-    return Path(run_evaluation(run_cfg))
+    return Path(run_evaluation(_eval_run_config(cfg.evaluate, checkpoint, out_dir)))
+
+
+def _eval_run_config(ev: dict, checkpoint: Path, out_dir: Path):
+    from harness.runner import RunConfig
+
+    return RunConfig(suite=ev.get("suite", "agieval"), model=f"hf:{checkpoint}",
+                     system_messages=[str(s) for s in ev.get("system_messages", ["1"])],
+                     limit=ev.get("limit"), mode=ev.get("mode", "loglikelihood"),
+                     prompt_style=ev.get("prompt_style", "orca"), batch_size=ev.get("batch_size", 16),
+                     max_new_tokens=ev.get("max_new_tokens", 512), output=str(out_dir),
+                     data_dir=ev.get("data_dir"), name=out_dir.name, progress=False)
 
 
 def run_pipeline(cfg: PipelineConfig, console=None) -> str:
@@ -164,6 +256,7 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
     log = console.print
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
 
+    ids: dict[str, dict] = {}  # step -> identity; later steps include the hashes of what they build on
     if cfg.sample:
         def sample():
             from orca.flan import read_flan, write_samples
@@ -173,7 +266,8 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
             manifest = write_samples(read_flan(files), cfg.run_dir / "queries", scale=cfg.sample.get("scale", 1.0),
                                      seed=cfg.sample.get("seed", 0), sources=files)
             return {"queries": str(cfg.run_dir / "queries"), "counts": manifest["counts"]}
-        _step(cfg, "sample", sample, log)
+        ids["sample"] = {"sample": cfg.sample}
+        _step(cfg, "sample", sample, log, ids["sample"])
 
     for i, (name, c) in enumerate(cfg.collect.items()):
         def collect(name=name, c=c, i=i):
@@ -186,15 +280,21 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
                                         "top_p") if k in c}
             summary = run_collect(queries, out, c["model"], **kwargs)
             return {"teacher_data": str(out), "summary": getattr(summary, "__dict__", str(summary))}
-        _step(cfg, f"collect-{name}", collect, log)
+        ids[f"collect-{name}"] = {"collect": c, "queries_from": identity_sha256(ids.get("sample", {}))}
+        _step(cfg, f"collect-{name}", collect, log, ids[f"collect-{name}"])
 
     evals = {}
     for index, stage in enumerate(cfg.train.stages):
+        # The collect steps are done by now; stage_identity hashes the teacher data they wrote.
+        ids[f"train-{stage.name}"] = {"train": stage_identity(cfg.train, stage)}
         trained = _step(cfg, f"train-{stage.name}", lambda stage=stage, index=index: {
-            "checkpoint": str(train_stage(cfg.train, stage, index, console=console))}, log)
+            "checkpoint": str(train_stage(cfg.train, stage, index, console=console))}, log,
+            ids[f"train-{stage.name}"])
+        ids[f"evaluate-{stage.name}"] = {"evaluate": cfg.evaluate,
+                                         "checkpoint": identity_sha256(ids[f"train-{stage.name}"])}
         evaluated = _step(cfg, f"evaluate-{stage.name}", lambda trained=trained, stage=stage: {
             "run": str(evaluate_checkpoint(cfg, Path(trained["checkpoint"]), cfg.run_dir / "eval" / stage.name))},
-            log)
+            log, ids[f"evaluate-{stage.name}"])
         evals[stage.name] = {"checkpoint": trained["checkpoint"], "run": evaluated["run"]}
 
     names = list(evals)
@@ -208,7 +308,9 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
             write_text_atomic(cfg.run_dir / "compare.json", c.to_json())
             return {"base": names[0], "candidate": names[-1], "verdict": c.verdict,
                     "markdown": str(cfg.run_dir / "compare.md")}
-        comparison = _step(cfg, "compare", compare, log)
+        comparison = _step(cfg, "compare", compare, log, {
+            "compare": cfg.compare, "base": identity_sha256(ids[f"evaluate-{names[0]}"]),
+            "candidate": identity_sha256(ids[f"evaluate-{names[-1]}"])})
 
     report = cfg.run_dir / "report.md"
     write_text_atomic(report, render_report(cfg, evals, comparison))

@@ -37,7 +37,8 @@ from harness.errors import UserError
 from harness.io import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
 from orca.packing import collate, pack_examples
 from orca.tokenize import IGNORE_INDEX, load_examples, resize_embeddings_for_tokenizer, tokenize_examples
-from orca.train_config import StageConfig, TrainConfig, load_train_config
+from orca.train_config import (StageConfig, TrainConfig, identity_changes, identity_sha256, load_train_config,
+                               stage_identity)
 
 STATE_FILE = "state.json"
 TRAINER_STATE = "trainer_state.pt"
@@ -54,6 +55,18 @@ def stage_result(config: TrainConfig, name: str) -> Path | None:
 def _read_state(stage_dir: Path) -> dict:
     path = stage_dir / STATE_FILE
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _check_identity(stage_dir: Path, stage: StageConfig, identity: dict) -> None:
+    """Refuse to resume or reuse a stage whose recorded config differs from this one:
+    its checkpoints and result belong to the old settings. (A state without a record
+    predates this check and is taken as it is.)"""
+    state = _read_state(stage_dir)
+    if state.get("identity_sha256") in (None, identity_sha256(identity)):
+        return
+    changed = identity_changes(state.get("identity") or {}, identity) or ["unknown"]
+    raise UserError(f"stage {stage.name!r}: {stage_dir} holds training of a different config (changed: "
+                    f"{', '.join(changed)}); restore those settings, or choose another output_dir to train anew")
 
 
 def resolve_init(config: TrainConfig, stage: StageConfig, rank: int = 0) -> Path:
@@ -267,6 +280,8 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
     from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()  # ours is the progress bar; theirs would interleave
     stage_dir = config.output_dir / stage.name
+    identity = stage_identity(config, stage)
+    _check_identity(stage_dir, stage, identity)
     done = stage_result(config, stage.name)
     if done is not None:
         console.print(f"[green]stage {stage.name}: already trained[/] -> {done}")
@@ -309,6 +324,8 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
         for stale in stage_dir.glob(".tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
         write_json_atomic(stage_dir / "data_stats.json", {**data_stats, "steps_per_epoch": steps_per_epoch})
+        write_json_atomic(stage_dir / STATE_FILE, {**_read_state(stage_dir), "identity": identity,
+                                                   "identity_sha256": identity_sha256(identity)})
         p = data_stats["packing"]
         console.print(f"stage {stage.name}: {p['examples']} examples -> {p['rows']} rows of <= {stage.max_len} "
                       f"tokens (packing factor {p['packing_factor']}, efficiency {p['efficiency']:.3f}, "

@@ -226,3 +226,53 @@ def read_config_file(path: str | Path) -> dict:
 def load_train_config(path: str | Path) -> TrainConfig:
     """Read and validate a training config file."""
     return parse_train_config(read_config_file(path), path)
+
+
+# ----------------------------------------------------------------------------- stage identity
+
+# Fields that change how a stage runs but not what it produces: a change is no reason to retrain.
+NOT_IDENTITY = ("save_every_steps",)
+
+
+def stage_identity(config: TrainConfig, stage: StageConfig) -> dict:
+    """Everything a stage's trained weights depend on, as JSON: its fields, the content of
+    its data (hashes, so moving the project folder changes nothing), the run-wide seed,
+    tokenizer, precision and DeepSpeed settings, and the identity of the stage it starts
+    from. Stored next to the stage's result; a rerun whose identity differs is refused
+    instead of reporting the old result as "already trained"."""
+    import dataclasses
+
+    from harness.io import sha256_file
+
+    def content(path: Path | None):
+        return sha256_file(path) if path is not None and path.is_file() else None
+
+    fields = {k: v for k, v in dataclasses.asdict(stage).items() if k not in NOT_IDENTITY}
+    fields["data"] = [content(p) for p in stage.data]
+    fields["queries"] = content(stage.queries)
+    index = config.stages.index(stage)
+    identity = {"stage": fields, "index": index, "seed": config.seed,
+                "tokenizer": str(config.tokenizer) if config.tokenizer else None, "bf16": config.bf16,
+                "deepspeed": content(config.deepspeed)}
+    if stage.init.startswith("stage:"):
+        parent = next(s for s in config.stages if s.name == stage.init[6:])
+        identity["init_stage"] = identity_sha256(stage_identity(config, parent))
+    return identity
+
+
+def identity_sha256(identity: dict) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def identity_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted names of the fields that differ between two identities (for the refusal)."""
+    changed = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed += identity_changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            changed.append(prefix + key)
+    return changed
