@@ -58,9 +58,9 @@ def register(sub) -> None:
 
 def _cmd_sample(args) -> int:
     from orca import flan
+    from orca.values import check_number
 
-    if not 0 < args.scale <= 1:
-        raise UserError(f"--scale must be in (0, 1], got {args.scale}")
+    check_number(args.scale, "--scale", low=0, low_open=True, high=1)
     if args.hub:
         rows = flan.read_hub(args.hub, split=args.hub_split)
     else:

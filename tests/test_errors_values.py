@@ -312,3 +312,13 @@ def test_score_target_only_rows_never_take_a_real_example_id(tmp_path, data_dir)
     assert by_id[0]["prompt_sha"] and by_id[1]["prompt_sha"]   # the real examples, as located
     assert by_id[n]["prompt_sha"] is None and by_id[n]["correct"] is True
     assert by_id[n + 1]["correct"] is False
+
+
+@pytest.mark.parametrize("scale", ["nan", "inf", "0", "1.5", "-1"])
+def test_data_sample_refuses_a_bad_scale(tmp_path, capsys, scale):
+    flan = tmp_path / "flan.jsonl"
+    flan.write_text('{"inputs": "q", "targets": "a", "task_source": "T0", "task_name": "t", '
+                    '"template_type": "zs_opt"}\n')
+    assert main(["data", "sample", "--flan", str(flan), "--out-dir", str(tmp_path / "out"), "--scale", scale]) == 2
+    assert "--scale must be" in _one_line_error(capsys)
+    assert not (tmp_path / "out").exists()
