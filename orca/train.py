@@ -42,6 +42,7 @@ from orca.train_config import (StageConfig, TrainConfig, identity_changes, ident
 
 STATE_FILE = "state.json"
 TRAINER_STATE = "trainer_state.pt"
+IDENTITY_FILE = "config_identity.json"  # what the stage's result depends on (orca.train_config.stage_identity)
 
 
 # ----------------------------------------------------------------------------- setup
@@ -58,15 +59,23 @@ def _read_state(stage_dir: Path) -> dict:
 
 
 def _check_identity(stage_dir: Path, stage: StageConfig, identity: dict) -> None:
-    """Refuse to resume or reuse a stage whose recorded config differs from this one:
-    its checkpoints and result belong to the old settings. (A state without a record
-    predates this check and is taken as it is.)"""
+    """Refuse to resume or reuse a stage trained under a different config: its checkpoints
+    and result belong to the old settings. IDENTITY_FILE records the config a stage's
+    training started with (none: trained before this check; taken as it is)."""
+    path = stage_dir / IDENTITY_FILE
     state = _read_state(stage_dir)
-    if state.get("identity_sha256") in (None, identity_sha256(identity)):
-        return
-    changed = identity_changes(state.get("identity") or {}, identity) or ["unknown"]
-    raise UserError(f"stage {stage.name!r}: {stage_dir} holds training of a different config (changed: "
-                    f"{', '.join(changed)}); restore those settings, or choose another output_dir to train anew")
+    if not path.exists() or not (state.get("checkpoint") or state.get("done")):
+        return  # nothing trained yet that a new config could be mixed with
+    try:
+        recorded = json.loads(path.read_bytes())
+        old_sha, old = recorded["sha256"], recorded["identity"]
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"{path}: corrupt record of the stage's config; restore it, or choose another "
+                        "output_dir to train anew") from None
+    if old_sha != identity_sha256(identity):
+        changed = identity_changes(old if isinstance(old, dict) else {}, identity) or ["unknown"]
+        raise UserError(f"stage {stage.name!r}: {stage_dir} holds training of a different config (changed: "
+                        f"{', '.join(changed)}); restore those settings, or choose another output_dir to train anew")
 
 
 def resolve_init(config: TrainConfig, stage: StageConfig, rank: int = 0) -> Path:
@@ -324,8 +333,7 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
         for stale in stage_dir.glob(".tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
         write_json_atomic(stage_dir / "data_stats.json", {**data_stats, "steps_per_epoch": steps_per_epoch})
-        write_json_atomic(stage_dir / STATE_FILE, {**_read_state(stage_dir), "identity": identity,
-                                                   "identity_sha256": identity_sha256(identity)})
+        write_json_atomic(stage_dir / IDENTITY_FILE, {"sha256": identity_sha256(identity), "identity": identity})
         p = data_stats["packing"]
         console.print(f"stage {stage.name}: {p['examples']} examples -> {p['rows']} rows of <= {stage.max_len} "
                       f"tokens (packing factor {p['packing_factor']}, efficiency {p['efficiency']:.3f}, "

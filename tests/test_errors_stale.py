@@ -2,7 +2,7 @@
 
 A training stage records the identity of its config (orca.train_config.stage_identity:
 its fields, the hash of its data, seed, tokenizer, precision, the stage it starts from)
-in state.json; each pipeline step records the hash of its config section, chained to the
+in config_identity.json; each pipeline step records the hash of its config section, chained to the
 steps it builds on, in steps/<step>.json. A rerun with a different config is refused with
 one line naming the changed fields -- never "already trained" / "done earlier" with the
 old result -- except the pipeline's cheap `compare` step, which is redone. `pipeline`
@@ -133,7 +133,7 @@ def test_train_refuses_to_resume_an_interrupted_stage_under_a_new_config(tmp_pat
         train(config)
     monkeypatch.setattr(train_mod, "append_jsonl", real)
     state = json.loads((tmp_path / "out/s1/state.json").read_text())
-    assert state["checkpoint"] == "step-2" and state["identity_sha256"]
+    assert state["checkpoint"] == "step-2" and (tmp_path / "out/s1/config_identity.json").exists()
     changed = load_train_config(_train_config(tmp_path, tiny_init, batch_size=2, save_every_steps=2, lr=5e-3))
     with pytest.raises(UserError, match=r"stage 's1': .* different config \(changed: stage.lr\)"):
         train(changed)
@@ -260,6 +260,22 @@ def test_step_records_refuse_a_changed_config_and_redo_compare(tmp_path):
     (tmp_path / "run/steps/sample.json").write_text('{"queries": ')
     with pytest.raises(UserError, match="corrupt step record"):
         pl._step(cfg, "sample", fn, logged.append, {"sample": {}})
+
+
+def test_a_stage_killed_before_its_first_checkpoint_takes_the_new_config(trained, tiny_init, tmp_path):
+    """Nothing was trained under the old config yet: nothing to mix, nothing refused."""
+    import shutil
+
+    stage = tmp_path / "out" / "s1"
+    shutil.copytree(trained / "out" / "s1", stage)
+    (stage / "state.json").unlink()  # as after a kill before the first checkpoint
+    _teacher(tmp_path / "data.jsonl", 8)
+    train(load_train_config(_train_config(tmp_path, tiny_init, lr=2e-3)))
+    recorded = json.loads((stage / "config_identity.json").read_text())
+    assert recorded["identity"]["stage"]["lr"] == 2e-3
+    (stage / "config_identity.json").write_text("{oops")
+    with pytest.raises(UserError, match="config_identity.json: corrupt record"):
+        train(load_train_config(_train_config(tmp_path, tiny_init, lr=2e-3)))
 
 
 @pytest.mark.slow
