@@ -31,9 +31,9 @@ from pathlib import Path
 
 from harness.errors import UserError
 from harness.io import write_json_atomic, write_text_atomic
-from orca.values import check_number
 from orca.train_config import (TrainConfig, identity_changes, identity_sha256, parse_train_config,
                                read_config_file, stage_identity)
+from orca.values import check_number
 
 TOP = ("run_dir", "sample", "collect", "data", "train", "evaluate", "compare")
 EVAL_FIELDS = {"suite": str, "mode": str, "limit": (int, type(None)), "system_messages": list,
@@ -192,6 +192,8 @@ def _marker(cfg: PipelineConfig, step: str) -> Path:
 
 # Steps that are cheap, deterministic and write nothing but their own outputs: redone on a config change.
 REDO_ON_CHANGE = ("compare",)
+# Settings of how fast a step runs, not of what it produces: changing them is not a config change.
+PACING = ("rpm", "tpm", "concurrency", "batch_size")
 
 
 def _step(cfg: PipelineConfig, step: str, fn, log, identity: dict) -> dict:
@@ -280,7 +282,8 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
                                         "top_p") if k in c}
             summary = run_collect(queries, out, c["model"], **kwargs)
             return {"teacher_data": str(out), "summary": getattr(summary, "__dict__", str(summary))}
-        ids[f"collect-{name}"] = {"collect": c, "queries_from": identity_sha256(ids.get("sample", {}))}
+        ids[f"collect-{name}"] = {"collect": {k: v for k, v in c.items() if k not in PACING},
+                                  "queries_from": identity_sha256(ids.get("sample", {}))}
         _step(cfg, f"collect-{name}", collect, log, ids[f"collect-{name}"])
 
     evals = {}
@@ -290,7 +293,7 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
         trained = _step(cfg, f"train-{stage.name}", lambda stage=stage, index=index: {
             "checkpoint": str(train_stage(cfg.train, stage, index, console=console))}, log,
             ids[f"train-{stage.name}"])
-        ids[f"evaluate-{stage.name}"] = {"evaluate": cfg.evaluate,
+        ids[f"evaluate-{stage.name}"] = {"evaluate": {k: v for k, v in cfg.evaluate.items() if k not in PACING},
                                          "checkpoint": identity_sha256(ids[f"train-{stage.name}"])}
         evaluated = _step(cfg, f"evaluate-{stage.name}", lambda trained=trained, stage=stage: {
             "run": str(evaluate_checkpoint(cfg, Path(trained["checkpoint"]), cfg.run_dir / "eval" / stage.name))},
