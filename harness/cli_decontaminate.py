@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import lru_cache
+from pathlib import Path
 
 from harness.errors import UserError
 
@@ -37,23 +39,31 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_decontaminate)
 
 
+@lru_cache(maxsize=2)
+def benchmark_index(against: str, data_dir: str | None, n: int):
+    """The n-gram index of the benchmark documents, built once per process (harness.data
+    caches the documents the same way)."""
+    from harness.benchmark_text import benchmark_documents
+    from orca.decontaminate import BenchmarkIndex
+
+    docs, provenance = benchmark_documents(against, data_dir)
+    return BenchmarkIndex(docs, n), provenance
+
+
 def run_decontamination(train_files, against: str = "agieval,bbh", n: int = 13, out_dir=None,
                         data_dir: str | None = None) -> dict:
     """Load the benchmark documents, index them, stream the training files (see
     orca.decontaminate.decontaminate_files); user mistakes become UserError."""
-    from harness.benchmark_text import benchmark_documents
-    from orca.decontaminate import MIN_N, BenchmarkIndex, DecontaminationInputError, decontaminate_files
+    from orca.decontaminate import MIN_N, DecontaminationInputError, decontaminate_files
 
     if n < MIN_N:
         raise UserError(f"--n must be at least {MIN_N} (shorter n-grams match ordinary prose), got {n}")
     try:
         for f in train_files:  # before the benchmark side is read: a typo fails at once
-            from pathlib import Path
             if not Path(f).is_file():
                 raise DecontaminationInputError(f"{f}: training file not found" if not Path(f).exists()
                                                 else f"{f}: not a file")
-        docs, provenance = benchmark_documents(against, data_dir)
-        index = BenchmarkIndex(docs, n)
+        index, provenance = benchmark_index(against, data_dir, n)
         return decontaminate_files(train_files, index, out_dir, benchmarks=provenance)
     except DecontaminationInputError as e:
         raise UserError(str(e)) from None

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -365,9 +366,15 @@ def decontaminate_files(train_files: list[str | Path], index: BenchmarkIndex, ou
                         clean.write(raw)
                     continue
                 res.removed += 1
+                # Per task, the document with the most shared n-grams: a task's fixed
+                # instruction is in all its documents (stored under the first one), the
+                # copied item's own words only in that item.
+                hits = Counter((m.task, m.doc_id) for m in found)
                 per_task: dict[str, Match] = {}
                 for m in found:
-                    per_task.setdefault(m.task, m)
+                    best = per_task.get(m.task)
+                    if best is None or hits[m.task, m.doc_id] > hits[best.task, best.doc_id]:
+                        per_task[m.task] = m
                 for task, m in per_task.items():
                     o = overlaps.setdefault(task, TaskOverlap())
                     o.lines += 1
@@ -375,7 +382,7 @@ def decontaminate_files(train_files: list[str | Path], index: BenchmarkIndex, ou
                     if len(o.refs) < MAX_REFS_PER_TASK:
                         o.refs.append(f"{path}:{lineno}")
                 if removed_out:
-                    first = found[0]
+                    first = max(per_task.values(), key=lambda m: hits[m.task, m.doc_id])
                     removed_out.write(json.dumps({
                         "file": str(path), "line": lineno, "benchmark_task": first.task, "doc_id": first.doc_id,
                         "ngram": first.ngram,
