@@ -320,7 +320,7 @@ def clean_name(path: Path) -> str:
 
 
 def decontaminate_files(train_files: list[str | Path], index: BenchmarkIndex, out_dir: str | Path | None,
-                        *, benchmarks: dict | None = None, progress=None) -> dict:
+                        *, benchmarks: dict | None = None) -> dict:
     """Stream every training file through `index`. With `out_dir`, write there a clean copy
     of each file (same name, kept lines byte for byte), `removed.jsonl` (each removed line
     with its benchmark task, doc_id and shared n-gram) and `decontamination.json` (the
@@ -389,8 +389,6 @@ def decontaminate_files(train_files: list[str | Path], index: BenchmarkIndex, ou
                         "overlaps": [{"benchmark_task": m.task, "doc_id": m.doc_id, "ngram": m.ngram}
                                      for m in per_task.values()],
                         "row": row}, ensure_ascii=False).encode("utf-8"))
-                if progress:
-                    progress(res)
             res.sha256 = file_hash.hexdigest()
             results.append(res)
         report = _report(index, results, overlaps, benchmarks, time.monotonic() - start, out_dir)

@@ -148,10 +148,11 @@ def _planted_files(tmp_path, by_task, data_dir):
     lsat = by_task["agieval/lsat-lr"][11].text
     nav = by_task["bbh/navigate"][4].text
     passage = _raw(data_dir, "agieval/sat-en", 0)["passage"]
+    aqua_question = _raw(data_dir, "agieval/aqua-rat", _long_question(data_dir, "agieval/aqua-rat"))["question"]
     planted = {
         "p-exact": {"query": lsat, "response": "(C)"},
         "p-case": {"query": nav.upper(), "response": "No."},
-        "p-embedded": {"query": f"Here is a practice item.\n{_raw(data_dir, 'agieval/aqua-rat', _long_question(data_dir, 'agieval/aqua-rat'))['question']}\n"
+        "p-embedded": {"query": f"Here is a practice item.\n{aqua_question}\n"
                                 "Explain each step.", "response": "Step 1 ..."},
         "p-response": {"query": "Write a reading passage.", "response": passage},   # the copy is in the answer
     }
@@ -181,7 +182,8 @@ def test_cli_writes_clean_copies_removed_lines_and_report(tmp_path, bench, data_
     assert [json.loads(x)["id"] for x in kept] == [json.loads(x)["id"] for x in original
                                                    if json.loads(x)["id"] not in planted]
     assert set(kept) <= set(original)          # kept lines byte for byte
-    assert "q-bbh" not in (out / "flan5m.jsonl").read_text() and len((out / "flan5m.jsonl").read_text().splitlines()) == 10
+    flan_kept = (out / "flan5m.jsonl").read_text()
+    assert "q-bbh" not in flan_kept and len(flan_kept.splitlines()) == 10
 
     removed = [json.loads(x) for x in (out / "removed.jsonl").read_text().splitlines()]
     assert {r["row"]["id"] for r in removed} == planted | {"q-bbh"}
@@ -291,7 +293,8 @@ def test_index_is_built_from_given_documents_only():
             BenchmarkDocument("x/b", 0, "Alpha, beta; gamma!"),
             BenchmarkDocument("x/c", 5, "one two three four five six seven eight nine ten eleven twelve thirteen")]
     index = BenchmarkIndex(docs, n=13)
-    hits = index.matches(normalize_words("zero ONE two three four five six seven eight nine ten eleven twelve thirteen"))
+    line = "zero ONE two three four five six seven eight nine ten eleven twelve thirteen"
+    hits = index.matches(normalize_words(line))
     assert {(m.task, m.doc_id) for m in hits} == {("x/a", 0), ("x/c", 5)}   # one match per task
     assert [(m.task, m.ngram) for m in index.matches(normalize_words("say alpha beta gamma now"))] == \
         [("x/b", "alpha beta gamma")]

@@ -68,8 +68,8 @@ evaluate: {{suite: bbh/date_understanding, mode: loglikelihood, limit: 4, data_d
     assert "removed 2 of" in open(report_md).read()
 
     # the clean copy carries its record: `orca-eval train` on it would not warn
-    cfg = parse_train_config({"output_dir": "o", "stages": [{"name": "s", "init": "tiny:0",
-                                                             "data": str(record / "teacher.jsonl")}]}, tmp_path / "t.yaml")
+    stage = {"name": "s", "init": "tiny:0", "data": str(record / "teacher.jsonl")}
+    cfg = parse_train_config({"output_dir": "o", "stages": [stage]}, tmp_path / "t.yaml")
     capsys.readouterr()
     warn_not_decontaminated(cfg)
     assert capsys.readouterr().err == ""
