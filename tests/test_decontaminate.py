@@ -327,3 +327,28 @@ def test_files_api_without_out_dir_writes_nothing(tmp_path):
     report = decontaminate_files([f], index, None)
     assert report["removed"] == 1 and report["tasks"]["x/a"]["docs_hit"] == [3]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.jsonl"]
+
+
+@pytest.mark.parametrize("section,expect", [
+    ("", {}),                                                  # on by default
+    ("decontaminate: false\n", None),
+    ("decontaminate: {against: bbh, n: 9, data_dir: bench}\n", {"against": "bbh", "n": 9}),
+    ("decontaminate: {n: 3}\n", "decontaminate: field 'n' must be at least 5"),
+    ("decontaminate: {ngram: 13}\n", "decontaminate: unknown field 'ngram'"),
+    ("decontaminate: {n: true}\n", "decontaminate: field 'n' has the wrong type"),
+])
+def test_pipeline_config_section(tmp_path, section, expect):
+    from harness.errors import UserError
+    from orca.pipeline import load_pipeline_config
+
+    cfg_path = tmp_path / "p.yaml"
+    cfg_path.write_text("run_dir: run\ndata: {s1: d.jsonl}\ntrain: {stages: [{name: s1, init: 'tiny:0'}]}\n" + section)
+    if isinstance(expect, str):
+        with pytest.raises(UserError, match=re.escape(expect)):
+            load_pipeline_config(cfg_path)
+        return
+    got = load_pipeline_config(cfg_path).decontaminate
+    if expect is None or expect == {}:
+        assert got == expect
+    else:
+        assert {k: got[k] for k in expect} == expect and got["data_dir"] == str((tmp_path / "bench").resolve())
