@@ -60,11 +60,16 @@ def line_factory(docs, seed: int = 0):
         ws[0] = ws[0].capitalize()
         return " ".join(ws) + rng.choice([".", "?", ".", "!"])
 
+    # Lines are made of sentences from a pool of 50,000 (drawn word by word by frequency):
+    # drawing every word afresh would make generating the 1M-line file take longer than
+    # checking it.
+    pool = [(k, sentence(k)) for k in (rng.randint(8, 20) for _ in range(50_000))]
+
     def text(n_words):
         out, n = [], 0
         while n < n_words:
-            k = rng.randint(8, 20)
-            out.append(sentence(k))
+            k, s = rng.choice(pool)
+            out.append(s)
             n += k
         return " ".join(out)
 
