@@ -254,6 +254,8 @@ def test_project_example_data_is_clean(data_dir, capsys):
     ("directory", "adir: not a file"),
     ("unknown-benchmark", "unknown suite or task 'mmlu'"),
     ("small-n", "--n must be at least 5"),
+    ("out-dir-is-a-file", "out: --out-dir exists and is not a directory"),
+    ("same-name-twice", "two training files are named 'good.jsonl'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, data_dir, capsys, case, message):
     good = _write(tmp_path / "good.jsonl", [{"query": "hello there", "response": "hi"}])
@@ -280,12 +282,18 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, data_dir, capsys, case, mess
     elif case == "small-n":
         extra = ["--n", "4"]
     out = tmp_path / "out"
+    if case == "out-dir-is-a-file":
+        out.write_text("not a folder")
+    elif case == "same-name-twice":
+        (tmp_path / "sub").mkdir()
+        train = [str(good), str(_write(tmp_path / "sub" / "good.jsonl", [{"query": "q"}]))]
     rc = main(["data", "decontaminate", "--train", *train, "--out-dir", str(out), "--data-dir", str(data_dir),
                *extra])
     err = capsys.readouterr().err
     assert rc == 2
     assert err.count("\n") == 1 and err.startswith("orca-eval: error: ") and message in err, err
-    assert not (out / "good.jsonl").exists() and not (out / "decontamination.json").exists()
+    if out.is_dir():
+        assert not (out / "good.jsonl").exists() and not (out / "decontamination.json").exists()
 
 
 def test_index_is_built_from_given_documents_only():
