@@ -12,6 +12,9 @@ def register(sub) -> None:
     data = sub.add_parser("data", help="explanation-tuning data: FLAN-v2 sampling, teacher collection")
     dsub = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
     dsub.required = True
+    # `data decontaminate` needs the benchmark loader, which lives in harness/ (above orca/):
+    # harness/cli_decontaminate.py adds it to this group through this default.
+    data.set_defaults(data_subcommands=dsub)
 
     p = dsub.add_parser("sample", help="sample zero-shot FLAN-v2 queries (FLAN-5M and its FLAN-1M subset)")
     src = p.add_mutually_exclusive_group(required=True)

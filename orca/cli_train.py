@@ -7,10 +7,26 @@ def cmd_train(args) -> int:
     from orca.train_config import load_train_config
 
     config = load_train_config(args.config)
+    if config.warn_not_decontaminated:
+        warn_not_decontaminated(config)
     outputs = train(config)
     for name, path in outputs.items():
         print(f"{name}\t{path}")
     return 0
+
+
+def warn_not_decontaminated(config) -> None:
+    """One line per stage whose data files were not written by `orca-eval data decontaminate`."""
+    import sys
+
+    from orca.decontaminate import decontamination_record
+
+    for stage in config.stages:
+        missing = [str(p) for p in stage.data if decontamination_record(p) is None]
+        if missing:
+            print(f"orca-eval: warning: stage {stage.name!r}: {', '.join(missing)} has no decontamination record "
+                  "(train on the output of `orca-eval data decontaminate`, or set "
+                  "warn_not_decontaminated: false)", file=sys.stderr)
 
 
 def cmd_pipeline(args) -> int:

@@ -1,6 +1,6 @@
 """`orca-eval pipeline --config FILE`: the whole explanation-tuning loop under one run directory.
 
-    sample -> collect -> train stage 1 -> evaluate -> train stage 2 -> evaluate -> compare -> report
+    sample -> collect -> decontaminate -> train stage 1 -> evaluate -> train stage 2 -> evaluate -> compare -> report
 
 Steps whose inputs are given are skipped (existing teacher data instead of sample +
 collect). Each finished step writes `steps/<step>.json` (its outputs and a hash of the
@@ -19,6 +19,7 @@ Config (YAML or JSON; relative paths relative to the file):
       stage1: {model: gpt-3.5-turbo, base_url: null, rpm: 300, tpm: 120000, queries: flan5m}
       stage2: {model: gpt-4, rpm: 18, queries: flan1m}
     data: {stage1: teacher/chatgpt.jsonl, stage2: teacher/gpt4.jsonl}  # or existing teacher data
+    decontaminate: {against: "agieval,bbh", n: 13, data_dir: null}   # the default; `false` turns it off
     train:  {seed, device, deepspeed, ..., stages: [{name: stage1, init: tiny:0, ...}, ...]}
     evaluate: {suite: agieval, mode: loglikelihood, limit: 50, system_messages: ["1"], data_dir: null}
     compare: {alpha: 0.05, min_delta: 1.0}
@@ -26,7 +27,7 @@ Config (YAML or JSON; relative paths relative to the file):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.errors import UserError
@@ -35,7 +36,7 @@ from orca.train_config import (TrainConfig, identity_changes, identity_sha256, p
                                read_config_file, stage_identity)
 from orca.values import check_number
 
-TOP = ("run_dir", "sample", "collect", "data", "train", "evaluate", "compare")
+TOP = ("run_dir", "sample", "collect", "data", "decontaminate", "train", "evaluate", "compare")
 EVAL_FIELDS = {"suite": str, "mode": str, "limit": (int, type(None)), "system_messages": list,
                "data_dir": (str, type(None)), "batch_size": int, "prompt_style": str, "max_new_tokens": int}
 COLLECT_FIELDS = {"model": str, "base_url": (str, type(None)), "rpm": (int, float), "tpm": (int, float),
@@ -52,6 +53,7 @@ class PipelineConfig:
     evaluate: dict = field(default_factory=dict)
     compare: dict = field(default_factory=dict)
     source: Path | None = None
+    decontaminate: dict | None = field(default_factory=dict)   # None: off
 
 
 def _fields(where: str, raw, spec: dict) -> dict:
@@ -118,11 +120,21 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
                             "(or give a queries file path)")
     evaluate = _fields(f"{source}: evaluate", raw.get("evaluate") or {}, EVAL_FIELDS)
     compare = _fields(f"{source}: compare", raw.get("compare") or {}, {"alpha": float, "min_delta": (int, float)})
+    decontaminate = raw.get("decontaminate", {})
+    if decontaminate is False:
+        decontaminate = None
+    else:
+        decontaminate = dict(_fields(f"{source}: decontaminate", decontaminate if decontaminate is not None else {},
+                                     {"against": str, "n": int, "data_dir": (str, type(None))}))
+        if decontaminate.get("n", 13) < 5:
+            raise UserError(f"{source}: decontaminate: field 'n' must be at least 5, got {decontaminate['n']}")
+        if decontaminate.get("data_dir") and not decontaminate["data_dir"].startswith("hf:"):
+            decontaminate["data_dir"] = str((base / decontaminate["data_dir"]).resolve())
     train = parse_train_config({**train_raw, "stages": stages, "output_dir": str(run_dir / "train")},
                                f"{source}: train", base_dir=base)
     _check_sections(source, base, run_dir, sample, collect, evaluate, compare, train)
     return PipelineConfig(run_dir=run_dir, train=train, sample=sample, collect=collect, evaluate=evaluate,
-                          compare=compare, source=Path(source))
+                          compare=compare, source=Path(source), decontaminate=decontaminate)
 
 
 COLLECT_RANGES = {"rpm": dict(low=0, low_open=True), "tpm": dict(low=0, low_open=True),
@@ -248,6 +260,33 @@ def _eval_run_config(ev: dict, checkpoint: Path, out_dir: Path):
                      data_dir=ev.get("data_dir"), name=out_dir.name, progress=False)
 
 
+def decontaminate_stages(cfg: PipelineConfig, log) -> dict:
+    """Every stage's teacher data checked against the benchmark (orca/decontaminate.py):
+    clean copies, removed.jsonl and decontamination.json under run_dir/decontamination/STAGE."""
+    # Orchestration over both packages, like evaluate_checkpoint below: the benchmark
+    # documents come from the harness (issue 15 moves this module up into harness/).
+    from harness.cli_decontaminate import benchmark_index
+    from orca.decontaminate import DecontaminationInputError, decontaminate_files
+
+    d = cfg.decontaminate
+    against, n = d.get("against", "agieval,bbh"), d.get("n", 13)
+    try:
+        index, provenance = benchmark_index(against, d.get("data_dir"), n)
+        out = {"against": against, "n": n, "clean": {}, "reports": {}, "lines": {}, "removed": {}}
+        for stage in cfg.train.stages:
+            out_dir = cfg.run_dir / "decontamination" / stage.name
+            report = decontaminate_files(stage.data, index, out_dir, benchmarks=provenance)
+            out["clean"][stage.name] = [f["clean_file"] for f in report["files"]]
+            out["reports"][stage.name] = str(out_dir / "decontamination.json")
+            out["lines"][stage.name], out["removed"][stage.name] = report["lines"], report["removed"]
+            hit = [t for t, v in report["tasks"].items() if v["training_lines"]]
+            log(f"  {stage.name}: removed {report['removed']} of {report['lines']} lines sharing a {n}-gram with "
+                f"{against}" + (f" ({', '.join(hit[:5])}{', ...' if len(hit) > 5 else ''})" if hit else ""))
+    except DecontaminationInputError as e:
+        raise UserError(str(e)) from None
+    return out
+
+
 def run_pipeline(cfg: PipelineConfig, console=None) -> str:
     """Run (or resume) every step; returns the path of the Markdown report."""
     from rich.console import Console
@@ -286,12 +325,29 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
                                   "queries_from": identity_sha256(ids.get("sample", {}))}
         _step(cfg, f"collect-{name}", collect, log, ids[f"collect-{name}"])
 
+    # After collection, before training: train on the clean copies (the report stays in run_dir).
+    stages = list(cfg.train.stages)
+    decontaminated = None
+    if cfg.decontaminate is not None:
+        from harness.io import sha256_file
+
+        # The collect steps are done by now: the identity hashes the teacher data they wrote.
+        ids["decontaminate"] = {"decontaminate": cfg.decontaminate,
+                                "data": {s.name: [sha256_file(p) if p.is_file() else None for p in s.data]
+                                         for s in stages}}
+        decontaminated = _step(cfg, "decontaminate", lambda: decontaminate_stages(cfg, log), log,
+                               ids["decontaminate"])
+        stages = [replace(s, data=[Path(p) for p in decontaminated["clean"][s.name]]) for s in stages]
+    else:
+        log("[yellow]decontaminate: off in this config; training on the teacher data as it is[/]")
+    train_cfg = replace(cfg.train, stages=stages)
+
     evals = {}
-    for index, stage in enumerate(cfg.train.stages):
-        # The collect steps are done by now; stage_identity hashes the teacher data they wrote.
-        ids[f"train-{stage.name}"] = {"train": stage_identity(cfg.train, stage)}
+    for index, stage in enumerate(train_cfg.stages):
+        # stage_identity hashes the (clean) teacher data the stage trains on.
+        ids[f"train-{stage.name}"] = {"train": stage_identity(train_cfg, stage)}
         trained = _step(cfg, f"train-{stage.name}", lambda stage=stage, index=index: {
-            "checkpoint": str(train_stage(cfg.train, stage, index, console=console))}, log,
+            "checkpoint": str(train_stage(train_cfg, stage, index, console=console))}, log,
             ids[f"train-{stage.name}"])
         ids[f"evaluate-{stage.name}"] = {"evaluate": {k: v for k, v in cfg.evaluate.items() if k not in PACING},
                                          "checkpoint": identity_sha256(ids[f"train-{stage.name}"])}
@@ -316,14 +372,14 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
             "candidate": identity_sha256(ids[f"evaluate-{names[-1]}"])})
 
     report = cfg.run_dir / "report.md"
-    write_text_atomic(report, render_report(cfg, evals, comparison))
+    write_text_atomic(report, render_report(cfg, evals, comparison, decontaminated))
     _marker(cfg, "report").parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(_marker(cfg, "report"), {"report": str(report)})
     log(f"[green]pipeline done[/] -> {report}")
     return str(report)
 
 
-def render_report(cfg: PipelineConfig, evals: dict, comparison: dict | None) -> str:
+def render_report(cfg: PipelineConfig, evals: dict, comparison: dict | None, decontaminated: dict | None = None) -> str:
     """Markdown: per stage the checkpoint, packing and suite accuracies; then the stage comparison."""
     from harness.results import load_run
 
@@ -339,6 +395,12 @@ def render_report(cfg: PipelineConfig, evals: dict, comparison: dict | None) -> 
                          for v, vs in run.summary["variants"].items())
         lines.append(f"| {name} | `{e['checkpoint']}` | {p.get('examples', '-')} | {p.get('packing_factor', '-')} "
                      f"| {p.get('efficiency', '-')} | {stats.get('tokenize', {}).get('truncated', '-')} | {accs} |")
+    if decontaminated:
+        lines += ["", f"Decontamination against {decontaminated['against']} ({decontaminated['n']}-grams): " +
+                  "; ".join(f"{name} removed {decontaminated['removed'][name]} of {decontaminated['lines'][name]} "
+                            f"lines (`{decontaminated['reports'][name]}`)" for name in decontaminated["clean"])]
+    else:
+        lines += ["", "Decontamination: off (the stages trained on the teacher data as given)."]
     if comparison:
         lines += ["", f"## {comparison['candidate']} vs {comparison['base']}: {comparison['verdict']}", "",
                   Path(comparison["markdown"]).read_text()]

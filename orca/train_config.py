@@ -5,6 +5,7 @@
     device: auto                           # auto | cpu | cuda
     attn_implementation: auto              # auto | sdpa | eager | flash_attention_2
     deepspeed: null                        # or a DeepSpeed JSON (configs/deepspeed_zero2_bf16.json)
+    warn_not_decontaminated: true          # false: no warning for data without a decontamination record
     stages:
       - name: stage1
         data: data/chatgpt.jsonl           # teacher-collector output or {system, query, response} lines
@@ -61,6 +62,7 @@ TOP_FIELDS: dict[str, tuple[tuple[type, ...], object]] = {
     "log_every": ((int,), 10),
     "tokenizer": ((str, type(None)), None),
     "gradient_checkpointing": ((bool,), False),
+    "warn_not_decontaminated": ((bool,), True),
 }
 CHOICES = {
     "device": ("auto", "cpu", "cuda"),
@@ -120,6 +122,7 @@ class TrainConfig:
     log_every: int = 10
     tokenizer: Path | None = None
     gradient_checkpointing: bool = False
+    warn_not_decontaminated: bool = True   # `orca-eval train`: one line per stage whose data has no record
     source: Path | None = None
 
 
@@ -198,6 +201,7 @@ def parse_train_config(raw: dict, source: str | Path, base_dir: Path | None = No
                        device=top["device"], attn_implementation=top["attn_implementation"],
                        deepspeed=deepspeed, bf16=top["bf16"], log_every=top["log_every"],
                        tokenizer=resolve(top["tokenizer"]), gradient_checkpointing=top["gradient_checkpointing"],
+                       warn_not_decontaminated=top["warn_not_decontaminated"],
                        source=Path(source))
 
 

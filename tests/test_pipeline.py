@@ -60,7 +60,8 @@ evaluate: {{suite: bbh/date_understanding, mode: loglikelihood, data_dir: "{data
 
         run = tmp_path / "run"
         steps = sorted(p.stem for p in (run / "steps").glob("*.json"))
-        assert steps == sorted(["sample", "collect-stage1", "collect-stage2", "train-stage1", "evaluate-stage1",
+        assert steps == sorted(["sample", "collect-stage1", "collect-stage2", "decontaminate", "train-stage1",
+                                "evaluate-stage1",
                                 "train-stage2", "evaluate-stage2", "compare", "report"])
         queries5m = [json.loads(line) for line in (run / "queries/flan5m.jsonl").read_text().splitlines()]
         teacher1 = [json.loads(line) for line in (run / "teacher/stage1.jsonl").read_text().splitlines()]

@@ -1,0 +1,33 @@
+"""The benchmark documents as text, for decontamination (orca/decontaminate.py).
+
+A document is what could leak into training data: the passage, question and options of
+an AGIEval item, the input of a BBH item (its question with the options written in).
+Answers are left out: a line that holds only "(B)" or "True" proves nothing. Documents
+come from harness.data's public loader, so they are exactly the examples evaluated, and
+doc_id is the example's position there, as in the harness's outputs.
+"""
+from __future__ import annotations
+
+from harness.data import load_task_data, resolve_tasks
+from orca.decontaminate import BenchmarkDocument
+
+
+def document_text(task: str, doc: dict) -> str:
+    if task.startswith("agieval/"):
+        return "\n".join([doc.get("passage") or "", doc["question"], *doc["options"]])
+    return doc["input"]
+
+
+def benchmark_documents(spec: str = "agieval,bbh", data_dir: str | None = None) -> tuple[list[BenchmarkDocument],
+                                                                                        dict]:
+    """Documents of every task named by `spec` (suites, tasks or a comma list; an unknown
+    name is a UserError) and a provenance record: per task its source file and SHA-256."""
+    from orca.paths import data_dir as resolve_data_dir
+
+    source = data_dir if str(data_dir or "").startswith("hf:") else str(resolve_data_dir(data_dir))
+    docs, tasks = [], {}
+    for task in resolve_tasks(spec):
+        data = load_task_data(task, source)
+        docs += [BenchmarkDocument(task, i, document_text(task, d)) for i, d in enumerate(data.docs)]
+        tasks[task] = {"docs": len(data.docs), "source": data.source, "sha256": data.sha256}
+    return docs, {"against": spec, "data_dir": source, "tasks": tasks}

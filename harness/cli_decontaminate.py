@@ -1,0 +1,90 @@
+"""`orca-eval data decontaminate`: training files checked against the benchmark documents.
+
+The subcommand joins the `data` group that orca/cli_data.py makes. It lives here, not
+there, because it reads the benchmark documents with harness.data, and orca/ (training
+and data) does not import harness/; the core (orca/decontaminate.py) takes the
+documents as input.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from harness.errors import UserError
+
+
+def register(sub) -> None:
+    data = sub.choices.get("data")
+    group = data.get_default("data_subcommands") if data is not None else None
+    if group is None:  # orca.cli_data not registered: no `data` group to join
+        return
+    p = group.add_parser(
+        "decontaminate", help="remove training lines that share an n-gram with AGIEval/BBH (GPT-3 / lm-eval rule)",
+        description="Stream training JSONL files (collector output, FLAN samples, any query/response lines) and "
+                    "remove every line that shares a word n-gram with a benchmark document (question, passage, "
+                    "options). Writes a clean copy of each file, removed.jsonl and decontamination.json to "
+                    "--out-dir; --check writes nothing and exits 1 when contamination is found. See docs/data.md.")
+    p.add_argument("--train", nargs="+", required=True, metavar="FILE", help="training JSONL files (.jsonl[.gz])")
+    p.add_argument("--against", default="agieval,bbh",
+                   help="benchmark suites or tasks, comma separated (default: agieval,bbh)")
+    p.add_argument("--n", type=int, default=13, help="n-gram length in words (default 13, at least 5)")
+    p.add_argument("--out-dir", default="decontaminated",
+                   help="where the clean copies, removed.jsonl and decontamination.json go (default: ./decontaminated)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 when a training line overlaps the benchmark (for CI)")
+    p.add_argument("--data-dir", default=None, help="benchmark data (default: $ORCA_DATA_DIR, else ../shared/data)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON instead of tables")
+    p.set_defaults(func=cmd_decontaminate)
+
+
+@lru_cache(maxsize=2)
+def benchmark_index(against: str, data_dir: str | None, n: int):
+    """The n-gram index of the benchmark documents, built once per process (harness.data
+    caches the documents the same way)."""
+    from harness.benchmark_text import benchmark_documents
+    from orca.decontaminate import BenchmarkIndex
+
+    docs, provenance = benchmark_documents(against, data_dir)
+    return BenchmarkIndex(docs, n), provenance
+
+
+def run_decontamination(train_files, against: str = "agieval,bbh", n: int = 13, out_dir=None,
+                        data_dir: str | None = None) -> dict:
+    """Load the benchmark documents, index them, stream the training files (see
+    orca.decontaminate.decontaminate_files); user mistakes become UserError."""
+    from orca.decontaminate import MIN_N, DecontaminationInputError, decontaminate_files
+
+    if n < MIN_N:
+        raise UserError(f"--n must be at least {MIN_N} (shorter n-grams match ordinary prose), got {n}")
+    try:
+        for f in train_files:  # before the benchmark side is read: a typo fails at once
+            if not Path(f).is_file():
+                raise DecontaminationInputError(f"{f}: training file not found" if not Path(f).exists()
+                                                else f"{f}: not a file")
+        index, provenance = benchmark_index(against, data_dir, n)
+        return decontaminate_files(train_files, index, out_dir, benchmarks=provenance)
+    except DecontaminationInputError as e:
+        raise UserError(str(e)) from None
+    except OSError as e:  # a full disk or an unwritable --out-dir
+        raise UserError(f"{getattr(e, 'filename', None) or out_dir}: cannot write ({e.strerror or e})") from None
+
+
+def cmd_decontaminate(args) -> int:
+    from orca.decontaminate import print_report
+
+    report = run_decontamination(args.train, args.against, args.n, None if args.check else args.out_dir,
+                                 args.data_dir)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print_report(report)
+        where = "" if args.check else f"; clean copies and report in {args.out_dir}"
+        print(f"{report['removed']} of {report['lines']} training lines overlap {args.against} "
+              f"({args.n}-grams){where}")
+    if args.check and report["contaminated"]:
+        print(f"orca-eval: contamination found: {report['removed']} training lines share a {args.n}-gram "
+              f"with {args.against}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,495 @@
+"""Training data checked against benchmark documents by word n-gram overlap.
+
+The rule is GPT-3's (Brown et al. 2020, appendix C) as lm-eval implements it
+(`lm_eval/decontamination/janitor.py`): normalise both sides (lower case, punctuation
+and whitespace collapsed), split into words, and call a training line contaminated when
+it shares any word n-gram (n = 13 by default) with a benchmark document. A benchmark
+document shorter than n words counts as one n-gram of its full length (docs/data.md says
+why). A contaminated line is removed whole.
+
+This module knows nothing about AGIEval or BBH: it takes benchmark documents
+(`BenchmarkDocument(task, doc_id, text)`) from its caller (`harness/benchmark_text.py`
+reads them from the benchmark data) and streams training JSONL files line by line, so
+memory is bounded by the benchmark side: the index, never the training data.
+
+Speed (bench/decontaminate_throughput.py): a line is first screened with one set lookup
+per *aligned chunk* of c = (n + 1) // 2 words (the words 0..c-1, c..2c-1, ...). Any run of
+n = 2c - 1 or more words contains one whole aligned chunk, so a line that shares an n-gram
+with a benchmark document always has a chunk in the set of the benchmark's c-grams; only
+those few lines pay for the exact check of every n-gram. Short documents (L < n words)
+get the same screen with c = (L + 1) // 2. N-grams are tuples of interned words: no
+string is built per n-gram, and tuples (unlike Python's salted str hashes) pickle to
+other processes intact, so the index can be broadcast to `datasets` workers.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import string
+import sys
+import tempfile
+import time
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+DEFAULT_N = 13
+MIN_N = 5
+REPORT_FILE = "decontamination.json"
+REMOVED_FILE = "removed.jsonl"
+MAX_REFS_PER_TASK = 1000   # report lists at most this many line references per task; removed.jsonl has all
+
+# Fields of a training line that are checked. Collector output: query + response; FLAN
+# samples: inputs/targets (raw) or query/target (sampled); other JSONL: the usual names.
+# `system` is not checked: it is one of the paper's 16 fixed system messages.
+QUERY_FIELDS = ("query", "user", "inputs", "input", "question", "prompt", "instruction", "passage", "text")
+ANSWER_FIELDS = ("response", "target", "targets", "output", "completion", "answer")
+CHAT_FIELDS = ("messages", "conversations")
+
+
+class DecontaminationInputError(ValueError):
+    """A bad training file or option; the message names the file and line (the CLI prints it as one line)."""
+
+
+# ----------------------------------------------------------------------------- normalisation
+
+def _punctuation_table() -> dict[int, str]:
+    # lm-eval deletes string.punctuation (ASCII only) and lower-cases ASCII letters. We keep
+    # our own table for two reasons: (1) punctuation becomes a space, not nothing, so
+    # "(A)zebra" and "(A) zebra", or "end.Next" and "end. Next", give the same words --
+    # with deletion a punctuation or spacing edit glues two words and hides the copy;
+    # (2) Unicode punctuation and symbols (curly quotes, dashes, ellipses) that teacher
+    # models write where the benchmark has ASCII are collapsed too. Basic plane only: the
+    # table is built at import (~30 ms) and str.translate keeps its ASCII fast path.
+    table = {ord(c): " " for c in string.punctuation}
+    for cp in range(0x80, 0x10000):
+        if unicodedata.category(chr(cp))[0] in "PS":
+            table[cp] = " "
+    return table
+
+
+_TABLE = _punctuation_table()
+
+
+def normalize_words(text: str) -> list[str]:
+    """Lower case, punctuation and symbols to spaces, split on whitespace."""
+    return text.lower().translate(_TABLE).split()
+
+
+# ----------------------------------------------------------------------------- the benchmark index
+
+@dataclass(frozen=True)
+class BenchmarkDocument:
+    task: str           # "bbh/navigate"
+    doc_id: int | str   # position in the task's test data (the harness's doc_id)
+    text: str           # question, passage and options as the model sees them
+
+
+@dataclass(frozen=True)
+class Match:
+    task: str
+    doc_id: int | str
+    ngram: str          # the shared n-gram, normalised words joined by spaces
+
+
+def _add(table: dict, key: tuple, doc: int, task_of) -> None:
+    """table[key] = first doc per task holding key (an int, or a tuple when several tasks do)."""
+    have = table.get(key)
+    if have is None:
+        table[key] = doc
+        return
+    docs = have if isinstance(have, tuple) else (have,)
+    if any(task_of(d) == task_of(doc) for d in docs):
+        return
+    table[key] = docs + (doc,)
+
+
+class BenchmarkIndex:
+    """Every n-gram of every benchmark document, and the whole text of the short ones."""
+
+    def __init__(self, documents: Iterable[BenchmarkDocument], n: int = DEFAULT_N):
+        if not isinstance(n, int) or n < MIN_N:
+            raise DecontaminationInputError(f"--n must be an integer >= {MIN_N}, got {n!r}")
+        self.n = n
+        self.chunk = (n + 1) // 2
+        self.docs: list[tuple[str, int | str]] = []
+        self.ngrams: dict[tuple, int | tuple] = {}
+        self.short: dict[tuple, int | tuple] = {}             # short document words -> docs
+        self.short_lengths: list[int] = []
+        self._long_chunks: set[tuple] = set()
+        self._short_chunks: dict[int, set[tuple]] = {}        # chunk size -> c-grams of short docs
+        self.empty_documents = 0
+        self.docs_per_task: dict[str, int] = {}
+        task_of = self.task_of
+        n, c = self.n, self.chunk
+        ngrams = self.ngrams
+        lengths = set()
+        for doc in documents:
+            words = tuple(map(sys.intern, normalize_words(doc.text)))
+            self.docs_per_task[doc.task] = self.docs_per_task.get(doc.task, 0) + 1
+            if not words:
+                self.empty_documents += 1
+                continue
+            index = len(self.docs)
+            self.docs.append((doc.task, doc.doc_id))
+            if len(words) >= n:
+                for gram in zip(*[words[i:] for i in range(n)]):
+                    have = ngrams.get(gram)
+                    if have is None:  # the common case, inline: ~0.5M n-grams
+                        ngrams[gram] = index
+                    elif not (type(have) is int and self.docs[have][0] == doc.task):
+                        _add(ngrams, gram, index, task_of)
+                self._long_chunks.update(zip(*[words[i:] for i in range(c)]))
+            else:
+                _add(self.short, words, index, task_of)
+                lengths.add(len(words))
+                sc = (len(words) + 1) // 2
+                self._short_chunks.setdefault(sc, set()).update(
+                    words[i:i + sc] for i in range(len(words) - sc + 1))
+        self.short_lengths = sorted(lengths)
+
+    def task_of(self, doc: int) -> str:
+        return self.docs[doc][0]
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.docs_per_task)
+
+    def stats(self) -> dict:
+        return {"n": self.n, "documents": len(self.docs) + self.empty_documents,
+                "ngrams": len(self.ngrams), "short_documents": sum(1 if isinstance(v, int) else len(v)
+                                                                    for v in self.short.values()),
+                "short_lengths": self.short_lengths, "empty_documents": self.empty_documents}
+
+    def _screen(self, words: list[str]) -> bool:
+        """True when the line may share an n-gram (or a short document) with the benchmark."""
+        if len(words) >= self.chunk and not self._long_chunks.isdisjoint(zip(*[iter(words)] * self.chunk)):
+            return True
+        for size, chunks in self._short_chunks.items():
+            if len(words) >= size and not chunks.isdisjoint(zip(*[iter(words)] * size)):
+                return True
+        return False
+
+    def matches(self, words: list[str]) -> list[Match]:
+        """One Match per (benchmark task, shared n-gram) in a normalised line; [] when clean."""
+        if not self._screen(words):
+            return []
+        found: dict[tuple, int | tuple] = {}
+        if len(words) >= self.n:
+            for gram in zip(*[words[i:] for i in range(self.n)]):
+                docs = self.ngrams.get(gram)
+                if docs is not None and gram not in found:
+                    found[gram] = docs
+        for length in self.short_lengths:
+            if length > len(words):
+                break
+            for gram in zip(*[words[i:] for i in range(length)]):
+                docs = self.short.get(gram)
+                if docs is not None and gram not in found:
+                    found[gram] = docs
+        out = []
+        for gram, docs in found.items():
+            for d in (docs if isinstance(docs, tuple) else (docs,)):
+                task, doc_id = self.docs[d]
+                out.append(Match(task, doc_id, " ".join(gram)))
+        return out
+
+
+# ----------------------------------------------------------------------------- training lines
+
+def line_text(row: dict, where: str) -> str | None:
+    """The text of a training line that is checked; None for a failed collector line with none."""
+    parts, has_query = [], False
+    for key in QUERY_FIELDS:
+        value = row.get(key)
+        if isinstance(value, str):
+            parts.append(value)
+            has_query = True
+    for key in ANSWER_FIELDS:
+        value = row.get(key)
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, list):  # FLAN targets may be a list of strings
+            parts += [v for v in value if isinstance(v, str)]
+    for key in CHAT_FIELDS:
+        turns = row.get(key)
+        if isinstance(turns, list):
+            for turn in turns:
+                if isinstance(turn, dict):
+                    text = turn.get("content", turn.get("value"))
+                    if isinstance(text, str):
+                        parts.append(text)
+                        has_query = True
+    if not has_query:
+        if row.get("status") == "failed":
+            return None  # nothing asked, nothing answered, never trained on
+        raise DecontaminationInputError(
+            f"{where}: no query text on the line (one of the fields {', '.join(QUERY_FIELDS)} or "
+            f"{'/'.join(CHAT_FIELDS)}); a line is checked with its query, so it must carry it")
+    return "\n".join(parts)
+
+
+def iter_training_lines(path: Path) -> Iterator[tuple[int, bytes, dict]]:
+    """(line number, raw bytes, object) for each non-blank line; DecontaminationInputError
+    naming FILE:LINE for a missing file, bad UTF-8, malformed JSON or a non-object."""
+    if not path.is_file():
+        raise DecontaminationInputError(f"{path}: training file not found" if not path.exists()
+                                        else f"{path}: not a file")
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    row = json.loads(raw)
+                except UnicodeDecodeError:
+                    raise DecontaminationInputError(f"{path}:{lineno}: not UTF-8 text") from None
+                except json.JSONDecodeError as e:
+                    raise DecontaminationInputError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
+                if not isinstance(row, dict):
+                    raise DecontaminationInputError(f"{path}:{lineno}: expected a JSON object")
+                yield lineno, raw, row
+    except (OSError, EOFError) as e:  # unreadable, or a corrupt .gz
+        raise DecontaminationInputError(f"{path}: cannot read ({e})".splitlines()[0]) from None
+
+
+# ----------------------------------------------------------------------------- files -> clean files + report
+
+@dataclass
+class FileResult:
+    file: str
+    sha256: str = ""
+    lines: int = 0
+    removed: int = 0
+    clean_file: str | None = None
+    clean_sha256: str | None = None
+
+    @property
+    def share_removed(self) -> float:
+        return self.removed / self.lines if self.lines else 0.0
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "share_removed": round(self.share_removed, 6)}
+
+
+@dataclass
+class TaskOverlap:
+    lines: int = 0
+    docs: set = field(default_factory=set)
+    refs: list = field(default_factory=list)   # "file:line", at most MAX_REFS_PER_TASK
+
+
+class _AtomicOut:
+    """A file written beside its destination and renamed over it only on commit."""
+
+    def __init__(self, dest: Path):
+        self.dest = dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        self.f = os.fdopen(fd, "wb")
+        self.hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        self.f.write(data)
+        self.hash.update(data)
+
+    def commit(self) -> str:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        self.f.close()
+        os.chmod(self.tmp, 0o644)
+        os.replace(self.tmp, self.dest)
+        return self.hash.hexdigest()
+
+    def discard(self) -> None:
+        if not self.f.closed:
+            self.f.close()
+        if os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+
+
+def clean_name(path: Path) -> str:
+    return path.name[:-3] if path.name.endswith(".gz") else path.name
+
+
+def decontaminate_files(train_files: list[str | Path], index: BenchmarkIndex, out_dir: str | Path | None,
+                        *, benchmarks: dict | None = None) -> dict:
+    """Stream every training file through `index`. With `out_dir`, write there a clean copy
+    of each file (same name, kept lines byte for byte), `removed.jsonl` (each removed line
+    with its benchmark task, doc_id and shared n-gram) and `decontamination.json` (the
+    report, also the record `orca-eval train` looks for); all atomically, report last.
+    With `out_dir=None` nothing is written. Returns the report."""
+    paths = [Path(p) for p in train_files]
+    for p in paths:
+        if not p.is_file():
+            raise DecontaminationInputError(f"{p}: training file not found" if not p.exists() else f"{p}: not a file")
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise DecontaminationInputError(f"{out_dir}: --out-dir exists and is not a directory")
+        names = [clean_name(p) for p in paths]
+        for name in set(names):
+            if names.count(name) > 1:
+                raise DecontaminationInputError(f"two training files are named {name!r}; their clean copies "
+                                                f"would collide in {out_dir} (rename one)")
+            if name in (REPORT_FILE, REMOVED_FILE):
+                raise DecontaminationInputError(f"a training file may not be named {name!r} (the report's name)")
+        if any((out_dir / n).resolve() == p.resolve() for n, p in zip(names, paths)):
+            raise DecontaminationInputError(f"{out_dir}: --out-dir would overwrite a training file; choose another")
+    start = time.monotonic()
+    results: list[FileResult] = []
+    overlaps: dict[str, TaskOverlap] = {}
+    outputs: list[_AtomicOut] = []
+    removed_out = _AtomicOut(out_dir / REMOVED_FILE) if out_dir is not None else None
+    try:
+        for path in paths:
+            res = FileResult(str(path))
+            file_hash = hashlib.sha256()
+            clean = _AtomicOut(out_dir / clean_name(path)) if out_dir is not None else None
+            if clean:
+                outputs.append(clean)
+            for lineno, raw, row in iter_training_lines(path):
+                file_hash.update(raw)
+                res.lines += 1
+                where = f"{path}:{lineno}"
+                text = line_text(row, where)
+                found = index.matches(normalize_words(text)) if text is not None else []
+                if not found:
+                    if clean:
+                        clean.write(raw)
+                    continue
+                res.removed += 1
+                # Per task, the document with the most shared n-grams: a task's fixed
+                # instruction is in all its documents (stored under the first one), the
+                # copied item's own words only in that item.
+                hits = Counter((m.task, m.doc_id) for m in found)
+                per_task: dict[str, Match] = {}
+                for m in found:
+                    best = per_task.get(m.task)
+                    if best is None or hits[m.task, m.doc_id] > hits[best.task, best.doc_id]:
+                        per_task[m.task] = m
+                for task, m in per_task.items():
+                    o = overlaps.setdefault(task, TaskOverlap())
+                    o.lines += 1
+                    o.docs.add(m.doc_id)
+                    if len(o.refs) < MAX_REFS_PER_TASK:
+                        o.refs.append(f"{path}:{lineno}")
+                if removed_out:
+                    first = max(per_task.values(), key=lambda m: hits[m.task, m.doc_id])
+                    removed_out.write(json.dumps({
+                        "file": str(path), "line": lineno, "benchmark_task": first.task, "doc_id": first.doc_id,
+                        "ngram": first.ngram,
+                        "overlaps": [{"benchmark_task": m.task, "doc_id": m.doc_id, "ngram": m.ngram}
+                                     for m in per_task.values()],
+                        "row": row}, ensure_ascii=False).encode("utf-8"))
+            res.sha256 = file_hash.hexdigest()
+            results.append(res)
+        report = _report(index, results, overlaps, benchmarks, time.monotonic() - start, out_dir)
+        if out_dir is not None:
+            for res, out in zip(results, outputs):
+                res.clean_file = str(out.dest)
+                res.clean_sha256 = out.commit()
+            removed_out.commit()
+            report["files"] = [r.as_dict() for r in results]
+            # Written last: it is the record that the clean copies are complete (harness.io is
+            # not imported here -- orca/ sits below harness/).
+            out = _AtomicOut(out_dir / REPORT_FILE)
+            outputs.append(out)
+            out.write(json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
+            out.commit()
+        return report
+    finally:
+        for out in outputs + ([removed_out] if removed_out else []):
+            out.discard()
+
+
+def _report(index: BenchmarkIndex, results: list[FileResult], overlaps: dict[str, TaskOverlap],
+            benchmarks: dict | None, elapsed: float, out_dir: Path | None) -> dict:
+    lines = sum(r.lines for r in results)
+    removed = sum(r.removed for r in results)
+    tasks = {}
+    for task in index.tasks:
+        o = overlaps.get(task, TaskOverlap())
+        tasks[task] = {"benchmark_docs": index.docs_per_task[task], "training_lines": o.lines,
+                       "docs_hit": sorted(o.docs, key=str), "lines": o.refs,
+                       "lines_truncated": o.lines > len(o.refs)}
+    return {
+        "rule": {"n": index.n, "normalisation": "lower case; Unicode punctuation and symbols -> space; "
+                                                "split on whitespace",
+                 "short_documents": f"a benchmark document of fewer than {index.n} words counts as one "
+                                    "n-gram of its full length"},
+        "benchmarks": {**(benchmarks or {}), "index": index.stats()},
+        "contaminated": removed > 0,
+        "lines": lines,
+        "removed": removed,
+        "share_removed": round(removed / lines, 6) if lines else 0.0,
+        "elapsed_s": round(elapsed, 3),
+        "out_dir": str(out_dir) if out_dir is not None else None,
+        "removed_file": str(out_dir / REMOVED_FILE) if out_dir is not None else None,
+        "files": [r.as_dict() for r in results],
+        "tasks": tasks,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def print_report(report: dict, file=None) -> None:
+    """Rich tables: benchmark tasks that overlap the training data, then the share removed per file."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=file or sys.stdout)
+    hit = {t: d for t, d in report["tasks"].items() if d["training_lines"]}
+    n = report["rule"]["n"]
+    if hit:
+        table = Table(title=f"Benchmark tasks overlapping the training data ({n}-grams)")
+        for col in ("benchmark task", "training lines", "benchmark docs hit", "first lines"):
+            table.add_column(col, justify="left" if col in ("benchmark task", "first lines") else "right",
+                             overflow="fold")
+        for task, d in hit.items():
+            table.add_row(task, str(d["training_lines"]), f"{len(d['docs_hit'])} of {d['benchmark_docs']}",
+                          ", ".join(d["lines"][:3]) + (" ..." if d["training_lines"] > 3 else ""))
+        console.print(table)
+    else:
+        console.print(f"No training line shares a {n}-gram with any of the "
+                      f"{len(report['tasks'])} benchmark tasks.")
+    table = Table(title="Training files")
+    for col in ("file", "lines", "removed", "share removed", "clean copy"):
+        table.add_column(col, justify="left" if col in ("file", "clean copy") else "right", overflow="fold")
+    for f in report["files"]:
+        table.add_row(f["file"], str(f["lines"]), str(f["removed"]), f"{100 * f['share_removed']:.2f}%",
+                      f["clean_file"] or "-")
+    console.print(table)
+
+
+# ----------------------------------------------------------------------------- the record `train` looks for
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def decontamination_record(path: str | Path) -> dict | None:
+    """The report that made `path` (a clean copy with the same bytes), else None."""
+    path = Path(path)
+    report_path = path.parent / REPORT_FILE
+    if not path.is_file() or not report_path.is_file():
+        return None
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        entries = [f for f in report["files"] if f.get("clean_file") and Path(f["clean_file"]).name == path.name]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not entries:
+        return None
+    digest = _sha256(path)
+    return report if any(e.get("clean_sha256") == digest for e in entries) else None
