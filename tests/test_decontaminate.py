@@ -350,6 +350,7 @@ def test_pipeline_config_section(tmp_path, section, expect):
     from orca.pipeline import load_pipeline_config
 
     cfg_path = tmp_path / "p.yaml"
+    (tmp_path / "d.jsonl").write_text("")  # the pipeline checks that teacher data exists before any step
     cfg_path.write_text("run_dir: run\ndata: {s1: d.jsonl}\ntrain: {stages: [{name: s1, init: 'tiny:0'}]}\n" + section)
     if isinstance(expect, str):
         with pytest.raises(UserError, match=re.escape(expect)):

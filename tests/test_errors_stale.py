@@ -51,7 +51,8 @@ def _train_config(tmp: Path, tiny_init: str, **stage) -> Path:
     s = {"name": "s1", "data": "data.jsonl", "init": tiny_init, "epochs": 1, "lr": 1e-3, "batch_size": 4,
          "max_len": 64, "warmup_steps": 1, **stage}
     path = tmp / "train.json"
-    path.write_text(json.dumps({"output_dir": "out", "seed": 0, "device": "cpu", "log_every": 1, "stages": [s]}))
+    path.write_text(json.dumps({"output_dir": "out", "seed": 0, "device": "cpu", "log_every": 1,
+                                "warn_not_decontaminated": False, "stages": [s]}))
     return path
 
 
@@ -286,7 +287,7 @@ def test_pipeline_rerun_with_a_changed_config(tmp_path, tiny_init, ci_data, caps
     run_pipeline(load_pipeline_config(cfg))
     steps = tmp_path / "run" / "steps"
     records = {p.name: p.read_bytes() for p in steps.glob("*.json") if p.name != "report.json"}
-    assert sorted(records) == ["compare.json", "evaluate-stage1.json", "evaluate-stage2.json",
+    assert sorted(records) == ["compare.json", "decontaminate.json", "evaluate-stage1.json", "evaluate-stage2.json",
                                "train-stage1.json", "train-stage2.json"]
 
     # unchanged: every step done earlier, no record rewritten
