@@ -6,11 +6,13 @@ adds its parser and sets `func`; this file only wires them together.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.util
+import os
 import sys
 
-from harness.errors import UserError
+from harness.errors import EXIT_USAGE, UserError, user_message_for
 
 COMMAND_MODULES = [
     "harness.cli_run",        # run, score, system-messages, tasks
@@ -21,8 +23,18 @@ COMMAND_MODULES = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line error (argparse prints the whole usage first)."""
+
+    def error(self, message: str):
+        command = self.prog.partition(" ")[2]
+        print(f"orca-eval: error: {command + ': ' if command else ''}{message} (see {self.prog} --help)",
+              file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="orca-eval",
         description="Zero-shot AGIEval / BBH evaluation and explanation tuning (Orca, arXiv 2306.02707).",
     )
@@ -60,12 +72,50 @@ def _quiet_libraries() -> None:
         pass
 
 
+class _ClosedStdout:
+    """Stands in for sys.stdout when the process started with it closed (`>&-`): Python
+    then sets sys.stdout to None and print() drops everything, so a command would exit 0
+    having written nothing."""
+
+    def write(self, _text):
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self):
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _stdout_broken() -> bool:
+    """Whether stdout cannot take what is pending (a closed pipe, a full disk, `>&-`); a
+    write error without a file name is then stdout's."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        return True
+    return False
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null so Python's flush at exit does not fail a second time
+    (with its own traceback and exit code 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
+    if sys.stdout is None:
+        sys.stdout = _ClosedStdout()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         rc = args.func(args)
+        sys.stdout.flush()  # a full disk or closed pipe under stdout shows here, not after exit 0
     except UserError as e:
         print(f"orca-eval: error: {e}", file=sys.stderr)
         return e.exit_code
@@ -73,6 +123,17 @@ def main(argv: list[str] | None = None) -> int:
         print("orca-eval: interrupted (finished work is saved; run the same command again to resume)",
               file=sys.stderr)
         return 130
+    except (OSError, UnicodeDecodeError) as e:
+        # Files that are not UTF-8, paths of the wrong kind, a full disk: the user's to fix,
+        # from whichever reader or writer met them. Any other exception is a bug: traceback.
+        message = user_message_for(e)
+        if message is None or os.environ.get("ORCA_EVAL_TRACEBACK"):
+            raise
+        if isinstance(e, OSError) and e.filename is None and _stdout_broken():
+            message = f"cannot write to standard output: {e.strerror or os.strerror(e.errno)}"
+            _drop_stdout()
+        print(f"orca-eval: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
     return int(rc or 0)
 
 

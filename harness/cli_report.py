@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.errors import UserError
+from harness.errors import UserError, check_output_file
 from harness.io import write_text_atomic
 from harness.reference import DEFAULT_REFERENCE
 from orca.paths import RESULTS_DIR
@@ -44,8 +44,7 @@ def register(sub) -> None:
 
 def _emit(text: str, out: str | None) -> None:
     if out:
-        if Path(out).is_dir():
-            raise UserError(f"--out {out}: is a directory")
+        check_output_file(out, "--out")
         write_text_atomic(out, text)
         print(f"wrote {out}", file=sys.stderr)
     else:
@@ -64,8 +63,7 @@ def run_flips(args) -> int:
     dir_a, dir_b = resolve_run_dirs(args.runs, args.runs_dir)
     report = find_flips(load_run(dir_a), load_run(dir_b), args.variant_a, args.variant_b, official=args.official)
     if args.out:
-        if Path(args.out).is_dir():
-            raise UserError(f"--out {args.out}: is a directory")
+        check_output_file(args.out, "--out")
         write_flips_jsonl(report, args.out)
     if args.format == "markdown":
         sys.stdout.write(render_flips_markdown(report))

@@ -90,17 +90,22 @@ def iter_jsonl_objects(path: str | Path, what: str = "file"):
     non-object line raises UserError naming the file and line. Reads .gz too."""
     import gzip
 
-    from harness.errors import UserError
+    from harness.errors import UserError, missing_file_message
 
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: {what} not found")
+        raise UserError(missing_file_message(path, what))
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with opener(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            try:  # decoded per line, so a bad byte is reported with its line
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise UserError(f"{where}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                                "save it as UTF-8") from None
             if not line.strip():
                 continue
-            where = f"{path}:{lineno}"
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:

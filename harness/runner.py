@@ -19,6 +19,7 @@ from pathlib import Path
 
 from harness import extract
 from harness.backends import Decoding, make_backend
+from harness.backend_flags import check_backend_flags
 from harness.cache import OutputCache, request_key
 from harness.data import load_task_data, resolve_tasks
 from harness.errors import UserError
@@ -86,6 +87,7 @@ class RunConfig:
             raise UserError("--repeats applies to sampled generation, not --mode loglikelihood")
         if not self.system_messages:
             raise UserError("give at least one --system-message")
+        check_backend_flags(self.device, self.dtype, self.max_length, self.max_new_tokens, self.mode == "generate")
 
     @property
     def decoding(self) -> Decoding:

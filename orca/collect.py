@@ -265,7 +265,8 @@ def length_summary(paths: list[str | Path]) -> dict[str, dict]:
     for path in paths:
         path = Path(path)
         if not path.is_file():
-            raise UserError(f"{path}: collection output not found")
+            raise UserError(f"{path}: is a directory, not a collection output" if path.is_dir()
+                            else f"{path}: collection output not found")
         for i, row in enumerate(read_jsonl_tolerant(path), 1):
             if not isinstance(row, dict) or "model" not in row or "status" not in row:
                 raise UserError(f"{path}:{i}: not a collection output line (needs 'model' and 'status')")
