@@ -9,7 +9,8 @@ A run directory (default `results/runs/<run>/`) holds:
                  percent, suite averages macro over tasks (as the Orca paper does).
 - `samples/VARIANT/SUITE__TASK.jsonl`, one line per scored example with
                  `doc_id`, `prompt_sha`, `output`, `extracted`, `target`, `correct`
-                 (plus `extracted_official`, `correct_official`, `repeat`).
+                 (plus `extracted_official`, `correct_official`, `repeat`, and `user_sha`,
+                 the hash of the user prompt alone that pairing goes by; older runs lack it).
 
 All three are written atomically; a run that has not finished has no summary.json.
 """

@@ -90,7 +90,7 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
             sha = sha256_text(user_prompt(task, docs[i], prompt_style))[:16]
         if i in by_id:
             raise UserError(f"{where}: a second prediction for example {i} of {task}")
-        by_id[i] = {"doc_id": i, "repeat": 0, "prompt_sha": sha, "output": pred, **scored}
+        by_id[i] = {"doc_id": i, "repeat": 0, "prompt_sha": sha, "user_sha": sha, "output": pred, **scored}
     if not rows_by_task:
         raise UserError(f"{path}: no predictions")
 
