@@ -34,6 +34,7 @@ import numpy as np
 from harness.errors import UserError
 from harness.pairing import Pairing, pair_examples, template_note
 from harness.results import RunResult, load_run, task_file_name
+from harness.terminal import print_fitting
 from harness.stats import (CORRECTIONS, PairedCounts, adjust_pvalues, bootstrap_macro_delta,
                            mcnemar_exact)
 
@@ -463,7 +464,6 @@ def print_table(c: Comparison, console=None) -> None:
         suites.add_row(s.variant, s.suite, str(s.n_tasks), str(s.n), f"{s.base_accuracy:.2f}",
                        f"{s.cand_accuracy:.2f}", f"{s.delta:+.2f}", f"[{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]",
                        _p(s.p_value), _p(s.p_adjusted), s.verdict, style=_STYLE[s.verdict])
-    console.print(suites)
     tasks = Table(title=f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)",
                   title_justify="left")
     for col in ("variant", "task", "n", "base %", "cand %", "Δ pts", "lost", "gained", "p", f"p ({corr})",
@@ -473,11 +473,28 @@ def print_table(c: Comparison, console=None) -> None:
         tasks.add_row(t.variant, t.task, str(t.n), f"{t.base_accuracy:.2f}", f"{t.cand_accuracy:.2f}",
                       f"{t.delta:+.2f}", str(t.lost), str(t.gained), _p(t.p_value), _p(t.p_adjusted),
                       t.verdict, style=_STYLE[t.verdict])
-    console.print(tasks)
+    # Below the width the tables need, one line per suite and task instead: a squeezed
+    # table would cut task names and p-values to ellipses (harness/terminal.py).
+    print_fitting(console, [[suites, tasks]], lambda: _long_lines(c, corr))
     for note in c.notes:
         console.print(f"note: {escape(note)}")
     console.print(f"[bold]verdict: {c.verdict}[/bold] (alpha {c.alpha:g}, min delta {_points(c.min_delta)}; "
                   f"{c.gate_message()})", style=_STYLE[c.verdict])
+
+
+def _long_lines(c: Comparison, corr: str) -> list[str]:
+    lines = [f"Suites (macro average over tasks; paired bootstrap, {c.bootstrap} resamples, seed {c.seed})"]
+    for s in c.suites:
+        lines += [f"{s.variant} {s.suite}: {s.verdict}",
+                  f"  {s.n_tasks} tasks, n {s.n}: base {s.base_accuracy:.2f} %, cand {s.cand_accuracy:.2f} %, "
+                  f"Δ {s.delta:+.2f} pts [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}], p {_p(s.p_value)}, "
+                  f"p ({corr}) {_p(s.p_adjusted)}"]
+    lines.append(f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)")
+    for t in c.tasks:
+        lines += [f"{t.variant} {t.task}: {t.verdict}",
+                  f"  n {t.n}: base {t.base_accuracy:.2f} %, cand {t.cand_accuracy:.2f} %, Δ {t.delta:+.2f} pts, "
+                  f"lost {t.lost}, gained {t.gained}, p {_p(t.p_value)}, p ({corr}) {_p(t.p_adjusted)}"]
+    return lines
 
 
 def render_markdown(c: Comparison) -> str:

@@ -396,39 +396,8 @@ def run_evaluation(cfg: RunConfig) -> Path:
 
 
 def print_summary(run_dir: Path, console=None) -> None:
-    """The final rich table: accuracy per task and variant, with suite averages."""
-    import json
+    """The final table: accuracy per task and variant, with suite averages (laid out for
+    the terminal's width by harness.terminal)."""
+    from harness.terminal import print_run_summary
 
-    from rich.console import Console
-    from rich.table import Table
-
-    console = console or Console()
-    summary = json.loads((run_dir / "summary.json").read_text())
-    meta = json.loads((run_dir / "run.json").read_text())
-    variants = list(summary["variants"])
-    table = Table(title=f"{meta['model']['spec']} -- {meta['mode']}, prompt style {meta['prompt_style']}"
-                  + (f", limit {meta['limit']}" if meta.get("limit") else ""))
-    table.add_column("task")
-    table.add_column("n", justify="right")
-    for v in variants:
-        table.add_column(f"{v} acc %", justify="right")
-        table.add_column("official", justify="right", style="dim")
-        table.add_column("unparsed %", justify="right", style="dim")
-    tasks = list(next(iter(summary["variants"].values()))["tasks"])
-    for t in tasks:
-        cells = [t, str(summary["variants"][variants[0]]["tasks"][t]["n"])]
-        for v in variants:
-            s = summary["variants"][v]["tasks"][t]
-            acc = f"{s['accuracy']:.1f}" + (f" ± {s['accuracy_std']:.1f}" if "accuracy_std" in s else "")
-            cells += [acc, f"{s['accuracy_official']:.1f}", f"{s['unparsed_rate']:.1f}"]
-        table.add_row(*cells)
-    for suite in next(iter(summary["variants"].values()))["suites"]:
-        cells = [f"[bold]{suite} average[/bold]", ""]
-        for v in variants:
-            s = summary["variants"][v]["suites"][suite]
-            cells += [f"[bold]{s['accuracy']:.1f}[/bold]", f"{s['accuracy_official']:.1f}", ""]
-        table.add_row(*cells, end_section=False)
-    console.print(table)
-    for t, why in (meta.get("skipped_tasks") or {}).items():
-        console.print(f"[yellow]skipped {t}[/yellow]: {why}")
-    console.print(f"results: {run_dir}")
+    print_run_summary(run_dir, console)
