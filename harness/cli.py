@@ -12,7 +12,7 @@ import importlib.util
 import os
 import sys
 
-from harness.errors import EXIT_USAGE, UserError, user_message_for
+from harness.errors import EXIT_USAGE, StdoutError, UserError, user_message_for
 
 COMMAND_MODULES = [
     "harness.cli_run",        # run, score, system-messages, tasks
@@ -72,47 +72,61 @@ def _quiet_libraries() -> None:
         pass
 
 
-class _ClosedStdout:
-    """Stands in for sys.stdout when the process started with it closed (`>&-`): Python
-    then sets sys.stdout to None and print() drops everything, so a command would exit 0
-    having written nothing."""
+class _GuardedStdout:
+    """sys.stdout for the length of a command: a failed write or flush becomes a
+    StdoutError, so it is told apart from a failed write to a file (Python's write errors
+    carry no file name). `stream` None: the process started with stdout closed (`>&-`),
+    where print() would drop everything and the command exit 0 having written nothing."""
 
-    def write(self, _text):
-        raise OSError(errno.EBADF, "standard output is closed")
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _call(self, name, *args):
+        if self._stream is None:
+            raise StdoutError(errno.EBADF, "it is closed")
+        try:
+            return getattr(self._stream, name)(*args)
+        except OSError as e:
+            raise StdoutError(e.errno, e.strerror) from None
+
+    def write(self, text):
+        return self._call("write", text)
 
     def flush(self):
-        raise OSError(errno.EBADF, "standard output is closed")
+        return self._call("flush")
 
     def isatty(self) -> bool:
-        return False
+        return self._stream is not None and self._stream.isatty()
+
+    def __getattr__(self, name):
+        if self._stream is None:
+            raise AttributeError(name)
+        return getattr(self._stream, name)
 
 
-def _stdout_broken() -> bool:
-    """Whether stdout cannot take what is pending (a closed pipe, a full disk, `>&-`); a
-    write error without a file name is then stdout's."""
-    try:
-        sys.stdout.flush()
-    except (OSError, ValueError):
-        return True
-    return False
+def _broken_pipe(console) -> None:
+    # rich's default ends the process with a silent exit 1 (which here means "gate failed")
+    raise StdoutError(errno.EPIPE, os.strerror(errno.EPIPE))
 
 
-def _drop_stdout() -> None:
+def _drop_stdout(stream) -> None:
     """Point stdout at /dev/null so Python's flush at exit does not fail a second time
-    (with its own traceback and exit code 120)."""
+    (with its own message and exit code 120)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
     except (OSError, ValueError, AttributeError):
         pass
 
 
 def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
-    if sys.stdout is None:
-        sys.stdout = _ClosedStdout()
     parser = build_parser()
     args = parser.parse_args(argv)
+    from rich.console import Console
+
+    stdout, on_broken_pipe = sys.stdout, Console.on_broken_pipe
+    sys.stdout, Console.on_broken_pipe = _GuardedStdout(stdout), _broken_pipe
     try:
         rc = args.func(args)
         sys.stdout.flush()  # a full disk or closed pipe under stdout shows here, not after exit 0
@@ -129,11 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         message = user_message_for(e)
         if message is None or os.environ.get("ORCA_EVAL_TRACEBACK"):
             raise
-        if isinstance(e, OSError) and e.filename is None and _stdout_broken():
-            message = f"cannot write to standard output: {e.strerror or os.strerror(e.errno)}"
-            _drop_stdout()
+        if isinstance(e, StdoutError):
+            _drop_stdout(stdout)
         print(f"orca-eval: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        sys.stdout, Console.on_broken_pipe = stdout, on_broken_pipe
     return int(rc or 0)
 
 

@@ -112,6 +112,10 @@ def _short(value) -> str:
 
 # ----------------------------------------------------------------- the CLI's translation
 
+class StdoutError(OSError):
+    """A write to standard output failed (a closed pipe or descriptor, a full device)."""
+
+
 # errno values that describe the user's files, flags or machine, not a bug of ours.
 USER_ERRNOS = {
     errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS,
@@ -124,6 +128,8 @@ def user_message_for(exc: BaseException) -> str | None:
     """One line for an exception that is a user's (or their machine's) problem, else None."""
     if isinstance(exc, UnicodeDecodeError):
         return _unicode_message(exc)
+    if isinstance(exc, StdoutError):
+        return f"cannot write to standard output: {exc.strerror or os.strerror(exc.errno)}"
     if isinstance(exc, OSError) and exc.errno in USER_ERRNOS:
         return _os_message(exc)
     return None
@@ -168,8 +174,6 @@ def _unicode_message(exc: UnicodeDecodeError) -> str:
 
 def _os_message(exc: OSError) -> str:
     strerror = exc.strerror or os.strerror(exc.errno)
-    if exc.errno in (errno.EPIPE, errno.EBADF) and exc.filename is None:
-        return f"cannot write to standard output: {strerror} (the reading end is closed)"
     if exc.filename is None:
         path = next(_files_in_traceback(exc), None)
         if path is None:
