@@ -230,8 +230,8 @@ def load_run(run_dir: str | Path, with_samples: bool = True) -> RunResult:
             if body["tasks"] and not vdir.is_dir():
                 # Without this, a run copied without samples/ reads as a run with no
                 # examples, and compare/flips blame "different tasks" or "no shared examples".
-                what = "samples/ folder" if not (path / "samples").is_dir() else f"samples/{variant}/ folder"
-                raise UserError(f"{vdir}: missing: the run's per-example results ({what}; summary.json lists "
+                gone = vdir if (path / "samples").is_dir() else path / "samples"
+                raise UserError(f"{gone}: missing: the run's per-example results (summary.json lists "
                                 f"{len(body['tasks'])} task(s) for {variant}); copy the whole run directory")
             for task in body["tasks"]:
                 f = vdir / task_file_name(task)
