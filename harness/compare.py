@@ -485,15 +485,18 @@ def print_table(c: Comparison, console=None) -> None:
 def _long_lines(c: Comparison, corr: str) -> list[str]:
     lines = [f"Suites (macro average over tasks; paired bootstrap, {c.bootstrap} resamples, seed {c.seed})"]
     for s in c.suites:
-        lines += [f"{s.variant} {s.suite}: {s.verdict}",
-                  f"  {s.n_tasks} tasks, n {s.n}: base {s.base_accuracy:.2f} %, cand {s.cand_accuracy:.2f} %, "
-                  f"Δ {s.delta:+.2f} pts [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}], p {_p(s.p_value)}, "
-                  f"p ({corr}) {_p(s.p_adjusted)}"]
+        lines += [f"{s.variant} {s.suite}", f"  {s.verdict}",
+                  f"  {s.n_tasks} tasks, n {s.n}",
+                  f"  base {s.base_accuracy:.2f} %, cand {s.cand_accuracy:.2f} %",
+                  f"  Δ {s.delta:+.2f} pts, 95% CI [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]",
+                  f"  p {_p(s.p_value)}, p ({corr}) {_p(s.p_adjusted)}"]
     lines.append(f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)")
     for t in c.tasks:
-        lines += [f"{t.variant} {t.task}: {t.verdict}",
-                  f"  n {t.n}: base {t.base_accuracy:.2f} %, cand {t.cand_accuracy:.2f} %, Δ {t.delta:+.2f} pts, "
-                  f"lost {t.lost}, gained {t.gained}, p {_p(t.p_value)}, p ({corr}) {_p(t.p_adjusted)}"]
+        lines += [f"{t.variant} {t.task}", f"  {t.verdict}",
+                  f"  n {t.n}, lost {t.lost}, gained {t.gained}",
+                  f"  base {t.base_accuracy:.2f} %, cand {t.cand_accuracy:.2f} %",
+                  f"  Δ {t.delta:+.2f} pts",
+                  f"  p {_p(t.p_value)}, p ({corr}) {_p(t.p_adjusted)}"]
     return lines
 
 

@@ -80,18 +80,17 @@ def _accuracy(s: dict) -> str:
 
 def _summary_lines(title: str, variants: list[str], tasks: list[str], summary: dict) -> list[str]:
     first = summary["variants"][variants[0]]
-    lines = [title]
+    lines = [title, "acc % (official %, unparsed %)"]
     for t in tasks:
-        lines.append(f"{t}  (n {first['tasks'][t]['n']})")
+        lines.append(f"{t} (n {first['tasks'][t]['n']})")
         for v in variants:
             s = summary["variants"][v]["tasks"][t]
-            lines.append(f"  {v}: {_accuracy(s)} %, official {s['accuracy_official']:.1f}, "
-                         f"unparsed {s['unparsed_rate']:.1f} %")
+            lines.append(f"  {v}: {_accuracy(s)} ({s['accuracy_official']:.1f}, {s['unparsed_rate']:.1f})")
     for suite in first["suites"]:
         lines.append(f"{suite} average")
         for v in variants:
             s = summary["variants"][v]["suites"][suite]
-            lines.append(f"  {v}: {s['accuracy']:.1f} %, official {s['accuracy_official']:.1f}")
+            lines.append(f"  {v}: {s['accuracy']:.1f} ({s['accuracy_official']:.1f})")
     return lines
 
 
