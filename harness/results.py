@@ -24,8 +24,6 @@ from pathlib import Path
 from harness.errors import UserError, require, type_name
 from harness.io import iter_jsonl_objects, write_json_atomic, write_jsonl_atomic
 
-SAMPLE_FIELDS = ("doc_id", "prompt_sha", "output", "extracted", "target", "correct")
-
 
 def task_file_name(task: str) -> str:
     """`agieval/lsat-ar` -> `agieval__lsat-ar.jsonl`."""
@@ -178,7 +176,9 @@ RUN_FIELDS = {"name": (str, type(None)), "model": dict, "variants": dict, "decod
               "tasks": list}
 # Sample-row fields: required ones, then optional ones (user_sha: runs before it lack it).
 SAMPLE_TYPES = {"doc_id": int, "prompt_sha": (str, type(None)), "output": (str, type(None)),
+                "extracted": (str, int, float, bool, list, type(None)),
                 "target": (str, int, float, bool, list, type(None)), "correct": bool}
+SAMPLE_FIELDS = tuple(SAMPLE_TYPES)
 SAMPLE_OPTIONAL_TYPES = {"repeat": int, "user_sha": (str, type(None)), "correct_official": (bool, type(None))}
 
 

@@ -18,7 +18,6 @@ from harness.compare import compare_runs
 from harness.errors import UserError
 from harness.flips import find_flips
 from harness.io import sha256_text
-from harness.prompts import user_prompt
 from harness.results import load_run, summarize_variant, write_run_meta, write_samples, write_summary
 
 ROOT = Path(__file__).resolve().parent.parent
