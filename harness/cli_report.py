@@ -51,7 +51,7 @@ def _emit(text: str, out: str | None) -> None:
 
 
 def run_flips(args) -> int:
-    from harness.flips import find_flips, flips_rich_table, render_flips_markdown, write_flips_jsonl
+    from harness.flips import find_flips, flips_lines, flips_rich_table, render_flips_markdown, write_flips_jsonl
     from harness.report import resolve_run_dirs
     from harness.results import load_run
 
@@ -69,9 +69,9 @@ def run_flips(args) -> int:
     else:
         from rich.console import Console
 
-        from harness.report import print_wide
+        from harness.terminal import print_fitting
 
-        print_wide(Console(highlight=False), flips_rich_table(report))
+        print_fitting(Console(highlight=False), [[flips_rich_table(report)]], lambda: flips_lines(report))
     if args.out:
         print(f"wrote {len(report.flips)} flipped examples to {args.out}", file=sys.stderr)
     return 0
@@ -103,5 +103,5 @@ def run_report(args) -> int:
     else:
         from rich.console import Console
 
-        print_tables(Console(highlight=False), comp)
+        print_tables(Console(highlight=False), comp, fit=True)
     return 0

@@ -196,6 +196,17 @@ def flips_rich_table(report: FlipReport):
     return table
 
 
+def flips_lines(report: FlipReport) -> list[str]:
+    """The flips table as a long format for narrow terminals: per task two short lines."""
+    lines = [f"Flipped examples: {report.run_a} (A) vs {report.run_b} (B)"]
+    for row in _rows(report):
+        task, variant, shared, right, a_only, b_only, wrong, share_a, share_b = row
+        lines += [f"{task} {variant}".rstrip(),
+                  f"  shared {shared}: both right {right}, both wrong {wrong}",
+                  f"  A only {a_only} ({share_a}), B only {b_only} ({share_b})"]
+    return lines + [_caption(report)]
+
+
 def render_flips_text(report: FlipReport, width: int = 160) -> str:
     from rich.console import Console
 

@@ -121,3 +121,27 @@ def test_compare_tables_in_narrow_terminals(tmp_path, width):
             assert len(line) <= width, line
     wide, _ = render(lambda console: print_table(c, console), 200)
     assert "┃ variant ┃" in wide  # with room, still the tables
+
+
+@pytest.mark.parametrize("columns", [80, 40])
+def test_report_and_flips_in_narrow_terminals(tmp_path, monkeypatch, capsys, columns):
+    from harness.report import build_comparison, load_runs, table_rows
+    from harness.reference import load_references
+
+    a = make_run(tmp_path, "a", {"sm1": {BBH_LONG: outcomes(8, 5), "bbh/navigate": outcomes(8, 3)},
+                                 "sm2": {BBH_LONG: outcomes(8, 6), "bbh/navigate": outcomes(8, 2)}})
+    b = make_run(tmp_path, "b", {"sm1": {BBH_LONG: outcomes(8, 2), "bbh/navigate": outcomes(8, 7)},
+                                 "sm2": {BBH_LONG: outcomes(8, 4), "bbh/navigate": outcomes(8, 8)}})
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert main(["report", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out
+    comp = build_comparison(load_runs([a, b]), load_references(["orca-paper"]))
+    for suite in comp.suites:
+        for row in table_rows(suite):
+            for text in row.cells:
+                if text:
+                    assert text in out, text  # every figure of the table, whole
+    assert main(["report", "--flips", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out and f"{BBH_LONG} sm1" in out and "  shared 8: both right" in out
