@@ -191,7 +191,8 @@ def resolve_run_dirs(names: list[str], runs_dir: str | Path) -> list[Path]:
         if not p.is_dir() and (Path(runs_dir) / name).is_dir():
             p = Path(runs_dir) / name
         if not p.is_dir():
-            raise UserError(f"{name}: run directory not found (nor {Path(runs_dir) / name})")
+            raise UserError(f"{name}: is a file, not a run directory" if p.exists() else
+                            f"{name}: run directory not found (nor {Path(runs_dir) / name})")
         out.append(p)
     return out
 
@@ -200,7 +201,7 @@ def all_run_dirs(runs_dir: str | Path) -> list[Path]:
     """Every finished run (a folder with summary.json) under `runs_dir`, sorted by name."""
     d = Path(runs_dir)
     if not d.is_dir():
-        raise UserError(f"{d}: runs directory not found")
+        raise UserError(f"{d}: is a file, not a runs directory" if d.exists() else f"{d}: runs directory not found")
     return sorted(p.parent for p in d.glob("*/summary.json"))
 
 

@@ -128,6 +128,9 @@ def test_a_directory_given_for_a_file_says_so(tmp_path, capsys):
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
     assert f"{a_file}: is a file, not a run directory" in one_line_error(capsys, ["compare", a_file, BASELINE])
+    assert f"{a_file}: is a file, not a run directory" in one_line_error(capsys, ["report", a_file])
+    assert f"{a_file}: is a file, not a runs directory" in one_line_error(capsys, ["report", "--all", "--runs-dir",
+                                                                                 a_file])
     # and a path that is truly absent is still "not found"
     assert "not found" in one_line_error(capsys, ["train", "--config", tmp_path / "nope.yaml"])
 
