@@ -6,11 +6,13 @@ adds its parser and sets `func`; this file only wires them together.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.util
+import os
 import sys
 
-from harness.errors import UserError
+from harness.errors import EXIT_USAGE, StdoutError, UserError, user_message_for
 
 COMMAND_MODULES = [
     "harness.cli_run",        # run, score, system-messages, tasks
@@ -22,8 +24,18 @@ COMMAND_MODULES = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line error (argparse prints the whole usage first)."""
+
+    def error(self, message: str):
+        command = self.prog.partition(" ")[2]
+        print(f"orca-eval: error: {command + ': ' if command else ''}{message} (see {self.prog} --help)",
+              file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="orca-eval",
         description="Zero-shot AGIEval / BBH evaluation and explanation tuning (Orca, arXiv 2306.02707).",
     )
@@ -61,12 +73,64 @@ def _quiet_libraries() -> None:
         pass
 
 
+class _GuardedStdout:
+    """sys.stdout for the length of a command: a failed write or flush becomes a
+    StdoutError, so it is told apart from a failed write to a file (Python's write errors
+    carry no file name). `stream` None: the process started with stdout closed (`>&-`),
+    where print() would drop everything and the command exit 0 having written nothing."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _call(self, name, *args):
+        if self._stream is None:
+            raise StdoutError(errno.EBADF, "it is closed")
+        try:
+            return getattr(self._stream, name)(*args)
+        except OSError as e:
+            raise StdoutError(e.errno, e.strerror) from None
+
+    def write(self, text):
+        return self._call("write", text)
+
+    def flush(self):
+        return self._call("flush")
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def __getattr__(self, name):
+        if self._stream is None:
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+
+def _broken_pipe(console) -> None:
+    # rich's default ends the process with a silent exit 1 (which here means "gate failed")
+    raise StdoutError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
+def _drop_stdout(stream) -> None:
+    """Point stdout at /dev/null so Python's flush at exit does not fail a second time
+    (with its own message and exit code 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     parser = build_parser()
     args = parser.parse_args(argv)
+    from rich.console import Console
+
+    stdout, on_broken_pipe = sys.stdout, Console.on_broken_pipe
+    sys.stdout, Console.on_broken_pipe = _GuardedStdout(stdout), _broken_pipe
     try:
         rc = args.func(args)
+        sys.stdout.flush()  # a full disk or closed pipe under stdout shows here, not after exit 0
     except UserError as e:
         print(f"orca-eval: error: {e}", file=sys.stderr)
         return e.exit_code
@@ -74,6 +138,18 @@ def main(argv: list[str] | None = None) -> int:
         print("orca-eval: interrupted (finished work is saved; run the same command again to resume)",
               file=sys.stderr)
         return 130
+    except (OSError, UnicodeDecodeError) as e:
+        # Files that are not UTF-8, paths of the wrong kind, a full disk: the user's to fix,
+        # from whichever reader or writer met them. Any other exception is a bug: traceback.
+        message = user_message_for(e)
+        if message is None or os.environ.get("ORCA_EVAL_TRACEBACK"):
+            raise
+        if isinstance(e, StdoutError):
+            _drop_stdout(stdout)
+        print(f"orca-eval: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        sys.stdout, Console.on_broken_pipe = stdout, on_broken_pipe
     return int(rc or 0)
 
 

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from harness.compare import compare_runs, print_table
+from harness.errors import check_output_file
 from harness.io import write_text_atomic
 from harness.stats import CORRECTIONS
 
@@ -43,6 +44,8 @@ def register(sub) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Run the comparison, print or write it, and return the gate's exit code."""
+    if args.out:
+        check_output_file(args.out, "--out")
     comparison = compare_runs(args.base_run, args.candidate_run, alpha=args.alpha, min_delta=args.min_delta,
                               correction=args.correction, intersection=args.intersection, variants=args.variant,
                               bootstrap=args.bootstrap, seed=args.seed, repeats=args.repeats)

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from harness.errors import UserError
+from harness.errors import UserError, check_output_file
 from harness.io import write_text_atomic
 from harness.reference import DEFAULT_REFERENCE
 from orca.paths import RESULTS_DIR
@@ -44,8 +43,7 @@ def register(sub) -> None:
 
 def _emit(text: str, out: str | None) -> None:
     if out:
-        if Path(out).is_dir():
-            raise UserError(f"--out {out}: is a directory")
+        check_output_file(out, "--out")
         write_text_atomic(out, text)
         print(f"wrote {out}", file=sys.stderr)
     else:
@@ -53,7 +51,7 @@ def _emit(text: str, out: str | None) -> None:
 
 
 def run_flips(args) -> int:
-    from harness.flips import find_flips, flips_rich_table, render_flips_markdown, write_flips_jsonl
+    from harness.flips import find_flips, flips_lines, flips_rich_table, render_flips_markdown, write_flips_jsonl
     from harness.report import resolve_run_dirs
     from harness.results import load_run
 
@@ -64,17 +62,16 @@ def run_flips(args) -> int:
     dir_a, dir_b = resolve_run_dirs(args.runs, args.runs_dir)
     report = find_flips(load_run(dir_a), load_run(dir_b), args.variant_a, args.variant_b, official=args.official)
     if args.out:
-        if Path(args.out).is_dir():
-            raise UserError(f"--out {args.out}: is a directory")
+        check_output_file(args.out, "--out")
         write_flips_jsonl(report, args.out)
     if args.format == "markdown":
         sys.stdout.write(render_flips_markdown(report))
     else:
         from rich.console import Console
 
-        from harness.report import print_wide
+        from harness.terminal import print_fitting
 
-        print_wide(Console(highlight=False), flips_rich_table(report))
+        print_fitting(Console(highlight=False), [[flips_rich_table(report)]], lambda: flips_lines(report))
     if args.out:
         print(f"wrote {len(report.flips)} flipped examples to {args.out}", file=sys.stderr)
     return 0
@@ -106,5 +103,5 @@ def run_report(args) -> int:
     else:
         from rich.console import Console
 
-        print_tables(Console(highlight=False), comp)
+        print_tables(Console(highlight=False), comp, fit=True)
     return 0

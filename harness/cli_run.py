@@ -96,20 +96,9 @@ def cmd_score(args) -> int:
 
 
 def cmd_system_messages(args) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    from harness.terminal import print_system_messages
 
-    from orca.system_messages import SOURCE, SYSTEM_MESSAGES, SUBCOLLECTION_MESSAGES
-
-    table = Table(title=f"System messages ({SOURCE})", show_lines=True)
-    table.add_column("id", justify="right")
-    table.add_column("variant")
-    table.add_column("text")
-    table.add_column("FLAN-v2 sub-collections")
-    for mid, text in SYSTEM_MESSAGES.items():
-        used = ", ".join(k for k, ids in SUBCOLLECTION_MESSAGES.items() if mid in ids)
-        table.add_row(str(mid), f"sm{mid}", text or "[dim](empty)[/dim]", used)
-    Console().print(table)
+    print_system_messages()
     return 0
 
 

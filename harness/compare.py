@@ -1,7 +1,8 @@
 """Regression comparison of two runs over the same examples (a CI gate).
 
 `compare_runs(base_dir, cand_dir)` pairs the per-example outcomes (`correct` in
-`samples/VARIANT/SUITE__TASK.jsonl`) of two finished runs by `doc_id` and reports, per
+`samples/VARIANT/SUITE__TASK.jsonl`) of two finished runs by example (harness.pairing:
+doc_id, target and user prompt, as `report --flips` does) and reports, per
 task, the exact McNemar test with a Holm or Benjamini-Hochberg correction across all
 compared tasks, and, per suite, the macro-average delta with a paired bootstrap interval.
 
@@ -31,7 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import UserError
+from harness.pairing import Pairing, pair_examples, template_note
 from harness.results import RunResult, load_run, task_file_name
+from harness.terminal import print_fitting
 from harness.stats import (CORRECTIONS, PairedCounts, adjust_pvalues, bootstrap_macro_delta,
                            mcnemar_exact)
 from orca.values import check_number
@@ -213,8 +216,7 @@ def _label(r: TaskComparison | SuiteComparison) -> str:
 @dataclass
 class _Outcome:
     correct: bool
-    prompt_sha: str
-    target: object
+    row: dict  # the example's first repeat: what pairing (harness.pairing) looks at
 
 
 def _outcomes(run: RunResult, variant: str, task: str, repeats: str) -> dict[int, _Outcome]:
@@ -241,7 +243,7 @@ def _outcomes(run: RunResult, variant: str, task: str, repeats: str) -> dict[int
             correct = bool(first["correct"])
         else:
             correct = 2 * sum(bool(r["correct"]) for r in reps.values()) > len(reps)
-        out[doc] = _Outcome(correct, str(first["prompt_sha"]), first["target"])
+        out[doc] = _Outcome(correct, first)
     return out
 
 
@@ -335,6 +337,7 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, alpha: float = 0.05
                         correction=correction, bootstrap=bootstrap, seed=seed, repeats=repeats,
                         intersection=intersection, notes=notes)
 
+    template_counts: dict[str, int] = {}
     for v in chosen:
         ta, tb = base.samples.get(v, {}), cand.samples.get(v, {})
         only = sorted(set(ta) ^ set(tb))
@@ -344,13 +347,18 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, alpha: float = 0.05
         if only:
             result.notes.append(f"{v}: tasks only in one run, not compared: {', '.join(only)}")
         for task in sorted(set(ta) & set(tb)):
-            tc = _compare_task(base, cand, v, task, repeats, intersection)
+            tc, pairing = _compare_task(base, cand, v, task, repeats, intersection)
+            if pairing.template_differs:
+                template_counts[f"{v}:{task}"] = pairing.template_differs
             if tc is None:
                 result.notes.append(f"{v}:{task}: no examples in common, not compared")
             else:
                 result.tasks.append(tc)
     if not result.tasks:
         raise UserError("cannot compare: the two runs have no scored examples in common")
+    note = template_note(template_counts)
+    if note:
+        result.notes.append(note)
     if result.dropped:
         result.notes.append(f"--intersection dropped {result.dropped} example(s) not shared by both runs")
     if any(int(row.get("repeat", 0) or 0) > 0 for run in (base, cand) for v in chosen
@@ -383,20 +391,16 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, alpha: float = 0.05
 
 
 def _compare_task(base: RunResult, cand: RunResult, variant: str, task: str, repeats: str,
-                  intersection: bool) -> TaskComparison | None:
+                  intersection: bool) -> tuple[TaskComparison | None, Pairing]:
     a, b = _outcomes(base, variant, task, repeats), _outcomes(cand, variant, task, repeats)
-    only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
-    changed = sorted(d for d in set(a) & set(b)
-                     if a[d].prompt_sha != b[d].prompt_sha or a[d].target != b[d].target)
+    pairing = pair_examples({d: o.row for d, o in a.items()}, {d: o.row for d, o in b.items()})
+    only_a, only_b, changed = pairing.only_a, pairing.only_b, sorted(pairing.changed)
     if (only_a or only_b or changed) and not intersection:
-        example = (only_a or only_b or changed)[0]
-        raise UserError(
-            f"cannot compare {variant}:{task}: example sets differ ({len(only_a)} doc_id(s) only in base, "
-            f"{len(only_b)} only in candidate, {len(changed)} with a different prompt or target, "
-            f"e.g. doc_id {example}); use the same data and --limit, or pass --intersection")
-    common = sorted(set(a) & set(b) - set(changed))
+        raise UserError(f"cannot compare {variant}:{task}: {_difference(base, cand, pairing)}; "
+                        "pass --intersection to compare the shared examples only")
+    common = pairing.common
     if not common:
-        return None
+        return None, pairing
     base_ok = np.array([a[d].correct for d in common])
     cand_ok = np.array([b[d].correct for d in common])
     lost = int(np.sum(base_ok & ~cand_ok))
@@ -404,7 +408,20 @@ def _compare_task(base: RunResult, cand: RunResult, variant: str, task: str, rep
     return TaskComparison(variant=variant, task=task, n=len(common), base_correct=int(base_ok.sum()),
                           cand_correct=int(cand_ok.sum()), lost=lost, gained=gained,
                           p_value=mcnemar_exact(lost, gained),
-                          dropped=len(only_a) + len(only_b) + len(changed))
+                          dropped=len(only_a) + len(only_b) + len(changed)), pairing
+
+
+def _difference(base: RunResult, cand: RunResult, pairing: Pairing) -> str:
+    """Why two runs' examples of a task differ, naming the likely cause."""
+    parts = []
+    if pairing.only_a or pairing.only_b:
+        limits = f" (--limit: base {base.meta.get('limit')}, candidate {cand.meta.get('limit')})" \
+            if base.meta.get("limit") != cand.meta.get("limit") else ""
+        parts.append(f"{len(pairing.only_a)} doc_id(s) only in base, {len(pairing.only_b)} only in candidate"
+                     f"{limits}, e.g. doc_id {(pairing.only_a or pairing.only_b)[0]}")
+    if pairing.changed:
+        parts.append(pairing.describe_changed() + f", e.g. doc_id {next(iter(pairing.changed))}")
+    return "; ".join(parts)
 
 
 def _verdict(p_adjusted: float, delta: float, alpha: float, min_delta: float) -> str:
@@ -448,7 +465,6 @@ def print_table(c: Comparison, console=None) -> None:
         suites.add_row(s.variant, s.suite, str(s.n_tasks), str(s.n), f"{s.base_accuracy:.2f}",
                        f"{s.cand_accuracy:.2f}", f"{s.delta:+.2f}", f"[{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]",
                        _p(s.p_value), _p(s.p_adjusted), s.verdict, style=_STYLE[s.verdict])
-    console.print(suites)
     tasks = Table(title=f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)",
                   title_justify="left")
     for col in ("variant", "task", "n", "base %", "cand %", "Δ pts", "lost", "gained", "p", f"p ({corr})",
@@ -458,11 +474,31 @@ def print_table(c: Comparison, console=None) -> None:
         tasks.add_row(t.variant, t.task, str(t.n), f"{t.base_accuracy:.2f}", f"{t.cand_accuracy:.2f}",
                       f"{t.delta:+.2f}", str(t.lost), str(t.gained), _p(t.p_value), _p(t.p_adjusted),
                       t.verdict, style=_STYLE[t.verdict])
-    console.print(tasks)
+    # Below the width the tables need, one line per suite and task instead: a squeezed
+    # table would cut task names and p-values to ellipses (harness/terminal.py).
+    print_fitting(console, [[suites, tasks]], lambda: _long_lines(c, corr))
     for note in c.notes:
         console.print(f"note: {escape(note)}")
     console.print(f"[bold]verdict: {c.verdict}[/bold] (alpha {c.alpha:g}, min delta {_points(c.min_delta)}; "
                   f"{c.gate_message()})", style=_STYLE[c.verdict])
+
+
+def _long_lines(c: Comparison, corr: str) -> list[str]:
+    lines = [f"Suites (macro average over tasks; paired bootstrap, {c.bootstrap} resamples, seed {c.seed})"]
+    for s in c.suites:
+        lines += [f"{s.variant} {s.suite}", f"  {s.verdict}",
+                  f"  {s.n_tasks} tasks, n {s.n}",
+                  f"  base {s.base_accuracy:.2f} %, cand {s.cand_accuracy:.2f} %",
+                  f"  Δ {s.delta:+.2f} pts, 95% CI [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]",
+                  f"  p {_p(s.p_value)}, p ({corr}) {_p(s.p_adjusted)}"]
+    lines.append(f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)")
+    for t in c.tasks:
+        lines += [f"{t.variant} {t.task}", f"  {t.verdict}",
+                  f"  n {t.n}, lost {t.lost}, gained {t.gained}",
+                  f"  base {t.base_accuracy:.2f} %, cand {t.cand_accuracy:.2f} %",
+                  f"  Δ {t.delta:+.2f} pts",
+                  f"  p {_p(t.p_value)}, p ({corr}) {_p(t.p_adjusted)}"]
+    return lines
 
 
 def render_markdown(c: Comparison) -> str:

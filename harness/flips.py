@@ -1,10 +1,11 @@
 """Flipped examples between two runs: per task, what one got right and the other wrong
 (the paper's "Orca beats ChatGPT" analysis, §6), from the runs' sample files.
 
-Examples pair by (task, doc_id) within a pair of variants -- the same variant name in
-both runs by default. Only repeat 0 is used, so runs with --repeats compare their first
-sample. Pairing refuses runs that share no examples, and runs whose targets disagree on a
-doc_id (different data).
+Examples pair within a pair of variants -- the same variant name in both runs by default --
+by the rule `compare` uses (harness.pairing: doc_id, target and user prompt; a different
+prompt template is a note). Only repeat 0 is used, so runs with --repeats compare their
+first sample. Pairing refuses runs that share no examples, and runs in which a doc_id
+names a different example (different data).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from harness.errors import UserError
 from harness.io import write_jsonl_atomic
+from harness.pairing import pair_examples, template_note
 from harness.results import RunResult
 
 
@@ -39,6 +41,7 @@ class FlipReport:
     metric: str  # "correct" (robust extractor) or "correct_official"
     tasks: list[TaskFlips] = field(default_factory=list)
     flips: list[dict] = field(default_factory=list)  # one row per flipped example
+    notes: list[str] = field(default_factory=list)
 
     def total(self, attr: str) -> int:
         return sum(getattr(t, attr) for t in self.tasks)
@@ -77,6 +80,10 @@ def _by_doc(rows: list[dict], where: str) -> dict[int, dict]:
     return out
 
 
+def _system_message(run: RunResult, variant: str):
+    return ((run.meta.get("variants") or {}).get(variant) or {}).get("system_message")
+
+
 def find_flips(run_a: RunResult, run_b: RunResult, variant_a: str | None = None, variant_b: str | None = None,
                official: bool = False) -> FlipReport:
     """Pair the two runs' examples and collect the flips, per task, both directions."""
@@ -84,18 +91,22 @@ def find_flips(run_a: RunResult, run_b: RunResult, variant_a: str | None = None,
         raise UserError("flips need the runs' samples: load them with load_run(dir, with_samples=True)")
     metric = "correct_official" if official else "correct"
     report = FlipReport(run_a=run_a.name, run_b=run_b.name, metric=metric)
+    template_counts: dict[str, int] = {}
     for va, vb in variant_pairs(run_a, run_b, variant_a, variant_b):
         tasks_a, tasks_b = run_a.samples.get(va, {}), run_b.samples.get(vb, {})
         for task in sorted(set(tasks_a) & set(tasks_b)):
             a = _by_doc(tasks_a[task], f"{run_a.path}/samples/{va}/{task}")
             b = _by_doc(tasks_b[task], f"{run_b.path}/samples/{vb}/{task}")
-            tf = TaskFlips(task, va, vb, only_in_a=len(a.keys() - b.keys()), only_in_b=len(b.keys() - a.keys()))
-            for doc in sorted(a.keys() & b.keys()):
+            pairing = pair_examples(a, b, rendered_comparable=_system_message(run_a, va) == _system_message(run_b, vb))
+            if pairing.changed:
+                raise UserError(
+                    f"{task}: {pairing.describe_changed()}, e.g. doc_id {next(iter(pairing.changed))}, between "
+                    f"{run_a.name} and {run_b.name}: not the same examples, refusing to pair them")
+            if pairing.template_differs:
+                template_counts[f"{va}:{task}"] = pairing.template_differs
+            tf = TaskFlips(task, va, vb, only_in_a=len(pairing.only_a), only_in_b=len(pairing.only_b))
+            for doc in pairing.common:
                 ra, rb = a[doc], b[doc]
-                if str(ra["target"]) != str(rb["target"]):
-                    raise UserError(
-                        f"{task} doc_id {doc}: target {ra['target']!r} in {run_a.name} but {rb['target']!r} in "
-                        f"{run_b.name}: the runs used different data, refusing to pair them")
                 ca, cb = bool(ra.get(metric)), bool(rb.get(metric))
                 tf.shared += 1
                 if ca and cb:
@@ -118,6 +129,9 @@ def find_flips(run_a: RunResult, run_b: RunResult, variant_a: str | None = None,
                     })
             if tf.shared or tf.only_in_a or tf.only_in_b:
                 report.tasks.append(tf)
+    note = template_note(template_counts)
+    if note:
+        report.notes.append(note)
     if report.total("shared") == 0:
         raise UserError(f"{run_a.path} and {run_b.path} share no examples (no task and doc_id in common for "
                         f"the paired variants), so there is nothing to compare")
@@ -155,6 +169,8 @@ def _caption(report: FlipReport) -> str:
     if unpaired:
         text += (f" Not paired: {report.total('only_in_a')} examples only in A, "
                  f"{report.total('only_in_b')} only in B.")
+    for note in report.notes:
+        text += f" Note: {note}."
     return text
 
 
@@ -178,6 +194,17 @@ def flips_rich_table(report: FlipReport):
             table.add_section()
         table.add_row(*row)
     return table
+
+
+def flips_lines(report: FlipReport) -> list[str]:
+    """The flips table as a long format for narrow terminals: per task two short lines."""
+    lines = [f"Flipped examples: {report.run_a} (A) vs {report.run_b} (B)"]
+    for row in _rows(report):
+        task, variant, shared, right, a_only, b_only, wrong, share_a, share_b = row
+        lines += [f"{task} {variant}".rstrip(),
+                  f"  shared {shared}: both right {right}, both wrong {wrong}",
+                  f"  A only {a_only} ({share_a}), B only {b_only} ({share_b})"]
+    return lines + [_caption(report)]
 
 
 def render_flips_text(report: FlipReport, width: int = 160) -> str:

@@ -193,11 +193,11 @@ def iter_jsonl_objects(path: str | Path, what: str = "file"):
     non-object line raises UserError naming the file and line. Reads .gz too."""
     import gzip
 
-    from harness.errors import UserError
+    from harness.errors import UserError, missing_file_message
 
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: {what} not found")
+        raise UserError(missing_file_message(path, what))
     opener = gzip.open if path.name.endswith(".gz") else open
     # Bytes, decoded line by line: a bad byte is reported with its line, like bad JSON.
     with opener(path, "rb") as f:

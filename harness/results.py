@@ -9,7 +9,8 @@ A run directory (default `results/runs/<run>/`) holds:
                  percent, suite averages macro over tasks (as the Orca paper does).
 - `samples/VARIANT/SUITE__TASK.jsonl`, one line per scored example with
                  `doc_id`, `prompt_sha`, `output`, `extracted`, `target`, `correct`
-                 (plus `extracted_official`, `correct_official`, `repeat`).
+                 (plus `extracted_official`, `correct_official`, `repeat`, and `user_sha`,
+                 the hash of the user prompt alone that pairing goes by; older runs lack it).
 
 All three are written atomically; a run that has not finished has no summary.json.
 """
@@ -20,10 +21,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import UserError
+from harness.errors import UserError, require, type_name
 from harness.io import iter_jsonl_objects, write_json_atomic, write_jsonl_atomic
-
-SAMPLE_FIELDS = ("doc_id", "prompt_sha", "output", "extracted", "target", "correct")
 
 
 def task_file_name(task: str) -> str:
@@ -144,35 +143,105 @@ def write_run_meta(run_dir: str | Path, meta: dict) -> None:
     write_json_atomic(Path(run_dir) / "run.json", meta)
 
 
-def _read_json(path: Path) -> dict:
+def read_json_object(path: Path, what: str = "file") -> dict:
+    """A JSON file whose top level must be an object; every way it can be wrong is one
+    UserError naming the file (and line)."""
+    from harness.errors import missing_file_message
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"{path}: not found (is this a finished orca-eval run directory?)") from None
+    except IsADirectoryError:
+        raise UserError(missing_file_message(path, what)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise UserError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save it as UTF-8") from None
+    try:
+        obj = json.loads(text)
     except json.JSONDecodeError as e:
         raise UserError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+    if not isinstance(obj, dict):
+        raise UserError(f"{path}: expected a JSON object at the top level, got {type_name(obj)}")
+    return obj
+
+
+_read_json = read_json_object
+
+# Fields of run.json that report and compare read, with their JSON types.
+RUN_FIELDS = {"name": (str, type(None)), "model": dict, "variants": dict, "decoding": (dict, type(None)),
+              "data": (dict, type(None)), "mode": str, "prompt_style": str, "limit": (int, type(None)),
+              "tasks": list}
+# Sample-row fields: required ones, then optional ones (user_sha: runs before it lack it).
+SAMPLE_TYPES = {"doc_id": int, "prompt_sha": (str, type(None)), "output": (str, type(None)),
+                "extracted": (str, int, float, bool, list, type(None)),
+                "target": (str, int, float, bool, list, type(None)), "correct": bool}
+SAMPLE_FIELDS = tuple(SAMPLE_TYPES)
+SAMPLE_OPTIONAL_TYPES = {"repeat": int, "user_sha": (str, type(None)), "correct_official": (bool, type(None))}
+
+
+def check_run_meta(meta: dict, where: str) -> None:
+    for key, types in RUN_FIELDS.items():
+        require(meta, key, types, where, optional=True)
+    for v, spec in (meta.get("variants") or {}).items():
+        if not isinstance(spec, dict):
+            raise UserError(f"{where}: variants.{v} must be an object, got {type_name(spec)}")
+
+
+def check_summary(summary: dict, where: str) -> None:
+    variants = require(summary, "variants", dict, where)
+    for v, body in variants.items():
+        if not isinstance(body, dict):
+            raise UserError(f"{where}: variants.{v} must be an object, got {type_name(body)}")
+        tasks = require(body, "tasks", dict, f"{where}: variants.{v}")
+        require(body, "suites", dict, f"{where}: variants.{v}", optional=True)
+        for task, t in tasks.items():
+            at = f"{where}: variants.{v}.tasks.{task}"
+            if not isinstance(t, dict):
+                raise UserError(f"{at} must be an object, got {type_name(t)}")
+            require(t, "accuracy", float, at)
+            require(t, "n", int, at)
+
+
+def check_sample_row(row: dict, where: str) -> None:
+    for key, types in SAMPLE_TYPES.items():
+        require(row, key, types, where)
+    for key, types in SAMPLE_OPTIONAL_TYPES.items():
+        require(row, key, types, where, optional=True)
 
 
 def load_run(run_dir: str | Path, with_samples: bool = True) -> RunResult:
     """Read a finished run directory; clear UserError when it is not one."""
     path = Path(run_dir)
     if not path.is_dir():
-        raise UserError(f"{path}: run directory not found")
-    meta = _read_json(path / "run.json")
-    summary = _read_json(path / "summary.json")
-    if "variants" not in summary:
-        raise UserError(f"{path / 'summary.json'}: missing field 'variants'")
+        raise UserError(f"{path}: is a file, not a run directory" if path.exists()
+                        else f"{path}: run directory not found")
+    meta = read_json_object(path / "run.json")
+    check_run_meta(meta, str(path / "run.json"))
+    summary = read_json_object(path / "summary.json")
+    check_summary(summary, str(path / "summary.json"))
     result = RunResult(path=path, meta=meta, summary=summary)
     if with_samples:
-        for variant in summary["variants"]:
+        for variant, body in summary["variants"].items():
             vdir = path / "samples" / variant
             result.samples[variant] = {}
+            if body["tasks"] and not vdir.is_dir():
+                # Without this, a run copied without samples/ reads as a run with no
+                # examples, and compare/flips blame "different tasks" or "no shared examples".
+                gone = vdir if (path / "samples").is_dir() else path / "samples"
+                raise UserError(f"{gone}: missing: the run's per-example results (summary.json lists "
+                                f"{len(body['tasks'])} task(s) for {variant}); copy the whole run directory")
+            for task in body["tasks"]:
+                f = vdir / task_file_name(task)
+                if not f.is_file():
+                    raise UserError(f"{f}: missing: summary.json lists task {task} for {variant} but its "
+                                    "samples file is not there")
             for f in sorted(vdir.glob("*.jsonl")):
                 rows = []
                 for where, row in iter_jsonl_objects(f, "samples file"):
-                    missing = [k for k in SAMPLE_FIELDS if k not in row]
-                    if missing:
-                        raise UserError(f"{where}: missing field {missing[0]!r}")
+                    check_sample_row(row, where)
                     rows.append(row)
                 result.samples[variant][task_from_file_name(f.name)] = rows
     return result

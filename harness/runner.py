@@ -19,6 +19,7 @@ from pathlib import Path
 
 from harness import extract
 from harness.backends import Decoding, make_backend
+from harness.backend_flags import check_backend_flags
 from harness.cache import OutputCache, request_key
 from harness.data import load_task_data, resolve_tasks
 from harness.errors import UserError
@@ -86,6 +87,7 @@ class RunConfig:
             raise UserError("--repeats applies to sampled generation, not --mode loglikelihood")
         if not self.system_messages:
             raise UserError("give at least one --system-message")
+        check_backend_flags(self.device, self.dtype, self.max_length, self.max_new_tokens, self.mode == "generate")
 
     def check_values(self) -> None:
         """Non-finite or out-of-range numbers are refused before the cache or the run
@@ -310,7 +312,8 @@ def score_requests(cfg: RunConfig, requests: list[Request], docs, cache: OutputC
     out: dict[str, dict[str, list[dict]]] = {}
     for r in requests:
         doc = docs[r.task][r.doc_id]
-        row = {"doc_id": r.doc_id, "repeat": r.repeat, "prompt_sha": sha256_text(r.prompt)[:16]}
+        row = {"doc_id": r.doc_id, "repeat": r.repeat, "prompt_sha": sha256_text(r.prompt)[:16],
+               "user_sha": sha256_text(user_prompt(r.task, doc, cfg.prompt_style))[:16]}  # see harness/pairing.py
         if cfg.mode == "generate":
             output = cache.get(r.keys[0])
             row.update(output=output, **score_output(r.task, doc, output))
@@ -406,39 +409,8 @@ def run_evaluation(cfg: RunConfig) -> Path:
 
 
 def print_summary(run_dir: Path, console=None) -> None:
-    """The final rich table: accuracy per task and variant, with suite averages."""
-    import json
+    """The final table: accuracy per task and variant, with suite averages (laid out for
+    the terminal's width by harness.terminal)."""
+    from harness.terminal import print_run_summary
 
-    from rich.console import Console
-    from rich.table import Table
-
-    console = console or Console()
-    summary = json.loads((run_dir / "summary.json").read_text())
-    meta = json.loads((run_dir / "run.json").read_text())
-    variants = list(summary["variants"])
-    table = Table(title=f"{meta['model']['spec']} -- {meta['mode']}, prompt style {meta['prompt_style']}"
-                  + (f", limit {meta['limit']}" if meta.get("limit") else ""))
-    table.add_column("task")
-    table.add_column("n", justify="right")
-    for v in variants:
-        table.add_column(f"{v} acc %", justify="right")
-        table.add_column("official", justify="right", style="dim")
-        table.add_column("unparsed %", justify="right", style="dim")
-    tasks = list(next(iter(summary["variants"].values()))["tasks"])
-    for t in tasks:
-        cells = [t, str(summary["variants"][variants[0]]["tasks"][t]["n"])]
-        for v in variants:
-            s = summary["variants"][v]["tasks"][t]
-            acc = f"{s['accuracy']:.1f}" + (f" ± {s['accuracy_std']:.1f}" if "accuracy_std" in s else "")
-            cells += [acc, f"{s['accuracy_official']:.1f}", f"{s['unparsed_rate']:.1f}"]
-        table.add_row(*cells)
-    for suite in next(iter(summary["variants"].values()))["suites"]:
-        cells = [f"[bold]{suite} average[/bold]", ""]
-        for v in variants:
-            s = summary["variants"][v]["suites"][suite]
-            cells += [f"[bold]{s['accuracy']:.1f}[/bold]", f"{s['accuracy_official']:.1f}", ""]
-        table.add_row(*cells, end_section=False)
-    console.print(table)
-    for t, why in (meta.get("skipped_tasks") or {}).items():
-        console.print(f"[yellow]skipped {t}[/yellow]: {why}")
-    console.print(f"results: {run_dir}")
+    print_run_summary(run_dir, console)

@@ -23,8 +23,10 @@ from orca.paths import RESULTS_DIR, data_dir
 
 
 def _task_key(name, where: str, allowed: list[str]) -> str:
-    if not isinstance(name, str):
+    if name is None:
         raise UserError(f"{where}: missing field 'task'")
+    if not isinstance(name, str):
+        raise UserError(f"{where}: field 'task' must be a string, got {name!r}")
     key = name if name in ALL_TASKS else next((t for t in ALL_TASKS if t.split("/", 1)[1] == name), None)
     if key is None:
         raise UserError(f"{where}: unknown task {name!r}")
@@ -89,7 +91,8 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
         task = _task_key(row.get("task"), where, tasks)
         pred = row.get("prediction")
         if not isinstance(pred, str):
-            raise UserError(f"{where}: missing or non-string field 'prediction'")
+            raise UserError(f"{where}: missing field 'prediction'" if "prediction" not in row
+                            else f"{where}: field 'prediction' must be a string, got {pred!r}")
         docs = task_data[task].docs
         i = _find_doc(row, docs, task, where, lookup[task])
         by_id = rows_by_task.setdefault(task, {})
@@ -111,7 +114,7 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
             sha = sha256_text(user_prompt(task, docs[i], prompt_style))[:16]
         if i in by_id:
             raise UserError(f"{where}: a second prediction for example {i} of {task}")
-        by_id[i] = {"doc_id": i, "repeat": 0, "prompt_sha": sha, "output": pred, **scored}
+        by_id[i] = {"doc_id": i, "repeat": 0, "prompt_sha": sha, "user_sha": sha, "output": pred, **scored}
     if not rows_by_task:
         raise UserError(f"{path}: no predictions")
 

@@ -297,7 +297,8 @@ def length_summary(paths: list[str | Path]) -> dict[str, dict]:
     for path in paths:
         path = Path(path)
         if not path.is_file():
-            raise UserError(f"{path}: collection output not found")
+            raise UserError(f"{path}: is a directory, not a collection output" if path.is_dir()
+                            else f"{path}: collection output not found")
         for _, row in _read_output(path):
             if row["status"] == "ok" and isinstance(row.get("response"), str):
                 by_model.setdefault(row["model"], {})[str(row.get("id"))] = row

@@ -78,6 +78,8 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
     for key in ("run_dir", "train"):
         if key not in raw:
             raise UserError(f"{source}: missing field {key!r}")
+    if not isinstance(raw["run_dir"], str) or not raw["run_dir"]:
+        raise UserError(f"{source}: field 'run_dir' must be a path (a string), got {raw['run_dir']!r}")
     run_dir = (base / raw["run_dir"]).resolve()
     train_raw = raw["train"]
     if not isinstance(train_raw, dict) or not isinstance(train_raw.get("stages"), list):
@@ -99,6 +101,8 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
         if len(given) != 1:
             raise UserError(f"{source}: stage {name!r}: give its teacher data in exactly one of data, collect or "
                             f"train.stages[].data (found {len(given) or 'none'}: {', '.join(given)})")
+        if name in data and not isinstance(data[name], str):
+            raise UserError(f"{source}: data.{name} must be a path (a string), got {data[name]!r}")
         if name in data:
             s["data"] = str((base / data[name]).resolve())
         elif name in collect:

@@ -209,7 +209,8 @@ def read_config_file(path: str | Path) -> dict:
     """Parse a YAML or JSON file into a mapping, with file/line errors."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: config file not found")
+        raise UserError(f"{path}: is a directory, not a config file" if path.is_dir()
+                        else f"{path}: config file not found")
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
         try:

@@ -83,7 +83,7 @@ def test_predictions_matched_by_input_index_or_target(data_dir, tmp_path):
 @pytest.mark.parametrize("row,message", [
     ({"task": "bbh/nope", "doc_id": 0, "prediction": "x"}, "p.jsonl:2: unknown task 'bbh/nope'"),
     ({"task": "bbh/navigate", "doc_id": 999, "prediction": "x"}, "p.jsonl:2: field 'doc_id' = 999"),
-    ({"task": "bbh/navigate", "doc_id": 1}, "p.jsonl:2: missing or non-string field 'prediction'"),
+    ({"task": "bbh/navigate", "doc_id": 1}, "p.jsonl:2: missing field 'prediction'"),
     ({"task": "bbh/navigate", "prediction": "x"}, "p.jsonl:2: needs 'doc_id', 'index', 'input' or 'target'"),
     ({"task": "bbh/navigate", "doc_id": 0, "prediction": "x"}, "p.jsonl:2: a second prediction for example 0"),
     ({"task": "agieval/lsat-ar", "doc_id": 0, "prediction": "x"}, "p.jsonl:2: task agieval/lsat-ar is not in the suite"),

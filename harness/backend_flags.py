@@ -1,0 +1,49 @@
+"""Checks of the local-model flags (--device, --dtype, --max-length) before a model loads.
+
+lm-eval's HFLM takes them as given and fails deep inside torch (an AssertionError for
+CUDA on a machine without it, an AttributeError for an unknown dtype, an assertion at the
+first batch for a context length below the generation budget): checked here, they are
+one line naming the flag.
+"""
+from __future__ import annotations
+
+import re
+
+from harness.errors import UserError
+
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+
+def check_backend_flags(device: str | None, dtype: str | None, max_length: int | None,
+                        max_new_tokens: int | None = None, generate: bool = True) -> None:
+    if device is not None:
+        check_device(device)
+    if dtype is not None and dtype not in DTYPES:
+        raise UserError(f"--dtype {dtype!r}: choose from {', '.join(DTYPES)}")
+    if max_length is not None:
+        if max_length < 1:
+            raise UserError(f"--max-length must be >= 1 token (got {max_length})")
+        if generate and max_new_tokens is not None and max_length <= max_new_tokens:
+            raise UserError(f"--max-length {max_length} leaves no room for the prompt: it must exceed "
+                            f"--max-new-tokens ({max_new_tokens})")
+
+
+def check_device(device: str) -> None:
+    """cpu, mps, cuda or cuda:N, and only a CUDA device that this machine has."""
+    m = re.fullmatch(r"(cpu|mps|cuda)(?::(\d+))?", device)
+    if m is None or (m.group(1) != "cuda" and m.group(2) is not None):
+        raise UserError(f"--device {device!r}: expected cpu, cuda, cuda:N or mps")
+    if m.group(1) == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {device}: no CUDA GPU is available here "
+                            f"(torch {torch.__version__}); use --device cpu")
+        index, count = int(m.group(2) or 0), torch.cuda.device_count()
+        if index >= count:
+            raise UserError(f"--device {device}: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1})")
+    elif m.group(1) == "mps":
+        import torch
+
+        if not torch.backends.mps.is_available():
+            raise UserError(f"--device {device}: Apple MPS is not available here; use --device cpu")

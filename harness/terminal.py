@@ -1,0 +1,149 @@
+"""Tables that stay readable in a narrow terminal.
+
+A rich Table squeezed below the width it needs cuts cells to `agi…` or leaves them empty.
+Here a table is printed only when it fits the console at its natural width; otherwise
+the caller's narrower layout (one table per variant) is tried, and at last a long format:
+one plain line per figure, which the terminal may wrap but nothing cuts. Task names and
+numbers are never truncated.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def natural_width(console, renderable) -> int:
+    """Columns `renderable` takes when nothing in it is wrapped or cut."""
+    return console.measure(renderable, options=console.options.update_width(100_000)).maximum
+
+
+def minimum_width(console, renderable) -> int:
+    """Columns below which rich starts to cut (wrappable text wrapped at words)."""
+    return console.measure(renderable, options=console.options.update_width(100_000)).minimum
+
+
+def fits(console, renderable) -> bool:
+    return natural_width(console, renderable) <= console.width
+
+
+def print_lines(console, lines) -> None:
+    """Plain lines, never wrapped or cropped by rich (a long line is the terminal's to wrap)."""
+    from rich.text import Text
+
+    for line in lines:
+        console.print(line if isinstance(line, Text) else Text(line), soft_wrap=True, highlight=False)
+
+
+def print_fitting(console, layouts, long_lines) -> str:
+    """Print the first layout (a list of tables) whose every table fits the console, else
+    `long_lines()`; returns which: "table 0", "table 1", ... or "long"."""
+    for i, tables in enumerate(layouts):
+        if all(fits(console, t) for t in tables):
+            for t in tables:
+                console.print(t)
+            return f"table {i}"
+    print_lines(console, long_lines())
+    return "long"
+
+
+# ----------------------------------------------------------------- `run` / `score`: the final table
+
+def _summary_table(title: str, variants: list[str], tasks: list[str], summary: dict):
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("task", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    for v in variants:
+        table.add_column(f"{v} acc %", justify="right", no_wrap=True)
+        table.add_column("official", justify="right", style="dim", no_wrap=True)
+        table.add_column("unparsed %", justify="right", style="dim", no_wrap=True)
+    first = summary["variants"][variants[0]]
+    for t in tasks:
+        cells = [t, str(first["tasks"][t]["n"])]
+        for v in variants:
+            s = summary["variants"][v]["tasks"][t]
+            cells += [_accuracy(s), f"{s['accuracy_official']:.1f}", f"{s['unparsed_rate']:.1f}"]
+        table.add_row(*cells)
+    for suite in first["suites"]:
+        cells = [f"[bold]{suite} average[/bold]", ""]
+        for v in variants:
+            s = summary["variants"][v]["suites"][suite]
+            cells += [f"[bold]{s['accuracy']:.1f}[/bold]", f"{s['accuracy_official']:.1f}", ""]
+        table.add_row(*cells)
+    return table
+
+
+def _accuracy(s: dict) -> str:
+    return f"{s['accuracy']:.1f}" + (f" ± {s['accuracy_std']:.1f}" if "accuracy_std" in s else "")
+
+
+def _summary_lines(title: str, variants: list[str], tasks: list[str], summary: dict) -> list[str]:
+    first = summary["variants"][variants[0]]
+    lines = [title, "acc % (official %, unparsed %)"]
+    for t in tasks:
+        lines.append(f"{t} (n {first['tasks'][t]['n']})")
+        for v in variants:
+            s = summary["variants"][v]["tasks"][t]
+            lines.append(f"  {v}: {_accuracy(s)} ({s['accuracy_official']:.1f}, {s['unparsed_rate']:.1f})")
+    for suite in first["suites"]:
+        lines.append(f"{suite} average")
+        for v in variants:
+            s = summary["variants"][v]["suites"][suite]
+            lines.append(f"  {v}: {s['accuracy']:.1f} ({s['accuracy_official']:.1f})")
+    return lines
+
+
+def print_run_summary(run_dir: Path, console=None) -> str:
+    """The final table of `run` and `score`: accuracy per task and variant with suite
+    averages; all variants side by side when that fits, else one table per variant, else
+    the long format. Returns the layout used."""
+    from rich.console import Console
+
+    console = console or Console()
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    variants = list(summary["variants"])
+    tasks = list(summary["variants"][variants[0]]["tasks"])
+    title = (f"{meta['model']['spec']} -- {meta['mode']}, prompt style {meta['prompt_style']}"
+             + (f", limit {meta['limit']}" if meta.get("limit") else ""))
+    layouts = [[_summary_table(title, variants, tasks, summary)]]
+    if len(variants) > 1:
+        layouts.append([_summary_table(f"{title} -- {v}", [v], tasks, summary) for v in variants])
+    used = print_fitting(console, layouts, lambda: _summary_lines(title, variants, tasks, summary))
+    for t, why in (meta.get("skipped_tasks") or {}).items():
+        print_lines(console, [f"skipped {t}: {why}"])
+    print_lines(console, [f"results: {run_dir}"])
+    return used
+
+
+# ----------------------------------------------------------------- `system-messages`
+
+def print_system_messages(console=None) -> str:
+    """The 16 system messages of the Orca paper: a table when it fits, else one block each."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from orca.system_messages import SOURCE, SUBCOLLECTION_MESSAGES, SYSTEM_MESSAGES
+
+    console = console or Console()
+    used_by = {mid: ", ".join(k for k, ids in SUBCOLLECTION_MESSAGES.items() if mid in ids)
+               for mid in SYSTEM_MESSAGES}
+    table = Table(title=f"System messages ({SOURCE})", show_lines=True)
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("variant", no_wrap=True)
+    table.add_column("text", min_width=24)
+    table.add_column("FLAN-v2 sub-collections", min_width=12)
+    for mid, text in SYSTEM_MESSAGES.items():
+        table.add_row(str(mid), f"sm{mid}", text or "[dim](empty)[/dim]", used_by[mid])
+    # The text columns wrap, so the table fits down to its minimum width (words kept whole).
+    if minimum_width(console, table) <= console.width:
+        console.print(table)
+        return "table"
+    lines = [f"System messages ({SOURCE})"]
+    for mid, text in SYSTEM_MESSAGES.items():
+        lines += [f"sm{mid} (id {mid})", f"  {text or '(empty)'}"]
+        if used_by[mid]:
+            lines.append(f"  FLAN-v2: {used_by[mid]}")
+    print_lines(console, lines)
+    return "long"
