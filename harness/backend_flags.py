@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from harness.errors import UserError
+from orca.values import check_device as orca_check_device
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 
@@ -20,19 +21,17 @@ def check_backend_flags(device: str | None, dtype: str | None, max_length: int |
         check_device(device)
     if dtype is not None and dtype not in DTYPES:
         raise UserError(f"--dtype {dtype!r}: choose from {', '.join(DTYPES)}")
+    # Range and format of the numbers: orca.values (RunConfig.check_values) -- here what needs the machine.
     if max_length is not None:
-        if max_length < 1:
-            raise UserError(f"--max-length must be >= 1 token (got {max_length})")
         if generate and max_new_tokens is not None and max_length <= max_new_tokens:
             raise UserError(f"--max-length {max_length} leaves no room for the prompt: it must exceed "
                             f"--max-new-tokens ({max_new_tokens})")
 
 
 def check_device(device: str) -> None:
-    """cpu, mps, cuda or cuda:N, and only a CUDA device that this machine has."""
+    """cpu, mps, cuda or cuda:N (the form: orca.values.check_device), and only a CUDA device that this machine has."""
+    orca_check_device(device)
     m = re.fullmatch(r"(cpu|mps|cuda)(?::(\d+))?", device)
-    if m is None or (m.group(1) != "cuda" and m.group(2) is not None):
-        raise UserError(f"--device {device!r}: expected cpu, cuda, cuda:N or mps")
     if m.group(1) == "cuda":
         import torch
 

@@ -140,7 +140,8 @@ def read_jsonl(path: str | Path, *, on_bad: str = "error", what: str = "file") -
     if not path.exists():
         return out
     if not path.is_file():
-        raise UserError(f"{path}: {what} is not a file")
+        raise UserError(f"{path}: is a directory, not a file ({what})" if path.is_dir()
+                        else f"{path}: {what} is not a file")
     with open(path, "rb") as f:
         raw = f.read()
     lines = raw.split(b"\n")

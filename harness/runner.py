@@ -170,7 +170,7 @@ def _get(d: dict, dotted: str):
 def check_output_dir(run_dir: Path, meta: dict) -> None:
     existing_file = run_dir / "run.json"
     if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"--output {run_dir}: exists and is not a directory")
+        raise UserError(f"--output {run_dir}: is a file, not a directory")
     if not existing_file.exists():
         if run_dir.exists() and any(p.name != ".gitkeep" for p in run_dir.iterdir()):
             raise UserError(f"--output {run_dir}: not empty and holds no orca-eval run (run.json)")

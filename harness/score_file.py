@@ -57,7 +57,7 @@ def _check_output_dir(run_dir: Path, spec: str) -> None:
     """Write only into a new or empty folder, or one holding a scoring of the same file (as `run` does)."""
     meta_path = run_dir / "run.json"
     if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"--output {run_dir}: exists and is not a directory")
+        raise UserError(f"--output {run_dir}: is a file, not a directory")
     if not meta_path.exists():
         if run_dir.exists() and any(p.name != ".gitkeep" for p in run_dir.iterdir()):
             raise UserError(f"--output {run_dir}: not empty and holds no orca-eval run (run.json)")

@@ -234,10 +234,10 @@ def test_directory_where_a_file_is_expected(tmp_path, capsys):
 
 @pytest.mark.parametrize("flags, expected", [
     (["--dtype", "foo"], "--dtype 'foo': choose from auto, bfloat16, float16, float32"),
-    (["--max-length", "-5"], "--max-length must be >= 1 token (got -5)"),
-    (["--max-length", "0"], "--max-length must be >= 1 token (got 0)"),
+    (["--max-length", "-5"], "--max-length must be >= 1, got -5"),
+    (["--max-length", "0"], "--max-length must be >= 1, got 0"),
     (["--max-length", "16", "--max-new-tokens", "32"], "--max-length 16 leaves no room for the prompt"),
-    (["--device", "cuda:x"], "--device 'cuda:x': expected cpu, cuda, cuda:N or mps"),
+    (["--device", "cuda:x"], "--device must be cpu, cuda, cuda:N or mps, got 'cuda:x'"),
 ])
 def test_backend_flags_are_checked_before_loading(tmp_path, capsys, flags, expected):
     err = one_line_error(capsys, ["run", "--suite", "bbh/navigate", "--limit", "1", *flags,

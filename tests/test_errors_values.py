@@ -270,7 +270,7 @@ def test_score_refuses_a_non_empty_folder_without_a_run(tmp_path, data_dir, caps
     afile = tmp_path / "afile"
     afile.write_text("x")
     assert main(["score", "--suite", "bbh/navigate", "--predictions", str(preds), "--output", str(afile)]) == 2
-    assert "is not a directory" in _one_line_error(capsys)
+    assert "is a file, not a directory" in _one_line_error(capsys)
 
 
 @pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00", b"[1, 2]", b'{"model": "x"}'])
