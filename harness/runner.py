@@ -273,13 +273,11 @@ def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: Out
 
         def on_result(i: int, value) -> None:
             if keys[i] not in cache:
-                cache.put_many({keys[i]: value})
+                cache.put_many({keys[i]: value}, fsync=False)  # kill -9 safe once written; synced below
             el = time.perf_counter() - start
             prog.update(bar, advance=1, rate=f"{prog.tasks[bar].completed / el:.1f}" if el else "-")
 
-        if not keys:
-            pass
-        elif cfg.mode == "generate":
+        if keys and cfg.mode == "generate":
             reqs = [todo[k][0] for k in keys]
             seeds = [request_seed(cfg.seed, r.task, r.doc_id, r.repeat) for r in reqs]
             try:
@@ -289,13 +287,15 @@ def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: Out
                 # keep what an API did answer before giving up on the rest
                 done_part = getattr(backend, "partial", None) or {}
                 cache.put_many({keys[i]: o for i, o in done_part.items() if keys[i] not in cache})
+                cache.sync()
                 raise
             # a backend that does not report results one by one: store them now
             cache.put_many({k: o for k, o in zip(keys, outs) if k not in cache})
-        else:
+        elif keys:
             pairs = [(todo[k][0].prompt, todo[k][1]) for k in keys]
             lps = backend.loglikelihood(pairs, on_result=on_result)
             cache.put_many({k: lp for k, lp in zip(keys, lps) if k not in cache})
+    cache.sync()
     backend.barrier()
 
 
