@@ -43,7 +43,7 @@ def test_hf_sends_the_whole_run_in_one_call_with_full_batches(tiny_checkpoint, t
     tasks = ["bbh/navigate", "bbh/web_of_lies", "bbh/sports_understanding"]
     out = run_evaluation(RunConfig(suite=",".join(tasks), model=f"hf:{tiny_checkpoint}", limit=3,
                                    system_messages=["1", "none"], batch_size=8, max_new_tokens=2,
-                                   temperature=0.8, output=str(tmp_path / "run"), progress=False))
+                                   temperature=0.8, use_cache=False, output=str(tmp_path / "run"), progress=False))
     # 3 tasks x 3 docs x 2 variants = 18 requests: one call, batches of 8 across tasks
     # (per task and variant they would have been 6 batches of 3)
     assert calls == [18] and batches == [8, 8, 2]
