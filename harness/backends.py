@@ -5,10 +5,30 @@ is our thin async client for any OpenAI-compatible chat API, because lm-eval's A
 models do not use the `openai` package's retry/backoff and give us no bounded
 concurrency knob per run. Every backend turns (user, system) into the exact prompt it
 sends -- that text is what cache keys and `prompt_sha` are computed from.
+
+The protocol every backend follows (the runner calls each method once per run, with every
+request the cache lacks, across tasks x variants x repeats):
+
+    fingerprint: str; rank, world_size: int; supports_loglikelihood: bool
+    per_request_seed: bool   # True: `seeds` fix each sampled output whatever the batching
+    describe() -> dict                              # recorded in run.json
+    format_prompt(user, system) -> str              # the exact text sent
+    generate(prompts, decoding, seed, *, seeds=None, stop=(), on_result=None) -> list[str]
+    loglikelihood(pairs, *, on_result=None) -> list[float]
+    barrier() -> None
+
+`seed` seeds a backend that samples with one generator for the whole call (HF batched
+sampling: outputs then depend on which requests share a batch); `seeds` (one per prompt,
+from (seed, task, doc_id, repeat)) go to backends that take a seed per request (vLLM
+SamplingParams, the OpenAI `seed` field). `stop` is the run's stop sequences (tasks/ YAML
+`generation_kwargs.until`). `on_result(i, value)` is called as soon as request i is
+done, so the runner can write it to the output cache before the call returns.
 """
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextvars
 import hashlib
 import json
 import os
@@ -16,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import UserError
+from orca.teacher import TeacherClient
 from orca.template import chat_messages, render_for_tokenizer
 
 
@@ -34,7 +55,14 @@ class Decoding:
                 "max_new_tokens": self.max_new_tokens}
 
 
-STOP_SEQUENCES = ["### User:", "<|im_end|>"]
+def _stop_sequences() -> list[str]:
+    from harness.taskdefs import all_tasks
+
+    return list(dict.fromkeys(s for t in all_tasks().values() for s in t.until))
+
+
+# Every task's stop sequences (tasks/ YAML), for callers that need one list.
+STOP_SEQUENCES = _stop_sequences()
 
 
 def fingerprint_checkpoint(path: Path) -> str:
@@ -92,23 +120,37 @@ class LMEvalBackend:
     def format_prompt(self, user: str, system: str | None) -> str:
         return render_for_tokenizer(self.tokenizer, user, system)
 
-    def generate(self, prompts: list[str], decoding: Decoding, seed: int) -> list[str]:
+    @property
+    def per_request_seed(self) -> bool:
+        return self.kind == "vllm"
+
+    def generate(self, prompts: list[str], decoding: Decoding, seed: int, *, seeds: list[int] | None = None,
+                 stop=(), on_result=None) -> list[str]:
         import torch
         from lm_eval.api.instance import Instance
 
-        torch.manual_seed(seed)
-        gen_kwargs = {"until": list(STOP_SEQUENCES), "max_gen_toks": decoding.max_new_tokens,
+        torch.manual_seed(seed)  # HF: one generator for the whole call
+        gen_kwargs = {"until": list(stop or STOP_SEQUENCES), "max_gen_toks": decoding.max_new_tokens,
                       "do_sample": decoding.do_sample}
         if decoding.do_sample:
             gen_kwargs.update(temperature=decoding.temperature, top_p=decoding.top_p)
-        reqs = [Instance("generate_until", {}, (p, dict(gen_kwargs)), i) for i, p in enumerate(prompts)]
-        return self.lm.generate_until(reqs, disable_tqdm=True)
+        per_request = [dict(gen_kwargs) for _ in prompts]
+        if decoding.do_sample and self.per_request_seed and seeds is not None:
+            # lm-eval's VLLM makes one SamplingParams per request from its gen_kwargs (and sends
+            # them in one call); HFLM would pass `seed` to model.generate, so only here.
+            for kw, s in zip(per_request, seeds):
+                kw["seed"] = s
+        reqs = [Instance("generate_until", {}, (p, kw), i) for i, (p, kw) in enumerate(zip(prompts, per_request))]
+        with _ResultHook(self.lm, prompts, on_result):
+            return self.lm.generate_until(reqs, disable_tqdm=True)
 
-    def loglikelihood(self, pairs: list[tuple[str, str]]) -> list[float]:
+    def loglikelihood(self, pairs: list[tuple[str, str]], *, on_result=None) -> list[float]:
         from lm_eval.api.instance import Instance
 
         reqs = [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
-        return [float(lp) for lp, _ in self.lm.loglikelihood(reqs, disable_tqdm=True)]
+        report = (lambda i, res: on_result(i, float(res[0]))) if on_result else None
+        with _ResultHook(self.lm, [tuple(p) for p in pairs], report):
+            return [float(lp) for lp, _ in self.lm.loglikelihood(reqs, disable_tqdm=True)]
 
     # Data parallel under `accelerate launch` or `torchrun`: each process takes a slice
     # of the requests. Read from torch.distributed rather than the lm-eval model, which
@@ -124,6 +166,41 @@ class LMEvalBackend:
     def barrier(self) -> None:
         if _distributed():
             _process_group().barrier()
+
+
+class _ResultHook:
+    """Each result of an lm-eval LM call as it is produced, through lm-eval's own
+    per-request hook (`LM.cache_hook.add_partial`, called right after each batch).
+
+    The hook names a request by its arguments, not its position: identical requests
+    (sampled repeats of one prompt) are handed out first come first served, which is the
+    order lm-eval computes them in (its Collator sorts stably)."""
+
+    def __init__(self, lm, keys: list, on_result):
+        self.lm, self.on_result = lm, on_result
+        self.waiting: dict = collections.defaultdict(collections.deque)
+        for i, k in enumerate(keys):
+            self.waiting[k].append(i)
+
+    def __enter__(self):
+        from lm_eval.api.model import CacheHook
+
+        if self.on_result is None:
+            return self
+        hook, self.saved = CacheHook(None), self.lm.cache_hook
+
+        def add_partial(attr, req, res):
+            key = req[0] if attr == "generate_until" else tuple(req)
+            if self.waiting.get(key):
+                self.on_result(self.waiting[key].popleft(), res)
+        hook.add_partial = add_partial
+        self.lm.set_cache_hook(hook)
+        return self
+
+    def __exit__(self, *exc):
+        if self.on_result is not None:
+            self.lm.set_cache_hook(self.saved)
+        return False
 
 
 def _distributed() -> bool:
@@ -175,6 +252,25 @@ def make_vllm_backend(path_str: str, spec: str, cfg) -> LMEvalBackend:
     return LMEvalBackend(lm, spec, "vllm", path, lm.tokenizer, cfg.revision)
 
 
+# The OpenAI `seed` of the request being sent. A context variable because each request is
+# its own asyncio task (with its own copy of the context) while all share one client.
+_REQUEST_SEED: contextvars.ContextVar[int | None] = contextvars.ContextVar("orca_request_seed", default=None)
+
+
+class _SeededTeacherClient(TeacherClient):
+    """The project's API client, sending the current request's `seed` with its sampling
+    parameters (TeacherClient reads `self.sampling` for every request it sends)."""
+
+    @property
+    def sampling(self) -> dict:
+        seed = _REQUEST_SEED.get()
+        return self._sampling if seed is None else {**self._sampling, "seed": seed}
+
+    @sampling.setter
+    def sampling(self, value: dict) -> None:
+        self._sampling = value
+
+
 class OpenAIChatBackend:
     """Chat completions from any OpenAI-compatible server, through the project's one
     API client (orca.teacher.TeacherClient, shared with teacher collection): bounded
@@ -222,21 +318,34 @@ class OpenAIChatBackend:
             why = "timed out" if isinstance(e, openai.APITimeoutError) else "cannot connect"
             raise UserError(f"OpenAI-compatible API at {self.base_url}: {why}") from None
 
-    def generate(self, prompts: list[str], decoding: Decoding, seed: int) -> list[str]:
-        from orca.teacher import FatalTeacherError, TeacherClient
+    per_request_seed = True
+
+    def generate(self, prompts: list[str], decoding: Decoding, seed: int, *, seeds: list[int] | None = None,
+                 stop=(), on_result=None) -> list[str]:
+        """Every prompt through one client (one rate limiter, one concurrency bound for the
+        whole run); each answer goes to `on_result` as it arrives."""
+        from orca.teacher import FatalTeacherError
 
         def split(prompt):
             msgs = json.loads(prompt)
             system = next((m["content"] for m in msgs if m["role"] == "system"), None)
             return system, next(m["content"] for m in msgs if m["role"] == "user")
 
+        async def one(client, i, prompt):
+            if decoding.do_sample and seeds is not None:
+                _REQUEST_SEED.set(seeds[i])  # this task's own context: no other request sees it
+            result = await client.ask(*split(prompt))
+            if result.ok and on_result is not None:
+                on_result(i, result.response or "")
+            return result
+
         async def all_():
-            async with TeacherClient(
+            async with _SeededTeacherClient(
                     self.model, base_url=self.base_url, rpm=self.cfg.rpm, tpm=self.cfg.tpm,
                     concurrency=self.cfg.concurrency, max_retries=self.cfg.max_retries,
                     timeout_s=self.cfg.request_timeout, temperature=decoding.temperature,
                     top_p=decoding.top_p, max_tokens=decoding.max_new_tokens, seed=seed) as client:
-                return await asyncio.gather(*(client.ask(*split(p)) for p in prompts))
+                return await asyncio.gather(*(one(client, i, p) for i, p in enumerate(prompts)))
         try:
             results = asyncio.run(all_())
         except FatalTeacherError as e:
@@ -249,7 +358,7 @@ class OpenAIChatBackend:
                             "again to retry the rest")
         return [r.response or "" for r in results]
 
-    def loglikelihood(self, pairs):
+    def loglikelihood(self, pairs, *, on_result=None):
         raise UserError("--mode loglikelihood needs log-probabilities of given text; chat APIs do not provide "
                         "them -- use --mode generate")
 

@@ -16,31 +16,23 @@ from pathlib import Path
 
 from harness.errors import UserError
 from harness.io import iter_jsonl_objects, sha256_file
+from harness.taskdefs import check_families, load_suites, suite_module
 
-AGIEVAL_TASKS = [
-    "aqua-rat", "logiqa-en", "lsat-ar", "lsat-lr", "lsat-rc", "sat-math", "sat-en", "sat-en-without-passage",
-]
-BBH_TASKS = [
-    "boolean_expressions", "causal_judgement", "date_understanding", "disambiguation_qa", "dyck_languages",
-    "formal_fallacies", "geometric_shapes", "hyperbaton", "logical_deduction_five_objects",
-    "logical_deduction_seven_objects", "logical_deduction_three_objects", "movie_recommendation",
-    "multistep_arithmetic_two", "navigate", "object_counting", "penguins_in_a_table",
-    "reasoning_about_colored_objects", "ruin_names", "salient_translation_error_detection", "snarks",
-    "sports_understanding", "temporal_sequences", "tracking_shuffled_objects_five_objects",
-    "tracking_shuffled_objects_seven_objects", "tracking_shuffled_objects_three_objects", "web_of_lies",
-    "word_sorting",
-]
-SUITES = {
-    "agieval": [f"agieval/{t}" for t in AGIEVAL_TASKS],
-    "bbh": [f"bbh/{t}" for t in BBH_TASKS],
-}
+# The suites and their task order are the lm-eval group files tasks/<suite>/_<suite>.yaml.
+SUITES = {suite: [t.key for t in tasks] for suite, tasks in load_suites().items()}
+AGIEVAL_TASKS = [t.split("/", 1)[1] for t in SUITES["agieval"]]
+BBH_TASKS = [t.split("/", 1)[1] for t in SUITES["bbh"]]
 SUITES["all"] = SUITES["agieval"] + SUITES["bbh"]
 ALL_TASKS = SUITES["all"]
-AGIEVAL_LETTERS = "ABCDEFG"
+
+
+def _agieval_letters() -> str:
+    return suite_module("agieval").OPTION_LETTERS
 
 
 def resolve_tasks(spec: str) -> list[str]:
     """`agieval`, `bbh`, `all`, `agieval/lsat-ar`, a bare task name, or a comma list -> task keys."""
+    check_families()  # a task YAML naming an unknown answer family fails here, before any work
     out: list[str] = []
     for part in [p.strip() for p in spec.split(",") if p.strip()]:
         if part in SUITES:
@@ -104,8 +96,9 @@ def validate_agieval_doc(row, where: str) -> dict:
     label = row["label"]
     if isinstance(label, list) and len(label) == 1:
         label = label[0]
-    if not isinstance(label, str) or label not in AGIEVAL_LETTERS[: len(options)]:
-        raise UserError(f"{where}: field 'label' must be one of {AGIEVAL_LETTERS[:len(options)]} (got {label!r})")
+    letters = _agieval_letters()[: len(options)]
+    if not isinstance(label, str) or label not in letters:
+        raise UserError(f"{where}: field 'label' must be one of {letters} (got {label!r})")
     passage = row.get("passage")
     if passage is not None and not isinstance(passage, str):
         raise UserError(f"{where}: field 'passage' must be a string or null")

@@ -23,43 +23,16 @@ from dataclasses import dataclass
 from typing import Callable
 
 from harness.errors import UserError
+from harness.taskdefs import suite_families
 
 __all__ = [
     "AGIEVAL_FAMILY", "BBH_TASK_FAMILY", "FAMILIES", "Family", "extract_answer", "extract_official",
     "family_for_task", "is_correct", "normalize_target", "options_from_agieval", "options_from_text",
 ]
 
-AGIEVAL_FAMILY = "mc"
-
-BBH_TASK_FAMILY: dict[str, str] = {
-    "boolean_expressions": "true_false",
-    "causal_judgement": "yes_no",
-    "date_understanding": "mc",
-    "disambiguation_qa": "mc",
-    "dyck_languages": "dyck",
-    "formal_fallacies": "valid_invalid",
-    "geometric_shapes": "mc",
-    "hyperbaton": "mc",
-    "logical_deduction_five_objects": "mc",
-    "logical_deduction_seven_objects": "mc",
-    "logical_deduction_three_objects": "mc",
-    "movie_recommendation": "mc",
-    "multistep_arithmetic_two": "number",
-    "navigate": "yes_no",
-    "object_counting": "number",
-    "penguins_in_a_table": "mc",
-    "reasoning_about_colored_objects": "mc",
-    "ruin_names": "mc",
-    "salient_translation_error_detection": "mc",
-    "snarks": "mc",
-    "sports_understanding": "yes_no",
-    "temporal_sequences": "mc",
-    "tracking_shuffled_objects_five_objects": "mc",
-    "tracking_shuffled_objects_seven_objects": "mc",
-    "tracking_shuffled_objects_three_objects": "mc",
-    "web_of_lies": "yes_no",
-    "word_sorting": "word_list",
-}
+# Each task's answer family is its tasks/<suite>/<task>.yaml `metadata.family` (harness/taskdefs.py).
+(AGIEVAL_FAMILY,) = set(suite_families("agieval").values())  # one family for the whole suite
+BBH_TASK_FAMILY: dict[str, str] = suite_families("bbh")
 
 Options = dict[str, str] | None
 

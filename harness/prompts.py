@@ -30,7 +30,9 @@ def agieval_official(doc: dict) -> str:
     # AGIEval's dataset_loader.convert_zero_shot for English QA tasks, verbatim shape.
     passage = doc.get("passage") or ""
     count = len(doc["options"])
-    last = "ABCDEFG"[(5 if count == 1 else count) - 1]
+    from harness.taskdefs import suite_module  # the suite's option letters (tasks/agieval/utils.py)
+
+    last = suite_module("agieval").OPTION_LETTERS[(5 if count == 1 else count) - 1]
     return (f"{passage}Q: {doc['question']} Answer Choices: {' '.join(doc['options'])}\n"
             f"A: Among A through {last}, the answer is")
 

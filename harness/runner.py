@@ -1,14 +1,14 @@
 """`orca-eval run`: evaluate a model on AGIEval / BBH under system-message variants.
 
-Flow: resolve tasks and variants -> load examples through lm-eval's TaskManager (our
-task YAML in tasks/) -> build every request's exact prompt -> look each one up in the
-output cache -> compute what is missing, in batches, appending to the cache as it
-goes (so a killed run resumes) -> score with both extractors -> write the result
-files atomically (harness/results.py).
+Flow: resolve tasks and variants (tasks/ YAML) -> load each task's examples once ->
+build every request's exact prompt -> look each one up in the output cache -> send
+everything missing, across tasks x variants x repeats, to the backend in one call (as
+lm-eval's evaluator does: the backend sorts the whole queue by length and batches it),
+writing each result to the cache as it is produced (so a killed run resumes) -> score
+with both extractors -> write the result files atomically (harness/results.py).
 """
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 import time
@@ -26,7 +26,8 @@ from harness.errors import UserError
 from harness.io import sha256_text
 from harness.prompts import PROMPT_STYLES, SystemVariant, parse_system_variant, user_prompt
 from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
-from harness.scoring import score_output, task_family, task_options
+from harness.scoring import score_output, task_family, task_options, task_target
+from harness.taskdefs import all_tasks, suite_module
 from orca.paths import PROJECT_ROOT, RESULTS_DIR, TASKS_DIR, cache_dir, data_dir
 from orca.values import check_device, check_number
 
@@ -119,21 +120,6 @@ class Request:
     labels: list[str] | None = None
 
 
-def load_docs(tasks: list[str], data_root: str) -> dict[str, list[dict]]:
-    """Examples of each task through lm-eval's TaskManager over our task YAML."""
-    from lm_eval.tasks import TaskManager
-
-    logging.getLogger("lm_eval").setLevel(logging.ERROR)
-    tm = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata={"data_dir": data_root})
-    names = {f"orca_{t.replace('/', '_').replace('-', '_')}": t for t in tasks}
-    loaded = tm.load(list(names))["tasks"]
-    out = {}
-    for lm_name, task in names.items():
-        docs = [dict(d) for d in loaded[lm_name].test_docs()]
-        out[task] = [{k: v for k, v in d.items() if k not in ("doc_id", "task")} for d in docs]
-    return out
-
-
 def package_versions() -> dict:
     out = {"python": sys.version.split()[0]}
     for pkg in ("orca-eval", "lm-eval", "torch", "transformers", "datasets", "openai", "deepspeed", "vllm"):
@@ -203,7 +189,7 @@ def build_requests(cfg: RunConfig, backend, docs: dict[str, list[dict]], variant
                         requests.append(Request(variant.name, task, doc_id, rep, prompt, [key]))
                     continue
                 if task.startswith("agieval/"):
-                    labels = list("ABCDEFG"[: len(doc["options"])])
+                    labels = list(suite_module("agieval").OPTION_LETTERS[: len(doc["options"])])
                     choices = list(doc["options"])
                 elif family in FIXED_CHOICES:
                     labels = choices = FIXED_CHOICES[family]
@@ -220,23 +206,30 @@ def build_requests(cfg: RunConfig, backend, docs: dict[str, list[dict]], variant
 
 
 def _progress(enabled: bool):
-    """Rich bars on a terminal; in a log (not a TTY), one plain line per finished task."""
+    """A rich bar on a terminal; in a log (not a TTY), a plain line at every tenth."""
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
 
     if enabled and not Console().is_terminal:
         return _LineProgress()
-    return Progress(TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]:>8} ex/s"), TimeElapsedColumn(), TextColumn("ETA"),
+    return Progress(TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]:>8} req/s"), TimeElapsedColumn(), TextColumn("ETA"),
                     TimeRemainingColumn(), disable=not enabled, transient=False)
 
 
 class _LineProgress:
     """The subset of rich.progress.Progress the runner uses, printing plain lines."""
 
+    @dataclass
+    class _Task:
+        description: str
+        total: int
+        completed: int = 0
+        start: float = field(default_factory=time.perf_counter)
+
     def __init__(self):
-        self.tasks: dict[int, dict] = {}
+        self.tasks: list[_LineProgress._Task] = []
 
     def __enter__(self):
         return self
@@ -245,65 +238,79 @@ class _LineProgress:
         return False
 
     def add_task(self, description: str, total: int, **fields) -> int:
-        self.tasks[len(self.tasks)] = {"description": description, "total": total, "done": 0,
-                                       "start": time.perf_counter()}
+        self.tasks.append(self._Task(description, total))
         return len(self.tasks) - 1
 
     def update(self, task_id: int, advance: int = 0, **fields) -> None:
         t = self.tasks[task_id]
-        t["done"] += advance
-        if t["done"] >= t["total"] and task_id != 0:
-            el = time.perf_counter() - t["start"]
-            print(f"{t['description']}: {t['total']} examples in {el:.1f} s ({t['total'] / max(el, 1e-9):.1f} ex/s)",
-                  flush=True)
+        before, t.completed = t.completed, t.completed + advance
+        step = max(t.total // 10, 1)
+        if t.completed // step != before // step or t.completed == t.total:
+            el = time.perf_counter() - t.start
+            print(f"{t.description}: {t.completed}/{t.total} requests in {el:.1f} s "
+                  f"({t.completed / max(el, 1e-9):.1f} req/s)", flush=True)
 
 
-def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: OutputCache) -> None:
-    """Run the model on every request the cache lacks, a chunk at a time, appending
-    results to the cache after each chunk."""
+def request_seed(seed: int, task: str, doc_id: int, repeat: int) -> int:
+    """The sampling seed of one request, for backends that take a seed per request: the
+    same whatever the batch size, the task order or what the cache already held."""
+    return int(request_key("seed", seed, task, doc_id, repeat)[:8], 16)
+
+
+def stop_sequences(tasks: list[str]) -> list[str]:
+    """The run's stop sequences: its tasks' `generation_kwargs.until` (tasks/ YAML)."""
+    defs = all_tasks()
+    return list(dict.fromkeys(s for t in tasks for s in defs[t].until))
+
+
+def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: OutputCache,
+                    stop: list[str]) -> None:
+    """Run the model on everything the cache lacks in ONE backend call (per request type),
+    as lm-eval's evaluator does, so the backend sorts and batches the whole run's queue by
+    length (HFLM/VLLM's Collator; the API client's concurrency spans every task). Each
+    result is appended to the cache as the backend produces it: a kill -9 loses only the
+    batch (or the API requests) in flight. No slicing here: HFLM bounds memory by
+    --batch-size and vLLM by its own scheduler, both within the one call."""
     if backend.world_size > 1:
         # Data parallel: slice the full request list (not what this rank's cache lacks,
         # which changes as the other ranks write) so the slices always cover everything.
         requests = requests[backend.rank:: backend.world_size]
-    todo = [r for r in requests if any(k not in cache for k in r.keys)]
-    groups: dict[tuple, list[Request]] = {}
-    for r in todo:
-        groups.setdefault((r.variant, r.task), []).append(r)
-    # A chunk is the unit of resumption (written to the cache when done): a few batches,
-    # so the backend can still sort by length within it.
-    chunk = max(cfg.batch_size * 4, 16)
-    if cfg.model.startswith("openai:"):
-        chunk = max(cfg.concurrency * 4, 32)
+    # Each missing cache key once (two examples with the same text share a key).
+    todo: dict[str, tuple] = {}
+    for r in requests:
+        for key, choice in zip(r.keys, r.choices or [None]):
+            if key not in cache and key not in todo:
+                todo[key] = (r, choice)
+    keys = list(todo)
     with _progress(cfg.progress and backend.rank == 0) as prog:
-        overall = prog.add_task("all tasks", total=len(todo), rate="-")
+        bar = prog.add_task("all tasks", total=len(keys), rate="-")
         start = time.perf_counter()
-        done = 0
-        for (variant, task), reqs in groups.items():
-            bar = prog.add_task(f"{variant} {task}", total=len(reqs), rate="-")
-            t0 = time.perf_counter()
-            for i in range(0, len(reqs), chunk):
-                part = reqs[i: i + chunk]
-                if cfg.mode == "generate":
-                    # One seed per chunk keeps sampled runs reproducible for a given cache state.
-                    seed = cfg.seed + 1000 * part[0].repeat + i
-                    try:
-                        outs = backend.generate([r.prompt for r in part], cfg.decoding, seed)
-                    except UserError:
-                        # keep what an API did answer before giving up on the rest
-                        done_part = getattr(backend, "partial", None) or {}
-                        cache.put_many({part[i].keys[0]: o for i, o in done_part.items()})
-                        raise
-                    cache.put_many({r.keys[0]: o for r, o in zip(part, outs)})
-                else:
-                    pairs = [(r.prompt, c) for r in part for c in r.choices]
-                    keys = [k for r in part for k in r.keys]
-                    lps = backend.loglikelihood(pairs)
-                    cache.put_many(dict(zip(keys, lps)))
-                done += len(part)
-                el, el_all = time.perf_counter() - t0, time.perf_counter() - start
-                prog.update(bar, advance=len(part), rate=f"{(i + len(part)) / el:.1f}" if el else "-")
-                prog.update(overall, advance=len(part), rate=f"{done / el_all:.1f}" if el_all else "-")
-            prog.update(bar, visible=False)  # keep the screen to the overall bar and the current task
+
+        def on_result(i: int, value) -> None:
+            if keys[i] not in cache:
+                cache.put_many({keys[i]: value}, fsync=False)  # kill -9 safe once written; synced below
+            el = time.perf_counter() - start
+            prog.update(bar, advance=1, rate=f"{prog.tasks[bar].completed / el:.1f}" if el else "-")
+
+        if keys and cfg.mode == "generate":
+            reqs = [todo[k][0] for k in keys]
+            seeds = [request_seed(cfg.seed, r.task, r.doc_id, r.repeat) for r in reqs]
+            try:
+                outs = backend.generate([r.prompt for r in reqs], cfg.decoding, cfg.seed, seeds=seeds, stop=stop,
+                                        on_result=on_result)
+            except UserError:
+                # keep what an API did answer before giving up on the rest
+                done_part = getattr(backend, "partial", None) or {}
+                cache.put_many({keys[i]: o for i, o in done_part.items() if keys[i] not in cache})
+                cache.sync()
+                raise
+            # a backend that does not report results one by one: store them now
+            cache.put_many({k: o for k, o in zip(keys, outs) if k not in cache})
+        elif keys:
+            pairs = [(todo[k][0].prompt, todo[k][1]) for k in keys]
+            lps = backend.loglikelihood(pairs, on_result=on_result)
+            cache.put_many({k: lp for k, lp in zip(keys, lps) if k not in cache})
+    cache.sync()
     backend.barrier()
 
 
@@ -321,13 +328,27 @@ def score_requests(cfg: RunConfig, requests: list[Request], docs, cache: OutputC
             lps = [cache.get(k) for k in r.keys]
             best = max(range(len(lps)), key=lambda i: lps[i])
             family = task_family(r.task)
-            target = doc["label"] if r.task.startswith("agieval/") else doc["target"]
+            target = task_target(r.task, doc)
             correct = extract.is_correct(r.labels[best], target, family)
             row.update(output=r.choices[best], extracted=r.labels[best], target=target, correct=correct,
                        extracted_official=r.labels[best], correct_official=correct,
                        logprobs=[round(x, 4) for x in lps])
         out.setdefault(r.variant, {}).setdefault(r.task, []).append(row)
     return out
+
+
+def _sampling_seeds(cfg: RunConfig, backend) -> dict | None:
+    """How sampled outputs are seeded (None for greedy runs), so a reader knows what
+    reproduces them."""
+    if not cfg.decoding.do_sample:
+        return None
+    if getattr(backend, "per_request_seed", False):
+        return {"per_request": True, "depends_on_batch_composition": False,
+                "rule": "seed of each request derived from (--seed, task, doc_id, repeat)"}
+    return {"per_request": False, "depends_on_batch_composition": True,
+            "rule": "one generator per run seeded with --seed; the same command reproduces the outputs, "
+                    "but a different --batch-size, task list or cache state changes which requests share "
+                    "a batch, and so the samples"}
 
 
 def default_run_name(cfg: RunConfig, backend) -> str:
@@ -348,11 +369,12 @@ def run_evaluation(cfg: RunConfig) -> Path:
     if cfg.mode == "loglikelihood" and not backend.supports_loglikelihood:
         backend.loglikelihood([])  # raises the backend's own explanation
 
-    docs = load_docs(tasks, data_root)
+    docs = {t: d.docs for t, d in task_data.items()}  # validated once, used as loaded
     n_totals = {t: len(d) for t, d in docs.items()}
     if cfg.limit:
         docs = {t: d[: cfg.limit] for t, d in docs.items()}
 
+    stop = stop_sequences(tasks)
     run_name = cfg.name or default_run_name(cfg, backend)
     run_dir = Path(cfg.output) if cfg.output else RESULTS_DIR / "runs" / run_name
     meta = {
@@ -368,6 +390,8 @@ def run_evaluation(cfg: RunConfig) -> Path:
         "repeats": cfg.repeats,
         "limit": cfg.limit,
         "batch_size": cfg.batch_size,
+        "stop_sequences": stop,
+        "sampling_seeds": _sampling_seeds(cfg, backend),
         "world_size": backend.world_size,
         "data": {"dir": data_root, "sources": {t: d.source for t, d in task_data.items()},
                  "hashes": {t: d.sha256 for t, d in task_data.items()}},
@@ -386,7 +410,7 @@ def run_evaluation(cfg: RunConfig) -> Path:
 
     cache = OutputCache(cache_dir() / "outputs" / f"{backend.fingerprint}.jsonl", read=cfg.use_cache)
     t0 = time.perf_counter()
-    compute_missing(cfg, backend, requests, cache)
+    compute_missing(cfg, backend, requests, cache, stop)
     if backend.rank != 0:
         return run_dir
     if backend.world_size > 1:

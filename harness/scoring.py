@@ -1,23 +1,29 @@
-"""Score one model output against one example, with both extractors."""
+"""Score one model output against one example, with both extractors. Each task's answer
+family, target field and options come from its definition in tasks/ (harness/taskdefs.py)."""
 from __future__ import annotations
 
-from harness import extract
+from harness import extract, taskdefs
+from harness.errors import UserError
+
+
+def task_def(task: str) -> taskdefs.TaskDef:
+    try:
+        return taskdefs.all_tasks()[task]
+    except KeyError:
+        raise UserError(f"unknown task {task!r}") from None
 
 
 def task_family(task: str) -> str:
-    suite, name = task.split("/", 1)
-    return extract.AGIEVAL_FAMILY if suite == "agieval" else extract.BBH_TASK_FAMILY[name]
+    return task_def(task).family
 
 
 def task_options(task: str, doc: dict) -> dict[str, str] | None:
     """Letter -> option text, where the example has lettered options."""
-    if task.startswith("agieval/"):
-        return extract.options_from_agieval(doc["options"])
-    return extract.options_from_text(doc["input"])
+    return taskdefs.suite_module(task_def(task).suite).doc_options(doc)
 
 
 def task_target(task: str, doc: dict) -> str:
-    return doc["label"] if task.startswith("agieval/") else doc["target"]
+    return doc[taskdefs.suite_module(task_def(task).suite).TARGET_FIELD]
 
 
 def score_output(task: str, doc: dict, output: str) -> dict:
@@ -32,3 +38,25 @@ def score_output(task: str, doc: dict, output: str) -> dict:
         "extracted_official": official,
         "correct_official": extract.is_correct(official, target, family),
     }
+
+
+# lm-eval's side (named by the task YAML through tasks/<suite>/utils.py). lm-eval scores
+# with exact_match, so both the target and the filtered answer are given in the family's
+# normal form: exact_match(filtered, target) is then exactly `is_correct` above.
+
+def lm_eval_target(doc: dict) -> str:
+    task = doc["task"]
+    return extract.normalize_target(task_target(task, doc), task_family(task))
+
+
+def lm_eval_filter(extractor):
+    """A custom lm-eval filter: each response -> the extracted answer in normal form, "" when none."""
+    def apply(resps, docs):
+        out = []
+        for rs, doc in zip(resps, docs):
+            task = doc["task"]
+            family, options = task_family(task), task_options(task, doc)
+            answers = (extractor(r, family, options) for r in rs)
+            out.append(["" if a is None else extract.normalize_target(a, family) for a in answers])
+        return out
+    return apply

@@ -21,7 +21,8 @@ Answers are deterministic and tied to their query: the content starts with
 ``ANSWER[<response_key(system, user)>]`` and its length depends on the query and on
 the model (models whose name contains "gpt-4" answer 1.5x longer, as in the paper).
 A `responder(messages, model) -> str` replaces the default content (e.g. to answer
-"(B)" when testing an evaluation backend).
+"(B)" when testing an evaluation backend); `responder(messages, model, request)` also
+gets the request body (its `seed`, `temperature`, ...), e.g. to imitate sampling.
 
     with FakeOpenAIServer(rpm=600, tpm=100_000, faults={"500": 0.05}) as srv:
         client = AsyncOpenAI(base_url=srv.base_url, api_key="x")
@@ -37,6 +38,7 @@ from __future__ import annotations
 import argparse
 import collections
 import hashlib
+import inspect
 import json
 import math
 import re
@@ -298,7 +300,10 @@ class FakeOpenAIServer:
                 "x-should-retry": "true",
             })
 
-        content = (self.responder or default_answer)(messages, model)
+        responder = self.responder or default_answer
+        # a responder taking a third argument gets the request body (seed, temperature, ...)
+        extra = (req,) if len(inspect.signature(responder).parameters) >= 3 else ()
+        content = responder(messages, model, *extra)
         completion_tokens = count_tokens(content)
         finish_reason = "stop"
         max_tokens = req.get("max_completion_tokens") or req.get("max_tokens")

@@ -32,3 +32,74 @@ def test_task_manager_loads_every_task_with_our_prompts_and_filters(data_dir):
         assert extract.is_correct(robust([[said]], [docs[5]])[0][0], target, task_family(key))
         assert robust([["I cannot answer that."]], [docs[5]]) == [[""]]
         assert isinstance(official([[said]], [docs[5]])[0][0], str)
+
+
+def _copy_tasks(tmp_path):
+    import shutil
+
+    dst = tmp_path / "tasks"
+    shutil.copytree(TASKS_DIR, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    return dst
+
+
+def test_suites_and_families_come_from_the_yaml():
+    from harness import data, taskdefs
+
+    suites = taskdefs.load_suites()
+    assert [t.key for t in suites["agieval"]] == data.SUITES["agieval"]
+    assert data.SUITES["agieval"][5:] == ["agieval/sat-math", "agieval/sat-en", "agieval/sat-en-without-passage"]
+    assert extract.BBH_TASK_FAMILY["navigate"] == "yes_no" == task_family("bbh/navigate")
+    assert extract.BBH_TASK_FAMILY == {t.key.split("/")[1]: t.family for t in suites["bbh"]}
+    assert extract.AGIEVAL_FAMILY == "mc" and {t.family for t in suites["agieval"]} == {"mc"}
+    from harness.backends import STOP_SEQUENCES
+    assert "</s>" in STOP_SEQUENCES and all(set(t.until) <= set(STOP_SEQUENCES) for t in taskdefs.all_tasks().values())
+
+
+def test_malformed_task_yaml_is_one_error_naming_file_and_field(tmp_path):
+    import pytest
+
+    from harness.errors import UserError
+    from harness.taskdefs import check_families, load_suites
+
+    cases = [
+        ("bbh/navigate.yaml", lambda t: t.replace("family: yes_no", "family: maybe"),
+         "navigate.yaml: field 'metadata.family': unknown answer family 'maybe'"),
+        ("bbh/navigate.yaml", lambda t: t.replace("  family: yes_no\n", ""), "navigate.yaml: missing field 'metadata.family'"),
+        ("bbh/navigate.yaml", lambda t: t.replace("task: bbh/navigate", "task: [bbh"), "navigate.yaml:5: malformed YAML"),
+        ("bbh/navigate.yaml", lambda t: t.replace("task: bbh/navigate", "task: bbh/nav"),
+         "navigate.yaml: field 'dataset_kwargs.task' 'bbh/nav' does not match"),
+        ("bbh/_bbh_template_yaml", lambda t: t.replace('until: ["</s>", "<|im_end|>", "### User:"]', "until: 5"),
+         "boolean_expressions.yaml: field 'generation_kwargs.until' must be a list"),
+        ("agieval/_agieval.yaml", lambda t: t.replace("orca_agieval_lsat_ar", "orca_agieval_lsat_xx"),
+         "_agieval.yaml: field 'task' names 'orca_agieval_lsat_xx'"),
+    ]
+    for i, (rel, edit, message) in enumerate(cases):
+        tasks = _copy_tasks(tmp_path / str(i))
+        (tasks / rel).write_text(edit((tasks / rel).read_text()))
+        with pytest.raises(UserError) as e:
+            load_suites(tasks)
+            check_families(tasks)
+        assert message in str(e.value) and str(tasks) in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_cli_with_a_broken_task_yaml_exits_2_with_one_line(tmp_path, data_dir):
+    """The whole project copied beside a broken tasks/ (tasks/ is found next to the code)."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = TASKS_DIR.parent
+    for pkg in ("harness", "orca"):
+        shutil.copytree(root / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    tasks = _copy_tasks(tmp_path)
+    (tasks / "bbh" / "navigate.yaml").write_text((tasks / "bbh" / "navigate.yaml").read_text().replace(
+        "family: yes_no", "family: yesno"))
+    r = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--suite", "bbh/navigate", "--limit", "1",
+                        "--data-dir", str(data_dir), "--no-progress", "--output", str(tmp_path / "out")],
+                       cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)},
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    err = r.stderr.strip()
+    assert err.startswith("orca-eval: error:") and "\n" not in err, err
+    assert "tasks/bbh/navigate.yaml: field 'metadata.family': unknown answer family 'yesno'" in err
+    assert not (tmp_path / "out").exists()

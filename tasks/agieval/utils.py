@@ -1,21 +1,18 @@
-"""lm-eval helpers for the AGIEval tasks; the real code lives in harness/."""
-from harness import extract
+"""lm-eval helpers for the AGIEval tasks: this suite's target field and option letters
+are defined here; the extraction and scoring code lives in harness/ (one implementation)."""
+from harness import extract, scoring
 from harness.data import load_lm_eval_dataset as load_dataset  # noqa: F401
 from harness.prompts import agieval_orca as doc_to_text  # noqa: F401
 
-
-def doc_to_target(doc):
-    return doc["label"]
-
-
-def _filter(extractor, resps, docs):
-    return [[extractor(r, extract.AGIEVAL_FAMILY, extract.options_from_agieval(d["options"])) or "" for r in rs]
-            for rs, d in zip(resps, docs)]
+TARGET_FIELD = "label"
+OPTION_LETTERS = "ABCDEFG"  # label i of an example's `options` list
 
 
-def robust_filter(resps, docs):
-    return _filter(extract.extract_answer, resps, docs)
+def doc_options(doc: dict) -> dict[str, str] | None:
+    """Letter -> option text, from the example's ["(A)text", "(B)text", ...]."""
+    return extract.options_from_agieval(doc["options"])
 
 
-def official_filter(resps, docs):
-    return _filter(extract.extract_official, resps, docs)
+doc_to_target = scoring.lm_eval_target
+robust_filter = scoring.lm_eval_filter(extract.extract_answer)
+official_filter = scoring.lm_eval_filter(extract.extract_official)

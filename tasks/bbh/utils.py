@@ -1,20 +1,17 @@
-"""lm-eval helpers for the BBH tasks; the real code lives in harness/."""
-from harness import extract
+"""lm-eval helpers for the BBH tasks: this suite's target field and options are defined
+here; the extraction and scoring code lives in harness/ (one implementation)."""
+from harness import extract, scoring
 from harness.data import load_lm_eval_dataset as load_dataset  # noqa: F401
 from harness.prompts import bbh_orca as doc_to_text  # noqa: F401
 
-
-def _filter(extractor, resps, docs):
-    out = []
-    for rs, d in zip(resps, docs):
-        family = extract.BBH_TASK_FAMILY[d["task"].split("/", 1)[1]]
-        out.append([extractor(r, family, extract.options_from_text(d["input"])) or "" for r in rs])
-    return out
+TARGET_FIELD = "target"
 
 
-def robust_filter(resps, docs):
-    return _filter(extract.extract_answer, resps, docs)
+def doc_options(doc: dict) -> dict[str, str] | None:
+    """Letter -> option text, from the input's "Options:\\n(A) ...\\n(B) ..." block."""
+    return extract.options_from_text(doc["input"])
 
 
-def official_filter(resps, docs):
-    return _filter(extract.extract_official, resps, docs)
+doc_to_target = scoring.lm_eval_target
+robust_filter = scoring.lm_eval_filter(extract.extract_answer)
+official_filter = scoring.lm_eval_filter(extract.extract_official)
