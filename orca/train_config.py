@@ -3,7 +3,8 @@
     output_dir: runs/tiny-two-stage        # relative paths: relative to this file
     seed: 0
     device: auto                           # auto | cpu | cuda
-    attn_implementation: auto              # auto | sdpa | eager | flash_attention_2
+    attn_implementation: auto              # auto | sdpa | eager | flex_attention | flash_attention_2
+    compile: false                         # torch.compile the decoder (long GPU runs; docs/training.md)
     deepspeed: null                        # or a DeepSpeed JSON (configs/deepspeed_zero2_bf16.json)
     stages:
       - name: stage1
@@ -60,10 +61,11 @@ TOP_FIELDS: dict[str, tuple[tuple[type, ...], object]] = {
     "log_every": ((int,), 10),
     "tokenizer": ((str, type(None)), None),
     "gradient_checkpointing": ((bool,), False),
+    "compile": ((bool,), False),
 }
 CHOICES = {
     "device": ("auto", "cpu", "cuda"),
-    "attn_implementation": ("auto", "sdpa", "eager", "flash_attention_2"),
+    "attn_implementation": ("auto", "sdpa", "eager", "flex_attention", "flash_attention_2"),
     "loss_on": ("response", "prompt", "all"),
 }
 POSITIVE = ("epochs", "batch_size", "grad_accum", "max_len", "log_every")
@@ -103,6 +105,7 @@ class TrainConfig:
     log_every: int = 10
     tokenizer: Path | None = None
     gradient_checkpointing: bool = False
+    compile: bool = False
     source: Path | None = None
 
 
@@ -177,11 +180,13 @@ def parse_train_config(raw: dict, source: str | Path, base_dir: Path | None = No
     deepspeed = resolve(top["deepspeed"])
     if deepspeed is not None and not deepspeed.is_file():
         raise UserError(f"{source}: field 'deepspeed': {deepspeed} not found")
+    if top["compile"] and deepspeed is not None:
+        raise UserError(f"{source}: field 'compile': true is for the plain loop; with DeepSpeed leave it false")
     return TrainConfig(output_dir=resolve(top["output_dir"]), stages=stages, seed=top["seed"],
                        device=top["device"], attn_implementation=top["attn_implementation"],
                        deepspeed=deepspeed, bf16=top["bf16"], log_every=top["log_every"],
                        tokenizer=resolve(top["tokenizer"]), gradient_checkpointing=top["gradient_checkpointing"],
-                       source=Path(source))
+                       compile=top["compile"], source=Path(source))
 
 
 def read_config_file(path: str | Path) -> dict:
