@@ -111,7 +111,7 @@ def packing_stats(rows: list[list[dict]], max_len: int) -> dict:
 
 
 def collate(rows: list[list[dict]], attn_implementation: str = "sdpa", pad_id: int = 0,
-            pad_to: int | None = None, dtype: torch.dtype = torch.float32) -> dict:
+            pad_to: int | None = None, dtype: torch.dtype = torch.float32, pad_rows_to: int | None = None) -> dict:
     """Model inputs for a micro-batch of packed rows.
 
     Returns input_ids, labels, position_ids, the mask (sdpa/eager: attention_mask,
@@ -119,7 +119,8 @@ def collate(rows: list[list[dict]], attn_implementation: str = "sdpa", pad_id: i
     target_ids (see `with_targets`), and n_real (the count of example tokens, an int
     to pop before calling the model); padding (to the longest row, or `pad_to`) gets
     label -100 and forms its own attention block, so no real token sees it and no
-    softmax row is empty.
+    softmax row is empty. `pad_rows_to` adds rows of padding up to that many (the last
+    micro-batch of an epoch), so compiled kernels see one shape.
     """
     if attn_implementation == "flash_attention_2":
         flat = [e for r in rows for e in r]
@@ -129,7 +130,7 @@ def collate(rows: list[list[dict]], attn_implementation: str = "sdpa", pad_id: i
         return with_targets({"input_ids": ids, "labels": labels, "position_ids": pos, "n_real": ids.shape[1]})
     width = max(sum(len(e["input_ids"]) for e in r) for r in rows)
     width = max(width, pad_to or 0)
-    B = len(rows)
+    B = max(len(rows), pad_rows_to or 0)
     ids = torch.full((B, width), pad_id, dtype=torch.long)
     labels = torch.full((B, width), IGNORE_INDEX, dtype=torch.long)
     pos = torch.zeros((B, width), dtype=torch.long)
@@ -144,6 +145,7 @@ def collate(rows: list[list[dict]], attn_implementation: str = "sdpa", pad_id: i
             segment[b, start:start + n] = s
             start += n
         pos[b, start:] = torch.arange(width - start)
+    pos[len(rows):] = torch.arange(width)  # rows of padding only
     n_real = sum(len(e["input_ids"]) for r in rows for e in r)
     batch = {"input_ids": ids, "labels": labels, "position_ids": pos, "n_real": n_real}
     if attn_implementation == "flex_attention":

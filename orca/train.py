@@ -374,8 +374,9 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
                              loss="-", tps="-", lr="-") if progress else None
     metrics_path = stage_dir / "metrics.jsonl"
     tokens_seen, t0 = 0, time.perf_counter()
-    # One width for every micro-batch where a kernel is compiled per shape (FlexAttention's,
-    # torch.compile's); packing fills rows to ~99 %, so the padding costs little.
+    # One shape for every micro-batch where a kernel is compiled per shape (FlexAttention's,
+    # torch.compile's): rows of max_len, and a short last micro-batch filled up with padding
+    # rows. Packing fills rows to ~99 %, so the padding costs little.
     pad_to = stage.max_len if (attn == "flex_attention" or config.compile) else None
     # Summed target-token loss since the last metrics line, kept on the device: reading it
     # back (.item()) makes the host wait for the GPU, so that happens only when logging.
@@ -387,7 +388,8 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
             micro_batches = [rows[i:i + stage.batch_size] for i in range(0, len(rows), stage.batch_size)]
             for step in range(position["step_in_epoch"], steps_per_epoch[epoch]):
                 batches = micro_batches[step * stage.grad_accum:(step + 1) * stage.grad_accum]
-                collated = [collate(b, attn, tokenizer.pad_token_id, pad_to) for b in batches]
+                collated = [collate(b, attn, tokenizer.pad_token_id, pad_to, pad_rows_to=pad_to and stage.batch_size)
+                            for b in batches]
                 n_targets = max(1, sum(len(c["target_ids"]) for c in collated))  # counted on the host
                 for c in collated:
                     batch = {**model_inputs(c, device, model.dtype),
