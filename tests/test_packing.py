@@ -71,6 +71,22 @@ def test_collate_positions_restart_and_mask_is_block_diagonal():
     assert eager.dtype == torch.float32 and (eager[0, 0][3, :3] < -1e30).all() and eager[0, 0][4, 3] == 0
 
 
+def test_targets_are_listed_on_the_host_and_short_batches_fill_up_with_padding_rows():
+    rows = [_examples([5, 4]), _examples([6])]
+    for attn in ("sdpa", "flex_attention", "flash_attention_2"):
+        batch = collate(rows, attn, pad_id=0, pad_to=12, pad_rows_to=3)
+        labels = batch["labels"]
+        # position p predicts token p+1 of the same row: target_index + 1 addresses the target
+        assert torch.equal(labels.flatten()[batch["target_index"] + 1], batch["target_ids"])
+        assert len(batch["target_ids"]) == int((labels[:, 1:] != IGNORE_INDEX).sum())
+        assert batch["n_real"] == 15
+    flex = collate(rows, "flex_attention", pad_id=0, pad_to=12, pad_rows_to=3)
+    assert flex["input_ids"].shape == (3, 12) and "attention_mask" not in flex
+    assert flex["segment_ids"][0].tolist() == [0] * 5 + [1] * 4 + [-1] * 3
+    assert flex["segment_ids"][2].tolist() == [-1] * 12 and (flex["labels"][2] == IGNORE_INDEX).all()
+    assert flex["position_ids"][2].tolist() == list(range(12))
+
+
 def test_flash_attention_layout_is_one_flat_row_with_restarting_positions():
     batch = collate([_examples([3, 2]), _examples([4])], "flash_attention_2")
     assert "attention_mask" not in batch
