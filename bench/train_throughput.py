@@ -76,7 +76,7 @@ def make_examples(n: int, max_len: int, seed: int) -> list[dict]:
 
 
 def run_hf_trainer(model_dir: Path, examples: list[dict], batch: int, out: Path, device: str = "cpu",
-                   bf16: bool = False) -> dict:
+                   bf16: bool = False, grad_accum: int = 1) -> dict:
     from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer,
                               TrainingArguments)
 
@@ -88,7 +88,8 @@ def run_hf_trainer(model_dir: Path, examples: list[dict], batch: int, out: Path,
     args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=batch, num_train_epochs=1,
                              learning_rate=1e-3, lr_scheduler_type="cosine", warmup_steps=0,
                              save_strategy="no", report_to=[], logging_steps=10 ** 9, use_cpu=device == "cpu",
-                             bf16=bf16, dataloader_num_workers=0, disable_tqdm=True, seed=0,
+                             bf16=bf16, gradient_accumulation_steps=grad_accum,
+                             dataloader_num_workers=0, disable_tqdm=True, seed=0,
                              remove_unused_columns=False)
     trainer = Trainer(model=model, args=args, train_dataset=ds,
                       data_collator=DataCollatorForSeq2Seq(tok, padding="longest", label_pad_token_id=IGNORE_INDEX))
@@ -110,7 +111,7 @@ def run_hf_trainer(model_dir: Path, examples: list[dict], batch: int, out: Path,
 
 def run_ours(model_dir: Path, examples: list[dict], rows_per_batch: int, max_len: int, out: Path,
              full_head: bool = False, device: str = "cpu", bf16: bool = False, attn: str = "auto",
-             compile: bool = False) -> dict:
+             compile: bool = False, grad_accum: int = 1) -> dict:
     import orca.train as T
     from orca.train_config import parse_train_config
 
@@ -135,15 +136,20 @@ def run_ours(model_dir: Path, examples: list[dict], rows_per_batch: int, max_len
                               "device": device, "bf16": bf16, "compile": compile,
                               "stages": [{"name": "bench", "data": str(data), "init": str(model_dir), "epochs": 1,
                                           "lr": 1e-3, "batch_size": rows_per_batch, "max_len": max_len,
+                                          "grad_accum": grad_accum,
                                           "warmup_steps": 1}]}, out / "bench.yaml")
     T.prepare_data = prepare_data
     T.token_loss_sum = full_head_loss if full_head else original_loss
+    original_save = T._save_checkpoint
+    # Checkpoints are written after the last step's tokens/s is taken, so they are not part of
+    # the figure; skipping them saves minutes on the 1B shape (its optimizer state is 13 GB).
+    T._save_checkpoint = lambda *a, **k: None
     from rich.console import Console
     _reset_peak_memory(device)
     try:
         T.train(cfg, console=Console(stderr=True, quiet=True))
     finally:
-        T.prepare_data, T.token_loss_sum = original, original_loss
+        T.prepare_data, T.token_loss_sum, T._save_checkpoint = original, original_loss, original_save
     last = [json.loads(line) for line in (out / "run" / "bench" / "metrics.jsonl").read_text().splitlines()][-1]
     real = sum(len(e["input_ids"]) for e in examples)
     peak_gb = _peak_memory_gb(device)
@@ -213,6 +219,9 @@ def main(argv=None) -> int:
                     help="ours: packed rows per micro-batch (default: about the baseline's real tokens per step)")
     ap.add_argument("--peak-tflops", type=float, default=None, help="the accelerator's peak, for MFU")
     ap.add_argument("--tokenizer", default=None, help="tokenizer folder (default: the data dir's tokenizer/)")
+    ap.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step, both sides")
+    ap.add_argument("--hf-tokens-per-s", type=float, default=None,
+                    help="reuse a Trainer figure measured on this machine with the same arguments (skips its run)")
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("orca-eval: error: --device cuda: no CUDA device is available", file=sys.stderr)
@@ -236,15 +245,20 @@ def main(argv=None) -> int:
         big = make_examples(20000, 2048, args.seed + 1)
         _, pack2048 = pack_examples(big, 2048, seed=args.seed)
 
-        side = dict(device=args.device, bf16=bf16)
+        side = dict(device=args.device, bf16=bf16, grad_accum=args.grad_accum)
         ours_opts = dict(side, attn=args.attn, compile=args.compile)
         if args.device == "cuda":  # warm-up: cuBLAS handles, FlexAttention / torch.compile kernels
             few = examples[:max(4 * args.hf_batch, 8 * rows_per_batch)]
-            run_hf_trainer(model_dir, few[:2 * args.hf_batch], args.hf_batch, tmp / "hf-warm", **side)
+            if not args.hf_tokens_per_s:
+                run_hf_trainer(model_dir, few[:2 * args.hf_batch], args.hf_batch, tmp / "hf-warm", **side)
             run_ours(model_dir, few, rows_per_batch, args.max_len, tmp / "ours-warm", **ours_opts)
             run_ours(model_dir, few, rows_per_batch, args.max_len, tmp / "ours-full-warm", full_head=True,
                      **ours_opts)
-        hf = run_hf_trainer(model_dir, examples, args.hf_batch, tmp / "hf", **side)
+        if args.hf_tokens_per_s:
+            hf = {"tokens_per_s": args.hf_tokens_per_s, "peak_memory_gb": None, "reused": True,
+                  "padding_efficiency_unshuffled": None}
+        else:
+            hf = run_hf_trainer(model_dir, examples, args.hf_batch, tmp / "hf", **side)
         ours = run_ours(model_dir, examples, rows_per_batch, args.max_len, tmp / "ours", **ours_opts)
         packed_only = run_ours(model_dir, examples, rows_per_batch, args.max_len, tmp / "ours-full", full_head=True,
                                **ours_opts)
@@ -289,6 +303,8 @@ def main(argv=None) -> int:
         "packing_efficiency_2048": pack2048["efficiency"],
         "rows_per_batch": rows_per_batch,
         "hf_batch": args.hf_batch,
+        "grad_accum": args.grad_accum,
+        "hf_trainer_figure_reused": bool(hf.get("reused")),
         "torch_threads": torch.get_num_threads(),
     }
     for k, v in figures.items():
