@@ -8,8 +8,15 @@ builds a batch with position ids restarting at 0 for every example and either
 
 - a 4D block-diagonal causal mask (`[B, 1, T, T]`, bool for SDPA, additive
   float for eager attention), which transformers passes through unchanged, or
+- for `flex_attention`, segment ids only; `model_inputs` turns them, on the device,
+  into a FlexAttention BlockMask (document mask: causal and same segment), so no
+  dense mask exists and fully masked 128x128 tiles are skipped, or
 - for `flash_attention_2`, one flattened row with position ids only: transformers
   turns the restarts into `cu_seqlens` for flash-attention's varlen kernel.
+
+`collate` also lists, on the host, where the target tokens are (`target_index`,
+`target_ids`), so the loss needs no boolean indexing on the device (that would
+wait for the GPU to learn how many targets there are).
 """
 from __future__ import annotations
 
@@ -104,23 +111,26 @@ def packing_stats(rows: list[list[dict]], max_len: int) -> dict:
 
 
 def collate(rows: list[list[dict]], attn_implementation: str = "sdpa", pad_id: int = 0,
-            pad_to: int | None = None, dtype: torch.dtype = torch.float32) -> dict:
+            pad_to: int | None = None, dtype: torch.dtype = torch.float32, pad_rows_to: int | None = None) -> dict:
     """Model inputs for a micro-batch of packed rows.
 
-    Returns input_ids, labels, position_ids, (not for flash) attention_mask, and
-    n_real (the count of example tokens, an int to pop before calling the model);
-    padding (to the longest row, or `pad_to`) gets label -100 and forms its own
-    attention block, so no real token sees it and no softmax row is empty.
+    Returns input_ids, labels, position_ids, the mask (sdpa/eager: attention_mask,
+    flex_attention: segment_ids, flash_attention_2: none), target_index and
+    target_ids (see `with_targets`), and n_real (the count of example tokens, an int
+    to pop before calling the model); padding (to the longest row, or `pad_to`) gets
+    label -100 and forms its own attention block, so no real token sees it and no
+    softmax row is empty. `pad_rows_to` adds rows of padding up to that many (the last
+    micro-batch of an epoch), so compiled kernels see one shape.
     """
     if attn_implementation == "flash_attention_2":
         flat = [e for r in rows for e in r]
         ids = torch.from_numpy(np.concatenate([np.asarray(e["input_ids"]) for e in flat]).astype(np.int64))[None]
         labels = torch.from_numpy(np.concatenate([np.asarray(e["labels"]) for e in flat]).astype(np.int64))[None]
         pos = torch.from_numpy(np.concatenate([np.arange(len(e["input_ids"])) for e in flat]))[None]
-        return {"input_ids": ids, "labels": labels, "position_ids": pos, "n_real": ids.shape[1]}
+        return with_targets({"input_ids": ids, "labels": labels, "position_ids": pos, "n_real": ids.shape[1]})
     width = max(sum(len(e["input_ids"]) for e in r) for r in rows)
     width = max(width, pad_to or 0)
-    B = len(rows)
+    B = max(len(rows), pad_rows_to or 0)
     ids = torch.full((B, width), pad_id, dtype=torch.long)
     labels = torch.full((B, width), IGNORE_INDEX, dtype=torch.long)
     pos = torch.zeros((B, width), dtype=torch.long)
@@ -135,10 +145,51 @@ def collate(rows: list[list[dict]], attn_implementation: str = "sdpa", pad_id: i
             segment[b, start:start + n] = s
             start += n
         pos[b, start:] = torch.arange(width - start)
+    pos[len(rows):] = torch.arange(width)  # rows of padding only
+    n_real = sum(len(e["input_ids"]) for r in rows for e in r)
+    batch = {"input_ids": ids, "labels": labels, "position_ids": pos, "n_real": n_real}
+    if attn_implementation == "flex_attention":
+        return with_targets({**batch, "segment_ids": segment})
     same_segment = segment[:, :, None] == segment[:, None, :]
     causal = torch.ones(width, width, dtype=torch.bool).tril()
     mask = (same_segment & causal)[:, None, :, :]
     if attn_implementation == "eager":
         mask = torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, torch.finfo(dtype).min)
-    n_real = sum(len(e["input_ids"]) for r in rows for e in r)
-    return {"input_ids": ids, "labels": labels, "position_ids": pos, "attention_mask": mask, "n_real": n_real}
+    return with_targets({**batch, "attention_mask": mask})
+
+
+def with_targets(batch: dict) -> dict:
+    """Add `target_index` (flat positions b*T+t whose next token is a target) and
+    `target_ids` (those next tokens), computed from the labels on the host."""
+    targets = batch["labels"][:, 1:]
+    keep = targets != IGNORE_INDEX
+    width = batch["labels"].shape[1]
+    rows, cols = keep.nonzero(as_tuple=True)
+    return {**batch, "target_index": rows * width + cols, "target_ids": targets[keep]}
+
+
+def document_block_mask(segment_ids: torch.Tensor, block_size: int | None = None):
+    """FlexAttention BlockMask for packed rows: a query sees keys of its own segment
+    at or before it. Built on segment_ids' device; only per-tile metadata is stored."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    def document_causal(b, h, q, kv):
+        return (segment_ids[b, q] == segment_ids[b, kv]) & (q >= kv)
+
+    B, T = segment_ids.shape
+    kwargs = {"BLOCK_SIZE": block_size} if block_size else {}
+    return create_block_mask(document_causal, B=B, H=None, Q_LEN=T, KV_LEN=T, device=segment_ids.device, **kwargs)
+
+
+MODEL_INPUTS = ("input_ids", "position_ids", "attention_mask")
+
+
+def model_inputs(batch: dict, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> dict:
+    """The tensors the model takes, on `device` (copies do not wait for the GPU);
+    FlexAttention's BlockMask is built there from the segment ids."""
+    inputs = {k: batch[k].to(device, non_blocking=True) for k in MODEL_INPUTS if k in batch}
+    if "segment_ids" in batch:
+        inputs["attention_mask"] = document_block_mask(batch["segment_ids"].to(device, non_blocking=True))
+    elif "attention_mask" in inputs and inputs["attention_mask"].is_floating_point():
+        inputs["attention_mask"] = inputs["attention_mask"].to(dtype)
+    return inputs

@@ -7,9 +7,11 @@ For each stage of a config (orca/train_config.py):
 2. read the teacher data, tokenize with teacher-only labels (orca/tokenize.py), and
    pack every epoch's rows up front (orca/packing.py; seeded per epoch, so a resumed
    run sees exactly the rows it would have seen);
-3. AdamW with linear warmup then cosine decay to `min_lr_ratio * lr`; the loss is
-   the mean over all target tokens of an optimizer step (summed over its
-   micro-batches, so gradient accumulation equals a bigger batch);
+3. AdamW (fused on CUDA) with linear warmup then cosine decay to `min_lr_ratio * lr`;
+   the loss is the mean over all target tokens of an optimizer step (summed over its
+   micro-batches, so gradient accumulation equals a bigger batch). Nothing in a step
+   waits for the GPU: target positions come from the host, the loss is summed on the
+   device and read back only when a metrics line is written;
 4. after every epoch (and every `save_every_steps`) an atomic checkpoint directory:
    Hugging Face weights + tokenizer (`orca-eval run --model hf:DIR` loads it) and
    `trainer_state.pt` (optimizer, scheduler, RNG, data position); `state.json` in
@@ -35,8 +37,8 @@ import torch
 
 from harness.errors import UserError
 from harness.io import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
-from orca.packing import collate, pack_examples
-from orca.tokenize import IGNORE_INDEX, load_examples, resize_embeddings_for_tokenizer, tokenize_examples
+from orca.packing import MODEL_INPUTS, collate, model_inputs, pack_examples
+from orca.tokenize import load_examples, resize_embeddings_for_tokenizer, tokenize_examples
 from orca.train_config import (StageConfig, TrainConfig, identity_changes, identity_sha256, load_train_config,
                                stage_identity)
 
@@ -141,21 +143,22 @@ def lr_lambda(total_steps: int, warmup: int, min_ratio: float):
 
 
 def token_loss_sum(model, batch: dict) -> tuple[torch.Tensor, int]:
-    """Summed cross-entropy over the target tokens of a collated batch, and their count.
+    """Summed cross-entropy over the target tokens of a batch, and their count.
 
-    Only target positions go through the LM head: with a 32K vocabulary the head is
-    most of a small model's compute, and prompt positions need no logits."""
+    `batch` holds the model inputs and collate's `target_index` / `target_ids` on the
+    device. Only target positions go through the LM head: with a 32K vocabulary the
+    head is most of a small model's compute, and prompt positions need no logits.
+    The positions were found on the host, so selecting them does not wait for the GPU."""
     core = getattr(model, "module", model)  # a DeepSpeed engine wraps the model
-    inputs = {k: v for k, v in batch.items() if k not in ("labels", "n_real")}
-    targets = batch["labels"][:, 1:]
-    keep = targets != IGNORE_INDEX
+    inputs = {k: batch[k] for k in MODEL_INPUTS if k in batch}
+    index, targets = batch["target_index"], batch["target_ids"]
     if hasattr(core, "model") and hasattr(core, "lm_head"):
         hidden = core.model(**inputs, use_cache=False).last_hidden_state
-        logits = core.lm_head(hidden[:, :-1][keep])
+        logits = core.lm_head(hidden.flatten(0, 1).index_select(0, index))
     else:
-        logits = model(**inputs, use_cache=False).logits[:, :-1][keep]
-    loss = torch.nn.functional.cross_entropy(logits.float(), targets[keep], reduction="sum")
-    return loss, int(keep.sum())
+        logits = model(**inputs, use_cache=False).logits.flatten(0, 1).index_select(0, index)
+    loss = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
+    return loss, targets.numel()
 
 
 # ----------------------------------------------------------------------------- distributed helpers
@@ -303,11 +306,13 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
         raise UserError("device: cuda was asked for but no CUDA device is available")
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if (
         config.device in ("cuda", "auto") and torch.cuda.is_available()) else torch.device("cpu")
-    attn = config.attn_implementation
-    if attn == "auto":
-        attn = "flash_attention_2" if device.type == "cuda" and _has_flash_attn() else "sdpa"
+    attn = choose_attention(config.attn_implementation, device)
     if attn == "flash_attention_2" and not _has_flash_attn():
         raise UserError("attn_implementation: flash_attention_2 needs the flash-attn package and a GPU")
+    if attn == "flex_attention" and device.type != "cuda":
+        raise UserError(f"{config.source or 'config'}: field 'attn_implementation': flex_attention trains only on "
+                        f"a CUDA GPU (torch {torch.__version__} has no FlexAttention backward on {device.type}); "
+                        f"use auto or sdpa here")
 
     # 1. init checkpoint, tokenizer, resume point
     init_dir = resolve_init(config, stage, rank)
@@ -355,6 +360,10 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.to(device)
     model.train()
+    if config.compile:
+        # Compile the decoder only: the LM head runs on a varying number of target
+        # positions, which would make every micro-batch a new shape.
+        getattr(model, "model", model).compile()
     schedule = lr_lambda(total_steps, warmup, stage.min_lr_ratio)
     engine = optimizer = scheduler = None
     if use_ds:
@@ -367,7 +376,7 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
         no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": stage.weight_decay},
                                        {"params": no_decay, "weight_decay": 0.0}],
-                                      lr=stage.lr, betas=tuple(stage.betas))
+                                      lr=stage.lr, betas=tuple(stage.betas), fused=device.type == "cuda")
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
     position = {"epoch": 0, "step_in_epoch": 0, "global_step": 0}
@@ -393,45 +402,56 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
     task = progress.add_task(stage.name, total=total_steps, completed=position["global_step"],
                              loss="-", tps="-", lr="-") if progress else None
     tokens_seen, t0 = 0, time.perf_counter()
-    pad_to = None
+    # One shape for every micro-batch where a kernel is compiled per shape (FlexAttention's,
+    # torch.compile's): rows of max_len, and a short last micro-batch filled up with padding
+    # rows. Packing fills rows to ~99 %, so the padding costs little.
+    pad_to = stage.max_len if (attn == "flex_attention" or config.compile) else None
+    # Summed target-token loss since the last metrics line, kept on the device: reading it
+    # back (.item()) makes the host wait for the GPU, so that happens only when logging.
+    window_loss, window_targets = torch.zeros((), device=device), 0
+    loss = None
     try:
         for epoch in range(position["epoch"], stage.epochs):
             rows = epoch_rows[epoch][rank::world] if world > 1 else epoch_rows[epoch]
             micro_batches = [rows[i:i + stage.batch_size] for i in range(0, len(rows), stage.batch_size)]
             for step in range(position["step_in_epoch"], steps_per_epoch[epoch]):
                 batches = micro_batches[step * stage.grad_accum:(step + 1) * stage.grad_accum]
-                collated = [collate(b, attn, tokenizer.pad_token_id, pad_to) for b in batches]
-                n_targets = max(1, sum(int((c["labels"][:, 1:] != IGNORE_INDEX).sum()) for c in collated))
-                step_loss = 0.0
+                collated = [collate(b, attn, tokenizer.pad_token_id, pad_to, pad_rows_to=pad_to and stage.batch_size)
+                            for b in batches]
+                n_targets = max(1, sum(len(c["target_ids"]) for c in collated))  # counted on the host
                 for c in collated:
-                    n_real = c.pop("n_real")
-                    c = {k: v.to(device) for k, v in c.items()}
-                    if "attention_mask" in c and c["attention_mask"].is_floating_point():
-                        c["attention_mask"] = c["attention_mask"].to(model.dtype)
+                    batch = {**model_inputs(c, device, model.dtype),
+                             **{k: c[k].to(device, non_blocking=True) for k in ("target_index", "target_ids")}}
                     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16 and not use_ds):
-                        loss_sum, _ = token_loss_sum(engine or model, c)
+                        loss_sum, _ = token_loss_sum(engine or model, batch)
                     if use_ds:
                         # DeepSpeed divides by grad_accum itself; undo it so the step is a token mean.
                         engine.backward(loss_sum * stage.grad_accum / n_targets)
                         engine.step()
                     else:
                         (loss_sum / n_targets).backward()
-                    step_loss += loss_sum.item()
-                    tokens_seen += n_real
+                    window_loss += loss_sum.detach()
+                    tokens_seen += c["n_real"]
+                window_targets += n_targets
                 if not use_ds:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), stage.grad_clip)
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
                     scheduler.step()
                 position = {"epoch": epoch, "step_in_epoch": step + 1, "global_step": position["global_step"] + 1}
-                loss = step_loss / n_targets
+                log_now = rank == 0 and (position["global_step"] % config.log_every == 0
+                                         or step + 1 == steps_per_epoch[epoch])
+                if log_now:  # the one wait for the GPU: mean loss over the steps since the last line
+                    loss = window_loss.item() / window_targets
+                    window_loss.zero_()
+                    window_targets = 0
                 elapsed = time.perf_counter() - t0
                 tps = tokens_seen * world / elapsed if elapsed > 0 else 0.0
                 lr = scheduler.get_last_lr()[0]
                 if progress:
-                    progress.update(task, advance=1, loss=f"{loss:.4f}", tps=f"{tps:,.0f}", lr=f"{lr:.2e}")
-                if rank == 0 and (position["global_step"] % config.log_every == 0
-                                  or step + 1 == steps_per_epoch[epoch]):
+                    progress.update(task, advance=1, loss="-" if loss is None else f"{loss:.4f}",
+                                    tps=f"{tps:,.0f}", lr=f"{lr:.2e}")
+                if log_now:
                     append_jsonl(metrics_path, [{"epoch": epoch + 1, "step": position["global_step"],
                                                  "loss": round(loss, 5), "lr": lr, "tokens_per_s": round(tps, 1)}])
                     if not console.is_terminal:
@@ -464,6 +484,17 @@ def _drop_metrics_after(path: Path, global_step: int) -> None:
     keep = [r for r in rows if not (isinstance(r.get("step"), int) and r["step"] > global_step)]
     if len(keep) != len(rows):
         write_jsonl_atomic(path, keep)
+
+
+def choose_attention(asked: str, device: torch.device) -> str:
+    """`auto`: flash-attn's varlen kernel where installed on a GPU, else FlexAttention on
+    a GPU (a document BlockMask, no dense mask), else SDPA with the dense block mask
+    (CPU: FlexAttention has no backward there)."""
+    if asked != "auto":
+        return asked
+    if device.type == "cuda":
+        return "flash_attention_2" if _has_flash_attn() else "flex_attention"
+    return "sdpa"
 
 
 def _has_flash_attn() -> bool:

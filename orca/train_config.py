@@ -3,7 +3,8 @@
     output_dir: runs/tiny-two-stage        # relative paths: relative to this file
     seed: 0
     device: auto                           # auto | cpu | cuda
-    attn_implementation: auto              # auto | sdpa | eager | flash_attention_2
+    attn_implementation: auto              # auto | sdpa | eager | flex_attention | flash_attention_2
+    compile: false                         # torch.compile the decoder (long GPU runs; docs/training.md)
     deepspeed: null                        # or a DeepSpeed JSON (configs/deepspeed_zero2_bf16.json)
     warn_not_decontaminated: true          # false: no warning for data without a decontamination record
     stages:
@@ -63,10 +64,11 @@ TOP_FIELDS: dict[str, tuple[tuple[type, ...], object]] = {
     "tokenizer": ((str, type(None)), None),
     "gradient_checkpointing": ((bool,), False),
     "warn_not_decontaminated": ((bool,), True),
+    "compile": ((bool,), False),
 }
 CHOICES = {
     "device": ("auto", "cpu", "cuda"),
-    "attn_implementation": ("auto", "sdpa", "eager", "flash_attention_2"),
+    "attn_implementation": ("auto", "sdpa", "eager", "flex_attention", "flash_attention_2"),
     "loss_on": ("response", "prompt", "all"),
 }
 # The range of every numeric field (orca.values.check_number keywords): nan, inf and
@@ -123,6 +125,7 @@ class TrainConfig:
     tokenizer: Path | None = None
     gradient_checkpointing: bool = False
     warn_not_decontaminated: bool = True   # `orca-eval train`: one line per stage whose data has no record
+    compile: bool = False
     source: Path | None = None
 
 
@@ -197,12 +200,14 @@ def parse_train_config(raw: dict, source: str | Path, base_dir: Path | None = No
     deepspeed = resolve(top["deepspeed"])
     if deepspeed is not None and not deepspeed.is_file():
         raise UserError(f"{source}: field 'deepspeed': {deepspeed} not found")
+    if top["compile"] and deepspeed is not None:
+        raise UserError(f"{source}: field 'compile': true is for the plain loop; with DeepSpeed leave it false")
     return TrainConfig(output_dir=resolve(top["output_dir"]), stages=stages, seed=top["seed"],
                        device=top["device"], attn_implementation=top["attn_implementation"],
                        deepspeed=deepspeed, bf16=top["bf16"], log_every=top["log_every"],
                        tokenizer=resolve(top["tokenizer"]), gradient_checkpointing=top["gradient_checkpointing"],
                        warn_not_decontaminated=top["warn_not_decontaminated"],
-                       source=Path(source))
+                       compile=top["compile"], source=Path(source))
 
 
 def read_config_file(path: str | Path) -> dict:

@@ -5,7 +5,7 @@ import random
 import pytest
 import torch
 
-from orca.packing import best_fit_decreasing, collate, pack_examples, packing_stats
+from orca.packing import best_fit_decreasing, collate, document_block_mask, model_inputs, pack_examples, packing_stats
 from orca.tokenize import IGNORE_INDEX
 
 
@@ -71,6 +71,22 @@ def test_collate_positions_restart_and_mask_is_block_diagonal():
     assert eager.dtype == torch.float32 and (eager[0, 0][3, :3] < -1e30).all() and eager[0, 0][4, 3] == 0
 
 
+def test_targets_are_listed_on_the_host_and_short_batches_fill_up_with_padding_rows():
+    rows = [_examples([5, 4]), _examples([6])]
+    for attn in ("sdpa", "flex_attention", "flash_attention_2"):
+        batch = collate(rows, attn, pad_id=0, pad_to=12, pad_rows_to=3)
+        labels = batch["labels"]
+        # position p predicts token p+1 of the same row: target_index + 1 addresses the target
+        assert torch.equal(labels.flatten()[batch["target_index"] + 1], batch["target_ids"])
+        assert len(batch["target_ids"]) == int((labels[:, 1:] != IGNORE_INDEX).sum())
+        assert batch["n_real"] == 15
+    flex = collate(rows, "flex_attention", pad_id=0, pad_to=12, pad_rows_to=3)
+    assert flex["input_ids"].shape == (3, 12) and "attention_mask" not in flex
+    assert flex["segment_ids"][0].tolist() == [0] * 5 + [1] * 4 + [-1] * 3
+    assert flex["segment_ids"][2].tolist() == [-1] * 12 and (flex["labels"][2] == IGNORE_INDEX).all()
+    assert flex["position_ids"][2].tolist() == list(range(12))
+
+
 def test_flash_attention_layout_is_one_flat_row_with_restarting_positions():
     batch = collate([_examples([3, 2]), _examples([4])], "flash_attention_2")
     assert "attention_mask" not in batch
@@ -95,19 +111,36 @@ def _loss(logits, labels):
     return torch.nn.functional.cross_entropy(logits[:-1], labels[1:], ignore_index=IGNORE_INDEX)
 
 
-@pytest.mark.parametrize("attn", ["sdpa", "eager"])
-def test_no_contamination_packed_equals_alone(tiny_model, attn):
+@pytest.fixture
+def uncompiled_flex(monkeypatch):
+    """FlexAttention's reference (uncompiled) kernel on CPU: transformers compiles the
+    kernel on first use, which takes 30-180 s on 2 CPU cores; the compiled kernel is
+    checked on CUDA, forward and backward (tests/test_train_gpu.py)."""
+    import transformers.integrations.flex_attention as hf_flex
+
+    monkeypatch.setattr(hf_flex, "is_torchdynamo_compiling", lambda: True)  # -> plain flex_attention
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager", "flex_attention"])
+def test_no_contamination_packed_equals_alone(tiny_model, attn, request):
+    if attn == "flex_attention":  # forward only: torch has no FlexAttention backward on CPU
+        request.getfixturevalue("uncompiled_flex")
     tiny_model.config._attn_implementation = attn
     examples = _examples([37, 90, 12, 55], seed=3)
     target = 2  # a middle example: has neighbours on both sides
     packed = collate([examples], attn, pad_id=32000, pad_to=230)  # with trailing padding too
+    if attn == "flex_attention":
+        assert "attention_mask" not in packed and packed["segment_ids"].shape == (1, 230)
     with torch.no_grad():
-        out_packed = tiny_model(**{k: v for k, v in packed.items() if k != "n_real"}).logits[0]
+        out_packed = tiny_model(**model_inputs(packed)).logits[0]
         alone = collate([[examples[target]]], attn)
-        out_alone = tiny_model(**{k: v for k, v in alone.items() if k != "n_real"}).logits[0]
+        out_alone = tiny_model(**model_inputs(alone)).logits[0]
         # The same row with a plain causal mask and running positions: contaminated.
         flat = packed["input_ids"][:, :sum(len(e["input_ids"]) for e in examples)]
-        out_plain = tiny_model(input_ids=flat).logits[0]
+        plain = {"input_ids": flat}
+        if attn == "flex_attention":  # one segment: a plain causal BlockMask
+            plain = model_inputs({**plain, "segment_ids": torch.zeros_like(flat)})
+        out_plain = tiny_model(**plain).logits[0]
     start = 37 + 90
     seg = slice(start, start + 12)
     labels = torch.tensor(examples[target]["labels"])
@@ -120,7 +153,39 @@ def test_no_contamination_packed_equals_alone(tiny_model, attn):
         n = len(e["input_ids"])
         solo = collate([[e]], attn)
         with torch.no_grad():
-            ref = tiny_model(**{k: v for k, v in solo.items() if k != "n_real"}).logits[0]
+            ref = tiny_model(**model_inputs(solo)).logits[0]
         assert torch.allclose(out_packed[pos:pos + n], ref, atol=1e-5, rtol=1e-4)
         pos += n
     assert torch.isfinite(out_packed).all()  # padding rows did not produce NaN
+
+
+def test_flex_block_mask_matches_the_dense_mask_tile_by_tile():
+    """The BlockMask's per-tile metadata (what the compiled kernel skips or computes
+    without masking) agrees with the dense block-diagonal mask of the SDPA path."""
+    rows = [_examples([37, 90, 12, 55]), _examples([100, 60])]
+    dense = collate(rows, "sdpa", pad_to=230)["attention_mask"][:, 0]  # [B, T, T], padding block included
+    block = 16
+    mask = document_block_mask(collate(rows, "flex_attention", pad_to=230)["segment_ids"], block_size=block)
+    tiles = math.ceil(230 / block)
+    padded = torch.zeros(2, tiles * block, tiles * block, dtype=torch.bool)
+    padded[:, :230, :230] = dense
+    per_tile = padded.view(2, tiles, block, tiles, block).permute(0, 1, 3, 2, 4).flatten(3)
+    any_on, all_on = per_tile.any(-1), per_tile.all(-1)
+    partial = torch.zeros(2, tiles, tiles, dtype=torch.bool)
+    full = torch.zeros(2, tiles, tiles, dtype=torch.bool)
+    for b in range(2):
+        for q in range(tiles):
+            n = int(mask.kv_num_blocks[b, 0, q])
+            partial[b, q, mask.kv_indices[b, 0, q, :n]] = True
+            n = int(mask.full_kv_num_blocks[b, 0, q])
+            full[b, q, mask.full_kv_indices[b, 0, q, :n]] = True
+    # Edge tiles past T=230 hold out-of-range positions, so compare fully-inside tiles for "full".
+    inside = 230 // block
+    assert torch.equal(full[:, :inside, :inside], all_on[:, :inside, :inside])
+    assert torch.equal((partial | full), any_on)  # no tile with a visible pair is skipped, no empty one computed
+    assert not (partial & full).any()
+    # The dense mask itself, rebuilt from the mask function, is the SDPA mask.
+    q, kv = torch.meshgrid(torch.arange(230), torch.arange(230), indexing="ij")
+    for b in range(2):
+        rebuilt = mask.mask_mod(torch.tensor(b), torch.tensor(0), q, kv)
+        assert torch.equal(rebuilt, dense[b])

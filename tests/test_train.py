@@ -64,6 +64,49 @@ def test_config_errors_name_file_and_field(tmp_path, patch, message):
         parse_train_config(raw, tmp_path / "cfg.yaml")
 
 
+@pytest.mark.parametrize("top, message", [
+    ({"compile": "yes"}, r"field 'compile' must be bool"),
+    ({"attn_implementation": "flex"}, r"field 'attn_implementation' must be one of auto, sdpa, eager, flex_attention"),
+    ({"compile": True, "deepspeed": "ds.json"}, r"field 'compile': true is for the plain loop"),
+])
+def test_top_level_config_errors(tmp_path, top, message):
+    (tmp_path / "ds.json").write_text("{}")
+    raw = {"output_dir": "o", "stages": [{"name": "a", "data": "d.jsonl", "init": "tiny:0"}], **top}
+    with pytest.raises(UserError, match=r"cfg.yaml: " + message):
+        parse_train_config(raw, tmp_path / "cfg.yaml")
+    ok = parse_train_config({**raw, "compile": True, "attn_implementation": "flex_attention", "deepspeed": None},
+                            tmp_path / "cfg.yaml")
+    assert ok.compile is True and ok.attn_implementation == "flex_attention"
+
+
+def test_attention_path_per_device(monkeypatch):
+    import orca.train as T
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
+    monkeypatch.setattr(T, "_has_flash_attn", lambda: False)  # this machine has neither CUDA nor flash-attn
+    assert T.choose_attention("auto", cpu) == "sdpa"  # no FlexAttention backward on CPU
+    assert T.choose_attention("auto", cuda) == "flex_attention"  # packed without a dense mask
+    monkeypatch.setattr(T, "_has_flash_attn", lambda: True)
+    assert T.choose_attention("auto", cuda) == "flash_attention_2"  # varlen kernel, flat rows
+    assert T.choose_attention("auto", cpu) == "sdpa"
+    assert T.choose_attention("eager", cuda) == "eager"  # an explicit choice is kept
+
+
+def test_flex_attention_training_on_cpu_is_one_clear_error(tmp_path):
+    cfg_path = write_config(tmp_path, n1=4)
+    raw = json.loads(cfg_path.read_text())
+    raw.update(attn_implementation="flex_attention", device="cpu")
+    cfg_path.write_text(json.dumps(raw))
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "train", "--config", str(cfg_path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("orca-eval: error:")]
+    assert len(lines) == 1 and "train.json: field 'attn_implementation': flex_attention trains only on a CUDA GPU" \
+        in lines[0], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "stage1").exists()  # refused before any work
+
+
 def test_config_file_errors(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("output_dir: o\nstages: [\n")
