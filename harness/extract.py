@@ -185,6 +185,134 @@ def _norm_text(s: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# Commitment: how much of an output is read, repetition loops, the extent of a stated answer
+# ---------------------------------------------------------------------------------------------
+
+# The robust extractor reads the first ANALYSED_HEAD characters (up to the first sentence end)
+# and the last ANALYSED_TAIL characters. An answer is stated at the start (answer first) or at
+# the end (conclusion); 16,000 characters are about 4,000 tokens, eight times the harness's
+# default generation budget (512 tokens), so no output the harness makes is cut. What is left
+# out of a longer output is its middle, which no rule below may credit anyway (a bare mention
+# counts only in a short output or the last sentence). docs/extraction.md, "Linear time".
+ANALYSED_HEAD = 1_000
+ANALYSED_TAIL = 16_000
+# An output this short (characters, after clean-up) is read whole for a bare mention.
+SHORT_OUTPUT = 200
+# A repetition loop: the same run of at most LOOP_MAX_PERIOD tokens at least LOOP_MIN_COPIES
+# times in a row, LOOP_MIN_TOKENS tokens in all ("No No No ...", "= not False and True = not
+# False and True = ..."). Small models fall into them when they never reach an answer.
+LOOP_MAX_PERIOD = 64
+LOOP_MIN_COPIES = 4
+LOOP_MIN_TOKENS = 12
+
+
+def _analysed(text: str) -> str:
+    """The part of an output the robust extractor reads (see ANALYSED_TAIL): the whole output,
+    or, for a longer one, its first sentence and its last ANALYSED_TAIL characters, cut at a
+    line or word boundary so no half word reads as a label."""
+    if len(text) <= ANALYSED_HEAD + ANALYSED_TAIL:
+        return text
+    head = text[:ANALYSED_HEAD]
+    first_end = _SENTENCE_END.search(head, 1)
+    head = head[:first_end.start()] if first_end else head
+    tail = text[-ANALYSED_TAIL:]
+    cut = tail.find("\n", 0, 2_000)
+    if cut < 0:
+        cut = next((i for i, ch in enumerate(tail[:2_000]) if ch.isspace()), 0)
+    return f"{head}\n\n{tail[cut:].lstrip()}"
+
+
+_TOKEN = re.compile(r"\S+")
+_TOKEN_PUNCT = ".,;:!?\"'*`"
+
+
+def _periodic_run(tokens: list[str]) -> int:
+    """How many tokens at the end of `tokens` form a repetition loop (0 if none). Linear:
+    for each period the scan stops at the first token that differs, and the first period
+    that forms a loop ends the search."""
+    n = len(tokens)
+    for p in range(1, min(LOOP_MAX_PERIOD, n // LOOP_MIN_COPIES) + 1):
+        i = n - 1
+        while i >= p and tokens[i] == tokens[i - p]:
+            i -= 1
+        length = (n - 1 - i) + p
+        if length >= LOOP_MIN_COPIES * p and length >= LOOP_MIN_TOKENS:
+            return length
+    return 0
+
+
+@functools.lru_cache(maxsize=64)
+def _loops(t: str) -> tuple[int, int]:
+    """(head_end, tail_start): t[:head_end] is a loop the output starts with, t[tail_start:]
+    one it ends with; (0, len(t)) where there is none. A last token cut off mid-word
+    ("No No No N") is left out of the comparison."""
+    spans = [(m.start(), m.end()) for m in _TOKEN.finditer(t)]
+    tokens = [t[a:b].strip(_TOKEN_PUNCT).lower() for a, b in spans]
+    tail_start, head_end = len(t), 0
+    for drop in (0, 1):
+        run = _periodic_run(tokens[:len(tokens) - drop])
+        if run:
+            tail_start = spans[len(tokens) - drop - run][0]
+            break
+    for drop in (0, 1):
+        run = _periodic_run(tokens[drop:][::-1])
+        if run:
+            head_end = spans[drop + run - 1][1]
+            break
+    return head_end, tail_start
+
+
+def _in_loop(t: str, start: int, end: int | None = None) -> bool:
+    """Whether t[start:end] lies (partly) inside a repetition loop at the start or end of t."""
+    head_end, tail_start = _loops(t)
+    return start < head_end or (end if end is not None else start + 1) > tail_start
+
+
+_BREAK = re.compile(r"[.!?](?=\s)|\n")
+_FINISHED = frozenset(".!)]*`\"'")
+
+
+def _final_sentence(t: str) -> tuple[int, int, bool]:
+    """(start, end, finished) of the output's last sentence; `finished` is False where the
+    output stops mid-sentence (cut off at the token limit) rather than at `.` `!` or a
+    closing bracket, quote or markdown mark."""
+    end = len(t.rstrip())
+    if not end:
+        return 0, 0, False
+    start = 0
+    for m in _BREAK.finditer(t, max(0, end - 2_000), end - 1):
+        start = m.end()
+    while start < end and t[start].isspace():
+        start += 1
+    return start, end, t[end - 1] in _FINISHED
+
+
+def _bare_mention_ok(t: str, start: int, end: int) -> bool:
+    """A mention outside any stated answer counts only (a) in a short output, or (b) in the
+    output's last sentence when that sentence is finished; never inside a repetition loop."""
+    if _in_loop(t, start, end):
+        return False
+    if len(t) <= SHORT_OUTPUT:
+        return True
+    s, e, finished = _final_sentence(t)
+    return finished and start >= s and end <= e
+
+
+# Where a stated answer ends: its sentence, cut before an explanation ("because ..."), a
+# contrast ("not (A)", "rather than", "over (A)") or a list of reasons (";", ":").
+_STATEMENT_CUT = re.compile(
+    r"\b(?:because|since|as(?!\s+well\b)|which|that|while|whereas|given|due\s+to|based\s+on|rather|"
+    r"instead|unlike|not|over|than|compared|but|however|although|though|except)\b|[;:\u2014]|\s-\s",
+    re.IGNORECASE)
+
+
+def _statement_end(t: str, first_end: int, clause_end: int) -> int:
+    """Where the answer stated from `first_end` (just after its first candidate) ends."""
+    cut = _STATEMENT_CUT.search(t, first_end, clause_end)
+    return cut.start() if cut else clause_end
+
+
+# ---------------------------------------------------------------------------------------------
 # Multiple choice (letters)
 # ---------------------------------------------------------------------------------------------
 
@@ -274,6 +402,64 @@ def _letter_after(text: str, pos: int, valid: frozenset[str]) -> tuple[str | Non
         if h and h.group(1).upper() != letter and h.group(1).upper() in valid:
             return None, True
     return letter, False
+
+
+_GAP = re.compile(r"[ .:*-]*")
+# Any way of naming an option inside a stated answer, for counting how many it names.
+_MC_CANDIDATE = re.compile(
+    r"[\(\[]\s*(?P<p>[A-Za-z])\s*[\)\]]|\b(?i:options?|choices?|letters?)\s*(?P<o>[A-Z])(?![A-Za-z0-9'])"
+    r"|(?<![A-Za-z0-9'(\[])(?P<b>[A-Z])(?![A-Za-z0-9'&])")
+
+
+def _mc_candidates(t: str, start: int, end: int, valid: frozenset[str], options: Options) -> set[str]:
+    """The distinct options named in t[start:end]: "(A) and (B)" names two, "(A) Monsters ...
+    so (A)" one. An option's own text after its letter is skipped (LSAT options name people by
+    letters: "(B) F, G, and H"); "not (A)" and the articles "A" / "I" are not candidates."""
+    out: set[str] = set()
+    pos = start
+    while True:
+        m = _MC_CANDIDATE.search(t, pos, end)
+        if not m:
+            return out
+        pos = m.end()
+        if m.group("p"):
+            letter = m.group("p").upper()
+        elif m.group("o"):
+            letter = m.group("o")
+        else:
+            letter = m.group("b")
+            word = _NEXT_WORD.match(t, m.end())
+            if (letter in "AI" and word and word.group(1) not in _LETTER_FOLLOWERS) or _ALGEBRA.match(t, m.end()):
+                continue
+        if letter not in valid or _NEGATED.search(t, max(0, m.start() - 16), m.start()):
+            continue
+        out.add(letter)
+        if options and letter in options:
+            body = options[letter].translate(_UNICODE_FIXES).strip()
+            gap = _GAP.match(t, pos).end()
+            if body and t[gap:gap + len(body)].casefold() == body.casefold():
+                pos = gap + len(body)
+
+
+def _mc_single(t: str, start: int, first_end: int, valid: frozenset[str], options: Options,
+               limit: int = 160) -> bool:
+    """Whether the answer stated from `start` (its first candidate ends at `first_end`) names
+    one option only, up to the end of its statement."""
+    end = _statement_end(t, first_end, _clause_end(t, first_end, limit))
+    return len(_mc_candidates(t, start, end, valid, options)) <= 1
+
+
+def _agree_in_loop(t: str, found: list[tuple[int, str | None]]) -> list[tuple[int, str | None]]:
+    """Stated answers, with a last one inside a repetition loop only where every statement in
+    the loop gives the same answer ("The answer is (A). The answer is (B). The answer is (A). ...")."""
+    if not found:
+        return found
+    last = max(found, key=lambda s: s[0])
+    if _in_loop(t, last[0]):
+        _, tail_start = _loops(t)
+        if len({s[1] for s in found if s[0] >= tail_start}) > 1:
+            return [(last[0], None)]
+    return found
 
 
 @functools.lru_cache(maxsize=1024)
@@ -435,23 +621,30 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
     valid = frozenset(options) if options else _ALL_LETTERS
 
     # 1. A stated answer: the last "answer is X" / "X is correct" wins ("Option A is wrong
-    #    because ... so the answer is (C)"); a hedge there makes the output unparseable.
+    #    because ... so the answer is (C)"); a hedge there, or a second option named in it
+    #    ("the answer is (A) and (B)"), makes the output unparseable.
     stated: list[tuple[int, str | None]] = []
     text_clauses: list[str] = []
     for m in _ANSWER_CUE.finditer(t, low):
         letter, hedged = _letter_after(t, m.end(), valid)
+        prefix = None
         if letter and options and t[m.end():m.end() + 1].isalpha():
             # "The answer is A Brazilian teacher ...": an option's text that begins with a letter
-            letter = _option_prefix(_clause(t, m.end(), 400), options) or letter
+            prefix = _option_prefix(_clause(t, m.end(), 400), options)
+            letter = prefix or letter
+        if letter and not prefix and not _mc_single(t, m.end(), _LETTER_AT.match(t, m.end()).end(),
+                                                           valid, options):
+            letter, hedged = None, True
         if letter or hedged:
             stated.append((m.start(), letter))
         else:
-            line_end = t.find("\n", m.end())
+            line_end = t.find("\n", m.end(), m.end() + 400)
             text_clauses.append((_clause(t, m.end()), t[m.end():line_end if line_end >= 0 else m.end() + 400]))
     for m in _LETTER_IS_CORRECT.finditer(t, low):
         letter = m.group("a") or m.group("b") or m.group("c")
         if letter in valid and not _NEGATED.search(t, max(0, m.start() - 16), m.start()):
             stated.append((m.start(), letter))
+    stated = _agree_in_loop(t, stated)
     if stated:
         return max(stated, key=lambda s: s[0])[1]
     if options:
@@ -460,19 +653,23 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
             if mapped:
                 return mapped
 
-    # 2. Weaker explicit choices: "I would choose (B)", "**B**".
+    # 2. Weaker explicit choices: "I would choose (B)", "**B**", "So A."; not inside a
+    #    repetition loop, and naming one option only.
     weak = []
     for m in _CHOOSE.finditer(t, low):
         letter, hedged = _letter_after(t, m.end(), valid)
-        if letter or hedged:
+        if letter and not _mc_single(t, m.end(), _LETTER_AT.match(t, m.end()).end(), valid, options):
+            letter, hedged = None, True
+        if (letter or hedged) and not _in_loop(t, m.start()):
             weak.append((m.start(), letter))
     for m in _BOLD_LETTER.finditer(t, low):
         letter = m.group("l") or m.group("p")
-        if letter in valid:
-            weak.append((m.start(), letter))
+        if letter in valid and not _in_loop(t, m.start()):
+            weak.append((m.start(), letter if _mc_single(t, m.start(), m.end(), valid, options) else None))
     for m in _CONCLUSION_CUE.finditer(t, low):  # "So A.", "Therefore, (C)."
         letter, hedged = _letter_after(t, m.end(), valid)
-        if (letter or hedged) and _ENDS_SENTENCE.match(t, _LETTER_AT.match(t, m.end()).end()):
+        if (letter or hedged) and _ENDS_SENTENCE.match(t, _LETTER_AT.match(t, m.end()).end()) \
+                and not _in_loop(t, m.start()):
             weak.append((m.start(), letter))
     if weak:
         return max(weak, key=lambda s: s[0])[1]
@@ -487,34 +684,41 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
         low = _lower(body)
 
     # 3. The answer given first: "(B) The specialist ...", "B.", "B", "Option C - ...", or a
-    #    line holding nothing but a letter.
+    #    line holding nothing but a letter; its first statement must name one option only
+    #    ("(A) and (B) are both sarcastic." is not an answer), and not start a repetition loop.
     m = _LEADING.match(body)
-    if m and not _REJECTED_AFTER.match(body, m.end()):
+    if m and not _REJECTED_AFTER.match(body, m.end()) and not _in_loop(body, m.start("x")):
         letter, hedged = _letter_after(body, m.start("x"), valid)
-        if hedged:
+        if hedged or (letter and not _mc_single(body, m.start("x"), m.end(), valid, options)):
             return None
         if letter:
             return letter
-    lines = {m.group(1) for m in _LETTER_LINE.finditer(body)} & valid
+    lines = {m.group(1) for m in _LETTER_LINE.finditer(body) if not _in_loop(body, m.start(), m.end())} & valid
     if len(lines) == 1:
         return lines.pop()
 
-    # 4. Exactly one option marked anywhere: "I believe (C) fits best."
-    marked = {(m.group("p") or m.group("o")).upper() for m in _MARKER.finditer(body, low)} & valid
+    # 4. Bare mentions (docs/extraction.md, "Commitment"): exactly one option marked in the
+    #    whole output, "I believe (C) fits best.", where the output is short or the mark is in
+    #    its finished last sentence, and not inside a repetition loop.
+    marks = [(m, (m.group("p") or m.group("o")).upper()) for m in _MARKER.finditer(body, low)]
+    marked = {letter for _, letter in marks} & valid
     if len(marked) == 1:
-        return marked.pop()
+        return marked.pop() if any(_bare_mention_ok(body, m.start(), m.end()) for m, _ in marks) else None
     if marked or not options:
         return None
 
-    # 5. The option's text without its letter: the whole (short) answer or its last sentence;
-    #    questions ("What is the date today?") do not count.
+    # 5. The option's text without its letter: the whole short answer, or its finished last
+    #    sentence; questions ("What is the date today?") do not count.
     sentences = [s for s in _sentences(body) if not s.endswith("?")]
     statement = " ".join(sentences)
-    if len(statement) <= 200:
+    if len(statement) <= 200 and not _in_loop(body, 0, len(body)):
         mapped = _option_from_statement(statement, options)
         if mapped:
             return mapped
-    return _option_from_statement(sentences[-1], options) if sentences else None
+    start, end, finished = _final_sentence(body)
+    if sentences and finished and _bare_mention_ok(body, start, end):
+        return _option_from_statement(sentences[-1], options)
+    return None
 
 
 def _mc_official(text: str, options: Options = None) -> str | None:
