@@ -17,6 +17,7 @@ compares like with like. docs/extraction.md states each family's rule.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass
@@ -782,10 +783,13 @@ class _LabelSet:
         """The mentions that state an answer: a phrase ("is lying", "not plausible"), a label
         after a copula ("is valid", "= False"), or a label as its own sentence ("No, ...")."""
         out = []
+        # The next sentence end after each mention, from one pass over the text (a search per
+        # mention made "No No No ..." quadratic).
+        ends = [m.start() for m in _TERMINATOR.finditer(low)]
         for mention in mentions:
             start, end, _, bare, _ = mention
-            terminator = _TERMINATOR.search(low, end)
-            if terminator and terminator.group(0) == "?":  # "Is the following sentence plausible?"
+            i = bisect.bisect_left(ends, end)
+            if i < len(ends) and low[ends[i]] == "?":  # "Is the following sentence plausible?"
                 continue
             if _OPERATOR_AFTER.match(low, end):  # part of an expression: "True and not False"
                 continue
@@ -869,44 +873,82 @@ def _one(mentions) -> str | None:
     return distinct.pop() if len(distinct) == 1 else None
 
 
+def _label_single(ls: _LabelSet, low: str, found, clause_end: int):
+    """The label the answer stated by found[0] gives, up to the end of its statement; None
+    where the statement names two labels ("the answer is No, the sentence is plausible") or
+    offers them as alternatives ("True or False"). A label after "not" or "rather than" is
+    a contrast, not a second answer ("valid, not invalid")."""
+    if ls.hedged(low, found):
+        return None
+    end = _statement_end(low, found[0][1], clause_end)
+    named = [x for x in found if x[0] < end and (x is found[0] or not _NEGATED.search(low, max(0, x[0] - 16), x[0]))]
+    return _one(named)
+
+
 def _label_robust(ls: _LabelSet, text: str) -> str | None:
     t = _BOLD.sub("", _prepare(text))
     if not t:
         return None
     low = _lower(t)
     mentions = ls.mentions(low)
-    # 1. Stated answer; the last one wins; two labels in it ("True or False") is a hedge.
-    for m in reversed(_ANSWER_CUE.finditer(t, low)):
-        end = _clause_end(t, m.end(), 80)
-        found = [x for x in mentions if m.end() <= x[0] and x[1] <= end]
-        if found:
-            return None if ls.hedged(low, found) else _one(found)
+    # 1. Stated answer; the last one wins; two labels in it ("True or False", "No, it is
+    #    plausible") make it unparsed, as do two different ones inside a repetition loop.
     statements = ls.statements(low, mentions)
+    stated = []
+    for m in _ANSWER_CUE.finditer(t, low):
+        end = _clause_end(t, m.end(), 80)
+        i = bisect.bisect_left(mentions, (m.end(),))
+        if i < len(mentions) and mentions[i][1] <= end:
+            found = [mentions[i]] + [x for x in statements[bisect.bisect_right(statements, mentions[i]):]
+                                     if x[1] <= end]
+            stated.append((m.start(), _label_single(ls, low, found, end)))
+    stated = _agree_in_loop(t, stated)
+    if stated:
+        return max(stated, key=lambda s: s[0])[1]
     if (not statements and _REFUSAL.search(t, low)) or ls.hedged(low, mentions):
         return None
-    # 2. Answer first: "No, the sentence ...", "True."
+    # 2. Answer first: "No, the sentence ...", "True." (not the start of a repetition loop).
     lead = len(t) - len(t.lstrip(" \t\n#>*\"'([")) if t[0] in " \t\n#>*\"'([" else 0
-    if mentions and mentions[0][0] == lead and not _OPERATOR_AFTER.match(low, mentions[0][1]):
-        return mentions[0][2]
-    # 3. Conclusion: "Therefore, the argument is invalid."; the last statement in the last one.
+    if mentions and mentions[0][0] == lead and not _OPERATOR_AFTER.match(low, mentions[0][1]) \
+            and not _in_loop(t, lead):
+        first_end = _clause_end(t, lead, 160)
+        return _label_single(ls, low, [mentions[0]] + [x for x in statements if mentions[0][1] <= x[0] < first_end],
+                             first_end)
+    # 3. Conclusion: "Therefore, the argument is invalid."; the last statement in the last one
+    #    outside a repetition loop; two different labels there (not counting phrases about
+    #    other people: "so Alexis lies and Elanor tells the truth") make it unparsed.
     for m in reversed(_CONCLUSION_CUE.finditer(t, low)):
+        if _in_loop(t, m.start()):
+            continue
         end = _clause_end(t, m.end(), 120)
         found = [x for x in statements if m.end() <= x[0] < end]
         if found:
+            strong = [x for x in found if not x[4]]
+            if strong and _label_single(ls, low, strong, end) is None:
+                return None
             return found[-1][2]
-    # 4. Statements anywhere; if they disagree, the first sentence (answer-first style), then the last.
+    # 4. Bare statements (docs/extraction.md, "Commitment"), outside repetition loops. A short
+    #    output: if they all agree, that label; otherwise the first sentence's, then the last
+    #    sentence's. A longer one: the first sentence's (answer first), then the finished last
+    #    sentence's; a label in the middle of a long text is not an answer.
+    statements = [x for x in statements if not _in_loop(t, x[0], x[1])]
     ends = [m.start() for m in _SENTENCE_END.finditer(t)] + [len(t)]
-    if sum(1 for s, e in zip([0] + ends, ends) if t[s:e].strip(" \n.!?")) > 1:
+    starts = [0] + [e + 1 for e in ends[:-1]]
+    spans = [(s, e) for s, e in zip(starts, ends) if t[s:e].strip(" \n.!?")]
+    if len(spans) > 1:
         statements = [x for x in statements if not x[4]]
-    if _one(statements):
+    if not statements:
+        return None
+    short = len(t) <= SHORT_OUTPUT
+    if short and _one(statements):
         return _one(statements)
-    if statements:
-        starts = [0] + [e + 1 for e in ends[:-1]]
-        spans = [(s, e) for s, e in zip(starts, ends) if t[s:e].strip()]
-        for s, e in (spans[0], spans[-1]):
-            one = _one([x for x in statements if s <= x[0] < e])
-            if one:
-                return one
+    s, e = spans[0]
+    one = _one([x for x in statements if s <= x[0] < e])
+    if one:
+        return one
+    s, e, finished = _final_sentence(t)
+    if short or finished:
+        return _one([x for x in statements if s <= x[0] < e])
     return None
 
 
