@@ -307,9 +307,9 @@ _STATEMENT_CUT = re.compile(
     re.IGNORECASE)
 
 
-def _statement_end(t: str, first_end: int, clause_end: int) -> int:
+def _statement_end(t: str, first_end: int, clause_end: int, cut_at: re.Pattern = _STATEMENT_CUT) -> int:
     """Where the answer stated from `first_end` (just after its first candidate) ends."""
-    cut = _STATEMENT_CUT.search(t, first_end, clause_end)
+    cut = cut_at.search(t, first_end, clause_end)
     return cut.start() if cut else clause_end
 
 
@@ -1020,20 +1020,36 @@ def _numbers(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _hedged_numbers(clause: str, nums) -> bool:
-    return len({v for _, v in nums}) > 1 and re.search(r"\b(?:or|either)\b", clause, re.I) is not None
+_NUMBER_STATEMENT_CUT = re.compile(_STATEMENT_CUT.pattern.replace(r"|\s-\s", "") + r"|\(", re.IGNORECASE)
 
 
-def _number_in_cue(t: str, low: str, cue: _Spots, max_offset: int = 12, alone: bool = False) -> str | None | bool:
-    """The number stated right after the last `cue` that has one; None for a hedge
-    ("either 7 or 8"); False where no cue states a number."""
+def _committed_number(clause: str, nums) -> str | None:
+    """The one number a stated answer gives: after its last "=" where it states a
+    calculation ("46 - 22 = 24"), else its first number if it names no other one ("7 or 8",
+    "8 apples and 3 pears"); an explanation after it ("8, since 3 + 5 = 8", "8 (3 + 5)")
+    does not count."""
+    end = _statement_end(clause, nums[0][0] + 1, len(clause), _NUMBER_STATEMENT_CUT)
+    stated = [(p, v) for p, v in nums if p < end]
+    eq = clause.rfind("=", 0, end)
+    if eq >= 0:
+        after = [v for p, v in stated if p > eq]
+        if after and not (len(set(after)) > 1 and re.search(r"\b(?:or|either)\b", clause[eq:end], re.I)):
+            return after[0]
+        if after:
+            return None
+    return stated[0][1] if len({v for _, v in stated}) == 1 else None
+
+
+def _number_in_cue(t: str, low: str, cue: _Spots, max_offset: int = 12, alone: bool = False):
+    """(position, number) stated right after the last `cue` that has one, the number None
+    where the statement names several ("either 7 or 8"); False where no cue states a number."""
     for m in reversed(cue.finditer(t, low)):
         clause = _clause(t, m.end(), 80)
         nums = _numbers(clause)
         if nums and nums[0][0] <= max_offset:
             if alone and (len(nums) > 1 or "," in _clause(t, m.end(), 400).split(":")[0]):
                 continue  # a list of things ("I have two beds, a stove, ..."), not a count
-            return None if _hedged_numbers(clause, nums) else nums[0][1]
+            return m.start(), _committed_number(clause, nums)
     return False
 
 
@@ -1045,36 +1061,38 @@ def _number_robust(text: str, options: Options = None) -> str | None:
     for cue in (_ANSWER_CUE, _NUMBER_CUE):
         found = _number_in_cue(t, low, cue)
         if found is not False:
-            return found
+            return found[1]
     if _REFUSAL.search(t, low):
         return None
     whole = _numbers(t)
     # The answer first ("8\n\nExplanation: ...", "8 instruments."), not a list marker
-    # ("1. First, ...") nor the start of a calculation ("(-1 + 2) = ...").
-    if whole and whole[0][0] == len(t) - len(t.lstrip("*# ")) and not _LIST_MARKER.match(t):
+    # ("1. First, ...") nor the start of a calculation ("(-1 + 2) = ...") nor a loop ("8 8 8 ...").
+    if whole and whole[0][0] == len(t) - len(t.lstrip("*# ")) and not _LIST_MARKER.match(t) \
+            and not _in_loop(t, whole[0][0]):
         head = _clause(t, 0, 40)
         if len({v for _, v in _numbers(head)}) == 1 and not _CALCULATION.search(head):
             return whole[0][1]
     for m in reversed(_CONCLUSION_CUE.finditer(t, low)):
+        if _in_loop(t, m.start()):
+            continue
         clause = _clause(t, m.end(), 120)
         nums = _numbers(clause)
         if nums:
-            if _hedged_numbers(clause, nums):
-                return None
-            eq = clause.rfind("=")
-            after_eq = [v for p, v in nums if p > eq] if eq >= 0 else []
-            return after_eq[0] if after_eq else nums[0][1]
+            return _committed_number(clause, nums)
+    # Bare mentions (docs/extraction.md, "Commitment"): only in a short output or the finished
+    # last sentence, never in a repetition loop.
     found = _number_in_cue(t, low, _HAVE_CUE, max_offset=0, alone=True)  # "I have 8", not "I have an apple, ..."
-    if found is not False:
-        return found
+    if found is not False and found[1] is not None and _bare_mention_ok(t, found[0], found[0] + 1):
+        return found[1]
     eq = t.rfind("=")
     if eq >= 0:
         nums = _numbers(t[eq + 1:eq + 31].lstrip())
-        if nums and nums[0][0] == 0:
+        if nums and nums[0][0] == 0 and _bare_mention_ok(t, eq, eq + 1):
             return nums[0][1]
     # The only number written in digits ("That makes 8 instruments."); number words alone are
     # too often part of an echoed question ("I have a couch, two microwaves, ...").
-    if whole and len({v for _, v in whole}) == 1 and t[whole[0][0]:whole[0][0] + 1] in "-0123456789":
+    if whole and len({v for _, v in whole}) == 1 and t[whole[0][0]:whole[0][0] + 1] in "-0123456789" \
+            and any(_bare_mention_ok(t, p, p + 1) for p, _ in whole):
         return whole[0][1]
     return None
 
