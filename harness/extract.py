@@ -649,7 +649,7 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
     if stated:
         return max(stated, key=lambda s: s[0])[1]
     if options:
-        for sentence, line in reversed(text_clauses):  # "The answer is Frankenstein."
+        for sentence, line in reversed(text_clauses[-8:]):  # "The answer is Frankenstein."; the last ones
             mapped = _option_from_statement(sentence, options) or _option_from_statement(line, options)
             if mapped:
                 return mapped
@@ -1123,6 +1123,8 @@ _DYCK_CUE = _Spots(
     ("answer", "sequence", "completion", "output", "closing", "rest", "is", "giving", "gives", "we get"),
     after=60,
 )
+_DYCK_GAP = re.compile(r"[ \t\n`'\"*:]*")
+_DYCK_ALTERNATIVE = re.compile(r"[\s`'\"*]*(?:,?\s*or|/)\s*[`'\"*]*\s*[()\[\]{}<>]", re.IGNORECASE)
 _LINE_LABEL = re.compile(r"^[\s*#]*(?:[^\n:()\[\]{}<>]{1,60}:)?")
 
 
@@ -1137,17 +1139,25 @@ def _dyck_robust(text: str, options: Options = None) -> str | None:
     low = _lower(t)
     cues = sorted([*_ANSWER_CUE.finditer(t, low), *_DYCK_CUE.finditer(t, low)], key=lambda m: m.end())
     for m in reversed(cues):
-        pos = m.end()
-        while pos < len(t) and t[pos] in " \t\n`'\"*:":
-            pos += 1
+        pos = _DYCK_GAP.match(t, m.end()).end()
         run = _BRACKET_RUN.match(t, pos)
         if run:
-            return _dyck_tokens(run.group(0))
-    # A line that holds nothing but brackets (after an optional "Label:"), the last one.
-    for line in reversed(t.split("\n")):
+            # "the answer is ) ] or ] )" names two sequences: unparsed
+            return None if _DYCK_ALTERNATIVE.match(t, run.end()) else _dyck_tokens(run.group(0))
+    # A line that holds nothing but brackets (after an optional "Label:"): the output's last
+    # line, or any line of a short output (docs/extraction.md, "Commitment"); never a line
+    # inside a repetition loop ("[ ( [ ( [ ( ...").
+    lines = t.split("\n")
+    offset = len(t)
+    for k, line in enumerate(reversed(lines)):
+        offset -= len(line) + (1 if k else 0)
         body = _LINE_LABEL.sub("", line).strip(" \t`'\".*")
         if body and all(ch in _BRACKETS or ch in " ,`'\"" for ch in body):
+            if _in_loop(t, offset, offset + len(line)) or (k and len(t) > SHORT_OUTPUT):
+                return None
             return _dyck_tokens(body)
+        if k == 0 and len(t) > SHORT_OUTPUT and line.strip():
+            return None
     return None
 
 
@@ -1202,16 +1212,24 @@ def _word_list_robust(text: str, options: Options = None) -> str | None:
     cues = _WORD_CUE.finditer(t, low)
     if cues:
         rest = t[cues[-1].end():]
-        return _words_from(re.split(r"\n\s*\n", rest.strip(), maxsplit=1)[0])
+        words = _words_from(re.split(r"\n\s*\n", rest.strip(), maxsplit=1)[0])
+        return None if words and _two_lists(words) else words
     if _REFUSAL.search(t, low):
         return None
-    paragraphs = [p for p in re.split(r"\n\s*\n", t) if p.strip()]
-    # A list made of items, or the answer alone on the first or last paragraph.
+    # A list made of items, or the answer alone on the first or last paragraph; not a
+    # repetition loop ("apple banana apple banana ..."), not two lists offered as alternatives.
+    paragraphs = [m for m in re.finditer(r"\S(?:.|\n(?!\s*\n))*", t)]
     for p in (paragraphs[0], paragraphs[-1]):
-        words = _words_from(p)
-        if words:
-            return words
+        words = _words_from(p.group(0))
+        if words and not _in_loop(t, p.start(), p.end()):
+            return None if _two_lists(words) else words
     return None
+
+
+def _two_lists(words: str) -> bool:
+    """Whether a word list is two orderings of the same words joined by "or"."""
+    parts = words.split(" or ")
+    return len(parts) > 1 and len({" ".join(sorted(p.split())) for p in parts}) == 1
 
 
 def _word_list_official(text: str, options: Options = None) -> str | None:
@@ -1289,8 +1307,9 @@ def _family(name: str) -> Family:
 
 def extract_answer(text: str, family: str, options: Options = None) -> str | None:
     """Robust extraction (ours): the answer in the family's normal form, or None if the
-    output states no single answer (empty, refusal, hedge, garbage)."""
-    return _family(family).robust(text or "", options)
+    output states no single answer (empty, refusal, hedge, garbage, a repetition loop). Reads
+    at most the first sentence and the last ANALYSED_TAIL characters of a long output."""
+    return _family(family).robust(_analysed(text or ""), options)
 
 
 def extract_official(text: str, family: str, options: Options = None) -> str | None:
