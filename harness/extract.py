@@ -299,10 +299,16 @@ def _bare_mention_ok(t: str, start: int, end: int) -> bool:
     return finished and start >= s and end <= e
 
 
+def _cut_off(t: str) -> bool:
+    """Whether a longer output stops mid-sentence (at the token limit): its conclusions
+    ("so ...", "therefore ...") are then steps of unfinished reasoning, not its answer."""
+    return len(t) > SHORT_OUTPUT and not _final_sentence(t)[2]
+
+
 # Where a stated answer ends: its sentence, cut before an explanation ("because ..."), a
 # contrast ("not (A)", "rather than", "over (A)") or a list of reasons (";", ":").
 _STATEMENT_CUT = re.compile(
-    r"\b(?:because|since|as(?!\s+well\b)|which|that|while|whereas|given|due\s+to|based\s+on|rather|"
+    r"\b(?:because|since|(?<!well\s)as(?!\s+well\b)|which|that|while|whereas|given|due\s+to|based\s+on|rather|"
     r"instead|unlike|not|over|than|compared|but|however|although|though|except)\b|[;:\u2014]|\s-\s",
     re.IGNORECASE)
 
@@ -412,16 +418,18 @@ _MC_CANDIDATE = re.compile(
     r"|(?<![A-Za-z0-9'(\[])(?P<b>[A-Z])(?![A-Za-z0-9'&])")
 
 
-def _mc_candidates(t: str, start: int, end: int, valid: frozenset[str], options: Options) -> set[str]:
-    """The distinct options named in t[start:end]: "(A) and (B)" names two, "(A) Monsters ...
-    so (A)" one. An option's own text after its letter is skipped (LSAT options name people by
-    letters: "(B) F, G, and H"); "not (A)" and the articles "A" / "I" are not candidates."""
+def _mc_candidates(t: str, start: int, end: int, valid: frozenset[str], options: Options,
+                   first_only: bool = False) -> tuple[set[str], int]:
+    """The distinct options named in t[start:end] ("(A) and (B)" names two, "(A) Monsters ...
+    so (A)" one), and where the first one's naming ends. An option's own text after its letter
+    is skipped (LSAT options name people by letters: "(B) F, G, and H"); "not (A)" and the
+    articles "A" / "I" are not candidates."""
     out: set[str] = set()
     pos = start
     while True:
         m = _MC_CANDIDATE.search(t, pos, end)
         if not m:
-            return out
+            return out, pos
         pos = m.end()
         if m.group("p"):
             letter = m.group("p").upper()
@@ -440,14 +448,18 @@ def _mc_candidates(t: str, start: int, end: int, valid: frozenset[str], options:
             gap = _GAP.match(t, pos).end()
             if body and t[gap:gap + len(body)].casefold() == body.casefold():
                 pos = gap + len(body)
+        if first_only:
+            return out, pos
 
 
 def _mc_single(t: str, start: int, first_end: int, valid: frozenset[str], options: Options,
                limit: int = 160) -> bool:
     """Whether the answer stated from `start` (its first candidate ends at `first_end`) names
-    one option only, up to the end of its statement."""
-    end = _statement_end(t, first_end, _clause_end(t, first_end, limit))
-    return len(_mc_candidates(t, start, end, valid, options)) <= 1
+    one option only, up to the end of its statement (after the option's own text, if given)."""
+    _, after = _mc_candidates(t, start, min(len(t), first_end + limit), valid, options, first_only=True)
+    after = max(after, first_end)
+    end = _statement_end(t, after, _clause_end(t, after, limit))
+    return len(_mc_candidates(t, start, end, valid, options)[0]) <= 1
 
 
 def _agree_in_loop(t: str, found: list[tuple[int, str | None]]) -> list[tuple[int, str | None]]:
@@ -667,13 +679,17 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
         letter = m.group("l") or m.group("p")
         if letter in valid and not _in_loop(t, m.start()):
             weak.append((m.start(), letter if _mc_single(t, m.start(), m.end(), valid, options) else None))
-    for m in _CONCLUSION_CUE.finditer(t, low):  # "So A.", "Therefore, (C)."
+    for m in ([] if _cut_off(t) else _CONCLUSION_CUE.finditer(t, low)):  # "So A.", "Therefore, (C)."
         letter, hedged = _letter_after(t, m.end(), valid)
         if (letter or hedged) and _ENDS_SENTENCE.match(t, _LETTER_AT.match(t, m.end()).end()) \
                 and not _in_loop(t, m.start()):
             weak.append((m.start(), letter))
     if weak:
-        return max(weak, key=lambda s: s[0])[1]
+        last = max(weak, key=lambda s: s[0])
+        sentence_start = max((b.end() for b in _BREAK.finditer(t, max(0, last[0] - 200), last[0])), default=0)
+        if any(s[1] != last[1] for s in weak if s[0] >= sentence_start):
+            return None  # "**(A)** and **(C)**"
+        return last[1]
 
     if _REFUSAL.search(t, low) or _EITHER.search(t, low):
         return None
@@ -804,6 +820,7 @@ class _LabelSet:
     def hedged(self, low: str, mentions) -> bool:
         """Two different labels offered as alternatives: "True or False", "valid/invalid"."""
         return any(a[2] != b[2] and self._alternative.fullmatch(low, a[1], b[0])
+                   and not _EXPRESSION_AFTER.match(low, b[1])  # "True or False is True", "( True or False )"
                    for a, b in zip(mentions, mentions[1:]))
 
 
@@ -811,6 +828,7 @@ _COPULAS = frozenset("is are was were be seems equals gives returns say answer c
 _CONCLUDERS = frozenset("so thus therefore hence".split())
 _OWN_AFTER = re.compile(r"\s*[\"')]?\s*(?:[.,!;:\n]|$)")
 _TERMINATOR = re.compile(r"[.!?\n]")
+_EXPRESSION_AFTER = re.compile(r"\s*(?:\)|=|(?:is|evaluates|equals|gives|and|or)\b)")
 _OPERATOR_AFTER = re.compile(r"[\s)]*\s(?:and|or)\s+(?:not\s+)*(?:true|false|\()")  # "True and not ( False )"
 
 
@@ -899,9 +917,11 @@ def _label_robust(ls: _LabelSet, text: str) -> str | None:
         end = _clause_end(t, m.end(), 80)
         i = bisect.bisect_left(mentions, (m.end(),))
         if i < len(mentions) and mentions[i][1] <= end:
-            found = [mentions[i]] + [x for x in statements[bisect.bisect_right(statements, mentions[i]):]
-                                     if x[1] <= end]
-            stated.append((m.start(), _label_single(ls, low, found, end)))
+            # "True" / "valid" always name a label; "no" may be a determiner ("no reason")
+            named = statements if ls.bare_needs_end else mentions
+            found = [mentions[i]] + [x for x in named[bisect.bisect_right(named, mentions[i]):] if x[1] <= end]
+            hedge = ls.hedged(low, [x for x in mentions[i:i + 8] if x[1] <= end])  # "Yes and no"
+            stated.append((m.start(), None if hedge else _label_single(ls, low, found, end)))
     stated = _agree_in_loop(t, stated)
     if stated:
         return max(stated, key=lambda s: s[0])[1]
@@ -917,7 +937,7 @@ def _label_robust(ls: _LabelSet, text: str) -> str | None:
     # 3. Conclusion: "Therefore, the argument is invalid."; the last statement in the last one
     #    outside a repetition loop; two different labels there (not counting phrases about
     #    other people: "so Alexis lies and Elanor tells the truth") make it unparsed.
-    for m in reversed(_CONCLUSION_CUE.finditer(t, low)):
+    for m in ([] if _cut_off(t) else reversed(_CONCLUSION_CUE.finditer(t, low))):
         if _in_loop(t, m.start()):
             continue
         end = _clause_end(t, m.end(), 120)
@@ -926,6 +946,8 @@ def _label_robust(ls: _LabelSet, text: str) -> str | None:
             strong = [x for x in found if not x[4]]
             if strong and _label_single(ls, low, strong, end) is None:
                 return None
+            if any(x[2] != found[-1][2] for x in statements if x[0] >= end and not x[4]):
+                break  # the reasoning went on to another label: read the last sentence (step 4)
             return found[-1][2]
     # 4. Bare statements (docs/extraction.md, "Commitment"), outside repetition loops. A short
     #    output: if they all agree, that label; otherwise the first sentence's, then the last
@@ -1072,12 +1094,14 @@ def _number_robust(text: str, options: Options = None) -> str | None:
         head = _clause(t, 0, 40)
         if len({v for _, v in _numbers(head)}) == 1 and not _CALCULATION.search(head):
             return whole[0][1]
-    for m in reversed(_CONCLUSION_CUE.finditer(t, low)):
+    for m in ([] if _cut_off(t) else reversed(_CONCLUSION_CUE.finditer(t, low))):
         if _in_loop(t, m.start()):
             continue
         clause = _clause(t, m.end(), 120)
         nums = _numbers(clause)
         if nums:
+            if t.rfind("=") > m.end() + len(clause):
+                break  # the calculation went on after it: read the last "=" (below)
             return _committed_number(clause, nums)
     # Bare mentions (docs/extraction.md, "Commitment"): only in a short output or the finished
     # last sentence, never in a repetition loop.
@@ -1123,6 +1147,7 @@ _DYCK_CUE = _Spots(
     ("answer", "sequence", "completion", "output", "closing", "rest", "is", "giving", "gives", "we get"),
     after=60,
 )
+_DYCK_RUN_ENDS = re.compile(r"[\s`'\"*]*(?:[.!,;]|\n|$)")
 _DYCK_GAP = re.compile(r"[ \t\n`'\"*:]*")
 _DYCK_ALTERNATIVE = re.compile(r"[\s`'\"*]*(?:,?\s*or|/)\s*[`'\"*]*\s*[()\[\]{}<>]", re.IGNORECASE)
 _LINE_LABEL = re.compile(r"^[\s*#]*(?:[^\n:()\[\]{}<>]{1,60}:)?")
@@ -1137,10 +1162,15 @@ def _dyck_robust(text: str, options: Options = None) -> str | None:
     if not t:
         return None
     low = _lower(t)
-    cues = sorted([*_ANSWER_CUE.finditer(t, low), *_DYCK_CUE.finditer(t, low)], key=lambda m: m.end())
-    for m in reversed(cues):
+    # "the answer is" always; the weaker cues ("is:", "giving", "the sequence is") only where
+    # the brackets end the sentence and the output is not cut off mid-reasoning
+    weak = [] if _cut_off(t) else [(m, True) for m in _DYCK_CUE.finditer(t, low)]
+    cues = sorted([*((m, False) for m in _ANSWER_CUE.finditer(t, low)), *weak], key=lambda c: c[0].end())
+    for m, is_weak in reversed(cues):
         pos = _DYCK_GAP.match(t, m.end()).end()
         run = _BRACKET_RUN.match(t, pos)
+        if run and is_weak and not _DYCK_RUN_ENDS.match(t, run.end()):
+            continue
         if run:
             # "the answer is ) ] or ] )" names two sequences: unparsed
             return None if _DYCK_ALTERNATIVE.match(t, run.end()) else _dyck_tokens(run.group(0))
