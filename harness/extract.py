@@ -26,7 +26,7 @@ from typing import Callable
 from harness.errors import UserError
 
 __all__ = [
-    "AGIEVAL_FAMILY", "BBH_TASK_FAMILY", "FAMILIES", "Family", "extract_answer", "extract_official",
+    "AGIEVAL_FAMILY", "BBH_TASK_FAMILY", "FAMILIES", "Family", "damaged_targets", "extract_answer", "extract_official",
     "family_for_task", "is_correct", "normalize_target", "options_from_agieval", "options_from_text",
 ]
 
@@ -1370,6 +1370,24 @@ def family_for_task(task: str) -> str:
     if suite == "bbh" and name in BBH_TASK_FAMILY:
         return BBH_TASK_FAMILY[name]
     raise UserError(f"unknown task {task!r}: expected agieval/<task> or bbh/<one of the 27 BBH tasks>")
+
+
+def damaged_targets(docs_by_task) -> dict[str, list[str]]:
+    """Gold targets of letter tasks that are not an option letter, per task (`bbh/...` or
+    `agieval/...` -> docs). BBH split three comma-containing options into several
+    ("Monsters, Inc" = "(A) Monsters" + "(B) Inc") and kept the joined text as the target;
+    the official rule (a letter) can never score them, the robust one scores the stated text.
+    Recorded in run.json under data.damaged_targets so a reader sees why official accuracy
+    stays below 100 % there."""
+    out: dict[str, list[str]] = {}
+    for task, docs in docs_by_task.items():
+        if family_for_task(task) != "mc":
+            continue
+        key = "label" if task.startswith("agieval/") else "target"
+        bad = sorted({str(d[key]) for d in docs if len(_mc_normalize(str(d[key]))) != 1})
+        if bad:
+            out[task] = bad
+    return out
 
 
 _OPTIONS_BLOCK = re.compile(r"(?:^|\n)Options:\s*\n(.*)\Z", re.DOTALL)
