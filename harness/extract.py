@@ -1250,10 +1250,15 @@ def _word_list_robust(text: str, options: Options = None) -> str | None:
     # repetition loop ("apple banana apple banana ..."), not two lists offered as alternatives.
     paragraphs = [m for m in re.finditer(r"\S(?:.|\n(?!\s*\n))*", t)]
     for p in (paragraphs[0], paragraphs[-1]):
+        if _PROSE.search(p.group(0).strip()):
+            continue  # a sentence of reasoning ("we look at the first letters: zebra (z), ...") is not a list
         words = _words_from(p.group(0))
         if words and not _in_loop(t, p.start(), p.end()):
             return None if _two_lists(words) else words
     return None
+
+
+_PROSE = re.compile(r"[:()]|[A-Za-z]{2}[.!?]\s")
 
 
 def _two_lists(words: str) -> bool:

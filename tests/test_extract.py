@@ -318,6 +318,10 @@ DYCK_CUT = (
     "We need to close the sequence.\n< [ {\nThe stack after reading each symbol is: < then [ then { and we have "
     "to pop them in the reverse order, which means that we first pop the curly bracket, then the square bracket "
     "and finally")
+WORDS_CUT = (
+    "To sort these words, we look at the first letter of each word: zebra (z), apple (a), mango (m), kiwi (k), and "
+    "then we compare the second letters where two words share a first letter. Then we order them: apple comes "
+    "first, then kiwi, then")
 
 NEW_CASES = [
     # multiple choice: two options in the final statement, restated options, loops, cut-off text
@@ -407,8 +411,22 @@ NEW_CASES = [
      "sorted apple banana cherry or apple cherry banana"),
     ("word_list", None, "apple banana " * 10, None, " ".join(["apple banana"] * 10)),
     ("word_list", None, "The sorted list is: bat, cat, dog.", "bat cat dog", "the sorted list is bat cat dog"),
+    ("word_list", None, "Sorted list: apple, banana, cherry\n\nSorted list: apple, banana, cherry", "apple banana cherry",
+     "sorted list apple banana cherry"),
+    ("word_list", None, WORDS_CUT, None, " ".join(w.strip(".,:()").lower() for w in WORDS_CUT.split())),
+    ("word_list", None, "The answer is apple banana cherry.", "apple banana cherry", "the answer is apple banana cherry"),
+    ("word_list", None, "Sorted alphabetically:\n- apple\n- banana\n- cherry", "apple banana cherry",
+     "sorted alphabetically"),
+    ("dyck", None, "] ) } ] ) } ] ) } ] ) }", None, "] ) } ] ) } ] ) } ] ) }"),
+    ("dyck", None, "Answer: ) ]\n\nThe first ( must be closed by ) and the [ by ].", ") ]", ") ]"),
 ]
 CASES += NEW_CASES
+
+
+def test_commitment_table_covers_every_answer_family():
+    assert len(NEW_CASES) >= 60
+    assert {c[0] for c in NEW_CASES} == set(FAMILIES) - {"exact"}
+    assert sum(c[3] is None for c in NEW_CASES) >= 30  # hedges, loops and cut-off texts are unparsed
 
 
 def _case_id(case):
