@@ -444,12 +444,23 @@ def _mc_candidates(t: str, start: int, end: int, valid: frozenset[str], options:
             continue
         out.add(letter)
         if options and letter in options:
-            body = options[letter].translate(_UNICODE_FIXES).strip()
+            # the option's own text after its letter is part of naming it; another option's
+            # text there ("(C) rainmman" where rainmman is (D)) names that option too
             gap = _GAP.match(t, pos).end()
-            if body and t[gap:gap + len(body)].casefold() == body.casefold():
-                pos = gap + len(body)
+            for other in sorted(options, key=lambda k: k != letter):
+                body = options[other].translate(_UNICODE_FIXES).strip()
+                if body and (other == letter or len(body) >= 3) and _text_at(t, gap, body):
+                    out.add(other)
+                    pos = gap + len(body)
+                    break
         if first_only:
             return out, pos
+
+
+def _text_at(t: str, pos: int, body: str) -> bool:
+    """Whether `body` is written at t[pos:] (case-blind) and ends there as a whole word."""
+    end = pos + len(body)
+    return t[pos:end].casefold() == body.casefold() and not (end < len(t) and t[end].isalnum() and body[-1].isalnum())
 
 
 def _mc_single(t: str, start: int, first_end: int, valid: frozenset[str], options: Options,
@@ -863,7 +874,8 @@ _TRUTH = r"tells\s+the\s+truth|is\s+telling\s+the\s+truth|is\s+truthful"
 _YES_NO = _LabelSet(
     labels=("Yes", "No"),
     phrases=(
-        (r"not\s+plausible|implausible|not\s+a\s+plausible|unlikely\s+to\s+be\s+true", "No"),
+        (r"not\s+(?:(?:entirely|very|quite|really|particularly|fully|completely|totally|that|so)\s+)?plausible"
+         r"|implausible|not\s+a\s+plausible|unlikely\s+to\s+be\s+true", "No"),
         (_LIES, "No"),
         (_TRUTH, "Yes"),
         (r"(?:not|n't|never)\s+(?:\w+\s+)?(?:return|end\s+up|be\s+back|come\s+back|get\s+back|arrive)\w*"

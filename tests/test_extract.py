@@ -359,6 +359,10 @@ NEW_CASES = [
     ("mc", "ld3", "The answer could be (A) as well as (B).", None, "A"),
     ("mc", "ld3", "The correct answer is (B) and (B) only.", "B", "B"),
     ("mc", "movie_quirk", "Answer: Monsters, Inc", "Monsters, Inc", "A"),
+    # a letter with another option's text names two options (seen from SmolLM2-135M)
+    ("mc", "ruin", "(C) rainmman", None, "C"),
+    ("mc", "date", "(C) 12/25/1937\n\nThe correct answer is (D) 12/25/1937.", None, "C"),
+    ("mc", "geo", "The correct answer is (I) sector.", "I", "I"),
     # True / False
     ("true_false", None, "So the answer is True and False.", None, "True"),
     ("true_false", None, "The answer is False, not True.", "False", "False"),
@@ -378,6 +382,7 @@ NEW_CASES = [
     ("yes_no", None, NAV_CUT, None, None),
     ("yes_no", None, "Yes. The sentence is plausible. " * 6, None, "Yes"),
     ("yes_no", None, "The answer is not plausible.", "No", None),
+    ("yes_no", None, "The sentence \"Elias Lindholm beat the buzzer\" is not entirely plausible.", "No", None),
     # valid / invalid
     ("valid_invalid", None, "The answer is valid or invalid depending on the premises.", None, "valid"),
     ("valid_invalid", None, "So the argument is valid, not invalid.", "valid", "valid"),
