@@ -134,7 +134,7 @@ _ANSWER_CUE = _Spots(
     r"|(?:choice|option|selection)\s*:"
     r"|####)"
     r"(?:\s*(?:therefore|thus|then|clearly|probably|likely|most\s+likely|definitely|indeed|simply|just))?"
-    r"\s*,?\s*",
+    r"\s*[,:]?\s*",  # "the final answer is:\n\n20"
     ("answer", "####", "choice:", "option:", "selection:", *(f"{a} {b}" for a in ("correct", "right", "best", "final")
                           for b in ("option", "choice", "letter", "response", "one"))),
     after=60,
@@ -831,7 +831,10 @@ class _LabelSet:
     def hedged(self, low: str, mentions) -> bool:
         """Two different labels offered as alternatives: "True or False", "valid/invalid"."""
         return any(a[2] != b[2] and self._alternative.fullmatch(low, a[1], b[0])
-                   and not _EXPRESSION_AFTER.match(low, b[1])  # "True or False is True", "( True or False )"
+                   # an expression, not alternatives: "True or False is True", "( True or False )",
+                   # '"not True or False" is ...'
+                   and not _EXPRESSION_AFTER.match(low, b[1])
+                   and not _EXPRESSION_BEFORE.search(low, max(0, a[0] - 8), a[0])
                    for a, b in zip(mentions, mentions[1:]))
 
 
@@ -839,7 +842,8 @@ _COPULAS = frozenset("is are was were be seems equals gives returns say answer c
 _CONCLUDERS = frozenset("so thus therefore hence".split())
 _OWN_AFTER = re.compile(r"\s*[\"')]?\s*(?:[.,!;:\n]|$)")
 _TERMINATOR = re.compile(r"[.!?\n]")
-_EXPRESSION_AFTER = re.compile(r"\s*(?:\)|=|(?:is|evaluates|equals|gives|and|or)\b)")
+_EXPRESSION_AFTER = re.compile(r"[\s\"'`]*(?:\)|=|(?:is|evaluates|equals|gives|and|or)\b)")
+_EXPRESSION_BEFORE = re.compile(r"(?:\bnot|\(|\band|\bor|=)\s*$")
 _OPERATOR_AFTER = re.compile(r"[\s)]*\s(?:and|or)\s+(?:not\s+)*(?:true|false|\()")  # "True and not ( False )"
 
 
