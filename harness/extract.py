@@ -1187,6 +1187,8 @@ def _dyck_robust(text: str, options: Options = None) -> str | None:
         run = _BRACKET_RUN.match(t, pos)
         if run and is_weak and not _DYCK_RUN_ENDS.match(t, run.end()):
             continue
+        if run and _in_loop(t, run.start(), run.end()):
+            return None  # "The sequence is:\n( )\n{ )\n{ )\n{ )\n..."
         if run:
             # "the answer is ) ] or ] )" names two sequences: unparsed
             return None if _DYCK_ALTERNATIVE.match(t, run.end()) else _dyck_tokens(run.group(0))
@@ -1274,7 +1276,7 @@ def _word_list_robust(text: str, options: Options = None) -> str | None:
     return None
 
 
-_PROSE = re.compile(r"[:()]|[A-Za-z]{2}[.!?]\s")
+_PROSE = re.compile(r"[:()]|[A-Za-z]{2}[.!?]\s|\b(?:the|is|are|was|were|of|to|in)\b", re.IGNORECASE)
 
 
 def _two_lists(words: str) -> bool:
