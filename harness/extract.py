@@ -1096,7 +1096,9 @@ def _number_robust(text: str, options: Options = None) -> str | None:
     if not t:
         return None
     low = _lower(t)
-    for cue in (_ANSWER_CUE, _NUMBER_CUE):
+    # "the answer is" always; "the total is", "the number of fruits is" are steps of the
+    # reasoning where the output is cut off before its end
+    for cue in (_ANSWER_CUE,) if _cut_off(t) else (_ANSWER_CUE, _NUMBER_CUE):
         found = _number_in_cue(t, low, cue)
         if found is not False:
             return found[1]
