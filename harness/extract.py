@@ -411,7 +411,7 @@ def _letter_after(text: str, pos: int, valid: frozenset[str]) -> tuple[str | Non
     return letter, False
 
 
-_GAP = re.compile(r"[ .:*-]*")
+_GAP = re.compile(r"(?:[ .:*)\]]|\s-\s)*")  # between a letter and its text; not the sign of "(D)-8"
 # Any way of naming an option inside a stated answer, for counting how many it names.
 _MC_CANDIDATE = re.compile(
     r"[\(\[]\s*(?P<p>[A-Za-z])\s*[\)\]]|\b(?i:options?|choices?|letters?)\s*(?P<o>[A-Z])(?![A-Za-z0-9'])"
@@ -448,8 +448,9 @@ def _mc_candidates(t: str, start: int, end: int, valid: frozenset[str], options:
             # text there ("(C) rainmman" where rainmman is (D)) names that option too
             gap = _GAP.match(t, pos).end()
             for other in sorted(options, key=lambda k: k != letter):
-                body = options[other].translate(_UNICODE_FIXES).strip()
-                if body and (other == letter or len(body) >= 3) and _text_at(t, gap, body):
+                body = options[other].translate(_UNICODE_FIXES).strip().strip("$").strip()  # "$70" is written 70
+                if body and (other == letter or len(body) >= 3 or any(c.isdigit() for c in body)) \
+                        and _text_at(t, gap, body):
                     out.add(other)
                     pos = gap + len(body)
                     break
