@@ -744,6 +744,13 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
         mapped = _option_from_statement(statement, options)
         if mapped:
             return mapped
+    # the first sentence, where it states an option's text (answer first: "The antecedent of
+    # the pronoun ... is ambiguous."), then the finished last sentence
+    first = next((x for x in _SENTENCE_END.split(body) if x.strip()), "").strip()
+    if first and not first.endswith("?") and len(first) <= 200 and not _in_loop(body, 0, len(first)):
+        mapped = _option_from_statement(first, options)
+        if mapped:
+            return mapped
     start, end, finished = _final_sentence(body)
     if sentences and finished and _bare_mention_ok(body, start, end):
         return _option_from_statement(sentences[-1], options)
