@@ -285,7 +285,8 @@ def _final_sentence(t: str) -> tuple[int, int, bool]:
         start = m.end()
     while start < end and t[start].isspace():
         start += 1
-    return start, end, t[end - 1] in _FINISHED
+    # a lone "*" is an unfinished product ("(3 *"), "**" closes bold
+    return start, end, t[end - 1] in _FINISHED and (t[end - 1] != "*" or t[end - 2:end] == "**")
 
 
 def _bare_mention_ok(t: str, start: int, end: int) -> bool:
