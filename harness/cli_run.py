@@ -51,8 +51,11 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_run)
 
     s = sub.add_parser("score", help="score generations made elsewhere (predictions JSONL)")
-    s.add_argument("--suite", required=True)
-    s.add_argument("--predictions", required=True, help="JSONL: task, prediction, and doc_id/index/input/target")
+    s.add_argument("--suite", help="required unless only explaining a run")
+    s.add_argument("--predictions", help="JSONL: task, prediction, and doc_id/index/input/target")
+    s.add_argument("--explain", nargs="?", const=True, metavar="RUN_DIR",
+                   help="print every example whose verdict differs between the robust and official extractors "
+                        "(of RUN_DIR, or of the run just scored)")
     s.add_argument("--output")
     s.add_argument("--name")
     s.add_argument("--data-dir")
@@ -86,12 +89,22 @@ def cmd_run(args) -> int:
 
 
 def cmd_score(args) -> int:
+    from harness.errors import UserError
     from harness.runner import print_summary
-    from harness.score_file import score_predictions
+    from harness.score_file import explain_run, score_predictions
 
+    if isinstance(args.explain, str):
+        if args.predictions:
+            raise UserError("score: --explain RUN_DIR explains an existing run; with --predictions give --explain alone")
+        explain_run(args.explain)
+        return 0
+    if not args.suite or not args.predictions:
+        raise UserError("score: --suite and --predictions are required (or --explain RUN_DIR alone)")
     run_dir = score_predictions(args.predictions, args.suite, args.output, args.data_dir, args.system_message,
                                 args.prompt_style, args.name)
     print_summary(run_dir)
+    if args.explain:
+        explain_run(run_dir)
     return 0
 
 

@@ -17,6 +17,7 @@ compares like with like. docs/extraction.md states each family's rule.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from harness.errors import UserError
 from harness.taskdefs import suite_families
 
 __all__ = [
-    "AGIEVAL_FAMILY", "BBH_TASK_FAMILY", "FAMILIES", "Family", "extract_answer", "extract_official",
+    "AGIEVAL_FAMILY", "BBH_TASK_FAMILY", "FAMILIES", "Family", "damaged_targets", "extract_answer", "extract_official",
     "family_for_task", "is_correct", "normalize_target", "options_from_agieval", "options_from_text",
 ]
 
@@ -106,7 +107,7 @@ _ANSWER_CUE = _Spots(
     r"|(?:choice|option|selection)\s*:"
     r"|####)"
     r"(?:\s*(?:therefore|thus|then|clearly|probably|likely|most\s+likely|definitely|indeed|simply|just))?"
-    r"\s*,?\s*",
+    r"\s*[,:]?\s*",  # "the final answer is:\n\n20"
     ("answer", "####", "choice:", "option:", "selection:", *(f"{a} {b}" for a in ("correct", "right", "best", "final")
                           for b in ("option", "choice", "letter", "response", "one"))),
     after=60,
@@ -155,6 +156,141 @@ def _norm_text(s: str) -> str:
     """Case-folded, single-spaced, without surrounding punctuation or markdown."""
     s = _BOLD.sub("", s.translate(_UNICODE_FIXES))
     return " ".join(s.split()).strip(" \t\n.,;:!?\"'`*").casefold()
+
+
+# ---------------------------------------------------------------------------------------------
+# Commitment: how much of an output is read, repetition loops, the extent of a stated answer
+# ---------------------------------------------------------------------------------------------
+
+# The robust extractor reads the first ANALYSED_HEAD characters (up to the first sentence end)
+# and the last ANALYSED_TAIL characters. An answer is stated at the start (answer first) or at
+# the end (conclusion); 16,000 characters are about 4,000 tokens, eight times the harness's
+# default generation budget (512 tokens), so no output the harness makes is cut. What is left
+# out of a longer output is its middle, which no rule below may credit anyway (a bare mention
+# counts only in a short output or the last sentence). docs/extraction.md, "Linear time".
+ANALYSED_HEAD = 1_000
+ANALYSED_TAIL = 16_000
+# An output this short (characters, after clean-up) is read whole for a bare mention.
+SHORT_OUTPUT = 200
+# A repetition loop: the same run of at most LOOP_MAX_PERIOD tokens at least LOOP_MIN_COPIES
+# times in a row, LOOP_MIN_TOKENS tokens in all ("No No No ...", "= not False and True = not
+# False and True = ..."). Small models fall into them when they never reach an answer.
+LOOP_MAX_PERIOD = 64
+LOOP_MIN_COPIES = 4
+LOOP_MIN_TOKENS = 12
+
+
+def _analysed(text: str) -> str:
+    """The part of an output the robust extractor reads (see ANALYSED_TAIL): the whole output,
+    or, for a longer one, its first sentence and its last ANALYSED_TAIL characters, cut at a
+    line or word boundary so no half word reads as a label."""
+    if len(text) <= ANALYSED_HEAD + ANALYSED_TAIL:
+        return text
+    head = text[:ANALYSED_HEAD]
+    first_end = _SENTENCE_END.search(head, 1)
+    head = head[:first_end.start()] if first_end else head
+    tail = text[-ANALYSED_TAIL:]
+    cut = tail.find("\n", 0, 2_000)
+    if cut < 0:
+        cut = next((i for i, ch in enumerate(tail[:2_000]) if ch.isspace()), 0)
+    return f"{head}\n\n{tail[cut:].lstrip()}"
+
+
+_TOKEN = re.compile(r"\S+")
+_TOKEN_PUNCT = ".,;:!?\"'*`"
+
+
+def _periodic_run(tokens: list[str]) -> int:
+    """How many tokens at the end of `tokens` form a repetition loop (0 if none). Linear:
+    for each period the scan stops at the first token that differs, and the first period
+    that forms a loop ends the search."""
+    n = len(tokens)
+    for p in range(1, min(LOOP_MAX_PERIOD, n // LOOP_MIN_COPIES) + 1):
+        i = n - 1
+        while i >= p and tokens[i] == tokens[i - p]:
+            i -= 1
+        length = (n - 1 - i) + p
+        if length >= LOOP_MIN_COPIES * p and length >= LOOP_MIN_TOKENS:
+            return length
+    return 0
+
+
+@functools.lru_cache(maxsize=64)
+def _loops(t: str) -> tuple[int, int]:
+    """(head_end, tail_start): t[:head_end] is a loop the output starts with, t[tail_start:]
+    one it ends with; (0, len(t)) where there is none. A last token cut off mid-word
+    ("No No No N") is left out of the comparison."""
+    spans = [(m.start(), m.end()) for m in _TOKEN.finditer(t)]
+    tokens = [t[a:b].strip(_TOKEN_PUNCT).lower() for a, b in spans]
+    tail_start, head_end = len(t), 0
+    for drop in (0, 1):
+        run = _periodic_run(tokens[:len(tokens) - drop])
+        if run:
+            tail_start = spans[len(tokens) - drop - run][0]
+            break
+    for drop in (0, 1):
+        run = _periodic_run(tokens[drop:][::-1])
+        if run:
+            head_end = spans[drop + run - 1][1]
+            break
+    return head_end, tail_start
+
+
+def _in_loop(t: str, start: int, end: int | None = None) -> bool:
+    """Whether t[start:end] lies (partly) inside a repetition loop at the start or end of t."""
+    head_end, tail_start = _loops(t)
+    return start < head_end or (end if end is not None else start + 1) > tail_start
+
+
+_BREAK = re.compile(r"[.!?](?=\s)|\n")
+_FINISHED = frozenset(".!)]*`\"'")
+
+
+def _final_sentence(t: str) -> tuple[int, int, bool]:
+    """(start, end, finished) of the output's last sentence; `finished` is False where the
+    output stops mid-sentence (cut off at the token limit) rather than at `.` `!` or a
+    closing bracket, quote or markdown mark."""
+    end = len(t.rstrip())
+    if not end:
+        return 0, 0, False
+    start = 0
+    for m in _BREAK.finditer(t, max(0, end - 2_000), end - 1):
+        start = m.end()
+    while start < end and t[start].isspace():
+        start += 1
+    # a lone "*" is an unfinished product ("(3 *"), "**" closes bold
+    return start, end, t[end - 1] in _FINISHED and (t[end - 1] != "*" or t[end - 2:end] == "**")
+
+
+def _bare_mention_ok(t: str, start: int, end: int) -> bool:
+    """A mention outside any stated answer counts only (a) in a short output, or (b) in the
+    output's last sentence when that sentence is finished; never inside a repetition loop."""
+    if _in_loop(t, start, end):
+        return False
+    if len(t) <= SHORT_OUTPUT:
+        return True
+    s, e, finished = _final_sentence(t)
+    return finished and start >= s and end <= e
+
+
+def _cut_off(t: str) -> bool:
+    """Whether a longer output stops mid-sentence (at the token limit): its conclusions
+    ("so ...", "therefore ...") are then steps of unfinished reasoning, not its answer."""
+    return len(t) > SHORT_OUTPUT and not _final_sentence(t)[2]
+
+
+# Where a stated answer ends: its sentence, cut before an explanation ("because ..."), a
+# contrast ("not (A)", "rather than", "over (A)") or a list of reasons (";", ":").
+_STATEMENT_CUT = re.compile(
+    r"\b(?:because|since|(?<!well\s)as(?!\s+well\b)|which|that|while|whereas|given|due\s+to|based\s+on|rather|"
+    r"instead|unlike|not|over|than|compared|but|however|although|though|except)\b|[;:\u2014]|\s-\s",
+    re.IGNORECASE)
+
+
+def _statement_end(t: str, first_end: int, clause_end: int, cut_at: re.Pattern = _STATEMENT_CUT) -> int:
+    """Where the answer stated from `first_end` (just after its first candidate) ends."""
+    cut = cut_at.search(t, first_end, clause_end)
+    return cut.start() if cut else clause_end
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,6 +383,82 @@ def _letter_after(text: str, pos: int, valid: frozenset[str]) -> tuple[str | Non
         if h and h.group(1).upper() != letter and h.group(1).upper() in valid:
             return None, True
     return letter, False
+
+
+_GAP = re.compile(r"(?:[ .:*)\]]|\s-\s)*")  # between a letter and its text; not the sign of "(D)-8"
+# Any way of naming an option inside a stated answer, for counting how many it names.
+_MC_CANDIDATE = re.compile(
+    r"[\(\[]\s*(?P<p>[A-Za-z])\s*[\)\]]|\b(?i:options?|choices?|letters?)\s*(?P<o>[A-Z])(?![A-Za-z0-9'])"
+    r"|(?<![A-Za-z0-9'(\[])(?P<b>[A-Z])(?![A-Za-z0-9'&])")
+
+
+def _mc_candidates(t: str, start: int, end: int, valid: frozenset[str], options: Options,
+                   first_only: bool = False) -> tuple[set[str], int]:
+    """The distinct options named in t[start:end] ("(A) and (B)" names two, "(A) Monsters ...
+    so (A)" one), and where the first one's naming ends. An option's own text after its letter
+    is skipped (LSAT options name people by letters: "(B) F, G, and H"); "not (A)" and the
+    articles "A" / "I" are not candidates."""
+    out: set[str] = set()
+    pos = start
+    while True:
+        m = _MC_CANDIDATE.search(t, pos, end)
+        if not m:
+            return out, pos
+        pos = m.end()
+        if m.group("p"):
+            letter = m.group("p").upper()
+        elif m.group("o"):
+            letter = m.group("o")
+        else:
+            letter = m.group("b")
+            word = _NEXT_WORD.match(t, m.end())
+            if (letter in "AI" and word and word.group(1) not in _LETTER_FOLLOWERS) or _ALGEBRA.match(t, m.end()):
+                continue
+        if letter not in valid or _NEGATED.search(t, max(0, m.start() - 16), m.start()):
+            continue
+        out.add(letter)
+        if options and letter in options:
+            # the option's own text after its letter is part of naming it; another option's
+            # text there ("(C) rainmman" where rainmman is (D)) names that option too
+            gap = _GAP.match(t, pos).end()
+            for other in sorted(options, key=lambda k: k != letter):
+                body = options[other].translate(_UNICODE_FIXES).strip().strip("$").strip()  # "$70" is written 70
+                if body and (other == letter or len(body) >= 3 or any(c.isdigit() for c in body)) \
+                        and _text_at(t, gap, body):
+                    out.add(other)
+                    pos = gap + len(body)
+                    break
+        if first_only:
+            return out, pos
+
+
+def _text_at(t: str, pos: int, body: str) -> bool:
+    """Whether `body` is written at t[pos:] (case-blind) and ends there as a whole word."""
+    end = pos + len(body)
+    return t[pos:end].casefold() == body.casefold() and not (end < len(t) and t[end].isalnum() and body[-1].isalnum())
+
+
+def _mc_single(t: str, start: int, first_end: int, valid: frozenset[str], options: Options,
+               limit: int = 160) -> bool:
+    """Whether the answer stated from `start` (its first candidate ends at `first_end`) names
+    one option only, up to the end of its statement (after the option's own text, if given)."""
+    _, after = _mc_candidates(t, start, min(len(t), first_end + limit), valid, options, first_only=True)
+    after = max(after, first_end)
+    end = _statement_end(t, after, _clause_end(t, after, limit))
+    return len(_mc_candidates(t, start, end, valid, options)[0]) <= 1
+
+
+def _agree_in_loop(t: str, found: list[tuple[int, str | None]]) -> list[tuple[int, str | None]]:
+    """Stated answers, with a last one inside a repetition loop only where every statement in
+    the loop gives the same answer ("The answer is (A). The answer is (B). The answer is (A). ...")."""
+    if not found:
+        return found
+    last = max(found, key=lambda s: s[0])
+    if _in_loop(t, last[0]):
+        _, tail_start = _loops(t)
+        if len({s[1] for s in found if s[0] >= tail_start}) > 1:
+            return [(last[0], None)]
+    return found
 
 
 @functools.lru_cache(maxsize=1024)
@@ -408,47 +620,62 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
     valid = frozenset(options) if options else _ALL_LETTERS
 
     # 1. A stated answer: the last "answer is X" / "X is correct" wins ("Option A is wrong
-    #    because ... so the answer is (C)"); a hedge there makes the output unparseable.
+    #    because ... so the answer is (C)"); a hedge there, or a second option named in it
+    #    ("the answer is (A) and (B)"), makes the output unparseable.
     stated: list[tuple[int, str | None]] = []
     text_clauses: list[str] = []
     for m in _ANSWER_CUE.finditer(t, low):
         letter, hedged = _letter_after(t, m.end(), valid)
+        prefix = None
         if letter and options and t[m.end():m.end() + 1].isalpha():
             # "The answer is A Brazilian teacher ...": an option's text that begins with a letter
-            letter = _option_prefix(_clause(t, m.end(), 400), options) or letter
+            prefix = _option_prefix(_clause(t, m.end(), 400), options)
+            letter = prefix or letter
+        if letter and not prefix and not _mc_single(t, m.end(), _LETTER_AT.match(t, m.end()).end(),
+                                                           valid, options):
+            letter, hedged = None, True
         if letter or hedged:
             stated.append((m.start(), letter))
         else:
-            line_end = t.find("\n", m.end())
+            line_end = t.find("\n", m.end(), m.end() + 400)
             text_clauses.append((_clause(t, m.end()), t[m.end():line_end if line_end >= 0 else m.end() + 400]))
     for m in _LETTER_IS_CORRECT.finditer(t, low):
         letter = m.group("a") or m.group("b") or m.group("c")
         if letter in valid and not _NEGATED.search(t, max(0, m.start() - 16), m.start()):
             stated.append((m.start(), letter))
+    stated = _agree_in_loop(t, stated)
     if stated:
         return max(stated, key=lambda s: s[0])[1]
     if options:
-        for sentence, line in reversed(text_clauses):  # "The answer is Frankenstein."
+        for sentence, line in reversed(text_clauses[-8:]):  # "The answer is Frankenstein."; the last ones
             mapped = _option_from_statement(sentence, options) or _option_from_statement(line, options)
             if mapped:
                 return mapped
 
-    # 2. Weaker explicit choices: "I would choose (B)", "**B**".
+    # 2. Weaker explicit choices: "I would choose (B)", "**B**", "So A."; not inside a
+    #    repetition loop, and naming one option only.
     weak = []
     for m in _CHOOSE.finditer(t, low):
         letter, hedged = _letter_after(t, m.end(), valid)
-        if letter or hedged:
+        if letter and not _mc_single(t, m.end(), _LETTER_AT.match(t, m.end()).end(), valid, options):
+            letter, hedged = None, True
+        if (letter or hedged) and not _in_loop(t, m.start()):
             weak.append((m.start(), letter))
     for m in _BOLD_LETTER.finditer(t, low):
         letter = m.group("l") or m.group("p")
-        if letter in valid:
-            weak.append((m.start(), letter))
-    for m in _CONCLUSION_CUE.finditer(t, low):  # "So A.", "Therefore, (C)."
+        if letter in valid and not _in_loop(t, m.start()):
+            weak.append((m.start(), letter if _mc_single(t, m.start(), m.end(), valid, options) else None))
+    for m in ([] if _cut_off(t) else _CONCLUSION_CUE.finditer(t, low)):  # "So A.", "Therefore, (C)."
         letter, hedged = _letter_after(t, m.end(), valid)
-        if (letter or hedged) and _ENDS_SENTENCE.match(t, _LETTER_AT.match(t, m.end()).end()):
+        if (letter or hedged) and _ENDS_SENTENCE.match(t, _LETTER_AT.match(t, m.end()).end()) \
+                and not _in_loop(t, m.start()):
             weak.append((m.start(), letter))
     if weak:
-        return max(weak, key=lambda s: s[0])[1]
+        last = max(weak, key=lambda s: s[0])
+        sentence_start = max((b.end() for b in _BREAK.finditer(t, max(0, last[0] - 200), last[0])), default=0)
+        if any(s[1] != last[1] for s in weak if s[0] >= sentence_start):
+            return None  # "**(A)** and **(C)**"
+        return last[1]
 
     if _REFUSAL.search(t, low) or _EITHER.search(t, low):
         return None
@@ -460,34 +687,48 @@ def _mc_robust(text: str, options: Options = None) -> str | None:
         low = _lower(body)
 
     # 3. The answer given first: "(B) The specialist ...", "B.", "B", "Option C - ...", or a
-    #    line holding nothing but a letter.
+    #    line holding nothing but a letter; its first statement must name one option only
+    #    ("(A) and (B) are both sarcastic." is not an answer), and not start a repetition loop.
     m = _LEADING.match(body)
-    if m and not _REJECTED_AFTER.match(body, m.end()):
+    if m and not _REJECTED_AFTER.match(body, m.end()) and not _in_loop(body, m.start("x")):
         letter, hedged = _letter_after(body, m.start("x"), valid)
-        if hedged:
+        if hedged or (letter and not _mc_single(body, m.start("x"), m.end(), valid, options)):
             return None
         if letter:
             return letter
-    lines = {m.group(1) for m in _LETTER_LINE.finditer(body)} & valid
+    lines = {m.group(1) for m in _LETTER_LINE.finditer(body) if not _in_loop(body, m.start(), m.end())} & valid
     if len(lines) == 1:
         return lines.pop()
 
-    # 4. Exactly one option marked anywhere: "I believe (C) fits best."
-    marked = {(m.group("p") or m.group("o")).upper() for m in _MARKER.finditer(body, low)} & valid
+    # 4. Bare mentions (docs/extraction.md, "Commitment"): exactly one option marked in the
+    #    whole output, "I believe (C) fits best.", where the output is short or the mark is in
+    #    its finished last sentence, and not inside a repetition loop.
+    marks = [(m, (m.group("p") or m.group("o")).upper()) for m in _MARKER.finditer(body, low)]
+    marked = {letter for _, letter in marks} & valid
     if len(marked) == 1:
-        return marked.pop()
+        return marked.pop() if any(_bare_mention_ok(body, m.start(), m.end()) for m, _ in marks) else None
     if marked or not options:
         return None
 
-    # 5. The option's text without its letter: the whole (short) answer or its last sentence;
-    #    questions ("What is the date today?") do not count.
+    # 5. The option's text without its letter: the whole short answer, or its finished last
+    #    sentence; questions ("What is the date today?") do not count.
     sentences = [s for s in _sentences(body) if not s.endswith("?")]
     statement = " ".join(sentences)
-    if len(statement) <= 200:
+    if len(statement) <= 200 and not _in_loop(body, 0, len(body)):
         mapped = _option_from_statement(statement, options)
         if mapped:
             return mapped
-    return _option_from_statement(sentences[-1], options) if sentences else None
+    # the first sentence, where it states an option's text (answer first: "The antecedent of
+    # the pronoun ... is ambiguous."), then the finished last sentence
+    first = next((x for x in _SENTENCE_END.split(body) if x.strip()), "").strip()
+    if first and not first.endswith("?") and len(first) <= 200 and not _in_loop(body, 0, len(first)):
+        mapped = _option_from_statement(first, options)
+        if mapped:
+            return mapped
+    start, end, finished = _final_sentence(body)
+    if sentences and finished and _bare_mention_ok(body, start, end):
+        return _option_from_statement(sentences[-1], options)
+    return None
 
 
 def _mc_official(text: str, options: Options = None) -> str | None:
@@ -551,10 +792,13 @@ class _LabelSet:
         """The mentions that state an answer: a phrase ("is lying", "not plausible"), a label
         after a copula ("is valid", "= False"), or a label as its own sentence ("No, ...")."""
         out = []
+        # The next sentence end after each mention, from one pass over the text (a search per
+        # mention made "No No No ..." quadratic).
+        ends = [m.start() for m in _TERMINATOR.finditer(low)]
         for mention in mentions:
             start, end, _, bare, _ = mention
-            terminator = _TERMINATOR.search(low, end)
-            if terminator and terminator.group(0) == "?":  # "Is the following sentence plausible?"
+            i = bisect.bisect_left(ends, end)
+            if i < len(ends) and low[ends[i]] == "?":  # "Is the following sentence plausible?"
                 continue
             if _OPERATOR_AFTER.match(low, end):  # part of an expression: "True and not False"
                 continue
@@ -569,6 +813,10 @@ class _LabelSet:
     def hedged(self, low: str, mentions) -> bool:
         """Two different labels offered as alternatives: "True or False", "valid/invalid"."""
         return any(a[2] != b[2] and self._alternative.fullmatch(low, a[1], b[0])
+                   # an expression, not alternatives: "True or False is True", "( True or False )",
+                   # '"not True or False" is ...'
+                   and not _EXPRESSION_AFTER.match(low, b[1])
+                   and not _EXPRESSION_BEFORE.search(low, max(0, a[0] - 8), a[0])
                    for a, b in zip(mentions, mentions[1:]))
 
 
@@ -576,6 +824,8 @@ _COPULAS = frozenset("is are was were be seems equals gives returns say answer c
 _CONCLUDERS = frozenset("so thus therefore hence".split())
 _OWN_AFTER = re.compile(r"\s*[\"')]?\s*(?:[.,!;:\n]|$)")
 _TERMINATOR = re.compile(r"[.!?\n]")
+_EXPRESSION_AFTER = re.compile(r"[\s\"'`]*(?:\)|=|(?:is|evaluates|equals|gives|and|or)\b)")
+_EXPRESSION_BEFORE = re.compile(r"(?:\bnot|\(|\band|\bor|=)\s*$")
 _OPERATOR_AFTER = re.compile(r"[\s)]*\s(?:and|or)\s+(?:not\s+)*(?:true|false|\()")  # "True and not ( False )"
 
 
@@ -610,7 +860,8 @@ _TRUTH = r"tells\s+the\s+truth|is\s+telling\s+the\s+truth|is\s+truthful"
 _YES_NO = _LabelSet(
     labels=("Yes", "No"),
     phrases=(
-        (r"not\s+plausible|implausible|not\s+a\s+plausible|unlikely\s+to\s+be\s+true", "No"),
+        (r"not\s+(?:(?:entirely|very|quite|really|particularly|fully|completely|totally|that|so)\s+)?plausible"
+         r"|implausible|not\s+a\s+plausible|unlikely\s+to\s+be\s+true", "No"),
         (_LIES, "No"),
         (_TRUTH, "Yes"),
         (r"(?:not|n't|never)\s+(?:\w+\s+)?(?:return|end\s+up|be\s+back|come\s+back|get\s+back|arrive)\w*"
@@ -638,44 +889,86 @@ def _one(mentions) -> str | None:
     return distinct.pop() if len(distinct) == 1 else None
 
 
+def _label_single(ls: _LabelSet, low: str, found, clause_end: int):
+    """The label the answer stated by found[0] gives, up to the end of its statement; None
+    where the statement names two labels ("the answer is No, the sentence is plausible") or
+    offers them as alternatives ("True or False"). A label after "not" or "rather than" is
+    a contrast, not a second answer ("valid, not invalid")."""
+    if ls.hedged(low, found):
+        return None
+    end = _statement_end(low, found[0][1], clause_end)
+    named = [x for x in found if x[0] < end and (x is found[0] or not _NEGATED.search(low, max(0, x[0] - 16), x[0]))]
+    return _one(named)
+
+
 def _label_robust(ls: _LabelSet, text: str) -> str | None:
     t = _BOLD.sub("", _prepare(text))
     if not t:
         return None
     low = _lower(t)
     mentions = ls.mentions(low)
-    # 1. Stated answer; the last one wins; two labels in it ("True or False") is a hedge.
-    for m in reversed(_ANSWER_CUE.finditer(t, low)):
-        end = _clause_end(t, m.end(), 80)
-        found = [x for x in mentions if m.end() <= x[0] and x[1] <= end]
-        if found:
-            return None if ls.hedged(low, found) else _one(found)
+    # 1. Stated answer; the last one wins; two labels in it ("True or False", "No, it is
+    #    plausible") make it unparsed, as do two different ones inside a repetition loop.
     statements = ls.statements(low, mentions)
+    stated = []
+    for m in _ANSWER_CUE.finditer(t, low):
+        end = _clause_end(t, m.end(), 80)
+        i = bisect.bisect_left(mentions, (m.end(),))
+        if i < len(mentions) and mentions[i][1] <= end:
+            # "True" / "valid" always name a label; "no" may be a determiner ("no reason")
+            named = statements if ls.bare_needs_end else mentions
+            found = [mentions[i]] + [x for x in named[bisect.bisect_right(named, mentions[i]):] if x[1] <= end]
+            hedge = ls.hedged(low, [x for x in mentions[i:i + 8] if x[1] <= end])  # "Yes and no"
+            stated.append((m.start(), None if hedge else _label_single(ls, low, found, end)))
+    stated = _agree_in_loop(t, stated)
+    if stated:
+        return max(stated, key=lambda s: s[0])[1]
     if (not statements and _REFUSAL.search(t, low)) or ls.hedged(low, mentions):
         return None
-    # 2. Answer first: "No, the sentence ...", "True."
+    # 2. Answer first: "No, the sentence ...", "True." (not the start of a repetition loop).
     lead = len(t) - len(t.lstrip(" \t\n#>*\"'([")) if t[0] in " \t\n#>*\"'([" else 0
-    if mentions and mentions[0][0] == lead and not _OPERATOR_AFTER.match(low, mentions[0][1]):
-        return mentions[0][2]
-    # 3. Conclusion: "Therefore, the argument is invalid."; the last statement in the last one.
-    for m in reversed(_CONCLUSION_CUE.finditer(t, low)):
+    if mentions and mentions[0][0] == lead and not _OPERATOR_AFTER.match(low, mentions[0][1]) \
+            and not _in_loop(t, lead):
+        first_end = _clause_end(t, lead, 160)
+        return _label_single(ls, low, [mentions[0]] + [x for x in statements if mentions[0][1] <= x[0] < first_end],
+                             first_end)
+    # 3. Conclusion: "Therefore, the argument is invalid."; the last statement in the last one
+    #    outside a repetition loop; two different labels there (not counting phrases about
+    #    other people: "so Alexis lies and Elanor tells the truth") make it unparsed.
+    for m in ([] if _cut_off(t) else reversed(_CONCLUSION_CUE.finditer(t, low))):
+        if _in_loop(t, m.start()):
+            continue
         end = _clause_end(t, m.end(), 120)
         found = [x for x in statements if m.end() <= x[0] < end]
         if found:
+            strong = [x for x in found if not x[4]]
+            if strong and _label_single(ls, low, strong, end) is None:
+                return None
+            if any(x[2] != found[-1][2] for x in statements if x[0] >= end and not x[4]):
+                break  # the reasoning went on to another label: read the last sentence (step 4)
             return found[-1][2]
-    # 4. Statements anywhere; if they disagree, the first sentence (answer-first style), then the last.
+    # 4. Bare statements (docs/extraction.md, "Commitment"), outside repetition loops. A short
+    #    output: if they all agree, that label; otherwise the first sentence's, then the last
+    #    sentence's. A longer one: the first sentence's (answer first), then the finished last
+    #    sentence's; a label in the middle of a long text is not an answer.
+    statements = [x for x in statements if not _in_loop(t, x[0], x[1])]
     ends = [m.start() for m in _SENTENCE_END.finditer(t)] + [len(t)]
-    if sum(1 for s, e in zip([0] + ends, ends) if t[s:e].strip(" \n.!?")) > 1:
+    starts = [0] + [e + 1 for e in ends[:-1]]
+    spans = [(s, e) for s, e in zip(starts, ends) if t[s:e].strip(" \n.!?")]
+    if len(spans) > 1:
         statements = [x for x in statements if not x[4]]
-    if _one(statements):
+    if not statements:
+        return None
+    short = len(t) <= SHORT_OUTPUT
+    if short and _one(statements):
         return _one(statements)
-    if statements:
-        starts = [0] + [e + 1 for e in ends[:-1]]
-        spans = [(s, e) for s, e in zip(starts, ends) if t[s:e].strip()]
-        for s, e in (spans[0], spans[-1]):
-            one = _one([x for x in statements if s <= x[0] < e])
-            if one:
-                return one
+    s, e = spans[0]
+    one = _one([x for x in statements if s <= x[0] < e])
+    if one:
+        return one
+    s, e, finished = _final_sentence(t)
+    if short or finished:
+        return _one([x for x in statements if s <= x[0] < e])
     return None
 
 
@@ -747,20 +1040,36 @@ def _numbers(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _hedged_numbers(clause: str, nums) -> bool:
-    return len({v for _, v in nums}) > 1 and re.search(r"\b(?:or|either)\b", clause, re.I) is not None
+_NUMBER_STATEMENT_CUT = re.compile(_STATEMENT_CUT.pattern.replace(r"|\s-\s", "") + r"|\(", re.IGNORECASE)
 
 
-def _number_in_cue(t: str, low: str, cue: _Spots, max_offset: int = 12, alone: bool = False) -> str | None | bool:
-    """The number stated right after the last `cue` that has one; None for a hedge
-    ("either 7 or 8"); False where no cue states a number."""
+def _committed_number(clause: str, nums) -> str | None:
+    """The one number a stated answer gives: after its last "=" where it states a
+    calculation ("46 - 22 = 24"), else its first number if it names no other one ("7 or 8",
+    "8 apples and 3 pears"); an explanation after it ("8, since 3 + 5 = 8", "8 (3 + 5)")
+    does not count."""
+    end = _statement_end(clause, nums[0][0] + 1, len(clause), _NUMBER_STATEMENT_CUT)
+    stated = [(p, v) for p, v in nums if p < end]
+    eq = clause.rfind("=", 0, end)
+    if eq >= 0:
+        after = [v for p, v in stated if p > eq]
+        if after and not (len(set(after)) > 1 and re.search(r"\b(?:or|either)\b", clause[eq:end], re.I)):
+            return after[0]
+        if after:
+            return None
+    return stated[0][1] if len({v for _, v in stated}) == 1 else None
+
+
+def _number_in_cue(t: str, low: str, cue: _Spots, max_offset: int = 12, alone: bool = False):
+    """(position, number) stated right after the last `cue` that has one, the number None
+    where the statement names several ("either 7 or 8"); False where no cue states a number."""
     for m in reversed(cue.finditer(t, low)):
         clause = _clause(t, m.end(), 80)
         nums = _numbers(clause)
         if nums and nums[0][0] <= max_offset:
             if alone and (len(nums) > 1 or "," in _clause(t, m.end(), 400).split(":")[0]):
                 continue  # a list of things ("I have two beds, a stove, ..."), not a count
-            return None if _hedged_numbers(clause, nums) else nums[0][1]
+            return m.start(), _committed_number(clause, nums)
     return False
 
 
@@ -769,39 +1078,45 @@ def _number_robust(text: str, options: Options = None) -> str | None:
     if not t:
         return None
     low = _lower(t)
-    for cue in (_ANSWER_CUE, _NUMBER_CUE):
+    # "the answer is" always; "the total is", "the number of fruits is" are steps of the
+    # reasoning where the output is cut off before its end
+    for cue in (_ANSWER_CUE,) if _cut_off(t) else (_ANSWER_CUE, _NUMBER_CUE):
         found = _number_in_cue(t, low, cue)
         if found is not False:
-            return found
+            return found[1]
     if _REFUSAL.search(t, low):
         return None
     whole = _numbers(t)
     # The answer first ("8\n\nExplanation: ...", "8 instruments."), not a list marker
-    # ("1. First, ...") nor the start of a calculation ("(-1 + 2) = ...").
-    if whole and whole[0][0] == len(t) - len(t.lstrip("*# ")) and not _LIST_MARKER.match(t):
+    # ("1. First, ...") nor the start of a calculation ("(-1 + 2) = ...") nor a loop ("8 8 8 ...").
+    if whole and whole[0][0] == len(t) - len(t.lstrip("*# ")) and not _LIST_MARKER.match(t) \
+            and not _in_loop(t, whole[0][0]):
         head = _clause(t, 0, 40)
         if len({v for _, v in _numbers(head)}) == 1 and not _CALCULATION.search(head):
             return whole[0][1]
-    for m in reversed(_CONCLUSION_CUE.finditer(t, low)):
+    for m in ([] if _cut_off(t) else reversed(_CONCLUSION_CUE.finditer(t, low))):
+        if _in_loop(t, m.start()):
+            continue
         clause = _clause(t, m.end(), 120)
         nums = _numbers(clause)
         if nums:
-            if _hedged_numbers(clause, nums):
-                return None
-            eq = clause.rfind("=")
-            after_eq = [v for p, v in nums if p > eq] if eq >= 0 else []
-            return after_eq[0] if after_eq else nums[0][1]
+            if t.rfind("=") > m.end() + len(clause):
+                break  # the calculation went on after it: read the last "=" (below)
+            return _committed_number(clause, nums)
+    # Bare mentions (docs/extraction.md, "Commitment"): only in a short output or the finished
+    # last sentence, never in a repetition loop.
     found = _number_in_cue(t, low, _HAVE_CUE, max_offset=0, alone=True)  # "I have 8", not "I have an apple, ..."
-    if found is not False:
-        return found
+    if found is not False and found[1] is not None and _bare_mention_ok(t, found[0], found[0] + 1):
+        return found[1]
     eq = t.rfind("=")
     if eq >= 0:
         nums = _numbers(t[eq + 1:eq + 31].lstrip())
-        if nums and nums[0][0] == 0:
+        if nums and nums[0][0] == 0 and _bare_mention_ok(t, eq, eq + 1):
             return nums[0][1]
     # The only number written in digits ("That makes 8 instruments."); number words alone are
     # too often part of an echoed question ("I have a couch, two microwaves, ...").
-    if whole and len({v for _, v in whole}) == 1 and t[whole[0][0]:whole[0][0] + 1] in "-0123456789":
+    if whole and len({v for _, v in whole}) == 1 and t[whole[0][0]:whole[0][0] + 1] in "-0123456789" \
+            and any(_bare_mention_ok(t, p, p + 1) for p, _ in whole):
         return whole[0][1]
     return None
 
@@ -832,6 +1147,9 @@ _DYCK_CUE = _Spots(
     ("answer", "sequence", "completion", "output", "closing", "rest", "is", "giving", "gives", "we get"),
     after=60,
 )
+_DYCK_RUN_ENDS = re.compile(r"[\s`'\"*]*(?:[.!,;]|\n|$)")
+_DYCK_GAP = re.compile(r"[ \t\n`'\"*:]*")
+_DYCK_ALTERNATIVE = re.compile(r"[\s`'\"*]*(?:,?\s*or|/)\s*[`'\"*]*\s*[()\[\]{}<>]", re.IGNORECASE)
 _LINE_LABEL = re.compile(r"^[\s*#]*(?:[^\n:()\[\]{}<>]{1,60}:)?")
 
 
@@ -844,19 +1162,34 @@ def _dyck_robust(text: str, options: Options = None) -> str | None:
     if not t:
         return None
     low = _lower(t)
-    cues = sorted([*_ANSWER_CUE.finditer(t, low), *_DYCK_CUE.finditer(t, low)], key=lambda m: m.end())
-    for m in reversed(cues):
-        pos = m.end()
-        while pos < len(t) and t[pos] in " \t\n`'\"*:":
-            pos += 1
+    # "the answer is" always; the weaker cues ("is:", "giving", "the sequence is") only where
+    # the brackets end the sentence and the output is not cut off mid-reasoning
+    weak = [] if _cut_off(t) else [(m, True) for m in _DYCK_CUE.finditer(t, low)]
+    cues = sorted([*((m, False) for m in _ANSWER_CUE.finditer(t, low)), *weak], key=lambda c: c[0].end())
+    for m, is_weak in reversed(cues):
+        pos = _DYCK_GAP.match(t, m.end()).end()
         run = _BRACKET_RUN.match(t, pos)
+        if run and is_weak and not _DYCK_RUN_ENDS.match(t, run.end()):
+            continue
+        if run and _in_loop(t, run.start(), run.end()):
+            return None  # "The sequence is:\n( )\n{ )\n{ )\n{ )\n..."
         if run:
-            return _dyck_tokens(run.group(0))
-    # A line that holds nothing but brackets (after an optional "Label:"), the last one.
-    for line in reversed(t.split("\n")):
+            # "the answer is ) ] or ] )" names two sequences: unparsed
+            return None if _DYCK_ALTERNATIVE.match(t, run.end()) else _dyck_tokens(run.group(0))
+    # A line that holds nothing but brackets (after an optional "Label:"): the output's last
+    # line, or any line of a short output (docs/extraction.md, "Commitment"); never a line
+    # inside a repetition loop ("[ ( [ ( [ ( ...").
+    lines = t.split("\n")
+    offset = len(t)
+    for k, line in enumerate(reversed(lines)):
+        offset -= len(line) + (1 if k else 0)
         body = _LINE_LABEL.sub("", line).strip(" \t`'\".*")
         if body and all(ch in _BRACKETS or ch in " ,`'\"" for ch in body):
+            if _in_loop(t, offset, offset + len(line)) or (k and len(t) > SHORT_OUTPUT):
+                return None
             return _dyck_tokens(body)
+        if k == 0 and len(t) > SHORT_OUTPUT and line.strip():
+            return None
     return None
 
 
@@ -911,16 +1244,29 @@ def _word_list_robust(text: str, options: Options = None) -> str | None:
     cues = _WORD_CUE.finditer(t, low)
     if cues:
         rest = t[cues[-1].end():]
-        return _words_from(re.split(r"\n\s*\n", rest.strip(), maxsplit=1)[0])
+        words = _words_from(re.split(r"\n\s*\n", rest.strip(), maxsplit=1)[0])
+        return None if words and _two_lists(words) else words
     if _REFUSAL.search(t, low):
         return None
-    paragraphs = [p for p in re.split(r"\n\s*\n", t) if p.strip()]
-    # A list made of items, or the answer alone on the first or last paragraph.
+    # A list made of items, or the answer alone on the first or last paragraph; not a
+    # repetition loop ("apple banana apple banana ..."), not two lists offered as alternatives.
+    paragraphs = [m for m in re.finditer(r"\S(?:.|\n(?!\s*\n))*", t)]
     for p in (paragraphs[0], paragraphs[-1]):
-        words = _words_from(p)
-        if words:
-            return words
+        if _PROSE.search(p.group(0).strip()):
+            continue  # a sentence of reasoning ("we look at the first letters: zebra (z), ...") is not a list
+        words = _words_from(p.group(0))
+        if words and not _in_loop(t, p.start(), p.end()):
+            return None if _two_lists(words) else words
     return None
+
+
+_PROSE = re.compile(r"[:()]|[A-Za-z]{2}[.!?]\s|\b(?:the|is|are|was|were|of|to|in)\b", re.IGNORECASE)
+
+
+def _two_lists(words: str) -> bool:
+    """Whether a word list is two orderings of the same words joined by "or"."""
+    parts = words.split(" or ")
+    return len(parts) > 1 and len({" ".join(sorted(p.split())) for p in parts}) == 1
 
 
 def _word_list_official(text: str, options: Options = None) -> str | None:
@@ -998,8 +1344,9 @@ def _family(name: str) -> Family:
 
 def extract_answer(text: str, family: str, options: Options = None) -> str | None:
     """Robust extraction (ours): the answer in the family's normal form, or None if the
-    output states no single answer (empty, refusal, hedge, garbage)."""
-    return _family(family).robust(text or "", options)
+    output states no single answer (empty, refusal, hedge, garbage, a repetition loop). Reads
+    at most the first sentence and the last ANALYSED_TAIL characters of a long output."""
+    return _family(family).robust(_analysed(text or ""), options)
 
 
 def extract_official(text: str, family: str, options: Options = None) -> str | None:
@@ -1030,6 +1377,24 @@ def family_for_task(task: str) -> str:
     if suite == "bbh" and name in BBH_TASK_FAMILY:
         return BBH_TASK_FAMILY[name]
     raise UserError(f"unknown task {task!r}: expected agieval/<task> or bbh/<one of the 27 BBH tasks>")
+
+
+def damaged_targets(docs_by_task) -> dict[str, list[str]]:
+    """Gold targets of letter tasks that are not an option letter, per task (`bbh/...` or
+    `agieval/...` -> docs). BBH split three comma-containing options into several
+    ("Monsters, Inc" = "(A) Monsters" + "(B) Inc") and kept the joined text as the target;
+    the official rule (a letter) can never score them, the robust one scores the stated text.
+    Recorded in run.json under data.damaged_targets so a reader sees why official accuracy
+    stays below 100 % there."""
+    out: dict[str, list[str]] = {}
+    for task, docs in docs_by_task.items():
+        if family_for_task(task) != "mc":
+            continue
+        key = "label" if task.startswith("agieval/") else "target"
+        bad = sorted({str(d[key]) for d in docs if len(_mc_normalize(str(d[key]))) != 1})
+        if bad:
+            out[task] = bad
+    return out
 
 
 _OPTIONS_BLOCK = re.compile(r"(?:^|\n)Options:\s*\n(.*)\Z", re.DOTALL)

@@ -134,7 +134,49 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
         "suite": suite, "tasks": sorted(samples), "mode": "generate", "prompt_style": prompt_style,
         "variants": {variant.name: variant.to_json()}, "decoding": None, "seed": None, "repeats": 1,
         "limit": None,
-        "data": {"dir": root, "hashes": {t: task_data[t].sha256 for t in samples}},
+        "data": {"dir": root, "hashes": {t: task_data[t].sha256 for t in samples},
+                 "damaged_targets": extract.damaged_targets({t: task_data[t].docs for t in samples})},
         "packages": package_versions(), "git_commit": git_commit(), "started_at": now, "finished_at": now,
     })
     return run_dir
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).replace("\n", " \u23ce ").split())
+
+
+def explain_run(run_dir: str | Path, tail: int = 160, write=print) -> int:
+    """`orca-eval score --explain RUN`: every example whose verdict differs between the robust
+    and the official extractor (one right, the other wrong), with the output's tail and both
+    decisions, grouped by task, so the gap between `accuracy` and `accuracy_official` can be
+    audited on one screen. Returns the number of such examples."""
+    from harness.results import load_run
+
+    run = load_run(run_dir)
+    total = 0
+    for variant, tasks in run.samples.items():
+        for task, rows in sorted(tasks.items()):
+            differ = [r for r in rows if "correct_official" in r and bool(r["correct"]) != bool(r["correct_official"])]
+            if not differ:
+                continue
+            robust_only = sum(1 for r in differ if r["correct"])
+            n = len(rows)
+            write(f"== {variant} {task}: robust {100 * sum(bool(r['correct']) for r in rows) / n:.1f} % vs official "
+                  f"{100 * sum(bool(r['correct_official']) for r in rows) / n:.1f} % (n={n}); "
+                  f"{robust_only} right only under robust, {len(differ) - robust_only} only under official")
+            for r in differ:
+                out = _one_line(r.get("output", ""))
+                shown = out if len(out) <= tail else "\u2026" + out[-tail:]
+                mark = {True: "right", False: "wrong"}
+                write(f"  #{r['doc_id']}{'' if not r.get('repeat') else ' repeat ' + str(r['repeat'])} "
+                      f"target {r['target']!s}: robust {r['extracted'] if r['extracted'] is not None else 'unparsed'} "
+                      f"({mark[bool(r['correct'])]}), official "
+                      f"{r['extracted_official'] if r['extracted_official'] is not None else 'unparsed'} "
+                      f"({mark[bool(r['correct_official'])]})")
+                write(f"      {shown}")
+            total += len(differ)
+    write(f"{total} example(s) where the two extractors' verdicts differ"
+          + ("" if not (run.meta.get("data") or {}).get("damaged_targets") else
+             "; damaged targets the official rule cannot score: "
+             + "; ".join(f"{t}: {', '.join(v)}" for t, v in run.meta["data"]["damaged_targets"].items())))
+    return total

@@ -40,6 +40,7 @@ OPTS = {
             "sixteen".split()))),
     "hyper": options_from_text(
         "Options:\n(A) midsize old grey Brazilian sweater\n(B) midsize grey Brazilian old sweater"),
+    "snarks": options_from_text("Options:\n(A) Yeah, war is pacifying\n(B) Yeah, peace is pacifying"),
     "ruin": options_from_text("Options:\n(A) ruin man\n(B) rains man\n(C) rain men\n(D) rainmman"),
     "aqua": options_from_agieval(["(A)5(√3 + 1)", "(B)6(√3 + √2)", "(C)7(√3 – 1)", "(D)8(√3 – 2)",
                                   "(E)None of these"]),
@@ -276,6 +277,161 @@ CASES = [
     ("exact", None, "The answer is Paris.", "paris", "the answer is paris"),
     ("exact", None, "  ", None, None),
 ]
+
+# --- commitment (issue 11): one answer in the final statement; no bare mention in a loop or ---
+# --- in the middle of a long or cut-off text. Each row is judged by hand.                  ---
+LD3_CUT = (
+    "Let's analyze each statement. The falcon is to the right of the blue jay, so the blue jay is left of the "
+    "falcon. Option (A) says the blue jay is the second from the left. To check this we need the position of the "
+    "quail relative to the blue jay. The quail is to the left of the blue jay, which means the order from left to "
+    "right starts with the quail and then")
+LD3_LONG_END = (
+    "The falcon is to the right of the blue jay, and the blue jay is to the right of the quail. Reading the "
+    "birds from left to right we get the quail, then the blue jay, then the falcon, so the falcon is the "
+    "rightmost bird and the quail is the leftmost one. I think (A) fits best.")
+LD3_LONG_MIDDLE = (
+    "Option (A) looks promising at first. The falcon is to the right of the blue jay, and the blue jay is to "
+    "the right of the quail. Reading the birds from left to right we get the quail, then the blue jay, then "
+    "the falcon, so the falcon is the rightmost bird and the quail is the leftmost one.")
+BOOL_CUT = (
+    "Let's evaluate the expression step by step. First, not True is False. Then, False or False is False. Next we "
+    "look at the right-hand side, which is ( True and not False ). We know not False is True, so True and True is "
+    "True. Now we combine the two parts: False and")
+LIES_CUT = (
+    "Let's go step by step. Fidel lies. Jerry says Fidel tells the truth. Since Fidel lies, Jerry lies. Vina says "
+    "Jerry tells the truth. Since Jerry lies, Vina lies. Millicent says Vina lies. Since Vina lies, Millicent tells "
+    "the truth. Raymond says Millicent lies. Since Millicent tells the truth, Raymond")
+NAV_CUT = (
+    "Take 3 steps: (0, 3). Turn around. Take 5 steps: (0, -2). Take 2 steps: (0, 0). Are we back at the starting "
+    "point? Let's double-check: we started at (0, 0), took 3 steps forward to (0, 3), turned around, took 5 steps "
+    "to (0, -2), then 2 steps to")
+FALLACY_CUT = (
+    "Let's look at the premises. Premise 1: Every fan of Real Madrid is a fan of Chelsea. Premise 2: Being a fan "
+    "of Chelsea is necessary for being a fan of Liverpool. The conclusion says every fan of Real Madrid is a fan of "
+    "Liverpool. From premise 1, a fan of Real Madrid is a fan of Chelsea, and an argument of this form is valid "
+    "only if")
+ARITH_CUT = (
+    "Let's compute step by step, doing multiplication before addition and subtraction inside each pair of "
+    "parentheses. First, the left parentheses: -3 * 4 = -12, and then -12 + 7 = -5. Now the right "
+    "parentheses: 8 - -2 = 10, and 10 * 3 = 30. Now we need to compute -5 - 30, which is")
+DYCK_CUT = (
+    "We need to close the sequence.\n< [ {\nThe stack after reading each symbol is: < then [ then { and we have "
+    "to pop them in the reverse order, which means that we first pop the curly bracket, then the square bracket "
+    "and finally")
+WORDS_CUT = (
+    "To sort these words, we look at the first letter of each word: zebra (z), apple (a), mango (m), kiwi (k), and "
+    "then we compare the second letters where two words share a first letter. Then we order them: apple comes "
+    "first, then kiwi, then")
+
+NEW_CASES = [
+    # multiple choice: two options in the final statement, restated options, loops, cut-off text
+    ("mc", "ld3", "So the answer is (A) and (B).", None, "A"),
+    ("mc", "snarks", "Both (A) and (B) are sarcastic.", None, "B"),
+    ("mc", "ld3", "The answer is either (B) or (C).", None, "B"),
+    ("mc", "snarks", "(A) and (B) are both sarcastic, but (A) is more obviously so.", None, "A"),
+    ("mc", "ld3", "The answer is (B). The quail is the second from the left, because the blue jay is to its right.",
+     "B", "B"),
+    ("mc", "ld3", "(C) The falcon is the second from the left. So the answer is (C).", "C", "C"),
+    ("mc", "tso3", "So the answer is (B) Frankenstein.", "B", "B"),
+    ("mc", "movie", "The answer is (C), not (A), because The Lion King is a family film.", "C", "C"),
+    ("mc", "ld3", "The answer is (A) or possibly (C).", None, "A"),
+    ("mc", "ld3", "The answer is A, B.", None, "A"),
+    ("mc", "date", "The answer is (B) 12/25/1937 or (D) 12/04/1937.", None, "B"),
+    ("mc", "lsat", "The answer is (B) Mon. morning: Irving; Mon. afternoon: Olivia.", "B", "B"),
+    ("mc", "geo", "The answer is (D) kite. (A) circle and (B) heptagon are wrong.", "D", "D"),
+    ("mc", "ld3", "I would choose (B) or (C).", None, "B"),
+    ("mc", "ld3", "**(A)** and **(C)**", None, "A"),
+    ("mc", "ld3", "The answer is (A). The answer is (B). " * 8, None, "A"),
+    ("mc", "ld3", "So the answer is (B). " * 10, "B", "B"),
+    ("mc", "ld3", LD3_CUT, None, "A"),
+    ("mc", "ld3", "The blue jay is to the right of the quail. " + "The falcon is to the right of the blue jay (A). " * 8,
+     None, "A"),
+    ("mc", "ld3", LD3_LONG_END, "A", "A"),
+    ("mc", "ld3", LD3_LONG_MIDDLE, None, "A"),
+    ("mc", "ld3", "Probably (C).", "C", "C"),
+    ("mc", "ld3", "A\n" * 20, None, "A"),
+    ("mc", "ld3", "(A) " * 30, None, "A"),
+    ("mc", "aqua", "Among A through E, the answer is (C) 7(√3 – 1) or (D) 8(√3 – 2).", None, "A"),
+    ("mc", "satm", "The answer is (C) 9, since 3 squared is 9 and (A) 2 is too small.", "C", "C"),
+    ("mc", "lsat", "The answer is (D). Answer (A) fails rule 1, (B) fails rule 2.", "D", "D"),
+    ("mc", "disamb", "The answer is (A) The patient had a skin condition, and not (B).", "A", "A"),
+    ("mc", "snarks", "(B) Yeah, peace is pacifying", "B", "B"),
+    ("mc", "ld3", "The answer could be (A) as well as (B).", None, "A"),
+    ("mc", "ld3", "The correct answer is (B) and (B) only.", "B", "B"),
+    ("mc", "movie_quirk", "Answer: Monsters, Inc", "Monsters, Inc", "A"),
+    # a letter with another option's text names two options (seen from SmolLM2-135M)
+    ("mc", "ruin", "(C) rainmman", None, "C"),
+    ("mc", "date", "(C) 12/25/1937\n\nThe correct answer is (D) 12/25/1937.", None, "C"),
+    ("mc", "geo", "The correct answer is (I) sector.", "I", "I"),
+    # True / False
+    ("true_false", None, "So the answer is True and False.", None, "True"),
+    ("true_false", None, "The answer is False, not True.", "False", "False"),
+    ("true_false", None, "not ( False ) = True. True and True = True. True or False = True. " * 6, None, "False"),
+    ("true_false", None, "= not False and True and False " * 30, None, "False"),
+    ("true_false", None, BOOL_CUT, None, "True"),
+    ("true_false", None, "True. not ( False ) is True, and True or False is True.", "True", "True"),
+    ("true_false", None, "**False**\n\nnot ( True ) is False, and False and anything is False.", "False", "False"),
+    # Yes / No
+    ("yes_no", None, "The answer is No, the sentence is plausible.", None, "No"),
+    ("yes_no", None, "So the answer is Yes and No.", None, "Yes"),
+    ("yes_no", None, "No " * 100, None, "No"),
+    ("yes_no", None, "Yes, yes, yes, yes, yes, yes, yes, yes, yes, yes, yes, yes, yes, yes", None, "Yes"),
+    ("yes_no", None, "The answer is yes, because there is no reason to doubt that the wire caused it.", "Yes", "Yes"),
+    ("yes_no", None, "So, Sherrie tells the truth and Elanor lies. So the answer is No.", "No", "No"),
+    ("yes_no", None, LIES_CUT, None, None),
+    ("yes_no", None, NAV_CUT, None, None),
+    ("yes_no", None, "Yes. The sentence is plausible. " * 6, None, "Yes"),
+    ("yes_no", None, "The answer is not plausible.", "No", None),
+    ("yes_no", None, "The sentence \"Elias Lindholm beat the buzzer\" is not entirely plausible.", "No", None),
+    # valid / invalid
+    ("valid_invalid", None, "The answer is valid or invalid depending on the premises.", None, "valid"),
+    ("valid_invalid", None, "So the argument is valid, not invalid.", "valid", "valid"),
+    ("valid_invalid", None, "The argument is deductively valid. " * 8, None, "valid"),
+    ("valid_invalid", None, FALLACY_CUT, None, "valid"),
+    ("valid_invalid", None, "Answer: invalid, because the conclusion does not follow; a valid argument would need a "
+                            "third premise.", "invalid", "invalid"),
+    ("valid_invalid", None, "Invalid. The argument affirms the consequent, which is a classic fallacy, so it cannot be "
+                            "valid.", "invalid", "valid"),
+    # numbers
+    ("number", None, "The answer is 7 or 8.", None, "7"),
+    ("number", None, "The answer is 46 - 22 = 24.", "24", "46"),
+    ("number", None, "So the answer is 8, since 3 + 5 = 8.", "8", "8"),
+    ("number", None, "The answer is 8 (3 apples and 5 oranges).", "8", "8"),
+    ("number", None, "The total is 12 or 13, depending on whether the piano counts.", None, "12"),
+    ("number", None, "= 5 + 5 = 10 = 5 + 5 = 10 = 5 + 5 = 10 = 5 + 5 = 10 = 5 + 5 = 10", None, "5"),
+    ("number", None, ARITH_CUT, None, "-3"),
+    ("number", None, "8 8 8 8 8 8 8 8 8 8 8 8 8 8", None, "8"),
+    ("number", None, "So the total number of vegetables is 2 + 3 + 1 = 6.", "6", "2"),
+    ("number", None, "The answer is 3, not 4.", "3", "3"),
+    ("number", None, "I count 5 fruits. Wait, I missed the plum, so there are 6 fruits.", "6", "5"),
+    ("number", None, "The answer is twelve or thirteen.", None, None),
+    # dyck
+    ("dyck", None, "The answer is ) ] or ] ).", None, ") ]"),
+    ("dyck", None, "[ ( " * 6, None, "[ ( [ ( [ ( [ ( [ ( [ ("),
+    ("dyck", None, DYCK_CUT, None, "< [ {"),
+    ("dyck", None, "So the answer is } ] >.", "} ] >", "} ] >"),
+    ("dyck", None, "The answer is } ]. The full sequence would then be [ { } ].", "} ]", "} ]"),
+    # word lists
+    ("word_list", None, "Sorted: apple banana cherry or apple cherry banana", None,
+     "sorted apple banana cherry or apple cherry banana"),
+    ("word_list", None, "apple banana " * 10, None, " ".join(["apple banana"] * 10)),
+    ("word_list", None, "The sorted list is: bat, cat, dog.", "bat cat dog", "the sorted list is bat cat dog"),
+    ("word_list", None, "Sorted list: apple, banana, cherry\n\nSorted list: apple, banana, cherry", "apple banana cherry",
+     "sorted list apple banana cherry"),
+    ("word_list", None, WORDS_CUT, None, " ".join(w.strip(".,:()").lower() for w in WORDS_CUT.split())),
+    ("word_list", None, "The answer is apple banana cherry.", "apple banana cherry", "the answer is apple banana cherry"),
+    ("word_list", None, "Sorted alphabetically:\n- apple\n- banana\n- cherry", "apple banana cherry",
+     "sorted alphabetically"),
+    ("dyck", None, "] ) } ] ) } ] ) } ] ) }", None, "] ) } ] ) } ] ) } ] ) }"),
+    ("dyck", None, "Answer: ) ]\n\nThe first ( must be closed by ) and the [ by ].", ") ]", ") ]"),
+]
+CASES += NEW_CASES
+
+
+def test_commitment_table_covers_every_answer_family():
+    assert len(NEW_CASES) >= 60
+    assert {c[0] for c in NEW_CASES} == set(FAMILIES) - {"exact"}
+    assert sum(c[3] is None for c in NEW_CASES) >= 30  # hedges, loops and cut-off texts are unparsed
 
 
 def _case_id(case):

@@ -94,3 +94,44 @@ def test_bad_prediction_lines(data_dir, tmp_path, capsys, row, message):
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_run_json_lists_the_damaged_targets(data_dir, tmp_path):
+    preds = _write(tmp_path / "p.jsonl", [{"task": "bbh/ruin_names", "doc_id": 0, "prediction": "(A)"}])
+    assert main(["score", "--suite", "bbh", "--predictions", str(preds), "--output", str(tmp_path / "r")]) == 0
+    damaged = load_run(tmp_path / "r").meta["data"]["damaged_targets"]
+    assert damaged == {"bbh/ruin_names": ["dearth, wind, & fire", "rita, sue and bob poo"]}
+
+
+def test_explain_prints_each_example_whose_verdict_differs(data_dir, tmp_path, capsys):
+    docs = load_task_data("bbh/date_understanding", str(data_dir)).docs
+    picked = [i for i, d in enumerate(docs) if d["target"] not in ("(A)", "(B)")][:3]
+    a, b, c = picked
+    letter = {i: docs[i]["target"].strip("()") for i in picked}
+    rows = [
+        # robust right, official wrong: the official rule reads the "A" of "Answer"
+        {"task": "date_understanding", "doc_id": a, "prediction": f"Answer: {letter[a]}"},
+        # official right, robust unparsed: two options in the final statement
+        {"task": "date_understanding", "doc_id": b, "prediction": f"Perhaps ({letter[b]}) or (A)."},
+        # same verdict under both: not listed
+        {"task": "date_understanding", "doc_id": c, "prediction": f"({letter[c]})"},
+    ]
+    preds = _write(tmp_path / "p.jsonl", rows)
+    assert main(["score", "--suite", "bbh", "--predictions", str(preds), "--output", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    assert main(["score", "--explain", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert f"#{a} target ({letter[a]}): robust {letter[a]} (right), official A (wrong)" in out
+    assert f"Answer: {letter[a]}" in out
+    assert f"#{b} target ({letter[b]}): robust unparsed (wrong), official {letter[b]} (right)" in out
+    assert f"#{c} " not in out
+    assert "1 right only under robust, 1 only under official" in out
+    assert out.rstrip().splitlines()[-1].startswith("2 example(s) where the two extractors' verdicts differ")
+
+
+def test_score_needs_suite_and_predictions_unless_explaining(tmp_path, capsys):
+    assert main(["score", "--suite", "bbh"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--suite and --predictions are required" in err and "\n" not in err
+    assert main(["score", "--explain", str(tmp_path / "nope")]) == 2
+    assert "run directory not found" in capsys.readouterr().err
