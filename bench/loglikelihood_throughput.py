@@ -86,6 +86,7 @@ def main() -> int:
             else:
                 theirs += got
                 t_hflm += el
+        print(f"block {b + 1}: ours {t_ours:.1f} s, HFLM {t_hflm:.1f} s so far", file=sys.stderr, flush=True)
 
     diff = max(abs(a - b) for a, b in zip(ours, theirs))
     context_tokens = sum(len(lm.tok_encode(p)) for p, _ in questions)
