@@ -105,25 +105,30 @@ def test_resume_after_kill_9_mid_run(smollm2, tmp_path):
     """kill -9 once the first results are in the output cache; the same command again
     finishes the run, computing only what was missing, and no result is duplicated."""
     out = tmp_path / "run"
-    system = "Resume test: answer with one letter."  # a message no other test uses, so nothing is cached yet
-    # 24 short questions, written to the cache in chunks of 16: the kill falls between chunks
+    system = "Answer with one letter."
+    # 40 short questions, written to the cache in chunks of 16: the kill falls between chunks
     cmd = [sys.executable, "-m", "harness.cli", "run", "--model", MODEL, "--suite", "agieval/aqua-rat",
-           "--limit", "24", "--mode", "loglikelihood", "--system-message", system, "--batch-size", "1",
+           "--limit", "40", "--mode", "loglikelihood", "--system-message", system, "--batch-size", "1",
            "--no-progress", "--output", str(out)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cache_file = Path(os.environ["ORCA_CACHE_DIR"]) / "outputs" / f"{smollm2.fingerprint}.jsonl"
+    # A cache of its own, so that no earlier session's answers are there; the converted model is shared.
+    cache = tmp_path / "cache"
+    (cache / "models").mkdir(parents=True)
+    (cache / "models" / smollm2.path.name).symlink_to(smollm2.path, target_is_directory=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ORCA_CACHE_DIR": str(cache)}
+    cache_file = cache / "outputs" / f"{smollm2.fingerprint}.jsonl"
 
     def complete_lines() -> int:
         return cache_file.read_bytes().count(b"\n") if cache_file.exists() else 0
 
     before = complete_lines()
+    assert before == 0
 
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
         if complete_lines() > before:
             break
-        time.sleep(0.2)
+        time.sleep(0.05)
     assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()[-500:]}"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -134,8 +139,8 @@ def test_resume_after_kill_9_mid_run(smollm2, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     (variant,) = [d.name for d in (out / "samples").iterdir()]
     rows = _samples(out, "agieval/aqua-rat", variant=variant)
-    assert sorted(r["doc_id"] for r in rows) == list(range(24))
+    assert sorted(r["doc_id"] for r in rows) == list(range(40))
     lines = [json.loads(line) for line in cache_file.read_text().splitlines()[before:] if line.strip()]
     keys = [row["k"] for row in lines]
-    assert len(keys) == len(set(keys)) == 24 * 5  # every option scored once: nothing recomputed, nothing lost
+    assert len(keys) == len(set(keys)) == 40 * 5  # every option scored once: nothing recomputed, nothing lost
     assert 0 < partial < len(keys)
