@@ -261,14 +261,26 @@ BACKENDS = {
     "hf": make_hf_backend,
     "vllm": make_vllm_backend,
     "openai": lambda name, spec, cfg: OpenAIChatBackend(name, spec, cfg),
+    "gguf": lambda path, spec, cfg: _models_gguf().make_gguf_backend(path, spec, cfg),
 }
 
 
+def _models_gguf():
+    import harness.models_gguf  # imported when used: it builds on this module
+
+    return harness.models_gguf
+
+
 def make_backend(spec: str, cfg):
-    """`hf:PATH`, `vllm:PATH`, `openai:MODEL` or `default` -> a backend."""
+    """`hf:PATH`, `vllm:PATH`, `openai:MODEL`, `gguf:PATH`, a named model or `default` -> a backend."""
+    from harness.named_models import NAMED_MODELS
+
     if spec == "default":
         return make_hf_backend("default", spec, cfg)
+    if spec in NAMED_MODELS:
+        return _models_gguf().make_named_backend(spec, cfg)
     kind, sep, rest = spec.partition(":")
     if not sep or kind not in BACKENDS or not rest:
-        raise UserError(f"--model {spec!r}: expected one of hf:PATH, openai:MODEL, vllm:PATH or default")
+        raise UserError(f"--model {spec!r}: expected one of hf:PATH, openai:MODEL, vllm:PATH, gguf:PATH, "
+                        f"default or a named model ({', '.join(NAMED_MODELS)}; see orca-eval models)")
     return BACKENDS[kind](rest, spec, cfg)

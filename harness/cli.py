@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "harness.cli_run",        # run, score, system-messages, tasks
     "harness.cli_report",     # report
     "harness.cli_compare",    # compare
+    "harness.cli_models",     # models
     "orca.cli_data",          # data sample, data collect, data lengths
     "orca.cli_train",         # train, pipeline
 ]

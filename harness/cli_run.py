@@ -20,7 +20,8 @@ def register(sub) -> None:
                        "results/runs/<name>/ (or --output); run the same command again to resume.")
     p.add_argument("--suite", default="agieval", help="agieval | bbh | all | a task (agieval/lsat-ar, bbh/navigate)")
     p.add_argument("--model", default="default",
-                   help="hf:PATH | openai:MODEL | vllm:PATH | default (a tiny random LLaMA made on first use)")
+                   help="hf:PATH | openai:MODEL | vllm:PATH | gguf:PATH | a named model (orca-eval models) | "
+                        "default (a tiny random LLaMA made on first use)")
     p.add_argument("--system-message", action="append", dest="system_messages", metavar="V",
                    help="id 1..16 (Orca paper Table 2; 1 = empty), none, literal text or @file; repeat for "
                         "several variants (default: 1)")
