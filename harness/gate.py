@@ -6,15 +6,18 @@
 
 What it runs (`gate_run_args`, the same `orca-eval` commands a person would type):
 
-    orca-eval run --model smollm2-135m-instruct --suite <GATE_TASKS> --mode loglikelihood \\
-        --limit <GATE_LIMIT> --system-message 1 --output results/runs/ci-gate-smollm2
-    orca-eval compare results/baselines/smollm2-135m-instruct results/runs/ci-gate-smollm2 --fail-on-regression
+    orca-eval run --model smollm2-135m-instruct --suite <GATE_TASKS> --limit 30 --mode generate \\
+        --max-new-tokens 32 --system-message 1 --output WORK/run
+    orca-eval compare results/baselines/smollm2-135m-instruct WORK/run --fail-on-regression
 
-The subset is short-prompt tasks (a forward pass of ~100 tokens per option keeps the gate to
-minutes on 2 CPU cores) on which this model is well above chance, so that a damaged checkpoint
-has room to fall: a gate on tasks answered at chance could not tell a broken model from a good
-one. Loglikelihood mode is deterministic and needs no answer extraction. `damage_checkpoint`
-makes the deliberately broken copy that tests/test_gate.py shows the gate rejects.
+The subset: four BBH tasks with short prompts and one-word answers (Yes/No, True/False), the first
+30 examples of each, so the gate takes minutes on 2 CPU cores. Generate mode, the paper's protocol:
+the answer is extracted from the model's own text, so a model that stops answering in the format
+falls to 0 %, not to chance. That matters here: in loglikelihood mode SmolLM2-135M is at chance on
+every short task we probed (even on the project's generated "which is an animal?" questions its
+option scores follow the letter, not the content; results/baselines/README-smollm2.md), and a gate on
+scores at chance cannot tell a broken model from a good one. `damage_checkpoint` makes the
+deliberately broken copy that tests/test_gate.py shows the gate rejects.
 """
 from __future__ import annotations
 
@@ -27,29 +30,30 @@ from harness.errors import UserError
 from orca.paths import RESULTS_DIR
 
 GATE_MODEL = "smollm2-135m-instruct"
-# Chosen from a loglikelihood probe of the model on short-prompt tasks (first 30 examples each;
-# see results/baselines/README-smollm2.md): the ones it answers clearly above chance.
-GATE_TASKS = ("bbh/hyperbaton", "bbh/navigate", "bbh/sports_understanding", "agieval/sat-en-without-passage")
-GATE_LIMIT = 40
+GATE_TASKS = ("bbh/navigate", "bbh/sports_understanding", "bbh/boolean_expressions", "bbh/web_of_lies")
+GATE_LIMIT = 30
+GATE_MAX_NEW_TOKENS = 32  # its answers are a word or a sentence; a damaged model's babble is cut here
 BASELINE = RESULTS_DIR / "baselines" / GATE_MODEL
 DEFAULT_WORK = RESULTS_DIR / "runs" / "ci-gate-smollm2"
 
 
-def gate_run_args(model: str, output: Path, data_dir: str | None = None) -> list[str]:
+def gate_run_args(model: str, output: Path) -> list[str]:
     """The `orca-eval run` arguments of the gate's evaluation."""
-    args = ["run", "--model", model, "--suite", ",".join(GATE_TASKS), "--mode", "loglikelihood",
-            "--limit", str(GATE_LIMIT), "--system-message", "1", "--output", str(output), "--no-progress"]
-    return args + (["--data-dir", data_dir] if data_dir else [])
+    return ["run", "--model", model, "--suite", ",".join(GATE_TASKS), "--limit", str(GATE_LIMIT),
+            "--mode", "generate", "--max-new-tokens", str(GATE_MAX_NEW_TOKENS), "--system-message", "1",
+            "--output", str(output), "--no-progress"]
 
 
-def evaluate(model: str, output: Path, data_dir: str | None = None) -> Path:
-    """Run the gate's evaluation into `output` (resumable: the output cache makes a rerun instant)."""
+def evaluate(model: str, work: Path) -> Path:
+    """Evaluate `model` on the gate's subset into WORK/run (the output cache makes a rerun of an
+    unchanged model instant)."""
     from harness.cli import main as cli_main
 
-    rc = cli_main(gate_run_args(model, output, data_dir))
+    args = gate_run_args(model, work / "run")
+    rc = cli_main(args)
     if rc:
-        raise UserError(f"gate: `orca-eval {' '.join(gate_run_args(model, output, data_dir))}` exited {rc}")
-    return output
+        raise UserError(f"gate: `orca-eval {' '.join(args)}` exited {rc}")
+    return work / "run"
 
 
 def compare(baseline: Path, candidate: Path) -> int:
@@ -93,9 +97,8 @@ def refresh_baseline(candidate: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.gate", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=GATE_MODEL, help=f"model to gate (default {GATE_MODEL})")
-    ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"run directory (default {DEFAULT_WORK})")
+    ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"work directory (default {DEFAULT_WORK})")
     ap.add_argument("--baseline", type=Path, default=BASELINE, help=f"baseline run (default {BASELINE})")
-    ap.add_argument("--data-dir", default=None, help="benchmark data (default: as orca-eval run)")
     ap.add_argument("--refresh-baseline", action="store_true", help="write this run as the new baseline")
     args = ap.parse_args(argv)
     try:
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--refresh-baseline: the baseline is {GATE_MODEL}'s, not {args.model}'s")
         if args.work.exists():  # a fresh directory: the output cache still makes unchanged requests instant
             shutil.rmtree(args.work)
-        candidate = evaluate(args.model, args.work, args.data_dir)
+        candidate = evaluate(args.model, args.work)
         if args.refresh_baseline:
             refresh_baseline(candidate)
             print(f"baseline refreshed: {BASELINE} (commit results/baselines)")
