@@ -105,6 +105,9 @@ class LMEvalBackend:
         return self.lm.generate_until(reqs, disable_tqdm=True)
 
     def loglikelihood(self, pairs: list[tuple[str, str]]) -> list[float]:
+        if self.kind in ("hf", "gguf"):  # each context encoded once, not once per option (vLLM: lm-eval's path)
+            from harness.loglikelihood import shared_prefix_loglikelihood
+            return shared_prefix_loglikelihood(self.lm, pairs)
         from lm_eval.api.instance import Instance
 
         reqs = [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]

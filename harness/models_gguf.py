@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import sys
@@ -39,9 +40,8 @@ def _import_gguf(spec: str):
     return gguf
 
 
-def read_gguf_header(path: Path, spec: str) -> dict:
-    """Architecture and quantization of a GGUF file, checking it is whole; a one-line
-    UserError for a missing, non-GGUF, truncated or damaged file."""
+def check_gguf_file(path: Path, spec: str) -> None:
+    """A one-line UserError unless `path` is a file that starts like a GGUF file."""
     if not path.exists():
         raise UserError(f"--model {spec}: {path} does not exist")
     if not path.is_file():
@@ -50,6 +50,12 @@ def read_gguf_header(path: Path, spec: str) -> dict:
         magic = f.read(4)
     if magic != GGUF_MAGIC:
         raise UserError(f"--model {spec}: {path} is not a GGUF file (it does not start with the bytes 'GGUF')")
+
+
+def read_gguf_header(path: Path, spec: str) -> dict:
+    """Architecture and quantization of a GGUF file, checking it is whole; a one-line
+    UserError for a missing, non-GGUF, truncated or damaged file."""
+    check_gguf_file(path, spec)
     gguf = _import_gguf(spec)
     try:
         reader = gguf.GGUFReader(path)
@@ -97,33 +103,41 @@ class _FileLock:
         os.close(self.fd)
 
 
-def convert_gguf(path: Path, sha256: str, header: dict, spec: str, log=None) -> Path:
-    """The plain checkpoint of the GGUF file at `path` (hash `sha256`), converting it
-    on first use."""
+def convert_gguf(path: Path, sha256: str, spec: str, log=None) -> tuple[Path, dict]:
+    """The plain checkpoint of the GGUF file at `path` (hash `sha256`) and the file's
+    header, converting it on first use. Later calls read the header recorded with the
+    conversion: the reader is slow on large vocabularies (seconds per parse)."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     final = converted_dir_for(sha256)
-    if final.is_dir():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with _FileLock(final.parent / f".{final.name}.lock"):
-        if final.is_dir():  # another process converted it while we waited
-            return final
-        for stale in final.parent.glob(f".{final.name}.tmp-*"):  # left by a killed conversion
-            shutil.rmtree(stale, ignore_errors=True)
-        tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
-        t0 = time.perf_counter()
-        try:
-            _convert_into(path, tmp, spec, header, log=lambda: log(
-                f"converting {path.name} ({header['architecture']}, {header['quantization']}) "
-                f"into a plain checkpoint at {final} (first use only) ..."))
-            write_json_atomic(tmp / SOURCE_FILE, {"gguf_file": str(path), "sha256": sha256, **header,
-                                                  "converted_in_s": round(time.perf_counter() - t0, 1)})
-            os.rename(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        log(f"converted in {time.perf_counter() - t0:.1f} s")
-    return final
+    if not final.is_dir():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with _FileLock(final.parent / f".{final.name}.lock"):
+            if not final.is_dir():  # else another process converted it while we waited
+                _convert_atomically(path, sha256, final, spec, log)
+    source = json.loads((final / SOURCE_FILE).read_text())
+    return final, {k: source[k] for k in HEADER_FIELDS}
+
+
+HEADER_FIELDS = ("architecture", "name", "quantization", "file_type", "tensor_types", "bytes")
+
+
+def _convert_atomically(path: Path, sha256: str, final: Path, spec: str, log) -> None:
+    for stale in final.parent.glob(f".{final.name}.tmp-*"):  # left by a killed conversion (we hold the lock)
+        shutil.rmtree(stale, ignore_errors=True)
+    header = read_gguf_header(path, spec)
+    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    t0 = time.perf_counter()
+    try:
+        _convert_into(path, tmp, spec, header)
+        write_json_atomic(tmp / SOURCE_FILE, {"gguf_file": str(path), "sha256": sha256, **header,
+                                              "converted_in_s": round(time.perf_counter() - t0, 1)})
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    # said after the fact, so that a file transformers cannot load gets one line, the error
+    log(f"converted {path.name} ({header['architecture']}, {header['quantization']}) in "
+        f"{time.perf_counter() - t0:.1f} s into {final} (first use only; later runs load that)")
 
 
 @contextlib.contextmanager
@@ -144,19 +158,17 @@ def _no_dequantization_bar():
             gguf_utils.tqdm = bar
 
 
-def _convert_into(path: Path, out: Path, spec: str, header: dict, log) -> None:
+def _convert_into(path: Path, out: Path, spec: str, header: dict) -> None:
     import copy
 
     import torch
     import transformers
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     where = dict(pretrained_model_name_or_path=str(path.parent), gguf_file=path.name)
     cannot = (f"--model {spec}: transformers {transformers.__version__} cannot load GGUF architecture "
               f"{header['architecture']!r} of {path}")
-    try:
-        AutoConfig.from_pretrained(**where)  # fails fast (before dequantizing) on an unsupported architecture
-        log()
+    try:  # an unsupported architecture fails while reading the config, before dequantizing
         with _no_dequantization_bar():
             quantized = AutoModelForCausalLM.from_pretrained(**where, dtype=torch.float32)
     except (ValueError, KeyError, NotImplementedError) as e:
@@ -199,9 +211,9 @@ class GGUFBackend(LMEvalBackend):
 
 def make_gguf_backend(path_str: str, spec: str, cfg, named: dict | None = None) -> GGUFBackend:
     path = Path(path_str).expanduser().resolve()
-    header = read_gguf_header(path, spec)
+    check_gguf_file(path, spec)
     sha256 = sha256_file(path)
-    hf_dir = convert_gguf(path, sha256, header, spec)
+    hf_dir, header = convert_gguf(path, sha256, spec)
     hf = make_hf_backend(str(hf_dir), spec, cfg)
     return GGUFBackend(hf, spec, {"file": str(path), "sha256": sha256, **header}, named)
 
