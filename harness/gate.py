@@ -46,16 +46,12 @@ def gate_run_args(model: str, output: Path) -> list[str]:
             "--output", str(output), "--no-progress"]
 
 
-def evaluate(model: str, work: Path) -> Path:
+def evaluate(model: str, work: Path) -> int:
     """Evaluate `model` on the gate's subset into WORK/run (the output cache makes a rerun of an
-    unchanged model instant)."""
+    unchanged model instant); returns the run's exit status (it has printed any error itself)."""
     from harness.cli import main as cli_main
 
-    args = gate_run_args(model, work / "run")
-    rc = cli_main(args)
-    if rc:
-        raise UserError(f"gate: `orca-eval {' '.join(args)}` exited {rc}")
-    return work / "run"
+    return cli_main(gate_run_args(model, work / "run"))
 
 
 def compare(baseline: Path, candidate: Path) -> int:
@@ -108,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--refresh-baseline: the baseline is {GATE_MODEL}'s, not {args.model}'s")
         if args.work.exists():  # a fresh directory: the output cache still makes unchanged requests instant
             shutil.rmtree(args.work)
-        candidate = evaluate(args.model, args.work)
+        rc = evaluate(args.model, args.work)
+        if rc:
+            return rc
+        candidate = args.work / "run"
         if args.refresh_baseline:
             refresh_baseline(candidate)
             print(f"baseline refreshed: {BASELINE} (commit results/baselines)")
