@@ -10,6 +10,8 @@ from harness.reference import DEFAULT_REFERENCE
 from orca.paths import RESULTS_DIR
 
 DEFAULT_RUNS_DIR = RESULTS_DIR / "runs"
+# Committed runs (results/published/<model>/<run>/): `--all` shows them beside your own runs.
+PUBLISHED_DIR = RESULTS_DIR / "published"
 
 
 def register(sub) -> None:
@@ -29,7 +31,8 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="F", help="write to F (atomically) instead of stdout; with --flips: the JSONL")
     p.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR), help="where run names and --all look (default %(default)s)")
     p.add_argument("--all", action="store_true",
-                   help="every finished run in --runs-dir (and, without --reference, every reference set)")
+                   help="every finished run in --runs-dir and results/published (and, without --reference, "
+                        "every reference set)")
     p.add_argument("--no-plots", action="store_true", help="html: leave the matplotlib figures out")
     p.add_argument("--title", default=None, help="html: page title")
     g = p.add_argument_group("flipped examples")
@@ -89,6 +92,8 @@ def run_report(args) -> int:
     dirs = resolve_run_dirs(args.runs, args.runs_dir)
     if args.all:
         found = all_run_dirs(args.runs_dir)
+        if Path(args.runs_dir).resolve() == DEFAULT_RUNS_DIR.resolve() and PUBLISHED_DIR.is_dir():
+            found += sorted(p.parent for p in PUBLISHED_DIR.rglob("summary.json"))
         if not found:
             print(f"orca-eval: note: no finished runs under {args.runs_dir}", file=sys.stderr)
         dirs += [d for d in found if d.resolve() not in {x.resolve() for x in dirs}]
