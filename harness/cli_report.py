@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from harness.errors import UserError, check_output_file
 from harness.io import write_text_atomic
