@@ -143,6 +143,26 @@ def write_run_meta(run_dir: str | Path, meta: dict) -> None:
     write_json_atomic(Path(run_dir) / "run.json", meta)
 
 
+def existing_run_meta(run_dir: Path) -> dict | None:
+    """What an `--output` folder already holds, for `run` and `score` alike: None for a new or
+    empty folder, else its run.json; a file, a non-empty folder without a run, or a corrupt
+    run.json is refused (the commands then compare the identity of the old run with theirs)."""
+    meta_path = run_dir / "run.json"
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--output {run_dir}: is a file, not a directory")
+    if not meta_path.exists():
+        if run_dir.exists() and any(p.name != ".gitkeep" for p in run_dir.iterdir()):
+            raise UserError(f"--output {run_dir}: not empty and holds no orca-eval run (run.json)")
+        return None
+    try:
+        old = json.loads(meta_path.read_bytes())
+    except ValueError:  # bad JSON or bad UTF-8
+        old = None
+    if not isinstance(old, dict):
+        raise UserError(f"{meta_path}: corrupt run.json; choose another --output")
+    return old
+
+
 def read_json_object(path: Path, what: str = "file") -> dict:
     """A JSON file whose top level must be an object; every way it can be wrong is one
     UserError naming the file (and line)."""

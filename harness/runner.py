@@ -25,10 +25,10 @@ from harness.data import load_task_data, resolve_tasks
 from harness.errors import UserError
 from harness.io import sha256_text
 from harness.prompts import PROMPT_STYLES, SystemVariant, parse_system_variant, user_prompt
-from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
+from harness.results import existing_run_meta, summarize_variant, write_run_meta, write_samples, write_summary
 from harness.scoring import score_output, task_family, task_options, task_target
 from harness.taskdefs import all_tasks, suite_module
-from orca.paths import PROJECT_ROOT, RESULTS_DIR, TASKS_DIR, cache_dir, data_dir
+from orca.paths import PROJECT_ROOT, RESULTS_DIR, cache_dir, data_dir
 from orca.values import check_device, check_number
 
 MODES = ("generate", "loglikelihood")
@@ -154,18 +154,9 @@ def _get(d: dict, dotted: str):
 
 
 def check_output_dir(run_dir: Path, meta: dict) -> None:
-    existing_file = run_dir / "run.json"
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"--output {run_dir}: is a file, not a directory")
-    if not existing_file.exists():
-        if run_dir.exists() and any(p.name != ".gitkeep" for p in run_dir.iterdir()):
-            raise UserError(f"--output {run_dir}: not empty and holds no orca-eval run (run.json)")
+    old = existing_run_meta(run_dir)
+    if old is None:
         return
-    import json
-    try:
-        old = json.loads(existing_file.read_text())
-    except json.JSONDecodeError:
-        raise UserError(f"{existing_file}: corrupt run.json; choose another --output") from None
     for f in IDENTITY_FIELDS:
         if _get(old, f) != _get(meta, f):
             what = "a different model" if f == "model.fingerprint" else f"a different {f.split('.')[0]}"

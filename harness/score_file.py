@@ -8,7 +8,6 @@ ids after the task's last example -- n, n+1, ... -- never under a real example's
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from harness.data import ALL_TASKS, load_task_data, resolve_tasks
 from harness.errors import UserError
 from harness.io import iter_jsonl_objects, sha256_file, sha256_text
 from harness.prompts import parse_system_variant, user_prompt
-from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
+from harness.results import existing_run_meta, summarize_variant, write_run_meta, write_samples, write_summary
 from harness.scoring import score_output, task_family
 from harness import extract
 from orca.paths import RESULTS_DIR, data_dir
@@ -55,18 +54,10 @@ def _find_doc(row: dict, docs: list[dict], task: str, where: str, index_by_input
 
 def _check_output_dir(run_dir: Path, spec: str) -> None:
     """Write only into a new or empty folder, or one holding a scoring of the same file (as `run` does)."""
-    meta_path = run_dir / "run.json"
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"--output {run_dir}: is a file, not a directory")
-    if not meta_path.exists():
-        if run_dir.exists() and any(p.name != ".gitkeep" for p in run_dir.iterdir()):
-            raise UserError(f"--output {run_dir}: not empty and holds no orca-eval run (run.json)")
+    old = existing_run_meta(run_dir)
+    if old is None:
         return
-    try:
-        old = json.loads(meta_path.read_bytes())
-    except ValueError:  # bad JSON or bad UTF-8
-        raise UserError(f"{meta_path}: corrupt run.json; choose another --output") from None
-    model = old.get("model") if isinstance(old, dict) else None
+    model = old.get("model")
     if not isinstance(model, dict) or model.get("spec") != spec:
         raise UserError(f"--output {run_dir}: holds a run of a different model; choose another --output")
 
