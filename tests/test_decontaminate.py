@@ -2,6 +2,7 @@
 however they were copied; lines on the same topic without a shared 13-gram are kept."""
 import gzip
 import json
+import os
 import random
 import re
 
@@ -325,7 +326,13 @@ def test_datasets_filter_over_shards_with_the_index_broadcast(tmp_path):
     def keep(batch):
         return [not index.matches(normalize_words(q + "\n" + r)) for q, r in zip(batch["query"], batch["response"])]
 
-    clean = ds.filter(keep, batched=True, batch_size=8, num_proc=2)
+    environ = os.environ
+    try:
+        clean = ds.filter(keep, batched=True, batch_size=8, num_proc=2)
+    finally:
+        # datasets' multiprocess map rebinds os.environ to a copy (arrow_dataset.py); rich keeps the
+        # original mapping, so later tests' monkeypatched COLUMNS would no longer reach it.
+        os.environ = environ
     assert len(clean) == 39 and rows[17]["query"] not in clean["query"]
 
 
