@@ -9,20 +9,11 @@ import torch
 
 from orca.packing import collate, model_inputs
 from orca.tokenize import IGNORE_INDEX
+from test_packing import _examples  # noqa: E402  (tests/ is on sys.path under pytest)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
-def _examples(lengths, seed=0):
-    import random
-
-    rng = random.Random(seed)
-    out = []
-    for n in lengths:
-        ids = [rng.randrange(3, 32000) for _ in range(n)]
-        cut = n // 2
-        out.append({"input_ids": ids, "labels": [IGNORE_INDEX] * cut + ids[cut:]})
-    return out
 
 
 def _loss(logits, labels):
