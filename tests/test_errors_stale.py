@@ -21,13 +21,7 @@ from orca import pipeline as pl
 from orca.pipeline import load_pipeline_config, run_pipeline
 from orca.train import train
 from orca.train_config import load_train_config, parse_train_config
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err
-    assert err.startswith("orca-eval: error: ") and err.count("\n") == 1, err
-    assert "Traceback" not in err
-    return err
+from test_errors_values import _one_line_error  # noqa: E402  (tests/ is on sys.path under pytest; one rule for "one line, exit 2")
 
 
 def _files(path: Path) -> dict:

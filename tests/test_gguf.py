@@ -14,15 +14,9 @@ import numpy as np
 import pytest
 
 from harness.cli import main
+from test_run_e2e import _one_line_error  # noqa: E402  (tests/ is on sys.path under pytest; one rule for "one line, exit 2")
 
 gguf = pytest.importorskip("gguf", reason="the gguf package is not installed (pip install --no-deps gguf)")
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("orca-eval: error:") and "\n" not in err, err
-    assert "Traceback" not in err
-    return err
 
 
 def _permute(w: np.ndarray, n_head: int) -> np.ndarray:
