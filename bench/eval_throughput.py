@@ -37,7 +37,7 @@ import harness  # noqa: E402,F401  (before torch: sets OMP_WAIT_POLICY=PASSIVE, 
 def run_prompts(run_dir: Path, ckpt: Path, data_root: str) -> list[str]:
     """The exact strings the run sent (checked against the run's recorded prompt hashes)."""
     from harness.data import load_task_data
-    from harness.io import sha256_text
+    from orca.io import sha256_text
     from harness.prompts import user_prompt
     from harness.results import load_run
     from orca.template import render_for_tokenizer
@@ -89,7 +89,7 @@ def lm_eval_evaluate(ckpt: Path, suite: str, limit: int, batch: int, new_tokens:
 
     from harness.data import SUITES
     from harness.prompts import user_prompt
-    from orca.paths import TASKS_DIR
+    from harness.paths import TASKS_DIR
     from orca.template import render_for_tokenizer
 
     t0 = time.perf_counter()
@@ -128,7 +128,7 @@ def main() -> int:
     _quiet_libraries()
     from harness.runner import RunConfig, run_evaluation
     from orca.paths import data_dir
-    from orca.tiny import default_checkpoint
+    from harness.default_model import default_checkpoint
 
     ckpt = Path(args.model) if args.model else default_checkpoint()  # made in the user's cache on first use
     os.environ["ORCA_CACHE_DIR"] = str(work / "cache")  # a cold output cache for every timed run

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from harness.errors import UserError
+from orca.errors import UserError
 from orca.values import check_device as orca_check_device
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")

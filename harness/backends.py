@@ -35,7 +35,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import UserError
+from orca.errors import UserError
 from orca.teacher import TeacherClient
 from orca.template import chat_messages, render_for_tokenizer
 
@@ -221,7 +221,7 @@ def _process_group():
 
 def _resolve_local(path_str: str, spec: str) -> Path:
     if path_str == "default" or spec == "default":
-        from orca.tiny import default_checkpoint
+        from harness.default_model import default_checkpoint
         return default_checkpoint()
     return Path(path_str).expanduser()
 

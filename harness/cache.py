@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from harness.io import end_torn_tail, read_jsonl, sha256_text
+from orca.io import end_torn_tail, read_jsonl, sha256_text
 
 
 def request_key(*parts) -> str:

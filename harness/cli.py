@@ -12,7 +12,7 @@ import importlib.util
 import os
 import sys
 
-from harness.errors import EXIT_USAGE, StdoutError, UserError, user_message_for
+from orca.errors import EXIT_USAGE, StdoutError, UserError, user_message_for
 
 COMMAND_MODULES = [
     "harness.cli_run",        # run, score, system-messages, tasks
@@ -21,7 +21,8 @@ COMMAND_MODULES = [
     "harness.cli_models",     # models
     "orca.cli_data",          # data sample, data collect, data lengths
     "harness.cli_decontaminate",  # data decontaminate (after orca.cli_data: it joins that group)
-    "orca.cli_train",         # train, pipeline
+    "orca.cli_train",         # train
+    "harness.cli_pipeline",   # pipeline
 ]
 
 

@@ -5,8 +5,8 @@ import argparse
 import sys
 
 from harness.compare import compare_runs, print_table
-from harness.errors import check_output_file
-from harness.io import write_text_atomic
+from orca.errors import check_output_file
+from orca.io import write_text_atomic
 from harness.stats import CORRECTIONS
 
 

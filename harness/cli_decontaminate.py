@@ -12,7 +12,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from harness.errors import UserError
+from orca.errors import UserError
 
 
 def register(sub) -> None:

@@ -5,12 +5,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.errors import UserError, check_output_file
-from harness.io import write_text_atomic
+from orca.errors import UserError, check_output_file
+from orca.io import write_text_atomic
 from harness.reference import DEFAULT_REFERENCE
-from orca.paths import RESULTS_DIR
+from harness.paths import RESULTS_DIR, RUNS_DIR
 
-DEFAULT_RUNS_DIR = RESULTS_DIR / "runs"
+DEFAULT_RUNS_DIR = RUNS_DIR
 # Committed runs (results/published/<model>/<run>/): `--all` shows them beside your own runs.
 PUBLISHED_DIR = RESULTS_DIR / "published"
 

@@ -90,7 +90,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from harness.errors import UserError
+    from orca.errors import UserError
     from harness.runner import print_summary
     from harness.score_file import explain_run, score_predictions
 

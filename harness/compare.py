@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import UserError
+from orca.errors import UserError
 from harness.pairing import Pairing, pair_examples, template_note
 from harness.results import RunResult, load_run, task_file_name
 from harness.terminal import print_fitting

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from harness.errors import UserError
-from harness.io import iter_jsonl_objects, sha256_file
+from orca.errors import UserError
+from orca.io import iter_jsonl_objects, sha256_file
 from harness.taskdefs import check_families, load_suites, suite_module
 
 # The suites and their task order are the lm-eval group files tasks/<suite>/_<suite>.yaml.

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from harness.errors import UserError
+from orca.errors import UserError
 from harness.taskdefs import suite_families
 
 __all__ = [

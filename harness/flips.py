@@ -12,8 +12,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
-from harness.errors import UserError
-from harness.io import write_jsonl_atomic
+from orca.errors import UserError
+from orca.io import write_jsonl_atomic
 from harness.pairing import pair_examples, template_note
 from harness.results import RunResult
 

@@ -26,8 +26,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from harness.errors import UserError
-from orca.paths import RESULTS_DIR
+from orca.errors import UserError
+from harness.paths import BASELINES_DIR, RUNS_DIR
 
 GATE_MODEL = "smollm2-135m-instruct"
 # Probed at 30 examples each (results/baselines/README-smollm2.md); web_of_lies was left out: the
@@ -35,8 +35,8 @@ GATE_MODEL = "smollm2-135m-instruct"
 GATE_TASKS = ("bbh/navigate", "bbh/sports_understanding", "bbh/boolean_expressions")
 GATE_LIMIT = 40
 GATE_MAX_NEW_TOKENS = 32  # its answers are a word or a sentence; a damaged model's babble is cut here
-BASELINE = RESULTS_DIR / "baselines" / GATE_MODEL
-DEFAULT_WORK = RESULTS_DIR / "runs" / "ci-gate-smollm2"
+BASELINE = BASELINES_DIR / GATE_MODEL
+DEFAULT_WORK = RUNS_DIR / "ci-gate-smollm2"
 
 
 def gate_run_args(model: str, output: Path) -> list[str]:

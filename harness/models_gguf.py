@@ -24,8 +24,8 @@ from collections import Counter
 from pathlib import Path
 
 from harness.backends import LMEvalBackend, make_hf_backend
-from harness.errors import UserError
-from harness.io import sha256_file, write_json_atomic
+from orca.errors import UserError
+from orca.io import sha256_file, write_json_atomic
 
 GGUF_MAGIC = b"GGUF"
 SOURCE_FILE = "gguf_source.json"   # written into each converted checkpoint: where it came from

@@ -11,7 +11,7 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import UserError
+from orca.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import UserError
+from orca.errors import UserError
 from orca.system_messages import SYSTEM_MESSAGES
 
 

@@ -23,8 +23,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import UserError
-from orca.paths import RESULTS_DIR
+from orca.errors import UserError
+from harness.paths import RESULTS_DIR
 
 REFERENCE_DIR = RESULTS_DIR / "reference"
 FORMAT = "orca-eval-reference/1"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.errors import UserError
+from orca.errors import UserError
 from harness.reference import BASELINE_MODEL, ReferenceModel, ReferenceSet, round_half_up
 from harness.results import RunResult, load_run
 

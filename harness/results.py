@@ -21,8 +21,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import UserError, require, type_name
-from harness.io import iter_jsonl_objects, write_json_atomic, write_jsonl_atomic
+from orca.errors import UserError, require, type_name
+from orca.io import iter_jsonl_objects, write_json_atomic, write_jsonl_atomic
 
 
 def task_file_name(task: str) -> str:
@@ -166,7 +166,7 @@ def existing_run_meta(run_dir: Path) -> dict | None:
 def read_json_object(path: Path, what: str = "file") -> dict:
     """A JSON file whose top level must be an object; every way it can be wrong is one
     UserError naming the file (and line)."""
-    from harness.errors import missing_file_message
+    from orca.errors import missing_file_message
 
     try:
         raw = path.read_bytes()

@@ -22,13 +22,14 @@ from harness.backends import Decoding, make_backend
 from harness.backend_flags import check_backend_flags
 from harness.cache import OutputCache, request_key
 from harness.data import load_task_data, resolve_tasks
-from harness.errors import UserError
-from harness.io import sha256_text
+from orca.errors import UserError
+from orca.io import sha256_text
 from harness.prompts import PROMPT_STYLES, SystemVariant, parse_system_variant, user_prompt
 from harness.results import existing_run_meta, summarize_variant, write_run_meta, write_samples, write_summary
 from harness.scoring import score_output, task_family, task_options, task_target
 from harness.taskdefs import all_tasks, suite_module
-from orca.paths import PROJECT_ROOT, RESULTS_DIR, cache_dir, data_dir
+from harness.paths import RUNS_DIR
+from orca.paths import PROJECT_ROOT, cache_dir, data_dir
 from orca.values import check_device, check_number
 
 MODES = ("generate", "loglikelihood")
@@ -367,7 +368,7 @@ def run_evaluation(cfg: RunConfig) -> Path:
 
     stop = stop_sequences(tasks)
     run_name = cfg.name or default_run_name(cfg, backend)
-    run_dir = Path(cfg.output) if cfg.output else RESULTS_DIR / "runs" / run_name
+    run_dir = Path(cfg.output) if cfg.output else RUNS_DIR / run_name
     meta = {
         "name": run_name if not cfg.output else (cfg.name or run_dir.name),
         "model": backend.describe(),

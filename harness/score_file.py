@@ -12,13 +12,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.data import ALL_TASKS, load_task_data, resolve_tasks
-from harness.errors import UserError
-from harness.io import iter_jsonl_objects, sha256_file, sha256_text
+from orca.errors import UserError
+from orca.io import iter_jsonl_objects, sha256_file, sha256_text
 from harness.prompts import parse_system_variant, user_prompt
 from harness.results import existing_run_meta, summarize_variant, write_run_meta, write_samples, write_summary
 from harness.scoring import score_output, task_family
 from harness import extract
-from orca.paths import RESULTS_DIR, data_dir
+from harness.paths import RUNS_DIR
+from orca.paths import data_dir
 
 
 def _task_key(name, where: str, allowed: list[str]) -> str:
@@ -109,7 +110,7 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
     if not rows_by_task:
         raise UserError(f"{path}: no predictions")
 
-    run_dir = Path(output) if output else RESULTS_DIR / "runs" / (name or f"scored-{path.stem}")
+    run_dir = Path(output) if output else RUNS_DIR / (name or f"scored-{path.stem}")
     _check_output_dir(run_dir, f"predictions:{path.name}")
     samples = {t: sorted(by_id.values(), key=lambda r: r["doc_id"]) for t, by_id in rows_by_task.items()}
     for t, rows in samples.items():

@@ -3,7 +3,7 @@ family, target field and options come from its definition in tasks/ (harness/tas
 from __future__ import annotations
 
 from harness import extract, taskdefs
-from harness.errors import UserError
+from orca.errors import UserError
 
 
 def task_def(task: str) -> taskdefs.TaskDef:

@@ -25,8 +25,8 @@ from types import ModuleType
 
 import yaml
 
-from harness.errors import UserError
-from orca.paths import TASKS_DIR
+from orca.errors import UserError
+from harness.paths import TASKS_DIR
 
 
 @dataclass(frozen=True)

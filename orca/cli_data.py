@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from harness.errors import UserError
+from orca.errors import UserError
 
 
 def register(sub) -> None:

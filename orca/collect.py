@@ -9,7 +9,7 @@ Output file (append-only JSONL, one line per finished query, in completion order
 
 Each line is appended and fsynced as soon as its query finishes, so `kill -9` loses at
 most the queries in flight (asked again on restart) and at most one torn last line
-(ignored by `harness.io.read_jsonl`). A corrupt *complete* line is an error naming
+(ignored by `orca.io.read_jsonl`). A corrupt *complete* line is an error naming
 FILE:LINE, never a reason to drop the paid answers after it. A restart skips every id already in the output:
 failed ones too, unless ``retry_failed`` -- then the output is first rewritten
 atomically without its failed lines, and those queries are asked again. Either way the
@@ -25,8 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import UserError
-from harness.io import append_jsonl, iter_jsonl_objects, read_jsonl, write_jsonl_atomic
+from orca.errors import UserError
+from orca.io import append_jsonl, iter_jsonl_objects, read_jsonl, write_jsonl_atomic
 from orca.system_messages import SYSTEM_MESSAGES
 from orca.values import check_number
 from orca.teacher import FatalTeacherError, TeacherClient

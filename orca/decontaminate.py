@@ -398,7 +398,7 @@ def decontaminate_files(train_files: list[str | Path], index: BenchmarkIndex, ou
                 res.clean_sha256 = out.commit()
             removed_out.commit()
             report["files"] = [r.as_dict() for r in results]
-            # Written last: it is the record that the clean copies are complete (harness.io is
+            # Written last: it is the record that the clean copies are complete (orca.io is
             # not imported here -- orca/ sits below harness/).
             out = _AtomicOut(out_dir / REPORT_FILE)
             outputs.append(out)

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from harness.errors import UserError
-from harness.io import iter_jsonl_objects, sha256_file, write_json_atomic, write_jsonl_atomic
+from orca.errors import UserError
+from orca.io import iter_jsonl_objects, sha256_file, write_json_atomic, write_jsonl_atomic
 from orca.system_messages import allowed_message_ids
 
 # Table 3 of the paper: queries sampled per sub-collection for FLAN-5M.

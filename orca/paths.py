@@ -1,14 +1,13 @@
-"""Where the project finds data, the tokenizer, its task folders and its caches."""
+"""Where the project finds data, the tokenizer and its caches (the evaluation side's task
+and results folders are in harness/paths.py)."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from harness.errors import UserError
+from orca.errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TASKS_DIR = PROJECT_ROOT / "tasks"
-RESULTS_DIR = PROJECT_ROOT / "results"
 
 
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:

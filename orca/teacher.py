@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from harness.errors import UserError
+from orca.errors import UserError
 
 CATCH_UP_S = 0.1
 PLACEHOLDER_KEY = "sk-no-key-needed-for-local-server"

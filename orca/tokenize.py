@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import UserError
-from harness.io import iter_jsonl_objects
+from orca.errors import UserError
+from orca.io import iter_jsonl_objects
 from orca.system_messages import UnknownSystemMessage, get_system_message
 from orca.template import render_for_tokenizer
 

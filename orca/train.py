@@ -35,9 +35,11 @@ from pathlib import Path
 
 import torch
 
-from harness.errors import UserError
-from harness.io import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
+from orca.errors import UserError
+from orca.io import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
 from orca.packing import MODEL_INPUTS, collate, model_inputs, pack_examples
+from orca.paths import tokenizer_dir
+from orca.tiny import load_tokenizer_with_pad, make_tiny_llama
 from orca.tokenize import load_examples, resize_embeddings_for_tokenizer, tokenize_examples
 from orca.train_config import (StageConfig, TrainConfig, identity_changes, identity_sha256, load_train_config,
                                stage_identity)
@@ -91,7 +93,6 @@ def resolve_init(config: TrainConfig, stage: StageConfig, rank: int = 0) -> Path
         seed = int(stage.init[5:])
         path = config.output_dir / f"init-tiny-{seed}"
         if rank == 0 and not (path / "config.json").exists():
-            from orca.tiny import make_tiny_llama
             make_tiny_llama(path, seed=seed, tokenizer_path=config.tokenizer)
         _barrier()
         return path
@@ -102,9 +103,6 @@ def resolve_init(config: TrainConfig, stage: StageConfig, rank: int = 0) -> Path
 
 
 def load_tokenizer(config: TrainConfig, init_dir: Path):
-    from orca.paths import tokenizer_dir
-    from orca.tiny import load_tokenizer_with_pad
-
     if config.tokenizer:
         return load_tokenizer_with_pad(config.tokenizer)
     has_own = any((init_dir / f).exists() for f in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"))

@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import UserError
+from orca.errors import UserError
 from orca.values import check_number
 
 # field -> (type(s), default; REQUIRED when it must be given)
@@ -252,7 +252,7 @@ def stage_identity(config: TrainConfig, stage: StageConfig) -> dict:
     instead of reporting the old result as "already trained"."""
     import dataclasses
 
-    from harness.io import sha256_file
+    from orca.io import sha256_file
 
     def content(path: Path | None):
         return sha256_file(path) if path is not None and path.is_file() else None

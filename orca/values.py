@@ -10,14 +10,14 @@ the setting reaches a cache, a run directory or a paid API.
     check_number(stage["warmup_ratio"], f"{where}: field 'warmup_ratio'", low=0, high=1)
 
 Kept in orca/ (the lower layer) so harness/ and orca/ share it; UserError comes from
-harness.errors until the shared pieces move down (issue 15).
+orca.errors until the shared pieces move down (issue 15).
 """
 from __future__ import annotations
 
 import math
 import re
 
-from harness.errors import UserError
+from orca.errors import UserError
 
 DEVICE_RE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
 

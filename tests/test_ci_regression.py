@@ -5,11 +5,11 @@ import time
 
 import pytest
 
-from harness.errors import UserError
-from harness.io import sha256_file
+from orca.errors import UserError
+from orca.io import sha256_file
 from harness.results import load_run
-from orca import ci_regression as ci
-from orca.pipeline import parse_pipeline_config
+from harness import ci_regression as ci
+from harness.pipeline import parse_pipeline_config
 
 
 def test_generated_data_is_fixed_and_loads_as_agieval_and_bbh(tmp_path):
@@ -74,7 +74,7 @@ def test_gate_fires_when_loss_is_on_the_prompt(tmp_path, capsys):
     assert summary[ci.BBH_TASK]["accuracy"] < base[ci.BBH_TASK]["accuracy"] - 20
 
     # The pipeline resumes by done-markers: a rerun redoes nothing.
-    from orca.pipeline import run_pipeline
+    from harness.pipeline import run_pipeline
     cfg = parse_pipeline_config(json.loads((tmp_path / "work/pipeline.json").read_text()),
                                 tmp_path / "work/pipeline.json")
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "work/run/train").rglob("*") if p.is_file()}

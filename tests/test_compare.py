@@ -9,7 +9,7 @@ import pytest
 
 from harness.cli import main
 from harness.compare import IMPROVED, NO_CHANGE, REGRESSED, compare_runs
-from harness.errors import UserError
+from orca.errors import UserError
 from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
 from harness.stats import mcnemar_exact
 

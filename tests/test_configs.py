@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from orca.pipeline import load_pipeline_config
+from harness.pipeline import load_pipeline_config
 from orca.train_config import load_train_config
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"

@@ -5,7 +5,7 @@ import pytest
 
 from harness.data import (AGIEVAL_TASKS, BBH_TASKS, SUITES, load_task_data, parse_agieval_jsonl,
                           parse_bbh_json, resolve_tasks)
-from harness.errors import UserError
+from orca.errors import UserError
 from harness.cli import main
 
 

@@ -353,8 +353,8 @@ def test_files_api_without_out_dir_writes_nothing(tmp_path):
     ("decontaminate: {n: true}\n", "decontaminate: field 'n' has the wrong type"),
 ])
 def test_pipeline_config_section(tmp_path, section, expect):
-    from harness.errors import UserError
-    from orca.pipeline import load_pipeline_config
+    from orca.errors import UserError
+    from harness.pipeline import load_pipeline_config
 
     cfg_path = tmp_path / "p.yaml"
     (tmp_path / "d.jsonl").write_text("")  # the pipeline checks that teacher data exists before any step

@@ -5,9 +5,9 @@ import json
 import pytest
 
 import orca.train
-from orca import ci_regression as ci
+from harness import ci_regression as ci
 from orca.cli_train import warn_not_decontaminated
-from orca.pipeline import load_pipeline_config, run_pipeline
+from harness.pipeline import load_pipeline_config, run_pipeline
 from orca.train_config import parse_train_config
 
 pytestmark = pytest.mark.slow

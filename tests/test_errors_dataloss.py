@@ -2,8 +2,8 @@
 cache, a counted skip of that line alone; only a torn *final* line may be dropped; read-only
 commands never write; a resumed training run logs each step once.
 
-Every file we append to goes through one reader (harness.io.read_jsonl) and one
-appender (harness.io.append_jsonl / OutputCache.put_many, both ending a torn tail
+Every file we append to goes through one reader (orca.io.read_jsonl) and one
+appender (orca.io.append_jsonl / OutputCache.put_many, both ending a torn tail
 first), so the members below exercise that mechanism through each of its users."""
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from openai_server import FakeOpenAIServer  # noqa: E402
 
 from harness.cache import OutputCache  # noqa: E402
 from harness.cli import main as cli_main  # noqa: E402
-from harness.errors import UserError  # noqa: E402
-from harness.io import append_jsonl, read_jsonl  # noqa: E402
+from orca.errors import UserError  # noqa: E402
+from orca.io import append_jsonl, read_jsonl  # noqa: E402
 from orca.collect import collect  # noqa: E402
 
 FAST = dict(timeout_s=2.0, backoff_base_s=0.05, backoff_max_s=0.2)

@@ -15,9 +15,9 @@ import pytest
 
 from harness.cli import main
 from harness.compare import compare_runs
-from harness.errors import UserError
+from orca.errors import UserError
 from harness.flips import find_flips
-from harness.io import sha256_text
+from orca.io import sha256_text
 from harness.results import load_run, summarize_variant, write_run_meta, write_samples, write_summary
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.errors import UserError
-from orca import ci_regression as ci
-from orca import pipeline as pl
-from orca.pipeline import load_pipeline_config, run_pipeline
+from orca.errors import UserError
+from harness import ci_regression as ci
+from harness import pipeline as pl
+from harness.pipeline import load_pipeline_config, run_pipeline
 from orca.train import train
 from orca.train_config import load_train_config, parse_train_config
 from test_errors_values import _one_line_error  # noqa: E402  (tests/ is on sys.path under pytest; one rule for "one line, exit 2")

@@ -19,7 +19,7 @@ from openai_server import FakeOpenAIServer  # noqa: E402
 
 from harness.cli import main  # noqa: E402
 from harness.data import load_task_data  # noqa: E402
-from harness.errors import UserError  # noqa: E402
+from orca.errors import UserError  # noqa: E402
 from harness.prompts import parse_system_variant  # noqa: E402
 from harness.results import load_run  # noqa: E402
 from orca.train_config import load_train_config  # noqa: E402

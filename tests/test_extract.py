@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UserError
+from orca.errors import UserError
 from harness.extract import (
     AGIEVAL_FAMILY, BBH_TASK_FAMILY, FAMILIES, extract_answer, extract_official, family_for_task,
     is_correct, normalize_target, options_from_agieval, options_from_text,

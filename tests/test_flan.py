@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main as cli_main
-from harness.errors import UserError
+from orca.errors import UserError
 from orca import flan
 from orca.collect import load_queries
 from orca.system_messages import SYSTEM_MESSAGES, allowed_message_ids

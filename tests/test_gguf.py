@@ -96,7 +96,7 @@ def test_gguf_converts_once_to_the_same_model_and_records_its_hash(tiny_checkpoi
     import torch
     from transformers import AutoModelForCausalLM
 
-    from harness.io import sha256_file
+    from orca.io import sha256_file
     from harness.models_gguf import converted_dir_for
 
     monkeypatch.setenv("ORCA_CACHE_DIR", str(tmp_path / "cache"))
@@ -133,7 +133,7 @@ def test_conversion_killed_midway_leaves_nothing_half_made(tiny_gguf, tmp_path, 
     """An interrupt after weights were written removes the temp folder; a killed process
     (no cleanup at all) leaves one, which the next conversion removes before converting."""
     import harness.models_gguf as mg
-    from harness.io import sha256_file
+    from orca.io import sha256_file
 
     monkeypatch.setenv("ORCA_CACHE_DIR", str(tmp_path / "cache"))
     sha = sha256_file(tiny_gguf)

@@ -15,7 +15,7 @@ from harness.prompts import user_prompt
 from harness.results import load_run
 from harness.scoring import task_target
 from harness.score_file import score_predictions
-from orca.paths import TASKS_DIR
+from harness.paths import TASKS_DIR
 
 N_DOCS = 4
 

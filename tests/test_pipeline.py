@@ -9,8 +9,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from openai_server import FakeOpenAIServer  # noqa: E402
 
-from orca import ci_regression as ci  # noqa: E402
-from orca.pipeline import load_pipeline_config, run_pipeline  # noqa: E402
+from harness import ci_regression as ci  # noqa: E402
+from harness.pipeline import load_pipeline_config, run_pipeline  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

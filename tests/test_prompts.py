@@ -2,7 +2,7 @@
 import pytest
 
 from harness.data import load_task_data
-from harness.errors import UserError
+from orca.errors import UserError
 from harness.prompts import parse_system_variant, user_prompt
 from orca.system_messages import SYSTEM_MESSAGES
 from orca.template import render_prompt

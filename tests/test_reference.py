@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.data import BBH_TASKS, SUITES
-from harness.errors import UserError
+from orca.errors import UserError
 from harness.reference import (REFERENCE_DIR, available_references, average_consistency, load_reference,
                                load_references, round_half_up)
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli import main
 from harness.data import BBH_TASKS, SUITES
-from harness.errors import UserError
+from orca.errors import UserError
 from harness.flips import find_flips, render_flips_markdown, render_flips_text, write_flips_jsonl
 from harness.reference import load_references
 from harness.report import (build_comparison, leaderboard_entries, load_runs, macro_interval, render_markdown,

@@ -4,7 +4,7 @@ from harness import extract
 from harness.data import ALL_TASKS, load_task_data
 from harness.scoring import task_family
 from harness.prompts import user_prompt
-from orca.paths import TASKS_DIR
+from harness.paths import TASKS_DIR
 
 
 def test_task_manager_loads_every_task_with_our_prompts_and_filters(data_dir):
@@ -58,7 +58,7 @@ def test_suites_and_families_come_from_the_yaml():
 def test_malformed_task_yaml_is_one_error_naming_file_and_field(tmp_path):
     import pytest
 
-    from harness.errors import UserError
+    from orca.errors import UserError
     from harness.taskdefs import check_families, load_suites
 
     cases = [

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from openai_server import FAULT_KINDS, FakeOpenAIServer, response_key  # noqa: E402
 
 from harness.cli import main as cli_main  # noqa: E402
-from harness.errors import UserError  # noqa: E402
+from orca.errors import UserError  # noqa: E402
 from orca.collect import collect, cost_usd, length_summary, load_queries  # noqa: E402
 from orca.system_messages import SYSTEM_MESSAGES  # noqa: E402
 from orca.teacher import TeacherClient  # noqa: E402

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from harness.errors import UserError
+from orca.errors import UserError
 from orca.system_messages import get_system_message
 from orca.template import render_prompt
 from orca.tokenize import IGNORE_INDEX, format_example, load_examples, resize_embeddings_for_tokenizer

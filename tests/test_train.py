@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.errors import UserError
+from orca.errors import UserError
 from orca.train import train
 from orca.train_config import load_train_config, parse_train_config
 

@@ -1,8 +1,8 @@
 """CI regression on a tiny checkpoint: train two stages, evaluate, gate against a committed baseline.
 
-    python -m orca.ci_regression                      # the gate (exit 1 on a significant regression)
-    python -m orca.ci_regression --refresh-baseline   # after an intended change: rewrite the baseline
-    python -m orca.ci_regression --break-training     # loss on the prompt, not the response: must fail
+    python -m harness.ci_regression                      # the gate (exit 1 on a significant regression)
+    python -m harness.ci_regression --refresh-baseline   # after an intended change: rewrite the baseline
+    python -m harness.ci_regression --break-training     # loss on the prompt, not the response: must fail
 
 What it does, in --work DIR (default results/runs/ci-tiny-regression, wiped first):
 1. writes a fixed, project-generated training set in the teacher collector's format --
@@ -10,7 +10,7 @@ What it does, in --work DIR (default results/runs/ci-tiny-regression, wiped firs
    and a fixed evaluation set in the AGIEval v1 JSONL and BBH JSON formats, under the
    task names agieval/logiqa-en and bbh/date_understanding (generated content, not the
    real tasks: a tiny model cannot learn those in minutes, but it can learn this);
-2. runs the pipeline (orca/pipeline.py): stage 1 from a seeded random-init tiny LLaMA,
+2. runs the pipeline (harness/pipeline.py): stage 1 from a seeded random-init tiny LLaMA,
    evaluate, stage 2 from stage 1, evaluate, compare the stages;
 3. gates: `orca-eval compare BASELINE CANDIDATE --fail-on-regression`, BASELINE being
    results/baselines/ci-tiny (the stage-2 run committed by --refresh-baseline).
@@ -31,12 +31,12 @@ import shutil
 import sys
 from pathlib import Path
 
-from harness.io import write_json_atomic, write_jsonl_atomic, write_text_atomic
-from orca.paths import PROJECT_ROOT
+from orca.io import write_json_atomic, write_jsonl_atomic, write_text_atomic
+from harness.paths import BASELINES_DIR, RUNS_DIR
 
-BASELINE = PROJECT_ROOT / "results" / "baselines" / "ci-tiny"
-RANDOM_INIT_BASELINE = PROJECT_ROOT / "results" / "baselines" / "ci-tiny-random-init"
-DEFAULT_WORK = PROJECT_ROOT / "results" / "runs" / "ci-tiny-regression"
+BASELINE = BASELINES_DIR / "ci-tiny"
+RANDOM_INIT_BASELINE = BASELINES_DIR / "ci-tiny-random-init"
+DEFAULT_WORK = RUNS_DIR / "ci-tiny-regression"
 AGIEVAL_TASK, BBH_TASK = "agieval/logiqa-en", "bbh/date_understanding"
 SUITE = f"{AGIEVAL_TASK},{BBH_TASK}"
 
@@ -136,7 +136,7 @@ def pipeline_config(work: Path, data: dict, loss_on: str = "response") -> dict:
 
 def run_ci(work: Path = DEFAULT_WORK, loss_on: str = "response", console=None) -> Path:
     """Generate data and run the pipeline in `work` (wiped first); returns the stage-2 run directory."""
-    from orca.pipeline import parse_pipeline_config, run_pipeline
+    from harness.pipeline import parse_pipeline_config, run_pipeline
 
     if work.exists():
         shutil.rmtree(work)
@@ -151,7 +151,7 @@ def run_ci(work: Path = DEFAULT_WORK, loss_on: str = "response", console=None) -
 
 def evaluate_random_init(work: Path) -> Path:
     """The evaluation of the random-init checkpoint the CI starts from (for the baseline's README)."""
-    from orca.pipeline import evaluate_checkpoint, parse_pipeline_config
+    from harness.pipeline import evaluate_checkpoint, parse_pipeline_config
 
     cfg = parse_pipeline_config(json.loads((work / "pipeline.json").read_text()), work / "pipeline.json")
     return evaluate_checkpoint(cfg, cfg.train.output_dir / "init-tiny-0", work / "random-init")
@@ -179,24 +179,24 @@ def refresh_baseline(candidate: Path, random_init: Path) -> None:
     learned = compare_runs(RANDOM_INIT_BASELINE, BASELINE)
     write_text_atomic(BASELINE.parent / "README-ci.md", (
         "# CI regression baselines\n\n"
-        "`ci-tiny/`: the stage-2 checkpoint of `python -m orca.ci_regression` evaluated in loglikelihood mode "
-        "on the CI's generated tasks (see orca/ci_regression.py). `ci-tiny-random-init/`: the random-init "
+        "`ci-tiny/`: the stage-2 checkpoint of `python -m harness.ci_regression` evaluated in loglikelihood mode "
+        "on the CI's generated tasks (see harness/ci_regression.py). `ci-tiny-random-init/`: the random-init "
         "checkpoint that training starts from, on the same examples.\n\n"
         "Refresh after an intended change in training or evaluation:\n\n"
-        "    python -m orca.ci_regression --refresh-baseline\n"
+        "    python -m harness.ci_regression --refresh-baseline\n"
         "    git add results/baselines && git commit -m 'Refresh CI baseline: <why>'\n\n"
         f"## What training buys: trained vs random init ({learned.verdict})\n\n" + learned.to_markdown()))
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m orca.ci_regression", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m harness.ci_regression", description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"work directory (default {DEFAULT_WORK})")
     ap.add_argument("--baseline", type=Path, default=BASELINE, help=f"baseline run (default {BASELINE})")
     ap.add_argument("--refresh-baseline", action="store_true", help="write this run as the new baseline")
     ap.add_argument("--break-training", action="store_true",
                     help="train with the loss on the prompt instead of the response (the gate must fail)")
     args = ap.parse_args(argv)
-    from harness.errors import UserError
+    from orca.errors import UserError
     try:
         candidate = run_ci(args.work, "prompt" if args.break_training else "response")
         if args.refresh_baseline:

@@ -131,7 +131,7 @@ def read_jsonl(path: str | Path, *, on_bad: str = "error", what: str = "file") -
     line: `on_bad="error"` raises UserError naming FILE:LINE; `on_bad="skip"` leaves out
     that line alone (counted in `skipped_lines`) and keeps every line after it.
     A missing file reads as empty."""
-    from harness.errors import UserError
+    from orca.errors import UserError
 
     if on_bad not in ("error", "skip"):
         raise ValueError(f"on_bad must be 'error' or 'skip', not {on_bad!r}")
@@ -194,7 +194,7 @@ def iter_jsonl_objects(path: str | Path, what: str = "file"):
     non-object line raises UserError naming the file and line. Reads .gz too."""
     import gzip
 
-    from harness.errors import UserError, missing_file_message
+    from orca.errors import UserError, missing_file_message
 
     path = Path(path)
     if not path.is_file():

@@ -30,8 +30,8 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness.errors import UserError
-from harness.io import write_json_atomic, write_text_atomic
+from orca.errors import UserError
+from orca.io import write_json_atomic, write_text_atomic
 from orca.train_config import (TrainConfig, identity_changes, identity_sha256, parse_train_config,
                                read_config_file, stage_identity)
 from orca.values import check_number
@@ -333,7 +333,7 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
     stages = list(cfg.train.stages)
     decontaminated = None
     if cfg.decontaminate is not None:
-        from harness.io import sha256_file
+        from orca.io import sha256_file
 
         # The collect steps are done by now: the identity hashes the teacher data they wrote.
         ids["decontaminate"] = {"decontaminate": cfg.decontaminate,
