@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import extract  # noqa: E402
 from harness.extract import FAMILIES, extract_answer, options_from_text  # noqa: E402
+from harness.extract.commitment import ANALYSED_TAIL  # noqa: E402
 
 OPTIONS = options_from_text(
     "Options:\n(A) The blue jay is the second from the left\n(B) The quail is the second from the left\n"
@@ -39,7 +39,7 @@ REPEATS = {1: 20, 10: 5, 100: 3}
 
 
 def _text(unit: str, n_bytes: int, salt: int) -> str:
-    # a distinct string per repeat, so no cache (extract._loops) answers from an earlier call
+    # a distinct string per repeat, so no cache (harness/extract/commitment.py _loops) answers from an earlier call
     return (unit * (n_bytes // len(unit) + 2))[: n_bytes - salt]
 
 
@@ -74,7 +74,7 @@ def main() -> int:
         huge_cpu = max(huge_cpu, time.process_time() - c0)
         huge_wall = max(huge_wall, time.perf_counter() - w0)
     print(f"15 MB output: at most {huge_cpu:.3f} s CPU ({huge_wall:.3f} s wall) per family; "
-          f"analysed: first sentence + last {extract.ANALYSED_TAIL} characters")
+          f"analysed: first sentence + last {ANALYSED_TAIL} characters")
     print(json.dumps({
         "us_per_kb": us_per_kb,
         "ratio_100kb_to_1kb_per_kb": round(us_per_kb["100"] / us_per_kb["1"], 2),

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from harness.extract import ANALYSED_TAIL, FAMILIES, extract_answer
+from harness.extract import FAMILIES, extract_answer
+from harness.extract.commitment import ANALYSED_TAIL
 
 SHAPES = ["No ", "= not False and True and False ", "the answer is ", "So (A) ", "[ ( "]
 
