@@ -6,7 +6,7 @@ Layout read here (and by lm-eval's TaskManager, the same files):
 - `tasks/<suite>/_<suite>.yaml`: the lm-eval group `orca_<suite>`; its `task:` list is the
   suite's task order.
 - `tasks/<suite>/<name>.yaml`: one task; `dataset_kwargs.task` is our key (`bbh/navigate`),
-  `metadata.family` the answer family (harness/extract.py FAMILIES), `generation_kwargs.until`
+  `metadata.family` the answer family (harness/extract/ FAMILIES), `generation_kwargs.until`
   the stop sequences. Keys missing in the task file come from the template it `include:`s.
 
 Why not lm-eval's own YAML loader: importing `lm_eval.tasks` takes ~3 s (datasets, the
@@ -134,7 +134,7 @@ def suite_families(suite: str, tasks_dir: Path = TASKS_DIR) -> dict[str, str]:
 
 
 def check_families(tasks_dir: Path = TASKS_DIR) -> None:
-    """Every task names a known answer family (run before any work; extract.py cannot
+    """Every task names a known answer family (run before any work; harness.extract cannot
     check at import, it is what defines the families)."""
     from harness.extract import FAMILIES
 
