@@ -214,7 +214,7 @@ async def collect_async(queries_path: str | Path, out_path: str | Path, model: s
                 q = todo.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            result = await teacher.ask(q.system or None, q.query)
+            result = await teacher.ask(q.system, q.query)
             # fsync before counting it done: a kill after this line loses nothing.
             append_jsonl(out_path, [_output_row(q, model, result)])
             if result.ok:

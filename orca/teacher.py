@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from orca.errors import UserError
+from orca.template import chat_messages
 
 CATCH_UP_S = 0.1
 PLACEHOLDER_KEY = "sk-no-key-needed-for-local-server"
@@ -197,21 +198,19 @@ class TeacherClient:
     async def __aexit__(self, *exc) -> None:
         await self.close()
 
-    @staticmethod
-    def messages(system: str | None, query: str) -> list[dict]:
-        # An empty system message (paper's id 1) is sent as no system turn at all.
-        msgs = [{"role": "system", "content": system}] if system else []
-        return msgs + [{"role": "user", "content": query}]
-
     def _backoff(self, attempt: int) -> float:
         cap = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
         return self._rng.uniform(0, cap)  # full jitter: spreads retries of a burst of failures
 
     async def ask(self, system: str | None, query: str) -> TeacherResult:
-        """One answer to (system, query), or a failed result naming the last reason."""
+        """One answer to (system, query), or a failed result naming the last reason.
+        `None` sends no system turn; "" (the paper's message 1) an empty one."""
+        return await self.ask_messages(chat_messages(query, system))
+
+    async def ask_messages(self, msgs: list[dict]) -> TeacherResult:
+        """One answer to these chat messages (built by `orca.template.chat_messages`)."""
         import openai
 
-        msgs = self.messages(system, query)
         attempt = 0
         while True:
             attempt += 1
