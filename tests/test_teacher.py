@@ -348,3 +348,21 @@ def test_sm1_and_none_send_different_requests_in_run_and_collection(tmp_path, mo
     by_turns = sorted(tuple((m["role"], m["content"]) for m in msgs) for msgs in run_requests)
     assert by_turns == sorted([(("system", ""), ("user", u)) for u in users] + [(("user", u),) for u in users])
     assert collect_requests == [[{"role": "system", "content": ""}, {"role": "user", "content": "Pick one"}]]
+
+
+@pytest.mark.parametrize("setting, message", [
+    (dict(concurrency=0), "--concurrency must be >= 1, got 0"),
+    (dict(max_retries=-1), "--max-retries must be >= 0, got -1"),
+    (dict(rpm=float("nan")), "--rpm must be a finite number, got nan"),
+    (dict(tpm=0), "--tpm must be > 0, got 0"),
+])
+def test_client_and_collection_refuse_a_setting_in_the_same_words(tmp_path, setting, message):
+    """One check of the client's settings (orca.teacher.check_client_settings), whether the
+    client is built directly (the OpenAI evaluation backend) or by data collection."""
+    with pytest.raises(UserError) as direct:
+        TeacherClient("gpt-4", base_url="http://127.0.0.1:9/v1", **setting)
+    with pytest.raises(UserError) as collecting:
+        collect(write_queries(tmp_path / "q.jsonl", 1), tmp_path / "o.jsonl", "gpt-4",
+                base_url="http://127.0.0.1:9/v1", **setting)
+    assert str(direct.value) == str(collecting.value) == message
+    assert not (tmp_path / "o.jsonl").exists()
