@@ -329,15 +329,10 @@ class OpenAIChatBackend:
         whole run); each answer goes to `on_result` as it arrives."""
         from orca.teacher import FatalTeacherError
 
-        def split(prompt):
-            msgs = json.loads(prompt)
-            system = next((m["content"] for m in msgs if m["role"] == "system"), None)
-            return system, next(m["content"] for m in msgs if m["role"] == "user")
-
         async def one(client, i, prompt):
             if decoding.do_sample and seeds is not None:
                 _REQUEST_SEED.set(seeds[i])  # this task's own context: no other request sees it
-            result = await client.ask(*split(prompt))
+            result = await client.ask_messages(json.loads(prompt))  # the messages format_prompt built
             if result.ok and on_result is not None:
                 on_result(i, result.response or "")
             return result

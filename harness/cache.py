@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from orca.io import end_torn_tail, read_jsonl, sha256_text
+from orca.io import append_jsonl, read_jsonl, sha256_text
 
 
 def request_key(*parts) -> str:
@@ -68,14 +68,8 @@ class OutputCache:
         result cost a fifth of a CPU run."""
         if not items:
             return
-        data = "".join(json.dumps({"k": k, "v": v}, ensure_ascii=False) + "\n" for k, v in items.items())
         with self._locked():
-            end_torn_tail(self.path)
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(data)
-                f.flush()
-                if fsync:
-                    os.fsync(f.fileno())
+            append_jsonl(self.path, ({"k": k, "v": v} for k, v in items.items()), fsync=fsync)
         self._data.update(items)
 
     def sync(self) -> None:

@@ -30,7 +30,7 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from orca.errors import UserError
+from orca.errors import UserError, is_of_type, missing_field, reject_unknown_fields, unknown_field
 from orca.io import write_json_atomic, write_text_atomic
 from orca.train_config import (TrainConfig, identity_changes, identity_sha256, parse_train_config,
                                read_config_file, stage_identity)
@@ -61,8 +61,8 @@ def _fields(where: str, raw, spec: dict) -> dict:
         raise UserError(f"{where}: expected a mapping")
     for k, v in raw.items():
         if k not in spec:
-            raise UserError(f"{where}: unknown field {k!r} (known: {', '.join(spec)})")
-        if not isinstance(v, spec[k]) or isinstance(v, bool):
+            raise unknown_field(where, k, spec)
+        if not is_of_type(v, spec[k]):
             raise UserError(f"{where}: field {k!r} has the wrong type ({v!r})")
     return raw
 
@@ -72,12 +72,10 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
     base = Path(source).resolve().parent
     if not isinstance(raw, dict):
         raise UserError(f"{source}: expected a mapping at the top level")
-    unknown = sorted(set(raw) - set(TOP))
-    if unknown:
-        raise UserError(f"{source}: unknown field {unknown[0]!r} (known: {', '.join(TOP)})")
+    reject_unknown_fields(str(source), raw, TOP)
     for key in ("run_dir", "train"):
         if key not in raw:
-            raise UserError(f"{source}: missing field {key!r}")
+            raise missing_field(source, key)
     if not isinstance(raw["run_dir"], str) or not raw["run_dir"]:
         raise UserError(f"{source}: field 'run_dir' must be a path (a string), got {raw['run_dir']!r}")
     run_dir = (base / raw["run_dir"]).resolve()
@@ -111,7 +109,7 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
     for name, c in collect.items():
         _fields(f"{source}: collect.{name}", c, COLLECT_FIELDS)
         if "model" not in c:
-            raise UserError(f"{source}: collect.{name}: missing field 'model'")
+            raise missing_field(f"{source}: collect.{name}", "model")
     sample = raw.get("sample")
     if sample is not None:
         _fields(f"{source}: sample", sample, {"flan": (list, str), "scale": (int, float), "seed": int})

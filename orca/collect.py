@@ -29,7 +29,7 @@ from orca.errors import UserError
 from orca.io import append_jsonl, iter_jsonl_objects, read_jsonl, write_jsonl_atomic
 from orca.system_messages import SYSTEM_MESSAGES
 from orca.values import check_number
-from orca.teacher import FatalTeacherError, TeacherClient
+from orca.teacher import FatalTeacherError, TeacherClient, check_client_settings
 
 # Table 4 of the paper: USD per 1K tokens (prompt, completion).
 PRICES_PER_1K: dict[str, tuple[float, float]] = {
@@ -162,10 +162,7 @@ def check_settings(*, rpm=None, tpm=None, concurrency=16, max_retries=8, timeout
                    top_p=None, max_tokens=None, backoff_base_s=1.0, backoff_max_s=60.0, seed=0) -> None:
     """Refuse nonsense settings up front, even when every query is already answered (a
     warm output must not hide a bad flag that the next cold run would trip over)."""
-    check_number(rpm, "--rpm", low=0, low_open=True, none_ok=True)
-    check_number(tpm, "--tpm", low=0, low_open=True, none_ok=True)
-    check_number(concurrency, "--concurrency", integer=True, low=1)
-    check_number(max_retries, "--max-retries", integer=True, low=0)
+    check_client_settings(rpm=rpm, tpm=tpm, concurrency=concurrency, max_retries=max_retries)
     check_number(timeout_s, "--timeout", low=0, low_open=True)
     check_number(temperature, "--temperature", low=0, high=2, none_ok=True)  # the API's range
     check_number(top_p, "--top-p", low=0, low_open=True, high=1, none_ok=True)
@@ -214,7 +211,7 @@ async def collect_async(queries_path: str | Path, out_path: str | Path, model: s
                 q = todo.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            result = await teacher.ask(q.system or None, q.query)
+            result = await teacher.ask(q.system, q.query)
             # fsync before counting it done: a kill after this line loses nothing.
             append_jsonl(out_path, [_output_row(q, model, result)])
             if result.ok:

@@ -87,22 +87,51 @@ _TYPE_WORDS = {dict: "an object", list: "a list", str: "a string", int: "an inte
                bool: "true or false", type(None): "null"}
 
 
-def require(obj: dict, key: str, types, where: str, optional: bool = False):
+# The field checks every reader of a config or record shares (orca/train_config.py,
+# harness/pipeline.py, harness/results.py); numbers are then ranged by orca.values.check_number.
+
+def unknown_field(where: str, key: str, known) -> UserError:
+    return UserError(f"{where}: unknown field {key!r} (known: {', '.join(known)})")
+
+
+def missing_field(where: str, key: str) -> UserError:
+    return UserError(f"{where}: missing field {key!r}")
+
+
+def reject_unknown_fields(where: str, obj: dict, known) -> None:
+    """UserError naming the first (in sorted order) field of `obj` that `known` lacks."""
+    unknown = sorted(set(obj) - set(known))
+    if unknown:
+        raise unknown_field(where, unknown[0], known)
+
+
+def is_of_type(value, types) -> bool:
+    """The one type rule for values read from JSON or YAML: isinstance, except that a
+    boolean is not a number (`true` is an int in Python) unless bool is listed."""
+    types = types if isinstance(types, tuple) else (types,)
+    return isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+
+
+def require(obj: dict, key: str, types, where: str, optional: bool = False, wrong_type=None):
     """`obj[key]` checked against `types`: "missing field" only when absent, otherwise
-    "must be X, got Y" (a bool is not accepted as a number)."""
+    "must be X, got Y" (a bool is not accepted as a number; an integer is a number).
+    `wrong_type(key, value, types)` words the second message another way (the training
+    config names Python types, as its documentation and users know it)."""
     types = types if isinstance(types, tuple) else (types,)
     if key not in obj:
         if optional:
             return None
-        raise UserError(f"{where}: missing field {key!r}")
+        raise missing_field(where, key)
     value = obj[key]
-    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
-    if float in types and isinstance(value, int) and not isinstance(value, bool):
-        ok = True
-    if not ok:
-        want = " or ".join(dict.fromkeys(_TYPE_WORDS.get(t, t.__name__) for t in types))
-        raise UserError(f"{where}: field {key!r} must be {want}, got {type_name(value)} ({_short(value)})")
+    if not is_of_type(value, types + (int,) if float in types else types):  # JSON has one number type
+        why = (wrong_type or _json_type_words)(key, value, types)
+        raise UserError(f"{where}: {why}")
     return value
+
+
+def _json_type_words(key: str, value, types: tuple) -> str:
+    want = " or ".join(dict.fromkeys(_TYPE_WORDS.get(t, t.__name__) for t in types))
+    return f"field {key!r} must be {want}, got {type_name(value)} ({_short(value)})"
 
 
 def _short(value) -> str:

@@ -33,7 +33,7 @@ from typing import Iterable, Iterator
 
 from orca.errors import UserError
 from orca.io import iter_jsonl_objects, sha256_file, write_json_atomic, write_jsonl_atomic
-from orca.system_messages import allowed_message_ids
+from orca.system_messages import allowed_message_ids, normalize_sub_collection
 
 # Table 3 of the paper: queries sampled per sub-collection for FLAN-5M.
 FLAN5M_COUNTS = {"cot": 150_000, "niv2": 440_000, "flan2021": 2_500_000, "t0": 2_000_000}
@@ -41,16 +41,6 @@ NIV2_PER_TASK = 300
 FLAN1M_COUNT = 1_000_000
 REQUIRED_FIELDS = ("inputs", "targets", "task_source", "task_name", "template_type")
 SUB_COLLECTIONS = ("cot", "niv2", "t0", "flan2021", "dialog")
-_SUB_ALIASES = {
-    "cot": "cot", "niv2": "niv2", "t0": "t0", "p3": "t0", "flan2021": "flan2021",
-    "flan": "flan2021", "muffin": "flan2021", "dialog": "dialog",
-}
-
-
-def normalize_sub_collection(name: str) -> str | None:
-    """'NIv2' / 'Flan 2021' / 'T0' ... -> canonical key, or None if unknown."""
-    key = name.lower().replace(" ", "").replace("_", "").replace("-", "")
-    return _SUB_ALIASES.get(key)
 
 
 @dataclass(frozen=True)

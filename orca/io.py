@@ -38,9 +38,10 @@ def write_jsonl_atomic(path: str | Path, rows) -> None:
     write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
-def append_jsonl(path: str | Path, rows) -> None:
-    """Append rows and fsync. A kill mid-write leaves at most one torn last line: the
-    readers below ignore it, and the next append first cuts it off (`end_torn_tail`)."""
+def append_jsonl(path: str | Path, rows, *, fsync: bool = True) -> None:
+    """Append rows (and fsync, unless `fsync=False`). The one appender of our JSONL files:
+    a kill mid-write leaves at most one torn last line; `read_jsonl` ignores it, and the
+    next append first cuts it off (`end_torn_tail`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
@@ -48,7 +49,8 @@ def append_jsonl(path: str | Path, rows) -> None:
     with open(path, "a", encoding="utf-8") as f:
         f.write(data)
         f.flush()
-        os.fsync(f.fileno())
+        if fsync:
+            os.fsync(f.fileno())
 
 
 def end_torn_tail(path: Path) -> None:
@@ -167,13 +169,6 @@ def read_jsonl(path: str | Path, *, on_bad: str = "error", what: str = "file") -
         else:
             out.torn_tail = True
     return out
-
-
-def read_jsonl_tolerant(path: str | Path) -> list[dict]:
-    """Rows of an append-only JSONL file: a torn final line is left out, a corrupt
-    complete line is an error naming FILE:LINE. Never writes (kept for old callers;
-    see `read_jsonl`)."""
-    return read_jsonl(path).rows
 
 
 def sha256_file(path: str | Path) -> str:

@@ -42,6 +42,19 @@ SUBCOLLECTION_MESSAGES: dict[str, tuple[int, ...]] = {
 }
 
 
+# FLAN-v2's sub-collection names as data sets spell them -> the keys above (+ dialog).
+_SUB_ALIASES = {
+    "cot": "cot", "niv2": "niv2", "t0": "t0", "p3": "t0", "flan2021": "flan2021",
+    "flan": "flan2021", "muffin": "flan2021", "dialog": "dialog",
+}
+
+
+def normalize_sub_collection(name: str) -> str | None:
+    """'NIv2' / 'Flan 2021' / 'T0' ... -> canonical key, or None if unknown."""
+    key = name.lower().replace(" ", "").replace("_", "").replace("-", "")
+    return _SUB_ALIASES.get(key)
+
+
 class UnknownSystemMessage(ValueError):
     pass
 
@@ -59,8 +72,7 @@ def get_system_message(message_id: int) -> str:
 
 def allowed_message_ids(subcollection: str, multiple_choice: bool = False) -> tuple[int, ...]:
     """Message ids the paper allows for a FLAN-v2 sub-collection."""
-    key = subcollection.lower().replace(" ", "").replace("_", "").replace("-", "")
-    key = {"flan2021": "flan2021", "cot": "cot", "niv2": "niv2", "t0": "t0"}.get(key, key)
+    key = normalize_sub_collection(subcollection)
     if key == "flan2021" and multiple_choice:
         key = "flan2021_mc"
     if key not in SUBCOLLECTION_MESSAGES:

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from orca.errors import UserError
+from orca.template import chat_messages
+from orca.values import check_number
 
 CATCH_UP_S = 0.1
 PLACEHOLDER_KEY = "sk-no-key-needed-for-local-server"
@@ -52,6 +54,15 @@ def scrub(text: str, secret: str | None) -> str:
     if secret and secret != PLACEHOLDER_KEY:
         text = text.replace(secret, "***")
     return _KEY_LIKE.sub(lambda m: m.group(1) + "-***", text)
+
+
+def check_client_settings(*, rpm, tpm, concurrency, max_retries) -> None:
+    """The client's own settings, checked as every numeric setting is (orca.values); data
+    collection checks them with the rest of its flags (orca.collect.check_settings)."""
+    check_number(rpm, "--rpm", low=0, low_open=True, none_ok=True)
+    check_number(tpm, "--tpm", low=0, low_open=True, none_ok=True)
+    check_number(concurrency, "--concurrency", integer=True, low=1)
+    check_number(max_retries, "--max-retries", integer=True, low=0)
 
 
 class FatalTeacherError(Exception):
@@ -99,8 +110,6 @@ class RateLimiter:
     """Client-side requests/min and tokens/min pacing (GCRA, no bursts) with a shared pause."""
 
     def __init__(self, rpm: float | None, tpm: float | None, headroom: float = 0.98):
-        if rpm is not None and rpm <= 0 or tpm is not None and tpm <= 0:
-            raise UserError("--rpm and --tpm must be positive")
         # Pacing exactly at the limit leaves no margin for network jitter against a server
         # that counts over a sliding window; a 2% margin avoids most 429s for 2% of speed.
         self.req_interval = 0.0 if not rpm else 60.0 / (rpm * headroom)
@@ -166,10 +175,7 @@ class TeacherClient:
                  max_tokens: int | None = None, seed: int = 0, completion_guess: int = 256):
         from openai import AsyncOpenAI  # imported here so `orca-eval --help` stays fast
 
-        if concurrency < 1:
-            raise UserError("--concurrency must be at least 1")
-        if max_retries < 0:
-            raise UserError("--max-retries must be 0 or more")
+        check_client_settings(rpm=rpm, tpm=tpm, concurrency=concurrency, max_retries=max_retries)
         self.model = model
         self._key = resolve_api_key(base_url)
         self._client = AsyncOpenAI(api_key=self._key, base_url=base_url, max_retries=0,
@@ -197,21 +203,19 @@ class TeacherClient:
     async def __aexit__(self, *exc) -> None:
         await self.close()
 
-    @staticmethod
-    def messages(system: str | None, query: str) -> list[dict]:
-        # An empty system message (paper's id 1) is sent as no system turn at all.
-        msgs = [{"role": "system", "content": system}] if system else []
-        return msgs + [{"role": "user", "content": query}]
-
     def _backoff(self, attempt: int) -> float:
         cap = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
         return self._rng.uniform(0, cap)  # full jitter: spreads retries of a burst of failures
 
     async def ask(self, system: str | None, query: str) -> TeacherResult:
-        """One answer to (system, query), or a failed result naming the last reason."""
+        """One answer to (system, query), or a failed result naming the last reason.
+        `None` sends no system turn; "" (the paper's message 1) an empty one."""
+        return await self.ask_messages(chat_messages(query, system))
+
+    async def ask_messages(self, msgs: list[dict]) -> TeacherResult:
+        """One answer to these chat messages (built by `orca.template.chat_messages`)."""
         import openai
 
-        msgs = self.messages(system, query)
         attempt = 0
         while True:
             attempt += 1

@@ -32,7 +32,9 @@ def render_prompt(user: str, system: str | None) -> str:
 
 
 def chat_messages(user: str, system: str | None) -> list[dict]:
-    """The same conversation as chat messages (for chat templates and chat APIs)."""
+    """The same conversation as chat messages: the one builder for chat templates, the
+    OpenAI evaluation backend and teacher collection. `None` means no system turn; ""
+    (the paper's message 1) an empty system turn, as in `render_prompt`."""
     messages = []
     if system is not None:
         messages.append({"role": "system", "content": system})

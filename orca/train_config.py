@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orca.errors import UserError
+from orca.errors import UserError, reject_unknown_fields, require
 from orca.values import check_number
 
 # field -> (type(s), default; REQUIRED when it must be given)
@@ -129,22 +129,20 @@ class TrainConfig:
     source: Path | None = None
 
 
+def _python_type_words(name: str, value, types: tuple) -> str:
+    names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+    return f"field {name!r} must be {names}, got {value!r}"
+
+
 def _check(where: str, raw: dict, spec: dict) -> dict:
-    unknown = sorted(set(raw) - set(spec))
-    if unknown:
-        raise UserError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(spec)})")
+    reject_unknown_fields(where, raw, spec)
     out = {}
     for name, (types, default) in spec.items():
+        # A flag written as `epochs: true` is a mistake: require refuses a bool for a number.
+        value = require(raw, name, types, where, optional=default is not REQUIRED, wrong_type=_python_type_words)
         if name not in raw:
-            if default is REQUIRED:
-                raise UserError(f"{where}: missing field {name!r}")
             out[name] = default
             continue
-        value = raw[name]
-        # bool is an int subclass; a flag written as `epochs: true` is a mistake.
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
-            raise UserError(f"{where}: field {name!r} must be {names}, got {value!r}")
         if name in CHOICES and value not in CHOICES[name]:
             raise UserError(f"{where}: field {name!r} must be one of {', '.join(CHOICES[name])}, got {value!r}")
         if name in RANGES:

@@ -3,8 +3,8 @@ cache, a counted skip of that line alone; only a torn *final* line may be droppe
 commands never write; a resumed training run logs each step once.
 
 Every file we append to goes through one reader (orca.io.read_jsonl) and one
-appender (orca.io.append_jsonl / OutputCache.put_many, both ending a torn tail
-first), so the members below exercise that mechanism through each of its users."""
+appender (orca.io.append_jsonl, which OutputCache.put_many calls under its lock; it ends
+a torn tail first), so the members below exercise that mechanism through each of its users."""
 from __future__ import annotations
 
 import json

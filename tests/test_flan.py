@@ -148,6 +148,17 @@ def test_system_messages_come_from_the_shared_registry():
     assert set(used[("niv2", False)]) <= {1, 2, 5, 7, 9, 12, 13, 14, 15} and len(used[("niv2", False)]) >= 6
 
 
+@pytest.mark.parametrize("spelling, key", [("NIv2", "niv2"), ("Flan 2021", "flan2021"), ("muffin", "flan2021"),
+                                           ("P3", "t0"), ("t-0", "t0"), ("CoT", "cot")])
+def test_a_sub_collection_spelling_reads_the_same_when_sampling_and_picking_messages(spelling, key):
+    """A row's `task_source` spelling and the message table agree (one normaliser for both)."""
+    row = {"inputs": "i", "targets": "t", "task_source": spelling, "task_name": "x", "template_type": "zs_opt"}
+    assert flan._example(row, "f:1").sub_collection == key
+    assert allowed_message_ids(spelling, multiple_choice=True) == allowed_message_ids(key, multiple_choice=True)
+    with pytest.raises(ValueError, match="no system messages for sub-collection 'Dialog'"):
+        allowed_message_ids("Dialog")
+
+
 def test_parquet_reads_like_jsonl(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -21,6 +21,7 @@ from orca.errors import UserError  # noqa: E402
 from orca.collect import collect, cost_usd, length_summary, load_queries  # noqa: E402
 from orca.system_messages import SYSTEM_MESSAGES  # noqa: E402
 from orca.teacher import TeacherClient  # noqa: E402
+from orca.template import chat_messages  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 ALL_FAULTS = {"500": 0.05, "503": 0.05, "slow": 0.04, "drop": 0.05, "truncated": 0.05,
@@ -164,7 +165,7 @@ def test_client_paces_requests_and_learns_tokens_from_usage(tmp_path):
     assert all(r.ok for r in results)
     assert st["rate_limited"] <= 1, st
     assert (n - 1) * 0.05 * 0.95 <= elapsed <= (n - 1) * 0.05 * 1.3
-    real_ratio = st["prompt_tokens"] / sum(teacher.estimator.prompt_chars(teacher.messages(q.system, q.query))
+    real_ratio = st["prompt_tokens"] / sum(teacher.estimator.prompt_chars(chat_messages(q.query, q.system))
                                            for q in load_queries(queries))
     assert abs(teacher.estimator.tokens_per_char - real_ratio) < 0.2 * real_ratio
     real_completion = st["completion_tokens"] / n
@@ -314,6 +315,54 @@ def test_responder_hook_and_empty_system_message(tmp_path):
     rows = {r["id"]: r for r in read_rows(tmp_path / "o.jsonl")}
     assert rows["x"]["response"] == rows["y"]["response"] == "(B)"
     roles = sorted([m["role"] for m in msgs] for msgs in seen)
-    # Message 1 is the empty message: sent as no system turn.
-    assert roles == [["system", "user"], ["user"]]
+    # Message 1 is the empty message: sent as an empty system turn (as HF chat templates
+    # and the paper's variant 1 have it), not as no system turn.
+    assert roles == [["system", "user"], ["system", "user"]]
+    assert sorted(msgs[0]["content"] for msgs in seen) == sorted(["", SYSTEM_MESSAGES[16]])
     assert any(m["content"] == SYSTEM_MESSAGES[16] for msgs in seen for m in msgs)
+
+
+def test_sm1_and_none_send_different_requests_in_run_and_collection(tmp_path, monkeypatch):
+    """One rule for every request sent: system message 1 (the paper's empty message) is an
+    empty system turn, `none` no system turn -- in `orca-eval run` over the API and in
+    data collection alike (they once sent the same request under two variant names)."""
+    seen = []
+
+    def responder(messages, model):
+        seen.append(messages)
+        return "So the answer is (A)."
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeOpenAIServer(responder=responder) as srv:
+        rc = cli_main(["run", "--suite", "bbh/navigate", "--model", "openai:gpt-4", "--base-url", srv.base_url,
+                       "--limit", "2", "--system-message", "1", "--system-message", "none",
+                       "--output", str(tmp_path / "run"), "--no-progress"])
+        assert rc == 0
+        run_requests, seen[:] = list(seen), []
+        q = tmp_path / "q.jsonl"
+        q.write_text(json.dumps({"id": "a", "query": "Pick one", "system_message_id": 1}) + "\n")
+        collect(q, tmp_path / "o.jsonl", "gpt-4", base_url=srv.base_url, **FAST)
+        collect_requests = list(seen)
+    users = sorted({m["content"] for msgs in run_requests for m in msgs if m["role"] == "user"})
+    assert len(users) == 2 and len(run_requests) == 4  # 2 docs x (sm1, none), each sent once
+    by_turns = sorted(tuple((m["role"], m["content"]) for m in msgs) for msgs in run_requests)
+    assert by_turns == sorted([(("system", ""), ("user", u)) for u in users] + [(("user", u),) for u in users])
+    assert collect_requests == [[{"role": "system", "content": ""}, {"role": "user", "content": "Pick one"}]]
+
+
+@pytest.mark.parametrize("setting, message", [
+    (dict(concurrency=0), "--concurrency must be >= 1, got 0"),
+    (dict(max_retries=-1), "--max-retries must be >= 0, got -1"),
+    (dict(rpm=float("nan")), "--rpm must be a finite number, got nan"),
+    (dict(tpm=0), "--tpm must be > 0, got 0"),
+])
+def test_client_and_collection_refuse_a_setting_in_the_same_words(tmp_path, setting, message):
+    """One check of the client's settings (orca.teacher.check_client_settings), whether the
+    client is built directly (the OpenAI evaluation backend) or by data collection."""
+    with pytest.raises(UserError) as direct:
+        TeacherClient("gpt-4", base_url="http://127.0.0.1:9/v1", **setting)
+    with pytest.raises(UserError) as collecting:
+        collect(write_queries(tmp_path / "q.jsonl", 1), tmp_path / "o.jsonl", "gpt-4",
+                base_url="http://127.0.0.1:9/v1", **setting)
+    assert str(direct.value) == str(collecting.value) == message
+    assert not (tmp_path / "o.jsonl").exists()
