@@ -72,7 +72,8 @@ def register(sub) -> None:
 
 
 def cmd_run(args) -> int:
-    from harness.runner import RunConfig, print_summary, run_evaluation
+    from harness.runner import RunConfig, run_evaluation
+    from harness.terminal import print_run_summary
 
     cfg = RunConfig(
         suite=args.suite, model=args.model, system_messages=args.system_messages or ["1"], limit=args.limit,
@@ -85,14 +86,14 @@ def cmd_run(args) -> int:
     )
     run_dir = run_evaluation(cfg)
     if int(os.environ.get("RANK", "0")) == 0 and (run_dir / "summary.json").exists():
-        print_summary(run_dir)
+        print_run_summary(run_dir)
     return 0
 
 
 def cmd_score(args) -> int:
     from orca.errors import UserError
-    from harness.runner import print_summary
     from harness.score_file import explain_run, score_predictions
+    from harness.terminal import print_run_summary
 
     if isinstance(args.explain, str):
         if args.predictions:
@@ -103,7 +104,7 @@ def cmd_score(args) -> int:
         raise UserError("score: --suite and --predictions are required (or --explain RUN_DIR alone)")
     run_dir = score_predictions(args.predictions, args.suite, args.output, args.data_dir, args.system_message,
                                 args.prompt_style, args.name)
-    print_summary(run_dir)
+    print_run_summary(run_dir)
     if args.explain:
         explain_run(run_dir)
     return 0

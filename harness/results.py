@@ -3,7 +3,8 @@
 A run directory (default `results/runs/<run>/`) holds:
 
 - `run.json`     model, revision, data hashes, prompt style, system messages per
-                 variant, decoding, seed, limit, package versions, git commit, timestamps.
+                 variant, decoding, seed, limit, package versions, git commit, timestamps
+                 (built by harness/provenance.py).
 - `summary.json` `{"variants": {VARIANT: {"tasks": {"agieval/lsat-ar": {...}},
                  "suites": {"agieval": {"accuracy", "n_tasks"}}}}}`; accuracies in
                  percent, suite averages macro over tasks (as the Orca paper does).
@@ -13,6 +14,7 @@ A run directory (default `results/runs/<run>/`) holds:
                  the hash of the user prompt alone that pairing goes by; older runs lack it).
 
 All three are written atomically; a run that has not finished has no summary.json.
+What an existing `--output` folder may hold is harness/run_dir.py's rule.
 """
 from __future__ import annotations
 
@@ -141,26 +143,6 @@ def write_summary(run_dir: str | Path, summary: dict) -> None:
 
 def write_run_meta(run_dir: str | Path, meta: dict) -> None:
     write_json_atomic(Path(run_dir) / "run.json", meta)
-
-
-def existing_run_meta(run_dir: Path) -> dict | None:
-    """What an `--output` folder already holds, for `run` and `score` alike: None for a new or
-    empty folder, else its run.json; a file, a non-empty folder without a run, or a corrupt
-    run.json is refused (the commands then compare the identity of the old run with theirs)."""
-    meta_path = run_dir / "run.json"
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"--output {run_dir}: is a file, not a directory")
-    if not meta_path.exists():
-        if run_dir.exists() and any(p.name != ".gitkeep" for p in run_dir.iterdir()):
-            raise UserError(f"--output {run_dir}: not empty and holds no orca-eval run (run.json)")
-        return None
-    try:
-        old = json.loads(meta_path.read_bytes())
-    except ValueError:  # bad JSON or bad UTF-8
-        old = None
-    if not isinstance(old, dict):
-        raise UserError(f"{meta_path}: corrupt run.json; choose another --output")
-    return old
 
 
 def read_json_object(path: Path, what: str = "file") -> dict:

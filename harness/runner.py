@@ -6,15 +6,13 @@ everything missing, across tasks x variants x repeats, to the backend in one cal
 lm-eval's evaluator does: the backend sorts the whole queue by length and batches it),
 writing each result to the cache as it is produced (so a killed run resumes) -> score
 with both extractors -> write the result files atomically (harness/results.py).
+run.json is built by harness/provenance.py; which --output folder may be written (new,
+empty, or this same run, resumed) is harness/run_dir.py's rule.
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 from harness import extract
@@ -25,11 +23,13 @@ from harness.data import load_task_data, resolve_tasks
 from orca.errors import UserError
 from orca.io import sha256_text
 from harness.prompts import PROMPT_STYLES, SystemVariant, parse_system_variant, user_prompt
-from harness.results import existing_run_meta, summarize_variant, write_run_meta, write_samples, write_summary
+from harness.provenance import data_record, run_metadata, utc_now
+from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
+from harness.run_dir import check_same_run, output_dir
 from harness.scoring import score_output, task_family, task_options, task_target
 from harness.taskdefs import all_tasks, suite_module
-from harness.paths import RUNS_DIR
-from orca.paths import PROJECT_ROOT, cache_dir, data_dir
+from orca.paths import cache_dir, data_dir
+from orca.progress import progress_display
 from orca.values import check_device, check_number
 
 MODES = ("generate", "loglikelihood")
@@ -121,50 +121,6 @@ class Request:
     labels: list[str] | None = None
 
 
-def package_versions() -> dict:
-    out = {"python": sys.version.split()[0]}
-    for pkg in ("orca-eval", "lm-eval", "torch", "transformers", "datasets", "openai", "deepspeed", "vllm"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-def git_commit() -> str | None:
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (head + ("+dirty" if dirty else "")) or None
-
-
-# The fields that make two runs "the same run": a directory holding a run that
-# differs in any of them is refused instead of being mixed with this one.
-IDENTITY_FIELDS = ("model.fingerprint", "tasks", "mode", "prompt_style", "variants", "decoding", "seed",
-                   "repeats", "limit")
-
-
-def _get(d: dict, dotted: str):
-    for part in dotted.split("."):
-        d = (d or {}).get(part)
-    return d
-
-
-def check_output_dir(run_dir: Path, meta: dict) -> None:
-    old = existing_run_meta(run_dir)
-    if old is None:
-        return
-    for f in IDENTITY_FIELDS:
-        if _get(old, f) != _get(meta, f):
-            what = "a different model" if f == "model.fingerprint" else f"a different {f.split('.')[0]}"
-            raise UserError(f"--output {run_dir}: holds a run of {what} ({_get(old, 'model.spec')}); "
-                            "choose another --output")
-
-
 def build_requests(cfg: RunConfig, backend, docs: dict[str, list[dict]], variants: list[SystemVariant]):
     """Every request of the run, with the exact prompt and its cache key(s); plus the
     tasks skipped in loglikelihood mode (no fixed options)."""
@@ -199,48 +155,11 @@ def build_requests(cfg: RunConfig, backend, docs: dict[str, list[dict]], variant
 
 def _progress(enabled: bool):
     """A rich bar on a terminal; in a log (not a TTY), a plain line at every tenth."""
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    if enabled and not Console().is_terminal:
-        return _LineProgress()
-    return Progress(TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]:>8} req/s"), TimeElapsedColumn(), TextColumn("ETA"),
-                    TimeRemainingColumn(), disable=not enabled, transient=False)
-
-
-class _LineProgress:
-    """The subset of rich.progress.Progress the runner uses, printing plain lines."""
-
-    @dataclass
-    class _Task:
-        description: str
-        total: int
-        completed: int = 0
-        start: float = field(default_factory=time.perf_counter)
-
-    def __init__(self):
-        self.tasks: list[_LineProgress._Task] = []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def add_task(self, description: str, total: int, **fields) -> int:
-        self.tasks.append(self._Task(description, total))
-        return len(self.tasks) - 1
-
-    def update(self, task_id: int, advance: int = 0, **fields) -> None:
-        t = self.tasks[task_id]
-        before, t.completed = t.completed, t.completed + advance
-        step = max(t.total // 10, 1)
-        if t.completed // step != before // step or t.completed == t.total:
-            el = time.perf_counter() - t.start
-            print(f"{t.description}: {t.completed}/{t.total} requests in {el:.1f} s "
-                  f"({t.completed / max(el, 1e-9):.1f} req/s)", flush=True)
+    return progress_display(TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[rate]:>8} req/s"), TimeElapsedColumn(), TextColumn("ETA"),
+                            TimeRemainingColumn(), enabled=enabled, plain_unit=("requests", "req/s"))
 
 
 def request_seed(seed: int, task: str, doc_id: int, repeat: int) -> int:
@@ -368,37 +287,19 @@ def run_evaluation(cfg: RunConfig) -> Path:
 
     stop = stop_sequences(tasks)
     run_name = cfg.name or default_run_name(cfg, backend)
-    run_dir = Path(cfg.output) if cfg.output else RUNS_DIR / run_name
-    meta = {
-        "name": run_name if not cfg.output else (cfg.name or run_dir.name),
-        "model": backend.describe(),
-        "suite": cfg.suite,
-        "tasks": tasks,
-        "mode": cfg.mode,
-        "prompt_style": cfg.prompt_style,
-        "variants": {v.name: v.to_json() for v in variants},
-        "decoding": cfg.decoding.to_json(),
-        "seed": cfg.seed,
-        "repeats": cfg.repeats,
-        "limit": cfg.limit,
-        "batch_size": cfg.batch_size,
-        "stop_sequences": stop,
-        "sampling_seeds": _sampling_seeds(cfg, backend),
-        "world_size": backend.world_size,
-        "data": {"dir": data_root, "sources": {t: d.source for t, d in task_data.items()},
-                 "hashes": {t: d.sha256 for t, d in task_data.items()},
-                 "damaged_targets": extract.damaged_targets({t: d.docs for t, d in task_data.items()})},
-        "packages": package_versions(),
-        "git_commit": git_commit(),
-        "command": " ".join(sys.argv) if sys.argv and "orca-eval" in sys.argv[0] else None,
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "finished_at": None,
-    }
+    run_dir = output_dir(cfg.output, run_name)
+    meta = run_metadata(
+        name=run_name if not cfg.output else (cfg.name or run_dir.name), model=backend.describe(),
+        suite=cfg.suite, tasks=tasks, mode=cfg.mode, prompt_style=cfg.prompt_style, variants=variants,
+        decoding=cfg.decoding.to_json(), seed=cfg.seed, repeats=cfg.repeats, limit=cfg.limit,
+        execution={"batch_size": cfg.batch_size, "stop_sequences": stop,
+                   "sampling_seeds": _sampling_seeds(cfg, backend), "world_size": backend.world_size},
+        data=data_record(data_root, task_data), record_command=True, started_at=utc_now(), finished_at=None)
     requests, skipped = build_requests(cfg, backend, docs, variants)
     if skipped:
         meta["skipped_tasks"] = skipped
     if backend.rank == 0:  # the other ranks only compute; they never look at or write the run directory
-        check_output_dir(run_dir, meta)
+        check_same_run(run_dir, meta)
         write_run_meta(run_dir, meta)
 
     cache = OutputCache(cache_dir() / "outputs" / f"{backend.fingerprint}.jsonl", read=cfg.use_cache)
@@ -418,16 +319,8 @@ def run_evaluation(cfg: RunConfig) -> Path:
     kept = {t: n for t, n in n_totals.items() if t not in skipped}
     summary = {"variants": {v: summarize_variant(by_task, kept) for v, by_task in samples.items()}}
     write_summary(run_dir, summary)
-    meta["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    meta["finished_at"] = utc_now()
     meta["elapsed_s"] = round(time.perf_counter() - t0, 2)
     meta["n_requests"] = len(requests)
     write_run_meta(run_dir, meta)
     return run_dir
-
-
-def print_summary(run_dir: Path, console=None) -> None:
-    """The final table: accuracy per task and variant, with suite averages (laid out for
-    the terminal's width by harness.terminal)."""
-    from harness.terminal import print_run_summary
-
-    print_run_summary(run_dir, console)

@@ -8,17 +8,17 @@ ids after the task's last example -- n, n+1, ... -- never under a real example's
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.data import ALL_TASKS, load_task_data, resolve_tasks
 from orca.errors import UserError
 from orca.io import iter_jsonl_objects, sha256_file, sha256_text
 from harness.prompts import parse_system_variant, user_prompt
-from harness.results import existing_run_meta, summarize_variant, write_run_meta, write_samples, write_summary
+from harness.provenance import data_record, run_metadata, utc_now
+from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
+from harness.run_dir import check_same_predictions, output_dir
 from harness.scoring import score_output, task_family
 from harness import extract
-from harness.paths import RUNS_DIR
 from orca.paths import data_dir
 
 
@@ -51,16 +51,6 @@ def _find_doc(row: dict, docs: list[dict], task: str, where: str, index_by_input
     if "target" in row:
         return None
     raise UserError(f"{where}: needs 'doc_id', 'index', 'input' or 'target'")
-
-
-def _check_output_dir(run_dir: Path, spec: str) -> None:
-    """Write only into a new or empty folder, or one holding a scoring of the same file (as `run` does)."""
-    old = existing_run_meta(run_dir)
-    if old is None:
-        return
-    model = old.get("model")
-    if not isinstance(model, dict) or model.get("spec") != spec:
-        raise UserError(f"--output {run_dir}: holds a run of a different model; choose another --output")
 
 
 def score_predictions(predictions: str | Path, suite: str, output: str | Path | None = None,
@@ -110,26 +100,21 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
     if not rows_by_task:
         raise UserError(f"{path}: no predictions")
 
-    run_dir = Path(output) if output else RUNS_DIR / (name or f"scored-{path.stem}")
-    _check_output_dir(run_dir, f"predictions:{path.name}")
+    run_dir = output_dir(output, name or f"scored-{path.stem}")
+    check_same_predictions(run_dir, f"predictions:{path.name}")
     samples = {t: sorted(by_id.values(), key=lambda r: r["doc_id"]) for t, by_id in rows_by_task.items()}
     for t, rows in samples.items():
         write_samples(run_dir, variant.name, t, rows)
     n_totals = {t: len(task_data[t].docs) for t in samples}
     write_summary(run_dir, {"variants": {variant.name: summarize_variant(samples, n_totals)}})
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    from harness.runner import git_commit, package_versions
-    write_run_meta(run_dir, {
-        "name": name or run_dir.name,
-        "model": {"spec": f"predictions:{path.name}", "backend": "predictions", "path": str(path),
-                  "revision": None, "fingerprint": sha256_file(path)[:16]},
-        "suite": suite, "tasks": sorted(samples), "mode": "generate", "prompt_style": prompt_style,
-        "variants": {variant.name: variant.to_json()}, "decoding": None, "seed": None, "repeats": 1,
-        "limit": None,
-        "data": {"dir": root, "hashes": {t: task_data[t].sha256 for t in samples},
-                 "damaged_targets": extract.damaged_targets({t: task_data[t].docs for t in samples})},
-        "packages": package_versions(), "git_commit": git_commit(), "started_at": now, "finished_at": now,
-    })
+    now = utc_now()
+    write_run_meta(run_dir, run_metadata(
+        name=name or run_dir.name,
+        model={"spec": f"predictions:{path.name}", "backend": "predictions", "path": str(path),
+               "revision": None, "fingerprint": sha256_file(path)[:16]},
+        suite=suite, tasks=sorted(samples), mode="generate", prompt_style=prompt_style, variants=[variant],
+        decoding=None, seed=None, repeats=1, limit=None,
+        data=data_record(root, {t: task_data[t] for t in samples}, sources=False), started_at=now, finished_at=now))
     return run_dir
 
 

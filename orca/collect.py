@@ -27,6 +27,7 @@ from pathlib import Path
 
 from orca.errors import UserError
 from orca.io import append_jsonl, iter_jsonl_objects, read_jsonl, write_jsonl_atomic
+from orca.progress import progress_display
 from orca.system_messages import SYSTEM_MESSAGES
 from orca.values import check_number
 from orca.teacher import FatalTeacherError, TeacherClient, check_client_settings
@@ -250,24 +251,22 @@ def collect(queries_path, out_path, model, **kwargs) -> CollectSummary:
 
 
 class _Progress:
-    """Rich progress bar: done/total, request rate, tokens, estimated cost, ETA."""
+    """The progress bar (orca/progress.py) on stderr: done/total, request rate, tokens,
+    estimated cost, ETA. `enabled=None`: on a terminal only."""
 
     def __init__(self, total: int, done: int, model: str, teacher: TeacherClient, enabled: bool | None):
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-        console = Console(stderr=True)
-        self.enabled = console.is_terminal if enabled is None else enabled
         self.model, self.teacher = model, teacher
-        self.progress = Progress(
+        self.progress = progress_display(
             TextColumn(f"[bold]{model}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[stats]}"), TimeRemainingColumn(),
-            console=console, disable=not self.enabled, transient=False)
+            console=Console(stderr=True), enabled=enabled)
         self.task = self.progress.add_task("collect", total=total, completed=done, stats="")
 
     def update(self, summary: CollectSummary, elapsed: float) -> None:
-        if not self.enabled:
+        if self.progress.disable:
             return
         s = self.teacher.stats
         rate = 60.0 * (summary.new_ok + summary.new_failed) / max(elapsed, 1e-9)

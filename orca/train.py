@@ -501,12 +501,14 @@ def _has_flash_attn() -> bool:
 
 
 def _progress(console):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    """The bar on a terminal only: in a log, the loop prints its own metrics lines."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tps]} tok/s"),
-                        TextColumn("lr {task.fields[lr]}"), TimeRemainingColumn(), console=console,
-                        disable=not console.is_terminal)
+    from orca.progress import progress_display
+
+    progress = progress_display(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tps]} tok/s"),
+                                TextColumn("lr {task.fields[lr]}"), TimeRemainingColumn(), console=console)
     progress.start()
     return progress
 

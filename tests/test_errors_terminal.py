@@ -14,7 +14,6 @@ from rich.console import Console
 
 from harness.cli import main
 from harness.compare import compare_runs, print_table
-from harness.runner import print_summary
 from harness.terminal import print_run_summary
 from orca.system_messages import SYSTEM_MESSAGES
 from test_report import make_run, outcomes
@@ -75,11 +74,11 @@ def test_run_summary_at_80_columns_uses_one_table_per_variant_when_that_fits(tmp
         assert f"{variant} acc %" in text and all(n in text for n in numbers)
 
 
-def test_runner_print_summary_is_the_fitting_one(tmp_path):
-    """`run` and `score` print through runner.print_summary."""
+def test_run_and_score_print_the_fitting_summary(tmp_path):
+    """`run` and `score` print through terminal.print_run_summary."""
     run = three_variant_run(tmp_path, [BBH_LONG])
     buf = io.StringIO()
-    print_summary(run, Console(file=buf, width=80, color_system=None))
+    print_run_summary(run, Console(file=buf, width=80, color_system=None))
     assert "bbh/tracking_shuffled_objects_seven_objects (n" in buf.getvalue()
     assert "agi…" not in buf.getvalue() and "bbh…" not in buf.getvalue()
 

@@ -1,0 +1,73 @@
+"""The `--output` folder of `orca-eval run` and `orca-eval score`: which folder, and what
+it may already hold.
+
+A new or empty folder is used. A folder holding the same run is taken up again: `run`
+resumes it (its outputs come from the cache), `score` rewrites its scoring of the same
+predictions file. Anything else -- a file, a folder of other files, a corrupt run.json, a
+run of another model or other settings -- is refused, so two runs are never mixed.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.paths import RUNS_DIR
+from orca.errors import UserError
+
+# The fields that make two runs "the same run": a directory holding a run that
+# differs in any of them is refused instead of being mixed with this one.
+IDENTITY_FIELDS = ("model.fingerprint", "tasks", "mode", "prompt_style", "variants", "decoding", "seed",
+                   "repeats", "limit")
+
+
+def output_dir(output: str | Path | None, default_name: str) -> Path:
+    """`--output` if given, else `results/runs/<default_name>`."""
+    return Path(output) if output else RUNS_DIR / default_name
+
+
+def existing_run_meta(run_dir: Path) -> dict | None:
+    """What an `--output` folder already holds, for `run` and `score` alike: None for a new or
+    empty folder, else its run.json; a file, a non-empty folder without a run, or a corrupt
+    run.json is refused (the commands then compare the identity of the old run with theirs)."""
+    meta_path = run_dir / "run.json"
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--output {run_dir}: is a file, not a directory")
+    if not meta_path.exists():
+        if run_dir.exists() and any(p.name != ".gitkeep" for p in run_dir.iterdir()):
+            raise UserError(f"--output {run_dir}: not empty and holds no orca-eval run (run.json)")
+        return None
+    try:
+        old = json.loads(meta_path.read_bytes())
+    except ValueError:  # bad JSON or bad UTF-8
+        old = None
+    if not isinstance(old, dict):
+        raise UserError(f"{meta_path}: corrupt run.json; choose another --output")
+    return old
+
+
+def _get(d: dict, dotted: str):
+    for part in dotted.split("."):
+        d = (d or {}).get(part)
+    return d
+
+
+def check_same_run(run_dir: Path, meta: dict) -> None:
+    """`run`: the folder is new, empty, or holds this same run (IDENTITY_FIELDS), to resume."""
+    old = existing_run_meta(run_dir)
+    if old is None:
+        return
+    for f in IDENTITY_FIELDS:
+        if _get(old, f) != _get(meta, f):
+            what = "a different model" if f == "model.fingerprint" else f"a different {f.split('.')[0]}"
+            raise UserError(f"--output {run_dir}: holds a run of {what} ({_get(old, 'model.spec')}); "
+                            "choose another --output")
+
+
+def check_same_predictions(run_dir: Path, spec: str) -> None:
+    """`score`: the folder is new, empty, or holds a scoring of the same predictions file."""
+    old = existing_run_meta(run_dir)
+    if old is None:
+        return
+    model = old.get("model")
+    if not isinstance(model, dict) or model.get("spec") != spec:
+        raise UserError(f"--output {run_dir}: holds a run of a different model; choose another --output")
