@@ -167,6 +167,7 @@ def gate(baseline: Path, candidate: Path) -> int:
 def refresh_baseline(candidate: Path, random_init: Path) -> None:
     """Replace the committed baselines with this run's evaluations (atomically per directory)."""
     from harness.compare import compare_runs
+    from harness.compare_render import render_markdown
 
     for src, dst in ((candidate, BASELINE), (random_init, RANDOM_INIT_BASELINE)):
         tmp = dst.with_name(dst.name + ".partial")
@@ -185,7 +186,7 @@ def refresh_baseline(candidate: Path, random_init: Path) -> None:
         "Refresh after an intended change in training or evaluation:\n\n"
         "    python -m harness.ci_regression --refresh-baseline\n"
         "    git add results/baselines && git commit -m 'Refresh CI baseline: <why>'\n\n"
-        f"## What training buys: trained vs random init ({learned.verdict})\n\n" + learned.to_markdown()))
+        f"## What training buys: trained vs random init ({learned.verdict})\n\n" + render_markdown(learned)))
 
 
 def main(argv: list[str] | None = None) -> int:
