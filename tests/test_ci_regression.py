@@ -9,6 +9,7 @@ from orca.errors import UserError
 from orca.io import sha256_file
 from harness.results import load_run
 from harness import ci_regression as ci
+from harness.gate import compare_with_baseline
 from harness.pipeline import parse_pipeline_config
 
 
@@ -68,7 +69,7 @@ def test_gate_fires_when_loss_is_on_the_prompt(tmp_path, capsys):
     candidate = ci.run_ci(tmp_path / "work", loss_on="prompt")
     summary = load_run(candidate, with_samples=False).summary["variants"]["sm1"]["tasks"]
     base = load_run(ci.BASELINE, with_samples=False).summary["variants"]["sm1"]["tasks"]
-    assert ci.gate(ci.BASELINE, candidate) == 1
+    assert compare_with_baseline(ci.BASELINE, candidate) == 1
     out = capsys.readouterr().out
     assert "regress" in out.lower()
     assert summary[ci.BBH_TASK]["accuracy"] < base[ci.BBH_TASK]["accuracy"] - 20

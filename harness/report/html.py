@@ -187,7 +187,8 @@ def render_html(comp: Comparison, title: str = "orca-eval leaderboard", plots: b
     generated_at = generated_at or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     css = _asset("leaderboard.css")
     parts = [f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
-             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>\n{css}</style></head><body>',
+             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+             f'<style>\n{css}</style></head><body>',
              f'<h1>{_e(title)}</h1><p class="meta">Generated {_e(generated_at)} · {len(comp.runs)} run(s) · '
              f'reference: {_e(", ".join(r.name for r in comp.references) or "none")}. Click a column header to sort.</p>']
     nav = "".join(f'<a href="#suite-{_e(s.suite)}">{_e(SUITE_NAMES.get(s.suite, s.suite))}</a>' for s in comp.suites)
