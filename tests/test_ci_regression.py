@@ -63,6 +63,13 @@ def test_pipeline_config_errors(tmp_path, patch, message):
         parse_pipeline_config(raw, tmp_path / "p.yaml")
 
 
+def test_refuses_to_commit_a_broken_baseline_before_training(tmp_path, capsys):
+    assert ci.main(["--refresh-baseline", "--break-training", "--work", str(tmp_path / "work")]) == 2
+    assert capsys.readouterr().err == ("orca-eval: error: --refresh-baseline with --break-training would commit a "
+                                       "broken baseline\n")
+    assert not (tmp_path / "work").exists()  # refused before any training
+
+
 @pytest.mark.slow
 def test_gate_fires_when_loss_is_on_the_prompt(tmp_path, capsys):
     """Broken on purpose: the loss on the prompt instead of the teacher's response."""
