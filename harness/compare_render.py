@@ -4,7 +4,8 @@ text for a file, and Markdown for a pull-request comment. The JSON form is the r
 `to_json()`, since it is the data rather than a view of it."""
 from __future__ import annotations
 
-from harness.compare import IMPROVED, NO_CHANGE, REGRESSED, Comparison, TaskComparison, points_text
+from harness.compare import (IMPROVED, NO_CHANGE, REGRESSED, Comparison, SuiteComparison, TaskComparison,
+                             points_text)
 from harness.terminal import print_fitting
 
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
@@ -57,20 +58,17 @@ def print_table(c: Comparison, console=None) -> None:
 
 
 def _long_lines(c: Comparison, corr: str) -> list[str]:
+    def block(r: TaskComparison | SuiteComparison, name: str, counts: str, delta: str) -> list[str]:
+        return [f"{r.variant} {name}", f"  {r.verdict}", f"  {counts}",
+                f"  base {r.base_accuracy:.2f} %, cand {r.cand_accuracy:.2f} %", f"  Δ {r.delta:+.2f} pts{delta}",
+                f"  p {_p(r.p_value)}, p ({corr}) {_p(r.p_adjusted)}"]
+
     lines = [f"Suites (macro average over tasks; paired bootstrap, {c.bootstrap} resamples, seed {c.seed})"]
     for s in c.suites:
-        lines += [f"{s.variant} {s.suite}", f"  {s.verdict}",
-                  f"  {s.n_tasks} tasks, n {s.n}",
-                  f"  base {s.base_accuracy:.2f} %, cand {s.cand_accuracy:.2f} %",
-                  f"  Δ {s.delta:+.2f} pts, 95% CI [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]",
-                  f"  p {_p(s.p_value)}, p ({corr}) {_p(s.p_adjusted)}"]
+        lines += block(s, s.suite, f"{s.n_tasks} tasks, n {s.n}", f", 95% CI [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]")
     lines.append(f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)")
     for t in c.tasks:
-        lines += [f"{t.variant} {t.task}", f"  {t.verdict}",
-                  f"  n {t.n}, lost {t.lost}, gained {t.gained}",
-                  f"  base {t.base_accuracy:.2f} %, cand {t.cand_accuracy:.2f} %",
-                  f"  Δ {t.delta:+.2f} pts",
-                  f"  p {_p(t.p_value)}, p ({corr}) {_p(t.p_adjusted)}"]
+        lines += block(t, t.task, f"n {t.n}, lost {t.lost}, gained {t.gained}", "")
     return lines
 
 

@@ -84,19 +84,11 @@ class SuiteComparison:
 
     def average(self, col: Column, official: bool = False) -> tuple[float | None, int]:
         """Macro average over the reference task set (of the tasks the column has) and how many it has."""
-        source = col.official if official else col.scores
-        have = [t for t in self.reference_tasks if t in source]
-        if not have:
-            return None, 0
-        return sum(source[t] for t in have) / len(have), len(have)
+        return _macro_average(col.official if official else col.scores, self.reference_tasks)
 
     def own_average(self, col: Column, official: bool = False) -> tuple[float | None, int]:
         """Macro average over every task of this suite the column has (a run's suite average)."""
-        source = col.official if official else col.scores
-        have = [t for t in self.tasks if t in source]
-        if not have:
-            return None, 0
-        return sum(source[t] for t in have) / len(have), len(have)
+        return _macro_average(col.official if official else col.scores, self.tasks)
 
     def complete(self, col: Column) -> bool:
         return all(t in col.scores for t in self.reference_tasks)
@@ -140,6 +132,14 @@ class SuiteComparison:
         if any(c is None for c in counts):
             return None
         return macro_interval(counts)
+
+
+def _macro_average(scores: dict[str, float], tasks: list[str]) -> tuple[float | None, int]:
+    """Unweighted mean of `scores` over those of `tasks` it has, and how many it has."""
+    have = [t for t in tasks if t in scores]
+    if not have:
+        return None, 0
+    return sum(scores[t] for t in have) / len(have), len(have)
 
 
 @dataclass
