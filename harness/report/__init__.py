@@ -16,9 +16,9 @@ from harness.report.cells import Row, cell_text, column_header, fmt, table_rows
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
 from harness.report.model import Column, Comparison, Entry, SuiteComparison, leaderboard_entries, macro_interval
-from harness.report.terminal import print_tables, print_wide, render_text, rich_tables, suite_lines, suite_table
+from harness.report.terminal import print_tables, render_text, rich_tables, suite_lines, suite_table
 
 __all__ = ["Column", "Comparison", "Entry", "Row", "SuiteComparison", "all_run_dirs", "build_comparison",
            "cell_text", "column_header", "fmt", "leaderboard_entries", "load_runs", "macro_interval",
-           "print_tables", "print_wide", "render_html", "render_markdown", "render_text", "resolve_run_dirs",
+           "print_tables", "render_html", "render_markdown", "render_text", "resolve_run_dirs",
            "rich_tables", "run_labels", "suite_lines", "suite_table", "table_rows"]

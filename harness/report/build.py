@@ -39,6 +39,7 @@ def load_runs(dirs: list[Path]) -> list[RunResult]:
 
 
 def run_labels(runs: list[RunResult]) -> dict[int, str]:
+    """Run index -> column label: the run's name, with its directory added when two runs share a name."""
     names = [r.name for r in runs]
     return {i: (r.name if names.count(r.name) == 1 else f"{r.name} [{r.path.name}]") for i, r in enumerate(runs)}
 

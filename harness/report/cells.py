@@ -9,10 +9,12 @@ from harness.report.model import CHECK_MARK, DASH, Column, SuiteComparison
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
+    """A number rounded half up, as the paper prints them; a dash for none."""
     return DASH if value is None else f"{round_half_up(value, digits):.{digits}f}"
 
 
 def published_text(values: list[float], check: str | None) -> str:
+    """A published average ("a or b" where sources disagree), marked when it is unconfirmed."""
     text = " or ".join(f"{v:.1f}" for v in values)
     return text + (CHECK_MARK if check else "")
 

@@ -77,7 +77,7 @@ def print_tables(console, comp: Comparison, fit: bool = False) -> None:
     wider than the console is printed in the long format instead (harness/terminal.py)."""
     from rich.text import Text
 
-    from harness.terminal import fits, print_lines
+    from harness.terminal import fits, print_lines, print_wide
 
     if not fit:
         for r in rich_tables(comp):
@@ -94,19 +94,3 @@ def print_tables(console, comp: Comparison, fit: bool = False) -> None:
         console.print()
     for r in _closing_notes(comp):
         console.print(r)
-
-
-def print_wide(console, renderable) -> None:
-    """Print a rich Table at its natural width even past the console's (plain text as usual)."""
-    from rich.table import Table
-
-    if not isinstance(renderable, Table):
-        console.print(renderable)
-        return
-    need = console.measure(renderable, options=console.options.update_width(10_000)).maximum
-    width = console.width
-    console.width = max(width, need)
-    try:
-        console.print(renderable)
-    finally:
-        console.width = width
