@@ -31,7 +31,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from orca.errors import UserError
 from orca.io import write_json_atomic, write_jsonl_atomic, write_text_atomic
+from harness.gate import refresh_or_compare, replace_directory
 from harness.paths import BASELINES_DIR, RUNS_DIR
 
 BASELINE = BASELINES_DIR / "ci-tiny"
@@ -157,25 +159,13 @@ def evaluate_random_init(work: Path) -> Path:
     return evaluate_checkpoint(cfg, cfg.train.output_dir / "init-tiny-0", work / "random-init")
 
 
-def gate(baseline: Path, candidate: Path) -> int:
-    """`orca-eval compare BASELINE CANDIDATE --fail-on-regression` (the same command CI logs show)."""
-    from harness.cli import main as cli_main
-
-    return cli_main(["compare", str(baseline), str(candidate), "--fail-on-regression"])
-
-
-def refresh_baseline(candidate: Path, random_init: Path) -> None:
+def refresh_baseline(candidate: Path, random_init: Path) -> Path:
     """Replace the committed baselines with this run's evaluations (atomically per directory)."""
     from harness.compare import compare_runs
+    from harness.compare_render import render_markdown
 
-    for src, dst in ((candidate, BASELINE), (random_init, RANDOM_INIT_BASELINE)):
-        tmp = dst.with_name(dst.name + ".partial")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        shutil.copytree(src, tmp)
-        if dst.exists():
-            shutil.rmtree(dst)
-        tmp.rename(dst)
+    replace_directory(candidate, BASELINE)
+    replace_directory(random_init, RANDOM_INIT_BASELINE)
     learned = compare_runs(RANDOM_INIT_BASELINE, BASELINE)
     write_text_atomic(BASELINE.parent / "README-ci.md", (
         "# CI regression baselines\n\n"
@@ -185,7 +175,8 @@ def refresh_baseline(candidate: Path, random_init: Path) -> None:
         "Refresh after an intended change in training or evaluation:\n\n"
         "    python -m harness.ci_regression --refresh-baseline\n"
         "    git add results/baselines && git commit -m 'Refresh CI baseline: <why>'\n\n"
-        f"## What training buys: trained vs random init ({learned.verdict})\n\n" + learned.to_markdown()))
+        f"## What training buys: trained vs random init ({learned.verdict})\n\n" + render_markdown(learned)))
+    return BASELINE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,21 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--break-training", action="store_true",
                     help="train with the loss on the prompt instead of the response (the gate must fail)")
     args = ap.parse_args(argv)
-    from orca.errors import UserError
     try:
+        if args.refresh_baseline and args.break_training:
+            raise UserError("--refresh-baseline with --break-training would commit a broken baseline")
         candidate = run_ci(args.work, "prompt" if args.break_training else "response")
-        if args.refresh_baseline:
-            if args.break_training:
-                raise UserError("--refresh-baseline with --break-training would commit a broken baseline")
-            refresh_baseline(candidate, evaluate_random_init(args.work))
-            print(f"baseline refreshed: {BASELINE} (commit results/baselines)")
-            return 0
-        if not (args.baseline / "summary.json").exists():
-            raise UserError(f"{args.baseline}: no baseline run; create one with --refresh-baseline")
-        return gate(args.baseline, candidate)
+        refresh = (lambda c: refresh_baseline(c, evaluate_random_init(args.work))) if args.refresh_baseline else None
+        return refresh_or_compare(candidate, args.baseline, refresh)
     except UserError as e:
         print(f"orca-eval: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
 
 
 if __name__ == "__main__":

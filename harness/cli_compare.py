@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.compare import compare_runs, print_table
+from harness.compare import compare_runs
+from harness.compare_render import print_table, render_markdown, render_text
 from orca.errors import check_output_file
 from orca.io import write_text_atomic
 from harness.stats import CORRECTIONS
@@ -52,9 +53,9 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = comparison.to_json()
     elif args.format == "markdown":
-        text = comparison.to_markdown()
+        text = render_markdown(comparison)
     else:
-        text = comparison.to_text() if args.out else None
+        text = render_text(comparison) if args.out else None
     if args.out:
         write_text_atomic(args.out, text)
     elif text is not None:

@@ -32,18 +32,16 @@ from pathlib import Path
 import numpy as np
 
 from orca.errors import UserError
-from harness.pairing import Pairing, pair_examples, template_note
+from harness.pairing import Pairing, first_repeats, pair_examples, rows_by_doc, template_note
 from harness.results import RunResult, load_run, task_file_name
-from harness.terminal import print_fitting
-from harness.stats import (CORRECTIONS, PairedCounts, adjust_pvalues, bootstrap_macro_delta,
-                           mcnemar_exact)
+from harness.stats import (CORRECTIONS, PairedCounts, adjust_pvalues, bootstrap_macro_delta, mcnemar_exact,
+                           paired_counts)
 from orca.values import check_number
 
 IMPROVED = "improved"
 REGRESSED = "regressed"
 NO_CHANGE = "no significant change"
 REPEAT_POLICIES = ("first", "majority")
-CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 SCHEMA_VERSION = 1
 # 10^6 resamples: a p-value resolution of 1e-6 and ~30 MB per task; 10^9 was killed for memory.
 MAX_BOOTSTRAP = 1_000_000
@@ -157,9 +155,9 @@ class Comparison:
     def gate_message(self) -> str:
         """One line for CI logs naming what regressed."""
         if self.verdict != REGRESSED:
-            return f"no significant regression beyond {_points(self.min_delta)}"
+            return f"no significant regression beyond {points_text(self.min_delta)}"
         parts = [f"{_label(r)} {r.delta:+.1f}" for r in self.regressions]
-        return (f"{len(parts)} significant regression(s) beyond {_points(self.min_delta)}: "
+        return (f"{len(parts)} significant regression(s) beyond {points_text(self.min_delta)}: "
                 + ", ".join(parts[:8]) + (" ..." if len(parts) > 8 else ""))
 
     def to_dict(self) -> dict:
@@ -182,27 +180,9 @@ class Comparison:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
-    def to_markdown(self) -> str:
-        return render_markdown(self)
 
-    def to_text(self, width: int = 160) -> str:
-        """The rich table rendered to plain text (for files and logs)."""
-        from rich.console import Console
-
-        console = Console(width=width, record=True, file=_NullWriter(), color_system=None)
-        print_table(self, console)
-        return console.export_text()
-
-
-class _NullWriter:
-    def write(self, _s):
-        return 0
-
-    def flush(self):
-        pass
-
-
-def _points(x: float) -> str:
+def points_text(x: float) -> str:
+    """`1 point`, `2.5 points`."""
     return f"{x:g} point" + ("" if x == 1 else "s")
 
 
@@ -221,24 +201,16 @@ class _Outcome:
 
 def _outcomes(run: RunResult, variant: str, task: str, repeats: str) -> dict[int, _Outcome]:
     """doc_id -> the outcome to compare, per the repeat policy; refuses duplicate rows."""
-    rows = run.samples.get(variant, {}).get(task, [])
     where = run.path / "samples" / variant / task_file_name(task)
-    by_doc: dict[int, dict[int, dict]] = {}
-    for r in rows:
-        try:
-            doc, rep = int(r["doc_id"]), int(r.get("repeat", 0) or 0)
-        except (TypeError, ValueError):
-            raise UserError(f"{where}: doc_id/repeat must be integers (got {r.get('doc_id')!r}, "
-                            f"{r.get('repeat')!r})") from None
-        if not isinstance(r["correct"], bool):
-            raise UserError(f"{where}: doc_id {doc}: field 'correct' must be true or false "
-                            f"(got {r['correct']!r})")
-        if rep in by_doc.setdefault(doc, {}):
-            raise UserError(f"{where}: doc_id {doc} repeat {rep} appears twice (corrupted samples file)")
-        by_doc[doc][rep] = r
-    out = {}
+    by_doc = rows_by_doc(run.samples.get(variant, {}).get(task, []), where)
     for doc, reps in by_doc.items():
-        first = reps[min(reps)]
+        for r in reps.values():
+            if not isinstance(r["correct"], bool):
+                raise UserError(f"{where}: doc_id {doc}: field 'correct' must be true or false "
+                                f"(got {r['correct']!r})")
+    out = {}
+    for doc, first in first_repeats(by_doc).items():
+        reps = by_doc[doc]
         if repeats == "first":
             correct = bool(first["correct"])
         else:
@@ -401,13 +373,12 @@ def _compare_task(base: RunResult, cand: RunResult, variant: str, task: str, rep
     common = pairing.common
     if not common:
         return None, pairing
-    base_ok = np.array([a[d].correct for d in common])
-    cand_ok = np.array([b[d].correct for d in common])
-    lost = int(np.sum(base_ok & ~cand_ok))
-    gained = int(np.sum(~base_ok & cand_ok))
-    return TaskComparison(variant=variant, task=task, n=len(common), base_correct=int(base_ok.sum()),
-                          cand_correct=int(cand_ok.sum()), lost=lost, gained=gained,
-                          p_value=mcnemar_exact(lost, gained),
+    base_ok = [a[d].correct for d in common]
+    cand_ok = [b[d].correct for d in common]
+    counts = paired_counts(base_ok, cand_ok)
+    return TaskComparison(variant=variant, task=task, n=counts.n, base_correct=sum(base_ok),
+                          cand_correct=sum(cand_ok), lost=counts.lost, gained=counts.gained,
+                          p_value=mcnemar_exact(counts.lost, counts.gained),
                           dropped=len(only_a) + len(only_b) + len(changed)), pairing
 
 
@@ -431,108 +402,3 @@ def _verdict(p_adjusted: float, delta: float, alpha: float, min_delta: float) ->
     if p_adjusted < alpha and delta >= min_delta - 1e-9:
         return IMPROVED
     return NO_CHANGE
-
-
-# ---------------------------------------------------------------- rendering
-
-_STYLE = {IMPROVED: "green", REGRESSED: "bold red", NO_CHANGE: "dim"}
-_MARK = {IMPROVED: "✅ improved", REGRESSED: "❌ regressed", NO_CHANGE: "no significant change"}
-
-
-def _p(p: float) -> str:
-    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
-
-
-def print_table(c: Comparison, console=None) -> None:
-    """Print the comparison as rich tables (suites, then tasks) to `console`."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from rich.markup import escape
-
-    if console is None:
-        console = Console()
-        if not console.is_terminal:  # piped into a CI log: do not squeeze the tables to 80 columns
-            console = Console(width=160)
-    corr = CORRECTION_NAMES[c.correction]
-    console.print(f"[bold]orca-eval compare[/bold]  base: {escape(c.base)}  candidate: {escape(c.candidate)}")
-    suites = Table(title="Suites (macro average over tasks; paired bootstrap, "
-                         f"{c.bootstrap} resamples, seed {c.seed})", title_justify="left")
-    for col in ("variant", "suite", "tasks", "n", "base %", "cand %", "Δ pts", "95% CI", "p", f"p ({corr})",
-                "verdict"):
-        suites.add_column(col, justify="left" if col in ("variant", "suite", "verdict") else "right")
-    for s in c.suites:
-        suites.add_row(s.variant, s.suite, str(s.n_tasks), str(s.n), f"{s.base_accuracy:.2f}",
-                       f"{s.cand_accuracy:.2f}", f"{s.delta:+.2f}", f"[{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]",
-                       _p(s.p_value), _p(s.p_adjusted), s.verdict, style=_STYLE[s.verdict])
-    tasks = Table(title=f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)",
-                  title_justify="left")
-    for col in ("variant", "task", "n", "base %", "cand %", "Δ pts", "lost", "gained", "p", f"p ({corr})",
-                "verdict"):
-        tasks.add_column(col, justify="left" if col in ("variant", "task", "verdict") else "right")
-    for t in c.tasks:
-        tasks.add_row(t.variant, t.task, str(t.n), f"{t.base_accuracy:.2f}", f"{t.cand_accuracy:.2f}",
-                      f"{t.delta:+.2f}", str(t.lost), str(t.gained), _p(t.p_value), _p(t.p_adjusted),
-                      t.verdict, style=_STYLE[t.verdict])
-    # Below the width the tables need, one line per suite and task instead: a squeezed
-    # table would cut task names and p-values to ellipses (harness/terminal.py).
-    print_fitting(console, [[suites, tasks]], lambda: _long_lines(c, corr))
-    for note in c.notes:
-        console.print(f"note: {escape(note)}")
-    console.print(f"[bold]verdict: {c.verdict}[/bold] (alpha {c.alpha:g}, min delta {_points(c.min_delta)}; "
-                  f"{c.gate_message()})", style=_STYLE[c.verdict])
-
-
-def _long_lines(c: Comparison, corr: str) -> list[str]:
-    lines = [f"Suites (macro average over tasks; paired bootstrap, {c.bootstrap} resamples, seed {c.seed})"]
-    for s in c.suites:
-        lines += [f"{s.variant} {s.suite}", f"  {s.verdict}",
-                  f"  {s.n_tasks} tasks, n {s.n}",
-                  f"  base {s.base_accuracy:.2f} %, cand {s.cand_accuracy:.2f} %",
-                  f"  Δ {s.delta:+.2f} pts, 95% CI [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]",
-                  f"  p {_p(s.p_value)}, p ({corr}) {_p(s.p_adjusted)}"]
-    lines.append(f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)")
-    for t in c.tasks:
-        lines += [f"{t.variant} {t.task}", f"  {t.verdict}",
-                  f"  n {t.n}, lost {t.lost}, gained {t.gained}",
-                  f"  base {t.base_accuracy:.2f} %, cand {t.cand_accuracy:.2f} %",
-                  f"  Δ {t.delta:+.2f} pts",
-                  f"  p {_p(t.p_value)}, p ({corr}) {_p(t.p_adjusted)}"]
-    return lines
-
-
-def render_markdown(c: Comparison) -> str:
-    """A pull-request comment: verdict, suites, significant tasks, all tasks folded."""
-    corr = CORRECTION_NAMES[c.correction]
-    lines = [
-        f"### orca-eval compare: {_MARK[c.verdict]}",
-        "",
-        f"Base `{c.base}` → candidate `{c.candidate}`. Significant means {corr}-corrected p < {c.alpha:g}; "
-        f"a change counts only when it is also at least {_points(c.min_delta)}. {c.gate_message()}.",
-        "",
-        "| variant | suite | tasks | n | base % | cand % | Δ pts | 95% CI | p (corrected) | verdict |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
-    ]
-    for s in c.suites:
-        lines.append(f"| {s.variant} | {s.suite} | {s.n_tasks} | {s.n} | {s.base_accuracy:.2f} | "
-                     f"{s.cand_accuracy:.2f} | {s.delta:+.2f} | [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}] | "
-                     f"{_p(s.p_adjusted)} | {_MARK[s.verdict]} |")
-    header = ["| variant | task | n | base % | cand % | Δ pts | lost | gained | p | p (corrected) | verdict |",
-              "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
-
-    def row(t: TaskComparison) -> str:
-        return (f"| {t.variant} | {t.task} | {t.n} | {t.base_accuracy:.2f} | {t.cand_accuracy:.2f} | "
-                f"{t.delta:+.2f} | {t.lost} | {t.gained} | {_p(t.p_value)} | {_p(t.p_adjusted)} | "
-                f"{_MARK[t.verdict]} |")
-
-    significant = [t for t in c.tasks if t.verdict != NO_CHANGE]
-    lines += ["", f"**Tasks with a significant change** ({len(significant)} of {len(c.tasks)}; "
-                  "lost = base right → candidate wrong, gained = the reverse):", ""]
-    lines += (header + [row(t) for t in significant]) if significant else ["None."]
-    lines += ["", f"<details><summary>All {len(c.tasks)} tasks</summary>", "", *header,
-              *[row(t) for t in c.tasks], "", "</details>"]
-    if c.notes:
-        lines += ["", *[f"- note: {n}" for n in c.notes]]
-    lines += ["", f"<sub>exact McNemar per task; suite Δ = macro average over tasks, paired bootstrap "
-                  f"({c.bootstrap} resamples within tasks, seed {c.seed}); repeats: {c.repeats}</sub>", ""]
-    return "\n".join(lines)

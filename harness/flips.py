@@ -3,8 +3,8 @@
 
 Examples pair within a pair of variants -- the same variant name in both runs by default --
 by the rule `compare` uses (harness.pairing: doc_id, target and user prompt; a different
-prompt template is a note). Only repeat 0 is used, so runs with --repeats compare their
-first sample. Pairing refuses runs that share no examples, and runs in which a doc_id
+prompt template is a note). Only the first repeat is used, so runs with --repeats compare
+their first sample. Pairing refuses runs that share no examples, and runs in which a doc_id
 names a different example (different data).
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from orca.errors import UserError
 from orca.io import write_jsonl_atomic
-from harness.pairing import pair_examples, template_note
-from harness.results import RunResult
+from harness.pairing import first_repeats, pair_examples, rows_by_doc, template_note
+from harness.results import RunResult, task_file_name
 
 
 @dataclass
@@ -68,18 +68,6 @@ def variant_pairs(run_a: RunResult, run_b: RunResult, variant_a: str | None = No
                     f"{run_b.name}: {', '.join(run_b.variants)}); pick a pair with --variant-a/--variant-b")
 
 
-def _by_doc(rows: list[dict], where: str) -> dict[int, dict]:
-    out = {}
-    for r in rows:
-        if int(r.get("repeat", 0)) != 0:
-            continue
-        doc = int(r["doc_id"])
-        if doc in out:
-            raise UserError(f"{where}: doc_id {doc} appears twice in repeat 0")
-        out[doc] = r
-    return out
-
-
 def _system_message(run: RunResult, variant: str):
     return ((run.meta.get("variants") or {}).get(variant) or {}).get("system_message")
 
@@ -95,8 +83,8 @@ def find_flips(run_a: RunResult, run_b: RunResult, variant_a: str | None = None,
     for va, vb in variant_pairs(run_a, run_b, variant_a, variant_b):
         tasks_a, tasks_b = run_a.samples.get(va, {}), run_b.samples.get(vb, {})
         for task in sorted(set(tasks_a) & set(tasks_b)):
-            a = _by_doc(tasks_a[task], f"{run_a.path}/samples/{va}/{task}")
-            b = _by_doc(tasks_b[task], f"{run_b.path}/samples/{vb}/{task}")
+            a = first_repeats(rows_by_doc(tasks_a[task], run_a.path / "samples" / va / task_file_name(task)))
+            b = first_repeats(rows_by_doc(tasks_b[task], run_b.path / "samples" / vb / task_file_name(task)))
             pairing = pair_examples(a, b, rendered_comparable=_system_message(run_a, va) == _system_message(run_b, vb))
             if pairing.changed:
                 raise UserError(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from orca.errors import UserError
@@ -54,11 +55,33 @@ def evaluate(model: str, work: Path) -> int:
     return cli_main(gate_run_args(model, work / "run"))
 
 
-def compare(baseline: Path, candidate: Path) -> int:
-    """`orca-eval compare BASELINE CANDIDATE --fail-on-regression` (exit 1 on a regression)."""
+def compare_with_baseline(baseline: Path, candidate: Path) -> int:
+    """`orca-eval compare BASELINE CANDIDATE --fail-on-regression` (exit 1 on a regression; the same
+    command CI logs show), once there is a baseline."""
     from harness.cli import main as cli_main
 
+    if not (baseline / "summary.json").exists():
+        raise UserError(f"{baseline}: no baseline run; create one with --refresh-baseline")
     return cli_main(["compare", str(baseline), str(candidate), "--fail-on-regression"])
+
+
+def refresh_or_compare(candidate: Path, baseline: Path, refresh: Callable[[Path], Path] | None) -> int:
+    """How both gates (this one and harness/ci_regression.py) end: with `refresh`, the candidate run
+    becomes the committed baseline (`refresh` returns where it went); else it is compared with
+    `baseline`, exit 1 on a significant regression."""
+    if refresh is not None:
+        print(f"baseline refreshed: {refresh(candidate)} (commit results/baselines)")
+        return 0
+    return compare_with_baseline(baseline, candidate)
+
+
+def replace_directory(src: Path, dst: Path) -> None:
+    """Copy `src` over `dst`; the old `dst` is kept until the copy is whole."""
+    tmp = dst.with_name(dst.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    shutil.rmtree(dst, ignore_errors=True)
+    tmp.rename(dst)
 
 
 def damage_checkpoint(src: Path, dst: Path, noise: float = 0.5, seed: int = 0) -> Path:
@@ -83,13 +106,10 @@ def damage_checkpoint(src: Path, dst: Path, noise: float = 0.5, seed: int = 0) -
     return dst
 
 
-def refresh_baseline(candidate: Path) -> None:
-    """Replace the committed baseline with this run (the old one is kept until the copy is whole)."""
-    tmp = BASELINE.with_name(BASELINE.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(candidate, tmp)
-    shutil.rmtree(BASELINE, ignore_errors=True)
-    tmp.rename(BASELINE)
+def refresh_baseline(candidate: Path) -> Path:
+    """Replace the committed baseline with this run."""
+    replace_directory(candidate, BASELINE)
+    return BASELINE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,14 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         rc = evaluate(args.model, args.work)
         if rc:
             return rc
-        candidate = args.work / "run"
-        if args.refresh_baseline:
-            refresh_baseline(candidate)
-            print(f"baseline refreshed: {BASELINE} (commit results/baselines)")
-            return 0
-        if not (args.baseline / "summary.json").exists():
-            raise UserError(f"{args.baseline}: no baseline run; create one with --refresh-baseline")
-        return compare(args.baseline, candidate)
+        refresh = refresh_baseline if args.refresh_baseline else None
+        return refresh_or_compare(args.work / "run", args.baseline, refresh)
     except UserError as e:
         print(f"orca-eval: error: {e}", file=sys.stderr)
         return e.exit_code

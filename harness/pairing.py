@@ -16,6 +16,9 @@ be compared.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from orca.errors import UserError
 
 
 @dataclass
@@ -43,6 +46,29 @@ class Pairing:
                          "user-prompt hashes (written by an older orca-eval) to tell a template change from a "
                          "data change")
         return ", ".join(parts)
+
+
+def rows_by_doc(rows: list[dict], where: str | Path) -> dict[int, dict[int, dict]]:
+    """One task's sample rows (of one run and variant) as doc_id -> repeat -> row.
+
+    Refuses a doc_id or repeat that is not an integer and a (doc_id, repeat) pair that appears
+    twice (e.g. a samples file concatenated twice); `where` names the samples file."""
+    by_doc: dict[int, dict[int, dict]] = {}
+    for r in rows:
+        try:
+            doc, rep = int(r["doc_id"]), int(r.get("repeat", 0) or 0)
+        except (TypeError, ValueError):
+            raise UserError(f"{where}: doc_id/repeat must be integers (got {r.get('doc_id')!r}, "
+                            f"{r.get('repeat')!r})") from None
+        if rep in by_doc.setdefault(doc, {}):
+            raise UserError(f"{where}: doc_id {doc} repeat {rep} appears twice (corrupted samples file)")
+        by_doc[doc][rep] = r
+    return by_doc
+
+
+def first_repeats(by_doc: dict[int, dict[int, dict]]) -> dict[int, dict]:
+    """doc_id -> the example's first repeat: the row pairing looks at (and `correct` in summary.json)."""
+    return {doc: reps[min(reps)] for doc, reps in by_doc.items()}
 
 
 def same_example(a: dict, b: dict, rendered_comparable: bool = True) -> str | None:

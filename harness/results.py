@@ -37,15 +37,13 @@ def task_from_file_name(name: str) -> str:
 
 
 def wilson_ci95(correct: int, n: int) -> list[float]:
-    """Wilson score interval for a proportion, in percent."""
+    """95 % Wilson score interval for a proportion, in percent (two decimals)."""
     if n == 0:
         return [0.0, 0.0]
-    z = 1.959963984540054
-    p = correct / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return [round(100 * max(0.0, centre - half), 2), round(100 * min(1.0, centre + half), 2)]
+    from scipy.stats import binomtest  # here: scipy is slow to import, and only summarising needs it
+
+    ci = binomtest(correct, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return [round(100 * float(ci.low), 2), round(100 * float(ci.high), 2)]
 
 
 def summarize_task(rows: list[dict], n_total: int | None = None) -> dict:

@@ -16,9 +16,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binomtest
+from scipy.stats import binomtest, norm
 
 CORRECTIONS = ("holm", "bh")
+Z95 = float(norm.ppf(0.975))  # the two-sided 95 % normal quantile, 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,6 @@ def mcnemar_power(n: int, p_lost: float, p_gained: float, alpha: float = 0.05) -
 
 def normal_power(delta: float, se: float, alpha: float = 0.05) -> float:
     """Power of a two-sided z-test for a true effect `delta` with standard error `se`."""
-    from scipy.stats import norm
-
     if se <= 0:
         return 1.0 if delta != 0 else 0.0
     z = norm.ppf(1 - alpha / 2)

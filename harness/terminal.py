@@ -46,6 +46,22 @@ def print_fitting(console, layouts, long_lines) -> str:
     return "long"
 
 
+def print_wide(console, renderable) -> None:
+    """Print a rich Table at its natural width even past the console's (plain text as usual):
+    for a file, where a wide table should run on rather than lose digits to ellipses."""
+    from rich.table import Table
+
+    if not isinstance(renderable, Table):
+        console.print(renderable)
+        return
+    width = console.width
+    console.width = max(width, natural_width(console, renderable))
+    try:
+        console.print(renderable)
+    finally:
+        console.width = width
+
+
 # ----------------------------------------------------------------- `run` / `score`: the final table
 
 def _summary_table(title: str, variants: list[str], tasks: list[str], summary: dict):

@@ -9,6 +9,7 @@ from orca.errors import UserError
 from orca.io import sha256_file
 from harness.results import load_run
 from harness import ci_regression as ci
+from harness.gate import compare_with_baseline
 from harness.pipeline import parse_pipeline_config
 
 
@@ -62,13 +63,20 @@ def test_pipeline_config_errors(tmp_path, patch, message):
         parse_pipeline_config(raw, tmp_path / "p.yaml")
 
 
+def test_refuses_to_commit_a_broken_baseline_before_training(tmp_path, capsys):
+    assert ci.main(["--refresh-baseline", "--break-training", "--work", str(tmp_path / "work")]) == 2
+    assert capsys.readouterr().err == ("orca-eval: error: --refresh-baseline with --break-training would commit a "
+                                       "broken baseline\n")
+    assert not (tmp_path / "work").exists()  # refused before any training
+
+
 @pytest.mark.slow
 def test_gate_fires_when_loss_is_on_the_prompt(tmp_path, capsys):
     """Broken on purpose: the loss on the prompt instead of the teacher's response."""
     candidate = ci.run_ci(tmp_path / "work", loss_on="prompt")
     summary = load_run(candidate, with_samples=False).summary["variants"]["sm1"]["tasks"]
     base = load_run(ci.BASELINE, with_samples=False).summary["variants"]["sm1"]["tasks"]
-    assert ci.gate(ci.BASELINE, candidate) == 1
+    assert compare_with_baseline(ci.BASELINE, candidate) == 1
     out = capsys.readouterr().out
     assert "regress" in out.lower()
     assert summary[ci.BBH_TASK]["accuracy"] < base[ci.BBH_TASK]["accuracy"] - 20

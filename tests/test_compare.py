@@ -10,8 +10,9 @@ import pytest
 from harness.cli import main
 from harness.compare import IMPROVED, NO_CHANGE, REGRESSED, compare_runs
 from orca.errors import UserError
-from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
-from harness.stats import mcnemar_exact
+from harness.flips import find_flips
+from harness.results import load_run, summarize_variant, write_run_meta, write_samples, write_summary
+from harness.stats import PairedCounts, mcnemar_exact, paired_counts
 
 EMPTY_SM = ""
 
@@ -110,6 +111,22 @@ def test_one_task_regression_fails_the_gate(tmp_path, capsys):
     assert main(["compare", str(base), str(cand), "--fail-on-regression"]) == 1
     err = capsys.readouterr().err
     assert "gate failed" in err and "sm1:agieval/lsat-ar -17.5" in err
+
+
+def test_compare_and_flips_pair_and_count_alike(tmp_path):
+    """compare and `report --flips` group rows by doc_id with one function (harness.pairing) and
+    compare counts flips with stats.paired_counts: the numbers agree, whatever the line order."""
+    spec = {"agieval/lsat-ar": (60, 30, 7, 4), "bbh/navigate": (50, 20, 3, 9)}
+    base, cand = pair_of_runs(tmp_path, spec)
+    for f in (cand / "samples" / "sm1").glob("*.jsonl"):  # pairing goes by doc_id, not by line
+        f.write_text("".join(reversed(f.read_text().splitlines(keepends=True))))
+    result = compare_runs(base, cand)
+    flips = {t.task: t for t in find_flips(load_run(base), load_run(cand)).tasks}
+    assert sorted(flips) == sorted(spec) == sorted(t.task for t in result.tasks)
+    for t in result.tasks:
+        assert PairedCounts(t.n, t.lost, t.gained) == paired_counts(*outcomes(*spec[t.task]))
+        assert (t.n, t.lost, t.gained) == (flips[t.task].shared, flips[t.task].a_only, flips[t.task].b_only)
+        assert (t.lost, t.gained) == spec[t.task][2:]
 
 
 def test_improvement_passes_the_gate(tmp_path):

@@ -13,7 +13,8 @@ import pytest
 from rich.console import Console
 
 from harness.cli import main
-from harness.compare import compare_runs, print_table
+from harness.compare import compare_runs
+from harness.compare_render import print_table
 from harness.terminal import print_run_summary
 from orca.system_messages import SYSTEM_MESSAGES
 from test_report import make_run, outcomes

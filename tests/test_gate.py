@@ -6,6 +6,8 @@ import pytest
 
 from harness import gate
 from harness.results import load_run
+from orca.errors import UserError
+from test_compare import pair_of_runs  # noqa: E402  (tests/ is on sys.path under pytest)
 
 
 def test_baseline_is_the_gate_subset_of_the_named_model():
@@ -46,3 +48,25 @@ def test_damage_is_reproducible_and_leaves_norms(tmp_path, tiny_checkpoint):
     changed = [k for k in wa if not (wa[k] == orig[k]).all()]
     assert changed and all(orig[k].ndim >= 2 for k in changed)
     assert json.loads((a / "config.json").read_text())["vocab_size"] == 32001
+
+
+def test_refresh_or_compare_gates_or_replaces_the_baseline(tmp_path, capsys):
+    """The end both gates share (harness/gate.py, harness/ci_regression.py), on synthetic runs."""
+    base, cand = pair_of_runs(tmp_path, {"bbh/navigate": (200, 150, 60, 0)})
+    with pytest.raises(UserError, match="no baseline run; create one with --refresh-baseline"):
+        gate.refresh_or_compare(cand, tmp_path / "missing", None)
+    assert gate.refresh_or_compare(cand, base, None) == 1  # 60 examples lost: a regression
+    assert gate.refresh_or_compare(base, base, None) == 0
+    committed = tmp_path / "committed"
+    committed.mkdir()
+    (committed / "stale.txt").write_text("old baseline")
+
+    def refresh(run):
+        gate.replace_directory(run, committed)
+        return committed
+
+    capsys.readouterr()
+    assert gate.refresh_or_compare(cand, base, refresh) == 0
+    assert capsys.readouterr().out == f"baseline refreshed: {committed} (commit results/baselines)\n"
+    assert (committed / "summary.json").read_bytes() == (cand / "summary.json").read_bytes()
+    assert not (committed / "stale.txt").exists() and not committed.with_name("committed.partial").exists()

@@ -1,4 +1,5 @@
-"""harness.stats: exact McNemar, multiple-testing corrections, paired bootstrap.
+"""harness.stats: exact McNemar, multiple-testing corrections, paired bootstrap (and the
+per-task Wilson interval of harness.results, which scipy computes).
 
 Power and false-positive rates are measured on seeded synthetic paired outcomes and
 compared with what theory says they should be.
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from harness.stats import (PairedCounts, adjust_pvalues, benjamini_hochberg, bootstrap_macro_delta, holm,
+from harness.results import wilson_ci95
+from harness.stats import (Z95, PairedCounts, adjust_pvalues, benjamini_hochberg, bootstrap_macro_delta, holm,
                            macro_delta_se, mcnemar_exact, mcnemar_power, normal_power, paired_counts)
 
 ALPHA = 0.05
@@ -224,3 +226,17 @@ def test_bootstrap_is_fast_on_full_benchmark_size():
     start = time.perf_counter()
     bootstrap_macro_delta(tasks, resamples=10_000, seed=0)
     assert time.perf_counter() - start < 3.0
+
+
+def test_wilson_interval_matches_the_closed_form():
+    """scipy's Wilson interval prints the same two decimals as the textbook formula."""
+    assert Z95 == pytest.approx(1.959963984540054, abs=1e-15)
+    assert wilson_ci95(0, 10) == [0.0, 27.75]  # the classic 0-of-10 upper bound
+    assert wilson_ci95(10, 10) == [72.25, 100.0]
+    assert wilson_ci95(0, 0) == [0.0, 0.0]
+    for n in (1, 2, 7, 40, 250, 1000):
+        for k in sorted({0, 1, n // 3, n // 2, n - 1, n}):
+            p, z2 = k / n, Z95 * Z95
+            centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+            half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+            assert wilson_ci95(k, n) == [round(100 * (centre - half), 2), round(100 * (centre + half), 2)], (k, n)

@@ -1,0 +1,126 @@
+"""How a `compare` result (harness.compare.Comparison) is shown: rich tables for a terminal or
+a CI log (a long one-line-per-field format when the terminal is too narrow), the same as plain
+text for a file, and Markdown for a pull-request comment. The JSON form is the result's own
+`to_json()`, since it is the data rather than a view of it."""
+from __future__ import annotations
+
+from harness.compare import (IMPROVED, NO_CHANGE, REGRESSED, Comparison, SuiteComparison, TaskComparison,
+                             points_text)
+from harness.terminal import print_fitting
+
+CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+_STYLE = {IMPROVED: "green", REGRESSED: "bold red", NO_CHANGE: "dim"}
+_MARK = {IMPROVED: "✅ improved", REGRESSED: "❌ regressed", NO_CHANGE: "no significant change"}
+
+
+def _p(p: float) -> str:
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def print_table(c: Comparison, console=None) -> None:
+    """Print the comparison as rich tables (suites, then tasks) to `console`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rich.markup import escape
+
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # piped into a CI log: do not squeeze the tables to 80 columns
+            console = Console(width=160)
+    corr = CORRECTION_NAMES[c.correction]
+    console.print(f"[bold]orca-eval compare[/bold]  base: {escape(c.base)}  candidate: {escape(c.candidate)}")
+    suites = Table(title="Suites (macro average over tasks; paired bootstrap, "
+                         f"{c.bootstrap} resamples, seed {c.seed})", title_justify="left")
+    for col in ("variant", "suite", "tasks", "n", "base %", "cand %", "Δ pts", "95% CI", "p", f"p ({corr})",
+                "verdict"):
+        suites.add_column(col, justify="left" if col in ("variant", "suite", "verdict") else "right")
+    for s in c.suites:
+        suites.add_row(s.variant, s.suite, str(s.n_tasks), str(s.n), f"{s.base_accuracy:.2f}",
+                       f"{s.cand_accuracy:.2f}", f"{s.delta:+.2f}", f"[{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]",
+                       _p(s.p_value), _p(s.p_adjusted), s.verdict, style=_STYLE[s.verdict])
+    tasks = Table(title=f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)",
+                  title_justify="left")
+    for col in ("variant", "task", "n", "base %", "cand %", "Δ pts", "lost", "gained", "p", f"p ({corr})",
+                "verdict"):
+        tasks.add_column(col, justify="left" if col in ("variant", "task", "verdict") else "right")
+    for t in c.tasks:
+        tasks.add_row(t.variant, t.task, str(t.n), f"{t.base_accuracy:.2f}", f"{t.cand_accuracy:.2f}",
+                      f"{t.delta:+.2f}", str(t.lost), str(t.gained), _p(t.p_value), _p(t.p_adjusted),
+                      t.verdict, style=_STYLE[t.verdict])
+    # Below the width the tables need, one line per suite and task instead: a squeezed
+    # table would cut task names and p-values to ellipses (harness/terminal.py).
+    print_fitting(console, [[suites, tasks]], lambda: _long_lines(c, corr))
+    for note in c.notes:
+        console.print(f"note: {escape(note)}")
+    console.print(f"[bold]verdict: {c.verdict}[/bold] (alpha {c.alpha:g}, min delta {points_text(c.min_delta)}; "
+                  f"{c.gate_message()})", style=_STYLE[c.verdict])
+
+
+def _long_lines(c: Comparison, corr: str) -> list[str]:
+    def block(r: TaskComparison | SuiteComparison, name: str, counts: str, delta: str) -> list[str]:
+        return [f"{r.variant} {name}", f"  {r.verdict}", f"  {counts}",
+                f"  base {r.base_accuracy:.2f} %, cand {r.cand_accuracy:.2f} %", f"  Δ {r.delta:+.2f} pts{delta}",
+                f"  p {_p(r.p_value)}, p ({corr}) {_p(r.p_adjusted)}"]
+
+    lines = [f"Suites (macro average over tasks; paired bootstrap, {c.bootstrap} resamples, seed {c.seed})"]
+    for s in c.suites:
+        lines += block(s, s.suite, f"{s.n_tasks} tasks, n {s.n}", f", 95% CI [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]")
+    lines.append(f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)")
+    for t in c.tasks:
+        lines += block(t, t.task, f"n {t.n}, lost {t.lost}, gained {t.gained}", "")
+    return lines
+
+
+def render_markdown(c: Comparison) -> str:
+    """A pull-request comment: verdict, suites, significant tasks, all tasks folded."""
+    corr = CORRECTION_NAMES[c.correction]
+    lines = [
+        f"### orca-eval compare: {_MARK[c.verdict]}",
+        "",
+        f"Base `{c.base}` → candidate `{c.candidate}`. Significant means {corr}-corrected p < {c.alpha:g}; "
+        f"a change counts only when it is also at least {points_text(c.min_delta)}. {c.gate_message()}.",
+        "",
+        "| variant | suite | tasks | n | base % | cand % | Δ pts | 95% CI | p (corrected) | verdict |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for s in c.suites:
+        lines.append(f"| {s.variant} | {s.suite} | {s.n_tasks} | {s.n} | {s.base_accuracy:.2f} | "
+                     f"{s.cand_accuracy:.2f} | {s.delta:+.2f} | [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}] | "
+                     f"{_p(s.p_adjusted)} | {_MARK[s.verdict]} |")
+    header = ["| variant | task | n | base % | cand % | Δ pts | lost | gained | p | p (corrected) | verdict |",
+              "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+
+    def row(t: TaskComparison) -> str:
+        return (f"| {t.variant} | {t.task} | {t.n} | {t.base_accuracy:.2f} | {t.cand_accuracy:.2f} | "
+                f"{t.delta:+.2f} | {t.lost} | {t.gained} | {_p(t.p_value)} | {_p(t.p_adjusted)} | "
+                f"{_MARK[t.verdict]} |")
+
+    significant = [t for t in c.tasks if t.verdict != NO_CHANGE]
+    lines += ["", f"**Tasks with a significant change** ({len(significant)} of {len(c.tasks)}; "
+                  "lost = base right → candidate wrong, gained = the reverse):", ""]
+    lines += (header + [row(t) for t in significant]) if significant else ["None."]
+    lines += ["", f"<details><summary>All {len(c.tasks)} tasks</summary>", "", *header,
+              *[row(t) for t in c.tasks], "", "</details>"]
+    if c.notes:
+        lines += ["", *[f"- note: {n}" for n in c.notes]]
+    lines += ["", f"<sub>exact McNemar per task; suite Δ = macro average over tasks, paired bootstrap "
+                  f"({c.bootstrap} resamples within tasks, seed {c.seed}); repeats: {c.repeats}</sub>", ""]
+    return "\n".join(lines)
+
+
+class _NullWriter:
+    def write(self, _s):
+        return 0
+
+    def flush(self):
+        pass
+
+
+def render_text(c: Comparison, width: int = 160) -> str:
+    """The rich tables rendered to plain text (for files and logs)."""
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=_NullWriter(), color_system=None)
+    print_table(c, console)
+    return console.export_text()

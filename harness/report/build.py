@@ -1,0 +1,204 @@
+"""Building a report: find and load run directories, and line the runs up against reference
+sets in one `SuiteComparison` per suite (harness.report.model), with each suite's notes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from orca.errors import UserError
+from harness.reference import ReferenceSet
+from harness.report.cells import published_text
+from harness.report.model import CHECK_MARK, SUITE_NAMES, SUITE_ORDER, Column, Comparison, SuiteComparison
+from harness.results import RunResult, load_run
+
+
+def resolve_run_dirs(names: list[str], runs_dir: str | Path) -> list[Path]:
+    """Each RUN is a directory path, or a run name under `runs_dir`."""
+    out = []
+    for name in names:
+        p = Path(name)
+        if not p.is_dir() and (Path(runs_dir) / name).is_dir():
+            p = Path(runs_dir) / name
+        if not p.is_dir():
+            raise UserError(f"{name}: is a file, not a run directory" if p.exists() else
+                            f"{name}: run directory not found (nor {Path(runs_dir) / name})")
+        out.append(p)
+    return out
+
+
+def all_run_dirs(runs_dir: str | Path) -> list[Path]:
+    """Every finished run (a folder with summary.json) under `runs_dir`, sorted by name."""
+    d = Path(runs_dir)
+    if not d.is_dir():
+        raise UserError(f"{d}: is a file, not a runs directory" if d.exists() else f"{d}: runs directory not found")
+    return sorted(p.parent for p in d.glob("*/summary.json"))
+
+
+def load_runs(dirs: list[Path]) -> list[RunResult]:
+    """Read run directories without their samples (reports need the summaries only)."""
+    return [load_run(d, with_samples=False) for d in dirs]
+
+
+def run_labels(runs: list[RunResult]) -> dict[int, str]:
+    """Run index -> column label: the run's name, with its directory added when two runs share a name."""
+    names = [r.name for r in runs]
+    return {i: (r.name if names.count(r.name) == 1 else f"{r.name} [{r.path.name}]") for i, r in enumerate(runs)}
+
+
+def _variant_tasks(run: RunResult, variant: str) -> dict[str, dict]:
+    tasks = run.summary["variants"][variant].get("tasks")
+    if not isinstance(tasks, dict):
+        raise UserError(f"{run.path / 'summary.json'}: variants.{variant}: missing field 'tasks'")
+    for task, t in tasks.items():
+        for key in ("accuracy", "n"):
+            if not isinstance(t.get(key), (int, float)) or isinstance(t.get(key), bool):
+                raise UserError(f"{run.path / 'summary.json'}: variants.{variant}.tasks.{task}: missing field {key!r}")
+    return tasks
+
+
+def _run_columns(run: RunResult, label: str, index: int) -> list[Column]:
+    cols = []
+    partial = run.is_partial()
+    for variant in run.variants:
+        tasks = _variant_tasks(run, variant)
+        col = Column(key=f"run{index}:{variant}", label=f"{label} {variant}", kind="run", source=label,
+                     variant=variant, partial=partial, run=run)
+        for task, t in tasks.items():
+            col.scores[task] = float(t["accuracy"])
+            col.official[task] = float(t.get("accuracy_official", t["accuracy"]))
+            n = int(t["n"])
+            correct = t["correct"] if "repeats" not in t and "correct" in t else t["accuracy"] * n / 100
+            if n > 0:
+                col.counts[task] = (float(correct), n)
+        cols.append(col)
+    if len(cols) > 1:
+        best = Column(key=f"run{index}:best", label=f"{label} best-SM", kind="run-best", source=label,
+                      partial=partial, run=run)
+        for task in sorted({t for c in cols for t in c.scores}):
+            # the first variant wins ties, so the choice is reproducible
+            winner = max((c for c in cols if task in c.scores), key=lambda c: c.scores[task])
+            best.scores[task] = winner.scores[task]
+            best.official[task] = winner.official[task]
+            best.chosen[task] = winner.variant
+        cols.append(best)
+    return cols
+
+
+def _partial_note(run: RunResult, label: str) -> str:
+    n = n_total = 0
+    first = run.variants[0] if run.variants else None
+    for t in (run.summary["variants"][first]["tasks"].values() if first else []):
+        n += int(t.get("n", 0))
+        n_total += int(t.get("n_total", t.get("n", 0)))
+    limit = run.meta.get("limit")
+    size = f"{n} of {n_total} examples" if n_total else f"{n} examples"
+    return (f"{label}: partial run (--limit {limit}): {size} per variant; "
+            "not comparable with full-test-set figures.") if limit else \
+        f"{label}: partial run: {size} per variant; not comparable with full-test-set figures."
+
+
+def build_comparison(runs: list[RunResult], references: list[ReferenceSet]) -> Comparison:
+    """Line runs up against reference sets, one `SuiteComparison` per suite either side has.
+
+    The first reference set with per-task numbers for a suite defines that suite's task
+    set for averages; further sets add columns (tasks they share) or suite-only entries."""
+    labels = run_labels(runs)
+    run_cols = [(i, _run_columns(r, labels[i], i)) for i, r in enumerate(runs)]
+    suites = set()
+    for ref in references:
+        suites.update(ref.suites)
+    for _, cols in run_cols:
+        for c in cols:
+            suites.update(t.split("/", 1)[0] for t in c.scores)
+
+    out = []
+    for suite in sorted(suites, key=lambda s: (SUITE_ORDER.get(s, 99), s)):
+        primary = next((r for r in references if suite in r.suites and r.suites[suite].tasks), None)
+        ref_suite = primary.suites[suite] if primary else None
+        run_tasks = sorted({t for _, cols in run_cols for c in cols for t in c.scores if t.startswith(suite + "/")})
+        if ref_suite:
+            reference_tasks = list(ref_suite.tasks)
+        else:
+            reference_tasks = run_tasks
+        tasks = reference_tasks + [t for t in run_tasks if t not in reference_tasks]
+        comp = SuiteComparison(
+            suite=suite, title=SUITE_NAMES.get(suite, suite), reference_tasks=reference_tasks, tasks=tasks,
+            labels={t: t.split("/", 1)[1] for t in tasks}, columns=[])
+        if ref_suite:
+            comp.labels.update(ref_suite.labels)
+            comp.reference_name, comp.table, comp.citation = primary.name, ref_suite.table, primary.citation
+            comp.cells_check = ref_suite.cells_check
+            comp.title = f"{ref_suite.title} ({primary.title.split(':')[0]}, {ref_suite.table})"
+        for ref in references:
+            rs = ref.suites.get(suite)
+            if rs is None:
+                continue
+            for m in rs.models:
+                if m.suite_only:
+                    comp.suite_only.append((ref.name, m))
+                    continue
+                col = Column(key=f"ref:{ref.name}:{m.name}", label=m.name,
+                             kind="human" if m.kind == "human" else "reference", source=ref.name,
+                             scores={t: v for t, v in m.scores.items() if t in comp.labels},
+                             check=m.check or (rs.cells_check if ref is not primary else None),
+                             cell_checks=dict(m.cell_checks), published=list(m.published_average),
+                             published_check=m.average_check, note=m.note, approximate_counts=True)
+                for t, v in col.scores.items():
+                    if t in rs.examples:
+                        col.counts[t] = (v * rs.examples[t] / 100, rs.examples[t])
+                if ref is not primary and not set(col.scores) & set(reference_tasks):
+                    comp.suite_only.append((ref.name, m))
+                    continue
+                comp.columns.append(col)
+        for _, cols in run_cols:
+            comp.columns.extend(c for c in cols if any(t.startswith(suite + "/") for t in c.scores))
+        comp.notes = _suite_notes(comp, ref_suite, runs, labels)
+        out.append(comp)
+
+    notes = [_partial_note(r, labels[i]) for i, r in enumerate(runs) if r.is_partial()]
+    return Comparison(runs=runs, references=references, suites=out, notes=notes)
+
+
+def _suite_notes(comp: SuiteComparison, ref_suite, runs, labels) -> list[str]:
+    notes = []
+    name = SUITE_NAMES.get(comp.suite, comp.suite)
+    k = len(comp.reference_tasks)
+    run_cols = [c for c in comp.columns if c.kind == "run"]
+    if ref_suite:
+        if comp.cells_check:
+            notes.append(f"{CHECK_MARK} {comp.reference_name} {ref_suite.table}: {comp.cells_check}")
+        for c in comp.columns:
+            if c.published_check:
+                notes.append(f"{CHECK_MARK} {c.label} published average: {c.published_check}")
+            for t, why in c.cell_checks.items():
+                notes.append(f"{CHECK_MARK} {c.label} {t}: {why}")
+        extra = [t for t in comp.tasks if t not in comp.reference_tasks]
+        if extra and run_cols:
+            notes.append(
+                f"{name}: the reference averages ({ref_suite.table}) are over {k} tasks; the 'average' row "
+                f"computes every column over those same {k} tasks. Tasks the reference does not report "
+                f"({len(extra)}: {', '.join(comp.labels[t] for t in extra)}) are shown but only enter the "
+                f"'run average, all tasks' row.")
+        if ref_suite.note:
+            notes.append(f"{name}: {ref_suite.note}")
+    elif run_cols:
+        notes.append(f"{name}: no reference numbers for this suite.")
+    seen = set()
+    for c in run_cols:
+        if c.source in seen:
+            continue
+        seen.add(c.source)
+        missing = [t for t in comp.reference_tasks if t not in c.scores]
+        if missing and ref_suite:
+            notes.append(f"{c.source}: lacks {len(missing)} of the {k} reference tasks "
+                         f"({', '.join(comp.labels[t] for t in missing)}); its averages marked * cover "
+                         f"only the tasks it has and are not ranked.")
+    if any(c.kind == "run-best" for c in comp.columns):
+        notes.append("best-SM: per task the run's best system-message variant (the paper's Table 9 view); "
+                     "chosen on the test data, so optimistic, and given no interval.")
+    if run_cols:
+        notes.append("Run cells: robust-extractor accuracy (official-extractor accuracy in parentheses).")
+    if comp.suite_only:
+        items = "; ".join(f"{m.name} {published_text(m.published_average, m.average_check)} ({src})"
+                          for src, m in comp.suite_only)
+        notes.append(f"Other published {name} averages, per-task numbers and task set not given: {items}.")
+    return notes
