@@ -134,7 +134,8 @@ def run_ours(model_dir: Path, examples: list[dict], rows_per_batch: int, max_len
     from orca.train_config import parse_train_config
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "data.jsonl").write_text("")  # the config needs a data file; `data` below replaces reading it
+    data = out / "data.jsonl"
+    data.write_text("")  # the config names a data file; the `data` part below replaces reading it
 
     def packed_examples(stage, tokenizer, seed):  # the exact token ids: a tokenizer round trip would change lengths
         rows, stats = pack_examples(examples, stage.max_len, seed=seed)
@@ -142,7 +143,7 @@ def run_ours(model_dir: Path, examples: list[dict], rows_per_batch: int, max_len
 
     cfg = parse_train_config({"output_dir": str(out / "run"), "log_every": 10 ** 6, "attn_implementation": attn,
                               "device": device, "bf16": bf16, "compile": compile,
-                              "stages": [{"name": "bench", "data": str(out / "data.jsonl"), "init": str(model_dir), "epochs": 1,
+                              "stages": [{"name": "bench", "data": str(data), "init": str(model_dir), "epochs": 1,
                                           "lr": 1e-3, "batch_size": rows_per_batch, "max_len": max_len,
                                           "grad_accum": grad_accum,
                                           "warmup_steps": 1}]}, out / "bench.yaml")

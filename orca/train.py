@@ -165,7 +165,7 @@ def load_model(config: TrainConfig, path: Path, tokenizer, attn: str, device: to
 
 # ----------------------------------------------------------------------------- optimizer steps, plain or DeepSpeed
 
-class PlainSteps:
+class PlainStepper:
     """AdamW (fused on CUDA; no weight decay on norms and biases) and the schedule as a
     LambdaLR: gradients of the micro-batches add up, then one clipped step."""
     autocast = True  # bf16 autocast over the fp32 weights when the config asks for bf16
@@ -195,7 +195,7 @@ class PlainSteps:
         return checkpoints.load(checkpoint, optimizer=self.optimizer, scheduler=self.scheduler)
 
 
-class DeepSpeedSteps:
+class DeepSpeedStepper:
     """A DeepSpeed engine (ZeRO-2/3, bf16 mode): it holds the optimizer and our schedule,
     clips, and steps itself once it has seen `grad_accum` micro-batches."""
     autocast = False
@@ -222,6 +222,22 @@ class DeepSpeedSteps:
 
     def load(self, checkpoints: StageCheckpoints, checkpoint: Path) -> dict:
         return checkpoints.load(checkpoint, engine=self.engine)
+
+
+def make_stepper(config: TrainConfig, stage: StageConfig, schedule, tokenizer, attn: str, device: torch.device,
+               init_dir: Path, resume_dir: Path | None, world: int, deepspeed=None) -> PlainStepper | DeepSpeedStepper:
+    """The model and what steps it: a DeepSpeed engine when `deepspeed` (the module) is given,
+    else AdamW on the model loaded from the resume point or, without one, the init checkpoint."""
+    if deepspeed is None:
+        model = load_model(config, resume_dir or init_dir, tokenizer, attn, device)
+        return PlainStepper(model, stage, schedule, device)
+    ds_config = _deepspeed_config(config.deepspeed, stage, world, config.bf16)
+    hf_ds_config = None
+    if ds_config.get("zero_optimization", {}).get("stage", 0) == 3:
+        from transformers.integrations import HfDeepSpeedConfig
+        hf_ds_config = HfDeepSpeedConfig(ds_config)  # before loading: ZeRO-3 partitions at load
+    model = load_model(config, init_dir, tokenizer, attn, device)  # a resume point's weights: in the engine state
+    return DeepSpeedStepper(deepspeed, model, ds_config, schedule, stage.grad_accum, hf_ds_config)
 
 
 def _deepspeed_config(path: Path, stage: StageConfig, world: int, bf16: bool) -> dict:
@@ -315,21 +331,11 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data
     # 3. model, optimizer, schedule (from the resume point, if any)
     torch.manual_seed(seed)
     schedule = lr_lambda(total_steps, warmup, stage.min_lr_ratio)
-    if use_ds:
-        ds_config = _deepspeed_config(config.deepspeed, stage, world, config.bf16)
-        hf_ds_config = None
-        if ds_config.get("zero_optimization", {}).get("stage", 0) == 3:
-            from transformers.integrations import HfDeepSpeedConfig
-            hf_ds_config = HfDeepSpeedConfig(ds_config)  # before loading: ZeRO-3 partitions at load
-        model = load_model(config, init_dir, tokenizer, attn, device)  # the resume point's weights: engine state
-        steps = DeepSpeedSteps(deepspeed, model, ds_config, schedule, stage.grad_accum, hf_ds_config)
-    else:
-        model = load_model(config, resume_dir or init_dir, tokenizer, attn, device)
-        steps = PlainSteps(model, stage, schedule, device)
-    device = steps.device
+    stepper = make_stepper(config, stage, schedule, tokenizer, attn, device, init_dir, resume_dir, world, deepspeed)
+    model, device = stepper.model, stepper.device
     position = {"epoch": 0, "step_in_epoch": 0, "global_step": 0}
     if resume_dir:
-        position = steps.load(checkpoints, resume_dir)
+        position = stepper.load(checkpoints, resume_dir)
         if rank == 0:
             console.print(f"stage {stage.name}: resuming from {resume_dir.name} "
                           f"(epoch {position['epoch'] + 1}, step {position['step_in_epoch']})")
@@ -363,13 +369,13 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data
                 for c in collated:
                     batch = {**model_inputs(c, device, model.dtype),
                              **{k: c[k].to(device, non_blocking=True) for k in ("target_index", "target_ids")}}
-                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16 and steps.autocast):
-                        loss_sum, _ = loss_fn(steps.forward_model, batch)
-                    steps.backward(loss_sum, n_targets)
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16 and stepper.autocast):
+                        loss_sum, _ = loss_fn(stepper.forward_model, batch)
+                    stepper.backward(loss_sum, n_targets)
                     window_loss += loss_sum.detach()
                     tokens_seen += c["n_real"]
                 window_targets += n_targets
-                steps.step()
+                stepper.step()
                 position = {"epoch": epoch, "step_in_epoch": step + 1, "global_step": position["global_step"] + 1}
                 log_now = rank == 0 and (position["global_step"] % config.log_every == 0
                                          or step + 1 == steps_per_epoch[epoch])
@@ -379,7 +385,7 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data
                     window_targets = 0
                 elapsed = time.perf_counter() - t0
                 tps = tokens_seen * world / elapsed if elapsed > 0 else 0.0
-                lr = steps.scheduler.get_last_lr()[0]
+                lr = stepper.scheduler.get_last_lr()[0]
                 if progress:
                     progress.update(task, advance=1, loss="-" if loss is None else f"{loss:.4f}",
                                     tps=f"{tps:,.0f}", lr=f"{lr:.2e}")
@@ -391,9 +397,9 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data
                                       f"loss {loss:.4f} lr {lr:.2e} {tps:,.0f} tok/s")
                 if stage.save_every_steps and position["global_step"] % stage.save_every_steps == 0 \
                         and step + 1 < steps_per_epoch[epoch]:
-                    steps.save(checkpoints, f"step-{position['global_step']}", tokenizer, position)
+                    stepper.save(checkpoints, f"step-{position['global_step']}", tokenizer, position)
             position = {"epoch": epoch + 1, "step_in_epoch": 0, "global_step": position["global_step"]}
-            steps.save(checkpoints, f"epoch-{epoch + 1}", tokenizer, position)
+            stepper.save(checkpoints, f"epoch-{epoch + 1}", tokenizer, position)
     finally:
         if progress:
             progress.stop()
