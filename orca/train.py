@@ -202,7 +202,7 @@ class DeepSpeedStepper:
 
     def __init__(self, deepspeed, model, ds_config: dict, schedule, grad_accum: int, hf_ds_config=None):
         self.model, self.grad_accum = model, grad_accum
-        self.hf_ds_config = hf_ds_config  # ZeRO-3: transformers reads it while the engine lives
+        self.hf_ds_config = hf_ds_config  # ZeRO-3: transformers consults it (a global weakref); keep it alive
         self.zero_stage = ds_config.get("zero_optimization", {}).get("stage", 0)
         self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
             model=model, model_parameters=model.parameters(), config=ds_config,
@@ -225,7 +225,7 @@ class DeepSpeedStepper:
 
 
 def make_stepper(config: TrainConfig, stage: StageConfig, schedule, tokenizer, attn: str, device: torch.device,
-               init_dir: Path, resume_dir: Path | None, world: int, deepspeed=None) -> PlainStepper | DeepSpeedStepper:
+                 init_dir: Path, resume_dir: Path | None, world: int, deepspeed=None) -> PlainStepper | DeepSpeedStepper:
     """The model and what steps it: a DeepSpeed engine when `deepspeed` (the module) is given,
     else AdamW on the model loaded from the resume point or, without one, the init checkpoint."""
     if deepspeed is None:
