@@ -225,7 +225,8 @@ class DeepSpeedStepper:
 
 
 def make_stepper(config: TrainConfig, stage: StageConfig, schedule, tokenizer, attn: str, device: torch.device,
-                 init_dir: Path, resume_dir: Path | None, world: int, deepspeed=None) -> PlainStepper | DeepSpeedStepper:
+                 init_dir: Path, resume_dir: Path | None, world: int,
+                 deepspeed=None) -> PlainStepper | DeepSpeedStepper:
     """The model and what steps it: a DeepSpeed engine when `deepspeed` (the module) is given,
     else AdamW on the model loaded from the resume point or, without one, the init checkpoint."""
     if deepspeed is None:
