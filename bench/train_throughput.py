@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
+from orca.checkpointing import StageCheckpoints  # noqa: E402
 from orca.packing import MODEL_INPUTS, pack_examples  # noqa: E402
 from orca.tokenize import IGNORE_INDEX  # noqa: E402
 
@@ -109,48 +110,48 @@ def run_hf_trainer(model_dir: Path, examples: list[dict], batch: int, out: Path,
             "padding_efficiency_unshuffled": round(real / padded, 4), "peak_memory_gb": peak_gb}
 
 
+class _NoSaves(StageCheckpoints):
+    """Checkpoints are written after the last step's tokens/s is taken, so they are not part
+    of the figure; skipping them saves minutes on the 1B shape (its optimizer state is 13 GB)."""
+
+    def save(self, *args, **kwargs) -> None:
+        pass
+
+
+def _full_head_loss(model, batch):
+    """Logits at every position, then the targets picked out (what packing alone buys)."""
+    logits = model(**{k: batch[k] for k in MODEL_INPUTS if k in batch}, use_cache=False).logits
+    picked = logits.flatten(0, 1).index_select(0, batch["target_index"]).float()
+    return torch.nn.functional.cross_entropy(picked, batch["target_ids"], reduction="sum"), picked.shape[0]
+
+
 def run_ours(model_dir: Path, examples: list[dict], rows_per_batch: int, max_len: int, out: Path,
              full_head: bool = False, device: str = "cpu", bf16: bool = False, attn: str = "auto",
              compile: bool = False, grad_accum: int = 1) -> dict:
-    import orca.train as T
+    from rich.console import Console
+
+    from orca.train import token_loss_sum, train_stage
     from orca.train_config import parse_train_config
 
-    data = out / "data.jsonl"
     out.mkdir(parents=True, exist_ok=True)
-    # Feed the exact token ids: a tokenizer round trip would change lengths.
-    original = T.prepare_data
+    data = out / "data.jsonl"
+    data.write_text("")  # the config names a data file; the `data` part below replaces reading it
 
-    def prepare_data(stage, tokenizer, seed):
+    def packed_examples(stage, tokenizer, seed):  # the exact token ids: a tokenizer round trip would change lengths
         rows, stats = pack_examples(examples, stage.max_len, seed=seed)
         return [rows], {"files": [], "tokenize": {"truncated": 0}, "packing": stats, "packing_per_epoch": [stats]}
 
-    original_loss = T.token_loss_sum
-
-    def full_head_loss(model, batch):  # logits at every position, then the targets picked out
-        logits = model(**{k: batch[k] for k in MODEL_INPUTS if k in batch}, use_cache=False).logits
-        picked = logits.flatten(0, 1).index_select(0, batch["target_index"]).float()
-        return torch.nn.functional.cross_entropy(picked, batch["target_ids"], reduction="sum"), picked.shape[0]
-
-    data.write_text("")
     cfg = parse_train_config({"output_dir": str(out / "run"), "log_every": 10 ** 6, "attn_implementation": attn,
                               "device": device, "bf16": bf16, "compile": compile,
                               "stages": [{"name": "bench", "data": str(data), "init": str(model_dir), "epochs": 1,
                                           "lr": 1e-3, "batch_size": rows_per_batch, "max_len": max_len,
                                           "grad_accum": grad_accum,
                                           "warmup_steps": 1}]}, out / "bench.yaml")
-    T.prepare_data = prepare_data
-    T.token_loss_sum = full_head_loss if full_head else original_loss
-    original_save = T._save_checkpoint
-    # Checkpoints are written after the last step's tokens/s is taken, so they are not part of
-    # the figure; skipping them saves minutes on the 1B shape (its optimizer state is 13 GB).
-    T._save_checkpoint = lambda *a, **k: None
-    from rich.console import Console
+    stage = cfg.stages[0]
     _reset_peak_memory(device)
-    try:
-        T.train(cfg, console=Console(stderr=True, quiet=True))
-    finally:
-        T.prepare_data, T.token_loss_sum, T._save_checkpoint = original, original_loss, original_save
-    last = [json.loads(line) for line in (out / "run" / "bench" / "metrics.jsonl").read_text().splitlines()][-1]
+    train_stage(cfg, stage, data=packed_examples, loss_fn=_full_head_loss if full_head else token_loss_sum,
+                checkpoints=_NoSaves(cfg.output_dir / stage.name), console=Console(stderr=True, quiet=True))
+    last = [json.loads(line) for line in (cfg.output_dir / stage.name / "metrics.jsonl").read_text().splitlines()][-1]
     real = sum(len(e["input_ids"]) for e in examples)
     peak_gb = _peak_memory_gb(device)
     _free(device)
@@ -263,8 +264,8 @@ def main(argv=None) -> int:
         packed_only = run_ours(model_dir, examples, rows_per_batch, args.max_len, tmp / "ours-full", full_head=True,
                                **ours_opts)
 
-    import orca.train as T
-    attention = T.choose_attention(args.attn, torch.device(args.device))
+    from orca.train import choose_attention
+    attention = choose_attention(args.attn, torch.device(args.device))
     flops = flops_per_token(n_matmul, model_config, examples)
     peak, peak_source = peak_tflops(args.device, args.peak_tflops)
 

@@ -160,15 +160,20 @@ class LMEvalBackend:
     # only goes multi-process when it has several GPUs.
     @property
     def rank(self) -> int:
-        return _process_group().get_rank() if _distributed() else 0
+        from orca.distributed import join_process_group, rank_world
+        join_process_group()
+        return rank_world()[0]
 
     @property
     def world_size(self) -> int:
-        return _process_group().get_world_size() if _distributed() else 1
+        from orca.distributed import join_process_group, rank_world
+        join_process_group()
+        return rank_world()[1]
 
     def barrier(self) -> None:
-        if _distributed():
-            _process_group().barrier()
+        from orca.distributed import barrier, join_process_group
+        join_process_group()
+        barrier()
 
 
 class _ResultHook:
@@ -204,19 +209,6 @@ class _ResultHook:
         if self.on_result is not None:
             self.lm.set_cache_hook(self.saved)
         return False
-
-
-def _distributed() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def _process_group():
-    import torch
-    import torch.distributed as dist
-
-    if not dist.is_initialized():  # HFLM's accelerator has already done this on multi-GPU hosts
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return dist
 
 
 def _resolve_local(path_str: str, spec: str) -> Path:

@@ -123,6 +123,12 @@ def collate(rows: list[list[dict]], attn_implementation: str = "sdpa", pad_id: i
     micro-batch of an epoch), so compiled kernels see one shape.
     """
     if attn_implementation == "flash_attention_2":
+        # transformers.DataCollatorWithFlattening makes the same three tensors (its separator
+        # label goes where orca.tokenize already puts -100; tests/test_packing.py checks they are
+        # equal). Ours concatenates numpy arrays where it grows Python lists token by token:
+        # 1.0 vs 3.6 ms per micro-batch of 8 packed rows x 2048 tokens on a 2-core CPU (best of
+        # 3 over 40 micro-batches of bench/train_throughput.py's examples). It is host time in
+        # the training loop, which the GPU waits for whenever a step computes faster.
         flat = [e for r in rows for e in r]
         ids = torch.from_numpy(np.concatenate([np.asarray(e["input_ids"]) for e in flat]).astype(np.int64))[None]
         labels = torch.from_numpy(np.concatenate([np.asarray(e["labels"]) for e in flat]).astype(np.int64))[None]

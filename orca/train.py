@@ -1,22 +1,21 @@
 """Explanation tuning, one stage after another (Orca §3.2), readable top to bottom.
 
-For each stage of a config (orca/train_config.py):
+For each stage of a config (orca/train_config.py), `train_stage`:
 
-1. resolve the init checkpoint (a path, `tiny:SEED`, or `stage:NAME` = that stage's
-   last epoch), load its tokenizer with [[PAD]] and grow the embeddings to match;
-2. read the teacher data, tokenize with teacher-only labels (orca/tokenize.py), and
-   pack every epoch's rows up front (orca/packing.py; seeded per epoch, so a resumed
-   run sees exactly the rows it would have seen);
-3. AdamW (fused on CUDA) with linear warmup then cosine decay to `min_lr_ratio * lr`;
-   the loss is the mean over all target tokens of an optimizer step (summed over its
-   micro-batches, so gradient accumulation equals a bigger batch). Nothing in a step
-   waits for the GPU: target positions come from the host, the loss is summed on the
-   device and read back only when a metrics line is written;
-4. after every epoch (and every `save_every_steps`) an atomic checkpoint directory:
-   Hugging Face weights + tokenizer (`orca-eval run --model hf:DIR` loads it) and
-   `trainer_state.pt` (optimizer, scheduler, RNG, data position); `state.json` in
-   the stage directory names the newest complete one, so `kill -9` at any moment
-   loses at most the steps since it and a rerun continues from there.
+1. resolves the init checkpoint (a path, `tiny:SEED`, or `stage:NAME` = that stage's
+   last epoch), loads its tokenizer with [[PAD]] and grows the embeddings to match;
+2. gets the packed rows of every epoch from its `data` part (default `prepare_data`: the
+   teacher data tokenized with teacher-only labels by orca/tokenize.py, packed by
+   orca/packing.py, seeded per epoch, so a resumed run sees exactly the rows it would have);
+3. steps AdamW (fused on CUDA) with linear warmup then cosine decay to `min_lr_ratio * lr`;
+   the loss (its `loss_fn` part, default `token_loss_sum`) is the mean over all target
+   tokens of an optimizer step (summed over its micro-batches, so gradient accumulation
+   equals a bigger batch). Nothing in a step waits for the GPU: target positions come
+   from the host, the loss is summed on the device and read back only when a metrics
+   line is written;
+4. saves a checkpoint after every epoch (and every `save_every_steps`) through its
+   `checkpoints` part (orca/checkpointing.py: atomic checkpoint directories and
+   state.json, so `kill -9` at any moment loses at most the steps since the newest one).
 
 DeepSpeed (ZeRO-2/3, bf16) is used only when the config names a DeepSpeed JSON,
 and only then imported; launch with `torchrun --nproc_per_node N -m orca.train CONFIG`
@@ -27,65 +26,29 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+from orca.checkpointing import StageCheckpoints
+from orca.distributed import barrier, init_for_deepspeed, rank_world
 from orca.errors import UserError
 from orca.io import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
 from orca.packing import MODEL_INPUTS, collate, model_inputs, pack_examples
 from orca.paths import tokenizer_dir
 from orca.tiny import load_tokenizer_with_pad, make_tiny_llama
 from orca.tokenize import load_examples, resize_embeddings_for_tokenizer, tokenize_examples
-from orca.train_config import (StageConfig, TrainConfig, identity_changes, identity_sha256, load_train_config,
-                               stage_identity)
-
-STATE_FILE = "state.json"
-TRAINER_STATE = "trainer_state.pt"
-IDENTITY_FILE = "config_identity.json"  # what the stage's result depends on (orca.train_config.stage_identity)
+from orca.train_config import StageConfig, TrainConfig, load_train_config, stage_identity
 
 
 # ----------------------------------------------------------------------------- setup
 
-def stage_result(config: TrainConfig, name: str) -> Path | None:
-    """The final checkpoint of a finished stage, else None."""
-    state = _read_state(config.output_dir / name)
-    return config.output_dir / name / state["final"] if state.get("done") else None
-
-
-def _read_state(stage_dir: Path) -> dict:
-    path = stage_dir / STATE_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _check_identity(stage_dir: Path, stage: StageConfig, identity: dict) -> None:
-    """Refuse to resume or reuse a stage trained under a different config: its checkpoints
-    and result belong to the old settings. IDENTITY_FILE records the config a stage's
-    training started with (none: trained before this check; taken as it is)."""
-    path = stage_dir / IDENTITY_FILE
-    state = _read_state(stage_dir)
-    if not path.exists() or not (state.get("checkpoint") or state.get("done")):
-        return  # nothing trained yet that a new config could be mixed with
-    try:
-        recorded = json.loads(path.read_bytes())
-        old_sha, old = recorded["sha256"], recorded["identity"]
-    except (ValueError, KeyError, TypeError):
-        raise UserError(f"{path}: corrupt record of the stage's config; restore it, or choose another "
-                        "output_dir to train anew") from None
-    if old_sha != identity_sha256(identity):
-        changed = identity_changes(old if isinstance(old, dict) else {}, identity) or ["unknown"]
-        raise UserError(f"stage {stage.name!r}: {stage_dir} holds training of a different config (changed: "
-                        f"{', '.join(changed)}); restore those settings, or choose another output_dir to train anew")
-
-
 def resolve_init(config: TrainConfig, stage: StageConfig, rank: int = 0) -> Path:
     """Path of the checkpoint a stage starts from."""
     if stage.init.startswith("stage:"):
-        path = stage_result(config, stage.init[6:])
+        path = StageCheckpoints(config.output_dir / stage.init[6:]).final()
         if path is None:
             raise UserError(f"stage {stage.name!r}: init {stage.init!r} has not finished training")
         return path
@@ -94,7 +57,7 @@ def resolve_init(config: TrainConfig, stage: StageConfig, rank: int = 0) -> Path
         path = config.output_dir / f"init-tiny-{seed}"
         if rank == 0 and not (path / "config.json").exists():
             make_tiny_llama(path, seed=seed, tokenizer_path=config.tokenizer)
-        _barrier()
+        barrier()
         return path
     path = Path(stage.init)
     if not (path / "config.json").is_file():
@@ -131,7 +94,13 @@ def prepare_data(stage: StageConfig, tokenizer, seed: int) -> tuple[list[list[li
 
 
 def lr_lambda(total_steps: int, warmup: int, min_ratio: float):
-    """Linear warmup to 1, then cosine decay to min_ratio."""
+    """Linear warmup to 1, then cosine decay to min_ratio.
+
+    Kept beside transformers.get_cosine_with_min_lr_schedule_with_warmup, which is the same
+    from step `warmup` on (tests/test_train_schedule.py checks it at every step) but starts
+    its warmup one step later: its first optimizer step runs at lr 0 (a step that moves no
+    weight) and its warmup reaches the peak a step later. Ours gives step s < warmup the
+    factor (s + 1) / warmup; switching would change every checkpoint trained so far."""
     def f(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
@@ -159,21 +128,117 @@ def token_loss_sum(model, batch: dict) -> tuple[torch.Tensor, int]:
     return loss, targets.numel()
 
 
-# ----------------------------------------------------------------------------- distributed helpers
+def choose_device(config: TrainConfig) -> tuple[torch.device, str]:
+    """The device this rank trains on and the attention implementation, refusing
+    combinations that cannot train."""
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise UserError("device: cuda was asked for but no CUDA device is available")
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if (
+        config.device in ("cuda", "auto") and torch.cuda.is_available()) else torch.device("cpu")
+    attn = choose_attention(config.attn_implementation, device)
+    if attn == "flash_attention_2" and not _has_flash_attn():
+        raise UserError("attn_implementation: flash_attention_2 needs the flash-attn package and a GPU")
+    if attn == "flex_attention" and device.type != "cuda":
+        raise UserError(f"{config.source or 'config'}: field 'attn_implementation': flex_attention trains only on "
+                        f"a CUDA GPU (torch {torch.__version__} has no FlexAttention backward on {device.type}); "
+                        f"use auto or sdpa here")
+    return device, attn
 
-def _dist():
-    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+def load_model(config: TrainConfig, path: Path, tokenizer, attn: str, device: torch.device):
+    """The model in fp32 master weights on `device`, in training mode; bf16 comes from
+    DeepSpeed's bf16 mode or, without it, autocast."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation=attn, dtype=torch.float32)
+    resize_embeddings_for_tokenizer(model, tokenizer)
+    if config.gradient_checkpointing:  # 13B at 2048 tokens: recompute activations instead of storing them
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.to(device)
+    model.train()
+    if config.compile:
+        # Compile the decoder only: the LM head runs on a varying number of target
+        # positions, which would make every micro-batch a new shape.
+        getattr(model, "model", model).compile()
+    return model
 
 
-def _barrier():
-    if _dist():
-        torch.distributed.barrier()
+# ----------------------------------------------------------------------------- optimizer steps, plain or DeepSpeed
+
+class PlainStepper:
+    """AdamW (fused on CUDA; no weight decay on norms and biases) and the schedule as a
+    LambdaLR: gradients of the micro-batches add up, then one clipped step."""
+    autocast = True  # bf16 autocast over the fp32 weights when the config asks for bf16
+
+    def __init__(self, model, stage: StageConfig, schedule, device: torch.device):
+        self.model, self.forward_model, self.device, self.grad_clip = model, model, device, stage.grad_clip
+        decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+        no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": stage.weight_decay},
+                                            {"params": no_decay, "weight_decay": 0.0}],
+                                           lr=stage.lr, betas=tuple(stage.betas), fused=device.type == "cuda")
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
+
+    def backward(self, loss_sum: torch.Tensor, n_targets: int) -> None:
+        (loss_sum / n_targets).backward()
+
+    def step(self) -> None:
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+
+    def save(self, checkpoints: StageCheckpoints, name: str, tokenizer, position: dict) -> None:
+        checkpoints.save(name, self.model, tokenizer, position, optimizer=self.optimizer, scheduler=self.scheduler)
+
+    def load(self, checkpoints: StageCheckpoints, checkpoint: Path) -> dict:
+        return checkpoints.load(checkpoint, optimizer=self.optimizer, scheduler=self.scheduler)
 
 
-def _rank_world() -> tuple[int, int]:
-    if _dist():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
+class DeepSpeedStepper:
+    """A DeepSpeed engine (ZeRO-2/3, bf16 mode): it holds the optimizer and our schedule,
+    clips, and steps itself once it has seen `grad_accum` micro-batches."""
+    autocast = False
+
+    def __init__(self, deepspeed, model, ds_config: dict, schedule, grad_accum: int, hf_ds_config=None):
+        self.model, self.grad_accum = model, grad_accum
+        self.hf_ds_config = hf_ds_config  # ZeRO-3: transformers consults it (a global weakref); keep it alive
+        self.zero_stage = ds_config.get("zero_optimization", {}).get("stage", 0)
+        self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
+            model=model, model_parameters=model.parameters(), config=ds_config,
+            lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, schedule))
+        self.forward_model, self.device = self.engine, self.engine.device
+
+    def backward(self, loss_sum: torch.Tensor, n_targets: int) -> None:
+        # DeepSpeed divides by grad_accum itself; undo it so the step is a token mean.
+        self.engine.backward(loss_sum * self.grad_accum / n_targets)
+        self.engine.step()
+
+    def step(self) -> None:
+        pass  # the engine stepped on the step's last micro-batch
+
+    def save(self, checkpoints: StageCheckpoints, name: str, tokenizer, position: dict) -> None:
+        checkpoints.save(name, self.model, tokenizer, position, engine=self.engine, zero_stage=self.zero_stage)
+
+    def load(self, checkpoints: StageCheckpoints, checkpoint: Path) -> dict:
+        return checkpoints.load(checkpoint, engine=self.engine)
+
+
+def make_stepper(config: TrainConfig, stage: StageConfig, schedule, tokenizer, attn: str, device: torch.device,
+                 init_dir: Path, resume_dir: Path | None, world: int,
+                 deepspeed=None) -> PlainStepper | DeepSpeedStepper:
+    """The model and what steps it: a DeepSpeed engine when `deepspeed` (the module) is given,
+    else AdamW on the model loaded from the resume point or, without one, the init checkpoint."""
+    if deepspeed is None:
+        model = load_model(config, resume_dir or init_dir, tokenizer, attn, device)
+        return PlainStepper(model, stage, schedule, device)
+    ds_config = _deepspeed_config(config.deepspeed, stage, world, config.bf16)
+    hf_ds_config = None
+    if ds_config.get("zero_optimization", {}).get("stage", 0) == 3:
+        from transformers.integrations import HfDeepSpeedConfig
+        hf_ds_config = HfDeepSpeedConfig(ds_config)  # before loading: ZeRO-3 partitions at load
+    model = load_model(config, init_dir, tokenizer, attn, device)  # a resume point's weights: in the engine state
+    return DeepSpeedStepper(deepspeed, model, ds_config, schedule, stage.grad_accum, hf_ds_config)
 
 
 def _deepspeed_config(path: Path, stage: StageConfig, world: int, bf16: bool) -> dict:
@@ -200,193 +265,78 @@ def _deepspeed_config(path: Path, stage: StageConfig, world: int, bf16: bool) ->
     return ds
 
 
-def _init_distributed_for_deepspeed():
-    import deepspeed
-
-    # A single process without a launcher: give torch.distributed its rendezvous.
-    for key, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1")):
-        os.environ.setdefault(key, value)
-    if "MASTER_PORT" not in os.environ:
-        import socket
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            os.environ["MASTER_PORT"] = str(s.getsockname()[1])
-    if not _dist():
-        deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
-    return deepspeed
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-def _save_checkpoint(stage_dir: Path, name: str, model, tokenizer, engine, optimizer, scheduler,
-                     position: dict, zero_stage: int) -> None:
-    """Write checkpoint `name` atomically and point state.json at it."""
-    rank, _ = _rank_world()
-    final = stage_dir / name
-    tmp = stage_dir / f".tmp-{name}"
-    if rank == 0 and tmp.exists():
-        shutil.rmtree(tmp)
-    _barrier()
-    if engine is not None:
-        # Collective calls: every rank takes part.
-        engine.save_checkpoint(str(tmp / "deepspeed"), tag="state", client_state=position)
-        state_dict = engine._zero3_consolidated_16bit_state_dict() if zero_stage == 3 else None
-        module = engine.module
-    else:
-        state_dict, module = None, model
-    if rank == 0:
-        if state_dict is not None:
-            module.save_pretrained(tmp, state_dict=state_dict)
-        else:
-            module.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        trainer_state = {"position": position, "rng": _rng_state()}
-        if engine is None:
-            trainer_state.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
-        torch.save(trainer_state, tmp / TRAINER_STATE)
-        if final.exists():  # left by a kill between rename and state update
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        state = _read_state(stage_dir)
-        previous = state.get("checkpoint")
-        write_json_atomic(stage_dir / STATE_FILE, {**state, "checkpoint": name, "position": position})
-        # Mid-epoch checkpoints are only for resuming: keep the newest one.
-        if previous and previous.startswith("step-") and previous != name:
-            shutil.rmtree(stage_dir / previous, ignore_errors=True)
-    _barrier()
-
-
-def _rng_state() -> dict:
-    import numpy as np
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
-
-
-def _set_rng_state(state: dict) -> None:
-    import numpy as np
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 # ----------------------------------------------------------------------------- the loop
 
 def train(config: TrainConfig, console=None) -> dict[str, Path]:
     """Train every stage in order (finished stages are skipped); returns stage -> final checkpoint."""
     outputs = {}
     for index, stage in enumerate(config.stages):
-        outputs[stage.name] = train_stage(config, stage, index, console=console)
+        outputs[stage.name] = train_stage(config, stage, index, data=prepare_data, loss_fn=token_loss_sum,
+                                          console=console)
     return outputs
 
 
-def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console=None) -> Path:
-    """Train one stage to completion, resuming from its newest checkpoint; returns its final checkpoint."""
+def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data=prepare_data,
+                loss_fn=token_loss_sum, checkpoints: StageCheckpoints | None = None, console=None) -> Path:
+    """Train one stage to completion, resuming from its newest checkpoint; returns its final checkpoint.
+
+    Its parts: `data(stage, tokenizer, seed)` -> (packed rows per epoch, data statistics),
+    as `prepare_data`; `loss_fn(model, batch)` -> (summed loss, target count), as
+    `token_loss_sum`; `checkpoints`, where checkpoints go (default: the stage directory)."""
     from rich.console import Console
-    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
     console = console or Console(stderr=True)
-    from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()  # ours is the progress bar; theirs would interleave
     stage_dir = config.output_dir / stage.name
+    checkpoints = checkpoints or StageCheckpoints(stage_dir)
     identity = stage_identity(config, stage)
-    _check_identity(stage_dir, stage, identity)
-    done = stage_result(config, stage.name)
+    checkpoints.check_identity(stage.name, identity)
+    done = checkpoints.final()
     if done is not None:
         console.print(f"[green]stage {stage.name}: already trained[/] -> {done}")
         return done
 
     use_ds = config.deepspeed is not None
-    deepspeed = _init_distributed_for_deepspeed() if use_ds else None
-    rank, world = _rank_world()
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise UserError("device: cuda was asked for but no CUDA device is available")
-    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if (
-        config.device in ("cuda", "auto") and torch.cuda.is_available()) else torch.device("cpu")
-    attn = choose_attention(config.attn_implementation, device)
-    if attn == "flash_attention_2" and not _has_flash_attn():
-        raise UserError("attn_implementation: flash_attention_2 needs the flash-attn package and a GPU")
-    if attn == "flex_attention" and device.type != "cuda":
-        raise UserError(f"{config.source or 'config'}: field 'attn_implementation': flex_attention trains only on "
-                        f"a CUDA GPU (torch {torch.__version__} has no FlexAttention backward on {device.type}); "
-                        f"use auto or sdpa here")
+    deepspeed = init_for_deepspeed() if use_ds else None
+    rank, world = rank_world()
+    device, attn = choose_device(config)
 
     # 1. init checkpoint, tokenizer, resume point
     init_dir = resolve_init(config, stage, rank)
-    state = _read_state(stage_dir)
-    resume_dir = stage_dir / state["checkpoint"] if state.get("checkpoint") else None
+    resume_dir = checkpoints.latest()
     tokenizer = load_tokenizer(config, init_dir)
 
     # 2. data, packed for every epoch
     seed = config.seed * 100 + index
-    epoch_rows, data_stats = prepare_data(stage, tokenizer, seed)
-    micro_per_step = stage.grad_accum * world
+    epoch_rows, data_stats = data(stage, tokenizer, seed)
+    rows_per_step = stage.batch_size * stage.grad_accum * world
     if use_ds:
         # DeepSpeed counts micro-batches to find step boundaries, and ranks must take
         # the same number of steps: wrap each epoch round to whole steps (as
         # DistributedSampler pads), instead of ending on a short step.
-        per_step = stage.batch_size * micro_per_step
-        epoch_rows = [rows + [rows[i % len(rows)] for i in range((-len(rows)) % per_step)] for rows in epoch_rows]
-    steps_per_epoch = [math.ceil(len(rows) / (stage.batch_size * micro_per_step)) for rows in epoch_rows]
+        epoch_rows = [rows + [rows[i % len(rows)] for i in range((-len(rows)) % rows_per_step)]
+                      for rows in epoch_rows]
+    steps_per_epoch = [math.ceil(len(rows) / rows_per_step) for rows in epoch_rows]
     total_steps = sum(steps_per_epoch)
     warmup = stage.warmup_steps or round(stage.warmup_ratio * total_steps)
     if rank == 0:
-        stage_dir.mkdir(parents=True, exist_ok=True)
-        for stale in stage_dir.glob(".tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        checkpoints.begin(identity)
         write_json_atomic(stage_dir / "data_stats.json", {**data_stats, "steps_per_epoch": steps_per_epoch})
-        write_json_atomic(stage_dir / IDENTITY_FILE, {"sha256": identity_sha256(identity), "identity": identity})
         p = data_stats["packing"]
         console.print(f"stage {stage.name}: {p['examples']} examples -> {p['rows']} rows of <= {stage.max_len} "
                       f"tokens (packing factor {p['packing_factor']}, efficiency {p['efficiency']:.3f}, "
                       f"{data_stats['tokenize']['truncated']} truncated); {total_steps} steps on {device} "
                       f"x{world}, attention {attn}" + (", DeepSpeed" if use_ds else ""))
 
-    # 3. model, optimizer, schedule
+    # 3. model, optimizer, schedule (from the resume point, if any)
     torch.manual_seed(seed)
-    ds_config = _deepspeed_config(config.deepspeed, stage, world, config.bf16) if use_ds else None
-    zero_stage = (ds_config or {}).get("zero_optimization", {}).get("stage", 0)
-    if zero_stage == 3:
-        from transformers.integrations import HfDeepSpeedConfig
-        hf_ds = HfDeepSpeedConfig(ds_config)  # noqa: F841 -- must live while loading: ZeRO-3 partitions at load
-    load_from = resume_dir if (resume_dir and not use_ds) else init_dir
-    # fp32 master weights; bf16 comes from DeepSpeed's bf16 mode or, without it, autocast.
-    model = AutoModelForCausalLM.from_pretrained(load_from, attn_implementation=attn, dtype=torch.float32)
-    resize_embeddings_for_tokenizer(model, tokenizer)
-    if config.gradient_checkpointing:  # 13B at 2048 tokens: recompute activations instead of storing them
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model.to(device)
-    model.train()
-    if config.compile:
-        # Compile the decoder only: the LM head runs on a varying number of target
-        # positions, which would make every micro-batch a new shape.
-        getattr(model, "model", model).compile()
     schedule = lr_lambda(total_steps, warmup, stage.min_lr_ratio)
-    engine = optimizer = scheduler = None
-    if use_ds:
-        engine, optimizer, _, scheduler = deepspeed.initialize(
-            model=model, model_parameters=model.parameters(), config=ds_config,
-            lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, schedule))
-        device = engine.device
-    else:
-        decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-        no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": stage.weight_decay},
-                                       {"params": no_decay, "weight_decay": 0.0}],
-                                      lr=stage.lr, betas=tuple(stage.betas), fused=device.type == "cuda")
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-
+    stepper = make_stepper(config, stage, schedule, tokenizer, attn, device, init_dir, resume_dir, world, deepspeed)
+    model, device = stepper.model, stepper.device
     position = {"epoch": 0, "step_in_epoch": 0, "global_step": 0}
     if resume_dir:
-        saved = torch.load(resume_dir / TRAINER_STATE, weights_only=False)
-        position = saved["position"]
-        if use_ds:
-            engine.load_checkpoint(str(resume_dir / "deepspeed"), tag="state")
-        else:
-            optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
-        _set_rng_state(saved["rng"])
+        position = stepper.load(checkpoints, resume_dir)
         if rank == 0:
             console.print(f"stage {stage.name}: resuming from {resume_dir.name} "
                           f"(epoch {position['epoch'] + 1}, step {position['step_in_epoch']})")
@@ -420,22 +370,13 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
                 for c in collated:
                     batch = {**model_inputs(c, device, model.dtype),
                              **{k: c[k].to(device, non_blocking=True) for k in ("target_index", "target_ids")}}
-                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16 and not use_ds):
-                        loss_sum, _ = token_loss_sum(engine or model, batch)
-                    if use_ds:
-                        # DeepSpeed divides by grad_accum itself; undo it so the step is a token mean.
-                        engine.backward(loss_sum * stage.grad_accum / n_targets)
-                        engine.step()
-                    else:
-                        (loss_sum / n_targets).backward()
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16 and stepper.autocast):
+                        loss_sum, _ = loss_fn(stepper.forward_model, batch)
+                    stepper.backward(loss_sum, n_targets)
                     window_loss += loss_sum.detach()
                     tokens_seen += c["n_real"]
                 window_targets += n_targets
-                if not use_ds:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), stage.grad_clip)
-                    optimizer.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    scheduler.step()
+                stepper.step()
                 position = {"epoch": epoch, "step_in_epoch": step + 1, "global_step": position["global_step"] + 1}
                 log_now = rank == 0 and (position["global_step"] % config.log_every == 0
                                          or step + 1 == steps_per_epoch[epoch])
@@ -445,7 +386,7 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
                     window_targets = 0
                 elapsed = time.perf_counter() - t0
                 tps = tokens_seen * world / elapsed if elapsed > 0 else 0.0
-                lr = scheduler.get_last_lr()[0]
+                lr = stepper.scheduler.get_last_lr()[0]
                 if progress:
                     progress.update(task, advance=1, loss="-" if loss is None else f"{loss:.4f}",
                                     tps=f"{tps:,.0f}", lr=f"{lr:.2e}")
@@ -457,22 +398,18 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, console
                                       f"loss {loss:.4f} lr {lr:.2e} {tps:,.0f} tok/s")
                 if stage.save_every_steps and position["global_step"] % stage.save_every_steps == 0 \
                         and step + 1 < steps_per_epoch[epoch]:
-                    _save_checkpoint(stage_dir, f"step-{position['global_step']}", model, tokenizer, engine,
-                                     optimizer, scheduler, position, zero_stage)
+                    stepper.save(checkpoints, f"step-{position['global_step']}", tokenizer, position)
             position = {"epoch": epoch + 1, "step_in_epoch": 0, "global_step": position["global_step"]}
-            _save_checkpoint(stage_dir, f"epoch-{epoch + 1}", model, tokenizer, engine, optimizer, scheduler,
-                             position, zero_stage)
+            stepper.save(checkpoints, f"epoch-{epoch + 1}", tokenizer, position)
     finally:
         if progress:
             progress.stop()
+    final = stage_dir / f"epoch-{stage.epochs}"
     if rank == 0:
-        write_json_atomic(stage_dir / STATE_FILE, {**_read_state(stage_dir), "done": True,
-                                                   "final": f"epoch-{stage.epochs}"})
-        for leftover in stage_dir.glob("step-*"):  # resume points are useless once the stage is done
-            shutil.rmtree(leftover, ignore_errors=True)
-        console.print(f"[green]stage {stage.name}: done[/] -> {stage_dir / f'epoch-{stage.epochs}'}")
-    _barrier()
-    return stage_dir / f"epoch-{stage.epochs}"
+        checkpoints.finish(final.name)
+        console.print(f"[green]stage {stage.name}: done[/] -> {final}")
+    barrier()
+    return final
 
 
 def _drop_metrics_after(path: Path, global_step: int) -> None:

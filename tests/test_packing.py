@@ -97,6 +97,23 @@ def test_flash_attention_layout_is_one_flat_row_with_restarting_positions():
     assert cu_q.tolist() == [0, 3, 5, 9] and int(max_q) == 4
 
 
+
+def test_flash_attention_layout_is_what_transformers_flattening_collator_makes():
+    """Our flat row equals transformers.DataCollatorWithFlattening's for the same examples (we
+    keep ours for host speed; see collate). Its separator label replaces each example's first
+    label, which orca.tokenize already sets to -100, so it changes nothing."""
+    from transformers import DataCollatorWithFlattening
+
+    rng = random.Random(3)
+    examples = _examples([rng.randint(2, 300) for _ in range(60)], seed=3)
+    assert all(e["labels"][0] == IGNORE_INDEX for e in examples)
+    rows, _ = pack_examples(examples, 512, seed=0)
+    library = DataCollatorWithFlattening(return_tensors="pt")
+    for batch in (rows[:1], rows[:6], rows[6:9]):
+        ours, theirs = collate(batch, "flash_attention_2"), library([e for row in batch for e in row])
+        for key in ("input_ids", "labels", "position_ids"):
+            assert torch.equal(ours[key], theirs[key]), key
+
 @pytest.fixture(scope="module")
 def tiny_model():
     from transformers import LlamaConfig, LlamaForCausalLM
