@@ -64,23 +64,14 @@ def _file_ancestor(path: Path) -> Path | None:
     return None
 
 
+# JSON's names for a value's type, in "got Y" wording; bool before int (a bool is an int in Python).
+_VALUE_TYPE_NAMES = ((type(None), "null"), (bool, "a boolean"), (int, "an integer"), (float, "a number"),
+                     (str, "a string"), (list, "a list"), (dict, "an object"))
+
+
 def type_name(value) -> str:
     """JSON's name for a value's type, for "must be X, got Y" messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    return next((name for t, name in _VALUE_TYPE_NAMES if isinstance(value, t)), type(value).__name__)
 
 
 _TYPE_WORDS = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
