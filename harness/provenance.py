@@ -13,8 +13,8 @@ import sys
 from datetime import datetime, timezone
 from importlib import metadata
 
-from harness import extract
 from harness.prompts import SystemVariant
+from harness.scoring import damaged_targets
 from orca.paths import PROJECT_ROOT
 
 PACKAGES = ("orca-eval", "lm-eval", "torch", "transformers", "datasets", "openai", "deepspeed", "vllm")
@@ -58,7 +58,7 @@ def data_record(root: str, task_data: dict, sources: bool = True) -> dict:
     if sources:
         out["sources"] = {t: d.source for t, d in task_data.items()}
     out["hashes"] = {t: d.sha256 for t, d in task_data.items()}
-    out["damaged_targets"] = extract.damaged_targets({t: d.docs for t, d in task_data.items()})
+    out["damaged_targets"] = damaged_targets({t: d.docs for t, d in task_data.items()})
     return out
 
 

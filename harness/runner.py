@@ -141,7 +141,7 @@ def build_requests(cfg: RunConfig, backend, docs: dict[str, list[dict]], variant
                     choices = list(doc["options"])
                 elif family in FIXED_CHOICES:
                     labels = choices = FIXED_CHOICES[family]
-                elif family == extract.AGIEVAL_FAMILY and task_options(task, doc):
+                elif family == "mc" and task_options(task, doc):
                     opts = task_options(task, doc)
                     labels = [f"({k})" for k in opts]
                     choices = [f"({k}) {v}" for k, v in opts.items()]

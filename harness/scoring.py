@@ -40,6 +40,24 @@ def score_output(task: str, doc: dict, output: str) -> dict:
     }
 
 
+def damaged_targets(docs_by_task) -> dict[str, list[str]]:
+    """Gold targets of letter tasks that are not an option letter, per task (`bbh/...` or
+    `agieval/...` -> docs). BBH split three comma-containing options into several
+    ("Monsters, Inc" = "(A) Monsters" + "(B) Inc") and kept the joined text as the target;
+    the official rule (a letter) can never score them, the robust one scores the stated text.
+    Recorded in run.json under data.damaged_targets so a reader sees why official accuracy
+    stays below 100 % there."""
+    out: dict[str, list[str]] = {}
+    for task, docs in docs_by_task.items():
+        if task_family(task) != "mc":
+            continue
+        targets = {str(task_target(task, d)) for d in docs}
+        bad = sorted(t for t in targets if len(extract.normalize_target(t, "mc")) != 1)
+        if bad:
+            out[task] = bad
+    return out
+
+
 # lm-eval's side (named by the task YAML through tasks/<suite>/utils.py). lm-eval scores
 # with exact_match, so both the target and the filtered answer are given in the family's
 # normal form: exact_match(filtered, target) is then exactly `is_correct` above.

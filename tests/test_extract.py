@@ -9,9 +9,14 @@ import pytest
 
 from orca.errors import UserError
 from harness.extract import (
-    AGIEVAL_FAMILY, BBH_TASK_FAMILY, FAMILIES, extract_answer, extract_official, family_for_task,
-    is_correct, normalize_target, options_from_agieval, options_from_text,
+    FAMILIES, extract_answer, extract_official, is_correct, normalize_target, options_from_agieval,
+    options_from_text,
 )
+from harness.scoring import task_family as family_for_task
+from harness.taskdefs import suite_families
+
+BBH_TASK_FAMILY = suite_families("bbh")                     # task -> family, from tasks/bbh/*.yaml
+(AGIEVAL_FAMILY,) = set(suite_families("agieval").values())
 from orca.paths import data_dir
 
 # Options of real examples (BBH inputs parsed by options_from_text; AGIEval by options_from_agieval).

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness.data import SUITES, load_task_data
-from harness.extract import damaged_targets, extract_answer, is_correct
+from harness.extract import extract_answer, is_correct
+from harness.scoring import damaged_targets
 from harness.scoring import task_family, task_options, task_target
 
 PHRASINGS = {

@@ -20,22 +20,20 @@ multiple_choice.py (`mc`), labels.py (`true_false`, `yes_no`, `valid_invalid`),
 numbers.py (`number`), dyck.py, word_list.py, exact.py (the fallback). Shared by all:
 text.py (clean-up, sentences), cues.py (answer, conclusion and refusal phrases),
 commitment.py (what is read, repetition loops, when a mention counts). options.py reads
-a question's lettered options; task_families.py maps a task to its family.
+a question's lettered options. Which family a task uses is its tasks/ YAML's business
+(harness/scoring.py `task_family`).
 """
 from __future__ import annotations
 
 from harness.extract.registry import FAMILIES, Family, extract_answer, extract_official, is_correct, normalize_target
 from harness.extract import multiple_choice, labels, numbers, dyck, word_list, exact
 from harness.extract.options import options_from_agieval, options_from_text
-from harness.extract.task_families import (
-    AGIEVAL_FAMILY, BBH_TASK_FAMILY, damaged_targets, family_for_task,
-)
 
 # Importing a family's module registers it; this order is the order of FAMILIES (and of the
 # "known: ..." list in an unknown-family error).
 FAMILY_MODULES = (multiple_choice, labels, numbers, dyck, word_list, exact)
 
 __all__ = [
-    "AGIEVAL_FAMILY", "BBH_TASK_FAMILY", "FAMILIES", "Family", "damaged_targets", "extract_answer", "extract_official",
-    "family_for_task", "is_correct", "normalize_target", "options_from_agieval", "options_from_text",
+    "FAMILIES", "Family", "extract_answer", "extract_official", "is_correct", "normalize_target",
+    "options_from_agieval", "options_from_text",
 ]
