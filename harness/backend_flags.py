@@ -12,7 +12,7 @@ import re
 from orca.errors import UserError
 from orca.values import check_device as orca_check_device
 
-DTYPES = ("auto", "bfloat16", "float16", "float32")
+from harness.precision import DTYPES  # noqa: E402
 
 
 def check_backend_flags(device: str | None, dtype: str | None, max_length: int | None,

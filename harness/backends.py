@@ -106,28 +106,74 @@ class LMEvalBackend:
 
     supports_loglikelihood = True
 
-    def __init__(self, lm, spec: str, kind: str, path: Path, tokenizer, revision: str | None):
+    def __init__(self, lm, spec: str, kind: str, path: Path, tokenizer, revision: str | None,
+                 dtype: str | None = None, batch_size: int | None = None):
         self.lm, self.spec, self.kind, self.path = lm, spec, kind, path
         self.tokenizer = tokenizer
         self.revision = revision
+        self.dtype, self.batch_size = dtype, batch_size
         self.fingerprint = fingerprint_checkpoint(path)
+        self._engine = None
+        self.engine_stats: dict | None = None
 
     def describe(self) -> dict:
-        return {"spec": self.spec, "backend": self.kind, "path": str(self.path), "revision": self.revision,
-                "fingerprint": self.fingerprint,
-                "chat_template": bool(getattr(self.tokenizer, "chat_template", None))}
+        out = {"spec": self.spec, "backend": self.kind, "path": str(self.path), "revision": self.revision,
+               "fingerprint": self.fingerprint,
+               "chat_template": bool(getattr(self.tokenizer, "chat_template", None))}
+        if self.kind in ("hf", "gguf"):
+            out |= {"dtype": self.dtype, "max_length": self.lm.max_length,
+                    "generation": "engine" if self.engine_reason() is None else f"hflm ({self.engine_reason()})"}
+        return out
+
+    @property
+    def output_identity(self) -> dict | None:
+        """What changes this backend's outputs beyond the checkpoint: the dtype it computes in
+        and the context length prompts are truncated to (part of every output-cache key)."""
+        if self.kind not in ("hf", "gguf"):
+            return None
+        return {"dtype": self.dtype, "max_length": self.lm.max_length, "truncation": "left"}
+
+    def engine_reason(self) -> str | None:
+        """None when generation runs on harness/engine.py, else why HFLM runs it."""
+        if self.kind not in ("hf", "gguf"):
+            return f"{self.kind} backend"
+        from harness.engine import engine_unsupported_reason
+        return engine_unsupported_reason(self.lm.model)
+
+    def engine(self):
+        if self._engine is None:
+            from harness.engine import ATTENTION_NAME, GenerationEngine, _register_attention
+
+            lm = self.lm
+            _register_attention()
+            lm.model.set_attn_implementation(ATTENTION_NAME)  # plain SDPA whenever no slot store is passed
+            eos = lm.model.generation_config.eos_token_id
+            eos = [eos] if isinstance(eos, int) else list(eos or [lm.tokenizer.eos_token_id])
+            self._engine = GenerationEngine(
+                lm.model, lm.tokenizer, encode=lambda p: lm.tok_batch_encode([p])[0][0].tolist(),
+                max_length=lm.max_length, eos_token_ids=eos, device=lm.device, batch_size=self.batch_size)
+        return self._engine
 
     def format_prompt(self, user: str, system: str | None) -> str:
         return render_for_tokenizer(self.tokenizer, user, system)
 
     @property
     def per_request_seed(self) -> bool:
-        return self.kind == "vllm"
+        # vLLM: a SamplingParams seed per request; the engine: a generator per request
+        return self.kind == "vllm" or self.engine_reason() is None
 
     def generate(self, prompts: list[str], decoding: Decoding, seed: int, *, seeds: list[int] | None = None,
                  stop=(), on_result=None) -> list[str]:
         import torch
         from lm_eval.api.instance import Instance
+
+        if self.engine_reason() is None:
+            engine = self.engine()
+            outs = engine.generate(prompts, max_new_tokens=decoding.max_new_tokens, stop=list(stop or STOP_SEQUENCES),
+                                   temperature=decoding.temperature, top_p=decoding.top_p, seeds=seeds,
+                                   on_result=on_result)
+            self.engine_stats = engine.stats.to_json()
+            return outs
 
         torch.manual_seed(seed)  # HF: one generator for the whole call
         gen_kwargs = {"until": list(stop or STOP_SEQUENCES), "max_gen_toks": decoding.max_new_tokens,
@@ -224,13 +270,17 @@ def make_hf_backend(path_str: str, spec: str, cfg) -> LMEvalBackend:
     from lm_eval.models.huggingface import HFLM
     import torch
 
+    from harness.precision import resolve_dtype
+
     device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = resolve_dtype(cfg.dtype, device)
     try:
-        lm = HFLM(pretrained=str(path), device=device, batch_size=cfg.batch_size, dtype=cfg.dtype or "auto",
+        # HFLM's own batches (loglikelihood fallbacks, models the engine does not cover): 16 unless given
+        lm = HFLM(pretrained=str(path), device=device, batch_size=cfg.batch_size or 16, dtype=dtype,
                   revision=cfg.revision or "main", max_length=cfg.max_length)
     except (OSError, ValueError) as e:
         raise UserError(f"--model {spec}: cannot load {path} as a causal LM: {str(e).splitlines()[0]}") from None
-    return LMEvalBackend(lm, spec, "hf", path, lm.tokenizer, cfg.revision)
+    return LMEvalBackend(lm, spec, "hf", path, lm.tokenizer, cfg.revision, dtype=dtype, batch_size=cfg.batch_size)
 
 
 def make_vllm_backend(path_str: str, spec: str, cfg) -> LMEvalBackend:
@@ -276,6 +326,7 @@ class OpenAIChatBackend:
 
     supports_loglikelihood = False
     rank, world_size = 0, 1
+    output_identity = None   # the server's model name is the identity (fingerprint)
 
     def __init__(self, model: str, spec: str, cfg):
         from orca.teacher import resolve_api_key

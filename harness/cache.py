@@ -18,26 +18,29 @@ def request_key(*parts) -> str:
 
 class OutputCache:
     def __init__(self, path: str | Path, read: bool = True):
+        """`read=False` (`--no-cache`): every output is computed again, and the file's entries
+        are never replaced -- other runs read them. A fresh output is appended only for a key
+        the file lacks; for a key it has, the fresh value lives in this object alone."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._data: dict[str, object] = {}
+        self._stored: dict[str, object] = {}   # what the file holds
         self.corrupt_lines = 0  # lines left out as corrupt; their outputs are computed again
-        if read:
-            with self._locked():
-                # A corrupt line costs only its own entry: skipped and counted, never
-                # the lines after it (they are other requests' finished outputs).
-                found = read_jsonl(self.path, on_bad="skip", what="output cache")
-            first_bad = found.skipped_lines[:1]
-            for row in found.rows:
-                if isinstance(row.get("k"), str) and "v" in row:
-                    self._data[row["k"]] = row["v"]
-                else:
-                    self.corrupt_lines += 1
-            self.corrupt_lines += len(found.skipped_lines)
-            if self.corrupt_lines:
-                where = f" (first at line {first_bad[0]})" if first_bad else ""
-                print(f"orca-eval: warning: {self.path}: skipped {self.corrupt_lines} corrupt line(s){where}; "
-                      "their outputs will be computed again", file=sys.stderr)
+        with self._locked():
+            # A corrupt line costs only its own entry: skipped and counted, never
+            # the lines after it (they are other requests' finished outputs).
+            found = read_jsonl(self.path, on_bad="skip", what="output cache")
+        first_bad = found.skipped_lines[:1]
+        for row in found.rows:
+            if isinstance(row.get("k"), str) and "v" in row:
+                self._stored[row["k"]] = row["v"]
+            else:
+                self.corrupt_lines += 1
+        self.corrupt_lines += len(found.skipped_lines)
+        if self.corrupt_lines and read:
+            where = f" (first at line {first_bad[0]})" if first_bad else ""
+            print(f"orca-eval: warning: {self.path}: skipped {self.corrupt_lines} corrupt line(s){where}; "
+                  "their outputs will be computed again", file=sys.stderr)
+        self._data: dict[str, object] = self._stored if read else {}
 
     def _locked(self):
         lock_path = self.path.with_suffix(".lock")
@@ -68,8 +71,11 @@ class OutputCache:
         result cost a fifth of a CPU run."""
         if not items:
             return
-        with self._locked():
-            append_jsonl(self.path, ({"k": k, "v": v} for k, v in items.items()), fsync=fsync)
+        new = {k: v for k, v in items.items() if k not in self._stored}
+        if new:
+            with self._locked():
+                append_jsonl(self.path, ({"k": k, "v": v} for k, v in new.items()), fsync=fsync)
+            self._stored.update(new)
         self._data.update(items)
 
     def sync(self) -> None:

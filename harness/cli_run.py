@@ -28,7 +28,9 @@ def register(sub) -> None:
     p.add_argument("--limit", type=_positive_int, help="first N examples of each task (marks the run partial)")
     p.add_argument("--mode", default="generate", help="generate (the paper's protocol) | loglikelihood")
     p.add_argument("--prompt-style", default="orca", help="orca (default) | agieval (AGIEval's official zero-shot form)")
-    p.add_argument("--batch-size", type=_positive_int, default=16)
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="rows generated together (default: chosen from memory, at most 64 on CPU, 256 on a GPU; "
+                        "HFLM fallbacks use 16)")
     p.add_argument("--max-new-tokens", type=_positive_int,
                    help="generation budget per answer (default 512; 32 for the random default model)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); the paper sampled Orca at 0.7")
@@ -44,10 +46,12 @@ def register(sub) -> None:
     p.add_argument("--rpm", type=float, help="client-side requests/min limit for API models")
     p.add_argument("--tpm", type=float, help="client-side tokens/min limit for API models")
     p.add_argument("--device", help="cpu | cuda | cuda:1 (default: cuda if available)")
-    p.add_argument("--dtype", help="auto | bfloat16 | float16 | float32")
+    p.add_argument("--dtype", help="auto (default: bfloat16 on a GPU or a CPU with bf16 units, else float32) "
+                                   "| bfloat16 | float16 | float32")
     p.add_argument("--max-length", type=int, help="model context length override")
     p.add_argument("--revision", help="model revision to record (and load, for hub models)")
-    p.add_argument("--no-cache", action="store_true", help="ignore cached model outputs")
+    p.add_argument("--no-cache", action="store_true", help="recompute every output (the shared cache is not read, "
+                   "and its entries are never replaced)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)
 

@@ -198,7 +198,8 @@ class GGUFBackend(LMEvalBackend):
     Its fingerprint (the output cache key) is the GGUF file's hash."""
 
     def __init__(self, hf: LMEvalBackend, spec: str, gguf: dict, named: dict | None):
-        super().__init__(hf.lm, spec, "gguf", hf.path, hf.tokenizer, hf.revision)
+        super().__init__(hf.lm, spec, "gguf", hf.path, hf.tokenizer, hf.revision, dtype=hf.dtype,
+                         batch_size=hf.batch_size)
         self.gguf, self.named = gguf, named
         self.fingerprint = gguf["sha256"][:16]
 

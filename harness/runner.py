@@ -46,7 +46,7 @@ class RunConfig:
     limit: int | None = None
     mode: str = "generate"
     prompt_style: str = "orca"
-    batch_size: int = 16
+    batch_size: int | None = None       # rows per step; None: chosen from memory (harness/engine.py)
     max_new_tokens: int | None = None   # 512, or 32 for the random default model
     temperature: float = 0.0
     top_p: float = 1.0
@@ -126,6 +126,9 @@ def build_requests(cfg: RunConfig, backend, docs: dict[str, list[dict]], variant
     tasks skipped in loglikelihood mode (no fixed options)."""
     requests, skipped = [], {}
     dec = cfg.decoding.to_json()
+    # dtype and context length change outputs: part of the key (None for API models, whose
+    # keys stay as they were)
+    ident = [backend.output_identity] if getattr(backend, "output_identity", None) else []
     for variant in variants:
         for task, task_docs in docs.items():
             family = task_family(task)
@@ -133,7 +136,8 @@ def build_requests(cfg: RunConfig, backend, docs: dict[str, list[dict]], variant
                 prompt = backend.format_prompt(user_prompt(task, doc, cfg.prompt_style), variant.text)
                 if cfg.mode == "generate":
                     for rep in range(cfg.repeats):
-                        key = request_key("gen", backend.fingerprint, prompt, dec, cfg.seed if dec["do_sample"] else 0, rep)
+                        key = request_key("gen", backend.fingerprint, prompt, dec, cfg.seed if dec["do_sample"] else 0, rep,
+                                          *ident)
                         requests.append(Request(variant.name, task, doc_id, rep, prompt, [key]))
                     continue
                 if task.startswith("agieval/"):
@@ -148,7 +152,7 @@ def build_requests(cfg: RunConfig, backend, docs: dict[str, list[dict]], variant
                 else:
                     skipped[task] = f"family {family!r} has no fixed answer options"
                     break
-                keys = [request_key("ll", backend.fingerprint, prompt, c) for c in choices]
+                keys = [request_key("ll", backend.fingerprint, prompt, c, *ident) for c in choices]
                 requests.append(Request(variant.name, task, doc_id, 0, prompt, keys, choices, labels))
     return requests, skipped
 
@@ -319,6 +323,8 @@ def run_evaluation(cfg: RunConfig) -> Path:
     kept = {t: n for t, n in n_totals.items() if t not in skipped}
     summary = {"variants": {v: summarize_variant(by_task, kept) for v, by_task in samples.items()}}
     write_summary(run_dir, summary)
+    if getattr(backend, "engine_stats", None):
+        meta["engine"] = backend.engine_stats  # this invocation's generation (not the cached part)
     meta["finished_at"] = utc_now()
     meta["elapsed_s"] = round(time.perf_counter() - t0, 2)
     meta["n_requests"] = len(requests)
