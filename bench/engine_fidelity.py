@@ -29,14 +29,14 @@ sys.path.insert(0, str(ROOT))
 import harness  # noqa: E402,F401  (before torch: as `orca-eval` runs)
 
 
-def load_jsonl(path: Path) -> dict[int, dict]:
+def load_jsonl(path: Path) -> dict[tuple[str, int], dict]:
     if not path.exists():
         return {}
     out = {}
     for line in path.read_text().splitlines():
         try:
             row = json.loads(line)
-            out[row["i"]] = row
+            out[(row["task"], row["doc_id"])] = row
         except (ValueError, KeyError):
             continue  # a torn last line from a killed run: recomputed
     return out
@@ -50,6 +50,8 @@ def main() -> int:
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--work", default="/tmp/orca-engine-fidelity", help="folder keeping both output lists")
     ap.add_argument("--skip-reference", action="store_true", help="engine only (reuse a finished reference)")
+    ap.add_argument("--partial", action="store_true",
+                    help="compare on the prompts the reference has finished so far (the count is printed)")
     args = ap.parse_args()
 
     import torch
@@ -68,11 +70,11 @@ def main() -> int:
     lm, tok = backend.lm, backend.tokenizer
     tasks = resolve_tasks("bbh")
     stop = stop_sequences(tasks)
-    items = []
-    for task in tasks:
-        docs = load_task_data(task, str(data_dir())).docs[: args.per_task]
-        for doc_id, doc in enumerate(docs):
-            items.append((task, doc_id, doc, backend.format_prompt(user_prompt(task, doc), "")))
+    # example 0 of every task, then example 1, ...: a reference stopped part way still spans
+    # every task (--partial compares what it has)
+    docs_by_task = {t: load_task_data(t, str(data_dir())).docs[: args.per_task] for t in tasks}
+    items = [(task, doc_id, docs[doc_id], backend.format_prompt(user_prompt(task, docs[doc_id]), ""))
+             for doc_id in range(args.per_task) for task, docs in docs_by_task.items() if doc_id < len(docs)]
     work = Path(args.work) / f"{backend.fingerprint}-{args.dtype}-{args.new_tokens}"
     work.mkdir(parents=True, exist_ok=True)
     eos = lm.model.generation_config.eos_token_id
@@ -88,8 +90,8 @@ def main() -> int:
     t_ref = 0.0
     if not args.skip_reference:
         with open(ref_path, "a") as f, torch.inference_mode():
-            for i, (_, _, _, prompt) in enumerate(items):
-                if i in ref:
+            for task, doc_id, _, prompt in items:
+                if (task, doc_id) in ref:
                     continue
                 t0 = time.perf_counter()
                 ids = lm.tok_batch_encode([prompt])[0].to(lm.device)
@@ -97,14 +99,18 @@ def main() -> int:
                                         do_sample=False, stop_strings=stop, tokenizer=tok, eos_token_id=eos,
                                         pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else eos)
                 new = out[0, ids.shape[1]:].tolist()
-                ref[i] = {"i": i, "tokens": new, "output": cut(tok.decode(new, skip_special_tokens=True))}
-                f.write(json.dumps(ref[i]) + "\n")
+                ref[task, doc_id] = {"task": task, "doc_id": doc_id, "tokens": new,
+                                     "output": cut(tok.decode(new, skip_special_tokens=True))}
+                f.write(json.dumps(ref[task, doc_id]) + "\n")
                 f.flush()
                 t_ref += time.perf_counter() - t0
                 print(f"reference {len(ref)}/{len(items)}", file=sys.stderr, flush=True)
     if len(ref) < len(items):
-        print(f"reference incomplete ({len(ref)}/{len(items)}): run again", file=sys.stderr)
-        return 1
+        if not args.partial:
+            print(f"reference incomplete ({len(ref)}/{len(items)}): run again, or give --partial", file=sys.stderr)
+            return 1
+        items = [it for it in items if (it[0], it[1]) in ref]
+    ref = [ref[task, doc_id] for task, doc_id, *_ in items]
 
     # 2. the engine, every prompt in one call
     engine = backend.engine()

@@ -14,9 +14,20 @@ fastest round of each counts: on a shared machine the minimum is the least distu
 measurement. `ratio_vs_bare` = bare s / ours s (goal >= 0.95), `ratio_vs_lm_eval` =
 lm-eval s / ours s (>= 1: we are at least as fast). Last line: one JSON object.
 
-    python bench/eval_throughput.py                      # BBH, 27 tasks x 16, batch 64, 32 tokens
-    python bench/eval_throughput.py --suite agieval --model PATH --device cuda --dtype bfloat16 \
-        --batch 64 --new-tokens 64
+    python3 bench/eval_throughput.py                      # BBH, 27 tasks x 16, batch 64, 32 tokens
+
+With --model (a named model such as smollm2-135m-instruct, or a checkpoint folder) it
+measures at the scale users run -- BBH 27 x 4, the default 512-token budget -- against the
+limit as well as the peers, in one process:
+- the prefill roofline: tokens/s of one forward over 16 x 512 prompt tokens (all compute,
+  no decoding): no generation loop can make new tokens faster than this;
+- ours (`orca-eval run`, its automatic batch), the plain static loop and lm-eval's evaluator,
+  each peer at the best of --batches;
+- for each: useful new tokens/s (the tokens of the answers, up to where each answer ended:
+  no padding, nothing after a stop) and examples/s, `fraction_of_roofline` and
+  `ratio_vs_lm_eval`.
+
+    python3 bench/eval_throughput.py --model smollm2-135m-instruct   # goals: >= 3 ex/s, >= 3x lm-eval, >= 0.30
 """
 from __future__ import annotations
 
@@ -105,13 +116,148 @@ def lm_eval_evaluate(ckpt: Path, suite: str, limit: int, batch: int, new_tokens:
     return time.perf_counter() - t0
 
 
+def prefill_roofline(ckpt: Path, device: str, dtype: str, rows: int = 16, length: int = 512) -> float:
+    """Prompt tokens/s of one forward over rows x length tokens (the best of 3, after a warm-up)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(ckpt, dtype=getattr(torch, dtype)).to(device).eval()
+    ids = torch.randint(100, model.config.vocab_size - 100, (rows, length), device=device,
+                        generator=torch.Generator(device="cpu").manual_seed(0) if device == "cpu" else None)
+    best = float("inf")
+    with torch.inference_mode():
+        model(ids[:2, :64])
+        for _ in range(3):
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            model(ids, logits_to_keep=1)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - t0)
+    del model
+    return rows * length / best
+
+
+def resolve_checkpoint(model: str) -> tuple[str, Path]:
+    """(the --model spec `orca-eval run` takes, the plain checkpoint folder the peers load)."""
+    from harness.named_models import NAMED_MODELS
+
+    if model in NAMED_MODELS or model.startswith("gguf:"):
+        from harness.models_gguf import check_gguf_file, convert_gguf
+        from harness.named_models import resolve_named_model
+        from orca.io import sha256_file
+
+        path = resolve_named_model(model)[0] if model in NAMED_MODELS else Path(model[5:]).expanduser().resolve()
+        check_gguf_file(path, model)
+        return model, convert_gguf(path, sha256_file(path), model)[0]
+    path = Path(model.removeprefix("hf:")).expanduser()
+    return f"hf:{path}", path
+
+
+def useful_tokens(ckpt: Path, run_dir: Path) -> int:
+    """Tokens of the answers as generated: each answer up to where it ended (its cut text
+    re-encoded, plus the EOS or stop that ended it unless it ran to the budget)."""
+    from transformers import AutoTokenizer
+
+    from harness.results import load_run
+
+    tok = AutoTokenizer.from_pretrained(ckpt)
+    run = load_run(run_dir)
+    budget = run.meta["decoding"]["max_new_tokens"]
+    n = 0
+    for by_task in run.samples.values():
+        for rows in by_task.values():
+            for row in rows:
+                k = len(tok(row["output"], add_special_tokens=False)["input_ids"])
+                n += min(budget, k + 1)
+    return n
+
+
+def main_real(args) -> int:
+    """--model: the roofline, ours and the two peers at the scale users run (module docstring)."""
+    import torch
+
+    from harness.cli import _quiet_libraries
+    from harness.precision import resolve_dtype
+    from harness.runner import RunConfig, run_evaluation
+    from orca.paths import data_dir
+
+    _quiet_libraries()
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = resolve_dtype(args.dtype, device)
+    limit, new_tokens = args.limit or 4, args.new_tokens or 512
+    batches = [args.batch] if args.batch else [int(b) for b in args.batches.split(",")]
+    spec, ckpt = resolve_checkpoint(args.model)
+    work = Path(tempfile.mkdtemp(prefix="orca-bench-"))
+    os.environ["ORCA_CACHE_DIR"] = str(work / "cache")
+    data_root = str(data_dir())
+    (work / "cache" / "models").mkdir(parents=True)
+    if spec != f"hf:{ckpt}":  # the converted checkpoint, not converted again in the cold cache
+        os.symlink(ckpt, work / "cache" / "models" / ckpt.name)
+
+    def ours(lim: int, toks: int, out: str) -> float:
+        t0 = time.perf_counter()
+        run_evaluation(RunConfig(suite=args.suite, model=spec, limit=lim, max_new_tokens=toks, device=device,
+                                 dtype=dtype, output=str(work / out), progress=False))
+        return time.perf_counter() - t0
+
+    ours(1, 2, "warmup")   # imports, kernels, file caches
+    bare_generate(ckpt, ["Hello"], 1, 2, device, dtype)
+    roofline = prefill_roofline(ckpt, device, dtype)
+    print(f"prefill roofline: {roofline:.0f} tok/s ({dtype}, {device})", flush=True)
+
+    results: dict[str, dict] = {}
+    shutil.rmtree(work / "cache" / "outputs", ignore_errors=True)
+    seconds = ours(limit, new_tokens, "run")
+    run_meta = json.loads((work / "run" / "run.json").read_text())
+    results["ours"] = {"s": seconds, "batch": "auto", "engine": run_meta.get("engine")}
+    prompts = run_prompts(work / "run", ckpt, data_root)
+    stop = run_meta["stop_sequences"]
+    useful = useful_tokens(ckpt, work / "run")
+    print(f"ours: {seconds:.1f} s", flush=True)
+    for name, fn in (("bare", lambda b: bare_generate(ckpt, prompts, b, new_tokens, device, dtype, stop)),
+                     ("lm_eval", lambda b: lm_eval_evaluate(ckpt, args.suite, limit, b, new_tokens, device,
+                                                            dtype, data_root))):
+        if name == "lm_eval" and args.skip_lm_eval:
+            continue
+        for b in batches:
+            s = fn(b)
+            print(f"{name} batch {b}: {s:.1f} s", flush=True)
+            if name not in results or s < results[name]["s"]:
+                results[name] = {"s": s, "batch": b}
+    n = len(prompts)
+    out = {"suite": args.suite, "model": args.model, "device": device, "dtype": dtype, "prompts": n,
+           "limit": limit, "new_tokens": new_tokens, "useful_new_tokens": useful,
+           "prefill_roofline_tok_s": round(roofline, 1)}
+    for name, r in results.items():
+        tok_s = useful / r["s"]
+        out[name] = {"s": round(r["s"], 1), "batch": r["batch"], "examples_per_s": round(n / r["s"], 3),
+                     "useful_tok_s": round(tok_s, 1), "fraction_of_roofline": round(tok_s / roofline, 3)}
+        print(f"{name:>8}: {r['s']:7.1f} s  batch {r['batch']!s:>4}  {n / r['s']:6.2f} ex/s  "
+              f"{tok_s:7.1f} useful tok/s  {tok_s / roofline:6.1%} of roofline")
+    if results["ours"].get("engine"):
+        out["ours"]["engine"] = results["ours"]["engine"]
+    if "bare" in results:
+        out["ratio_vs_bare"] = round(results["bare"]["s"] / seconds, 3)
+    if "lm_eval" in results:
+        out["ratio_vs_lm_eval"] = round(results["lm_eval"]["s"] / seconds, 3)
+    out["fraction_of_roofline"] = out["ours"]["fraction_of_roofline"]
+    out["examples_per_s"] = out["ours"]["examples_per_s"]
+    shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(out))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--suite", default="bbh", help="bbh | agieval | all (whole suites only)")
-    ap.add_argument("--limit", type=int, default=16, help="examples per task")
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--new-tokens", type=int, default=32)
-    ap.add_argument("--model", help="checkpoint folder (default: the README's default model)")
+    ap.add_argument("--limit", type=int, default=None, help="examples per task (default 16; 4 with --model)")
+    ap.add_argument("--batch", type=int, default=None, help="batch size (default 64; with --model: each of --batches)")
+    ap.add_argument("--batches", default="16,32,64", help="with --model: the peers' batch sizes tried (best counts)")
+    ap.add_argument("--new-tokens", type=int, default=None, help="budget (default 32; 512 with --model)")
+    ap.add_argument("--model", help="a named model or checkpoint folder: the roofline bench (see above); "
+                                    "default: the README's default model, ours vs the peers")
     ap.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
     ap.add_argument("--dtype", default=None, help="auto | bfloat16 | float16 | float32")
     ap.add_argument("--rounds", type=int, default=2, help="timed rounds per tool (the fastest counts)")
@@ -119,6 +265,9 @@ def main() -> int:
     args = ap.parse_args()
     if args.suite not in ("bbh", "agieval", "all"):
         ap.error("--suite: bbh, agieval or all")
+    if args.model:
+        return main_real(args)
+    args.limit, args.batch, args.new_tokens = args.limit or 16, args.batch or 64, args.new_tokens or 32
 
     import torch
 
@@ -130,22 +279,25 @@ def main() -> int:
     from orca.paths import data_dir
     from harness.default_model import default_checkpoint
 
-    ckpt = Path(args.model) if args.model else default_checkpoint()  # made in the user's cache on first use
+    from harness.precision import resolve_dtype
+
+    dtype = resolve_dtype(args.dtype, device)  # one dtype for all three (ours' auto rule)
+    ckpt = default_checkpoint()  # made in the user's cache on first use
     os.environ["ORCA_CACHE_DIR"] = str(work / "cache")  # a cold output cache for every timed run
     data_root = str(data_dir())
 
     def ours(limit: int, new_tokens: int, out: str) -> float:
         t0 = time.perf_counter()
         run_evaluation(RunConfig(suite=args.suite, model=f"hf:{ckpt}", limit=limit, batch_size=args.batch,
-                                 max_new_tokens=new_tokens, device=device, dtype=args.dtype,
+                                 max_new_tokens=new_tokens, device=device, dtype=dtype,
                                  output=str(work / out), progress=False))
         return time.perf_counter() - t0
 
     # Warm-ups (imports, kernels, file caches), then the timed runs.
     ours(1, 2, "warmup")
-    bare_generate(ckpt, ["Hello"], 1, 2, device, args.dtype)
+    bare_generate(ckpt, ["Hello"], 1, 2, device, dtype)
     if not args.skip_lm_eval:
-        lm_eval_evaluate(ckpt, args.suite, 1, args.batch, 2, device, args.dtype, data_root)
+        lm_eval_evaluate(ckpt, args.suite, 1, args.batch, 2, device, dtype, data_root)
     shutil.rmtree(work / "cache", ignore_errors=True)
 
     # wall seconds (what a user waits) and this process's CPU seconds (the work done, which
@@ -164,15 +316,15 @@ def main() -> int:
         timed("ours", ours, args.limit, args.new_tokens, "run")
         prompts = prompts or run_prompts(work / "run", ckpt, data_root)
         stop = json.loads((work / "run" / "run.json").read_text())["stop_sequences"]
-        timed("bare", bare_generate, ckpt, prompts, args.batch, args.new_tokens, device, args.dtype, stop)
+        timed("bare", bare_generate, ckpt, prompts, args.batch, args.new_tokens, device, dtype, stop)
         if not args.skip_lm_eval:
             timed("lm_eval", lm_eval_evaluate, ckpt, args.suite, args.limit, args.batch, args.new_tokens, device,
-                  args.dtype, data_root)
+                  dtype, data_root)
         print(f"round {r + 1}: " + "  ".join(f"{k} {v[-1][0]:.1f} s (cpu {v[-1][1]:.1f} s)"
                                               for k, v in times.items() if v), flush=True)
     best = {k: (min(w for w, _ in v), min(c for _, c in v)) for k, v in times.items() if v}
     n = len(prompts)
-    out = {"suite": args.suite, "model": str(ckpt), "device": device, "dtype": args.dtype or "auto",
+    out = {"suite": args.suite, "model": str(ckpt), "device": device, "dtype": dtype,
            "prompts": n, "batch_size": args.batch, "new_tokens": args.new_tokens, "rounds": args.rounds,
            "orca_eval_s": round(best["ours"][0], 2), "bare_s": round(best["bare"][0], 2),
            "ratio_vs_bare": round(best["bare"][0] / best["ours"][0], 3),
@@ -187,6 +339,7 @@ def main() -> int:
     shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(out))
     return 0
+
 
 
 if __name__ == "__main__":

@@ -144,11 +144,13 @@ class EngineStats:
     prefills: int = 0
     truncated_prompts: int = 0
     hit_max_new_tokens: int = 0
+    prefill_seconds: float = 0.0
     seconds: float = 0.0
 
     def to_json(self) -> dict:
         out = dict(self.__dict__)
         out["seconds"] = round(self.seconds, 2)
+        out["prefill_seconds"] = round(self.prefill_seconds, 2)
         out["new_tokens_per_s"] = round(self.new_tokens / self.seconds, 1) if self.seconds else None
         out["examples_per_s"] = round(self.prompts / self.seconds, 3) if self.seconds else None
         return out
@@ -287,7 +289,9 @@ class GenerationEngine:
                                 r.generator.manual_seed(seeds[r.index] if seeds else 0)
                         rows_now = new
                         first = len(rows)
+                        t_prefill = time.perf_counter()
                         logits = self._prefill([encoded[i] for i in chunk], kv, first)
+                        self.stats.prefill_seconds += time.perf_counter() - t_prefill
                         for r, t in zip(new, pick(logits)):
                             r.tokens.append(t)
                         rows.extend(new)

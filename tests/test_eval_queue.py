@@ -22,36 +22,36 @@ sys.path.insert(0, str(Path(__file__).parent))
 from openai_server import FakeOpenAIServer  # noqa: E402
 
 
-def test_hf_sends_the_whole_run_in_one_call_with_full_batches(tiny_checkpoint, tmp_path, monkeypatch):
-    from lm_eval.models.huggingface import HFLM
-
+def test_hf_sends_the_whole_run_in_one_call_to_the_engine(tiny_checkpoint, tmp_path, monkeypatch):
     from harness.backends import LMEvalBackend
 
-    calls, batches = [], []
-    real_generate, real_model_generate = LMEvalBackend.generate, HFLM._model_generate
+    calls = []
+    real_generate = LMEvalBackend.generate
 
     def generate(self, prompts, *a, **kw):
         calls.append(len(prompts))
         return real_generate(self, prompts, *a, **kw)
 
-    def model_generate(self, context, *a, **kw):
-        batches.append(context.shape[0])
-        return real_model_generate(self, context, *a, **kw)
-
     monkeypatch.setattr(LMEvalBackend, "generate", generate)
-    monkeypatch.setattr(HFLM, "_model_generate", model_generate)
     tasks = ["bbh/navigate", "bbh/web_of_lies", "bbh/sports_understanding"]
-    out = run_evaluation(RunConfig(suite=",".join(tasks), model=f"hf:{tiny_checkpoint}", limit=3,
-                                   system_messages=["1", "none"], batch_size=8, max_new_tokens=2,
-                                   temperature=0.8, use_cache=False, output=str(tmp_path / "run"), progress=False))
-    # 3 tasks x 3 docs x 2 variants = 18 requests: one call, batches of 8 across tasks
-    # (per task and variant they would have been 6 batches of 3)
-    assert calls == [18] and batches == [8, 8, 2]
-    run = load_run(out)
+    runs = {}
+    for batch in (8, 3):
+        runs[batch] = load_run(run_evaluation(RunConfig(
+            suite=",".join(tasks), model=f"hf:{tiny_checkpoint}", limit=3, system_messages=["1", "none"],
+            batch_size=batch, max_new_tokens=4, temperature=0.8, use_cache=False,
+            output=str(tmp_path / f"run{batch}"), progress=False)))
+    # 3 tasks x 3 docs x 2 variants = 18 requests: one call per run, across tasks and variants
+    assert calls == [18, 18]
+    run = runs[8]
     assert all(len(run.samples[v][t]) == 3 for v in ("sm1", "none") for t in tasks)
-    # HF batched sampling: one generator per run, recorded
-    assert run.meta["sampling_seeds"]["per_request"] is False
-    assert run.meta["sampling_seeds"]["depends_on_batch_composition"] is True
+    assert run.meta["engine"]["slots"] == 8 and runs[3].meta["engine"]["slots"] == 3
+    assert run.meta["model"]["generation"] == "engine"
+    # the engine samples with one generator per request: the batch does not change a sample
+    assert run.meta["sampling_seeds"]["per_request"] is True
+    assert run.meta["sampling_seeds"]["depends_on_batch_composition"] is False
+    assert {(v, t, r["doc_id"]): r["output"] for v, by in run.samples.items() for t, rows in by.items() for r in rows} \
+        == {(v, t, r["doc_id"]): r["output"] for v, by in runs[3].samples.items() for t, rows in by.items()
+            for r in rows}
     assert run.meta["stop_sequences"] == ["</s>", "<|im_end|>", "### User:"]
 
 
