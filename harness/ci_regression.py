@@ -131,7 +131,10 @@ def pipeline_config(work: Path, data: dict, loss_on: str = "response") -> dict:
                   "stages": [{"name": "stage1", "init": "tiny:0", "epochs": 3, "lr": 4e-3, **common},
                              {"name": "stage2", "init": "stage:stage1", "epochs": 2, "lr": 2e-3, **common}]},
         "evaluate": {"suite": SUITE, "mode": "loglikelihood", "system_messages": ["1"],
-                     "data_dir": data["eval_data_dir"], "batch_size": 32},
+                     "data_dir": data["eval_data_dir"], "batch_size": 32,
+                     # the committed baseline's type, on any machine (auto would be bf16 where the
+                     # CPU has it): a tiny model's option scores are near ties that precision flips
+                     "dtype": "float32"},
         "compare": {"alpha": 0.05, "min_delta": 1.0},
     }
 

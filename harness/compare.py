@@ -242,6 +242,11 @@ def _check_setup(base: RunResult, cand: RunResult, variants: list[str]) -> list[
              if dec_a.get(k) != dec_b.get(k)]
     if diffs:
         notes.append("decoding differs: " + ", ".join(diffs))
+    # the numeric type changes outputs too (runs before --dtype recorded none: float32 then)
+    dt_a, dt_b = ((r.meta.get("model") or {}).get("dtype") for r in (base, cand))
+    if dt_a != dt_b and (dt_a or dt_b):
+        notes.append(f"dtype differs: {dt_a or 'unrecorded'} vs {dt_b or 'unrecorded'} (the same model can answer "
+                     "differently; a regression test between them also tests the precision)")
     hashes_a = (base.meta.get("data") or {}).get("hashes") or {}
     hashes_b = (cand.meta.get("data") or {}).get("hashes") or {}
     changed = sorted(t for t in set(hashes_a) & set(hashes_b) if hashes_a[t] != hashes_b[t])

@@ -7,7 +7,7 @@
 What it runs (`gate_run_args`, the same `orca-eval` commands a person would type):
 
     orca-eval run --model smollm2-135m-instruct --suite <GATE_TASKS> --limit 40 --mode generate \\
-        --max-new-tokens 32 --system-message 1 --output WORK/run
+        --max-new-tokens 32 --system-message 1 --dtype bfloat16 --output WORK/run
     orca-eval compare results/baselines/smollm2-135m-instruct WORK/run --fail-on-regression
 
 The subset: three BBH tasks with short prompts and one-word answers (Yes/No, True/False), the first
@@ -36,6 +36,9 @@ GATE_MODEL = "smollm2-135m-instruct"
 GATE_TASKS = ("bbh/navigate", "bbh/sports_understanding", "bbh/boolean_expressions")
 GATE_LIMIT = 40
 GATE_MAX_NEW_TOKENS = 32  # its answers are a word or a sentence; a damaged model's babble is cut here
+# Fixed, not `auto`: the baseline and every candidate compute in the same type on any machine
+# (auto is float32 on a CPU without bf16 units, and a precision change flips a few answers).
+GATE_DTYPE = "bfloat16"
 BASELINE = BASELINES_DIR / GATE_MODEL
 DEFAULT_WORK = RUNS_DIR / "ci-gate-smollm2"
 
@@ -44,7 +47,7 @@ def gate_run_args(model: str, output: Path) -> list[str]:
     """The `orca-eval run` arguments of the gate's evaluation."""
     return ["run", "--model", model, "--suite", ",".join(GATE_TASKS), "--limit", str(GATE_LIMIT),
             "--mode", "generate", "--max-new-tokens", str(GATE_MAX_NEW_TOKENS), "--system-message", "1",
-            "--output", str(output), "--no-progress"]
+            "--dtype", GATE_DTYPE, "--output", str(output), "--no-progress"]
 
 
 def evaluate(model: str, work: Path) -> int:

@@ -38,7 +38,8 @@ from orca.values import check_number
 
 TOP = ("run_dir", "sample", "collect", "data", "decontaminate", "train", "evaluate", "compare")
 EVAL_FIELDS = {"suite": str, "mode": str, "limit": (int, type(None)), "system_messages": list,
-               "data_dir": (str, type(None)), "batch_size": int, "prompt_style": str, "max_new_tokens": int}
+               "data_dir": (str, type(None)), "batch_size": int, "prompt_style": str, "max_new_tokens": int,
+               "dtype": str}
 COLLECT_FIELDS = {"model": str, "base_url": (str, type(None)), "rpm": (int, float), "tpm": (int, float),
                   "queries": str, "concurrency": int, "max_tokens": int, "temperature": (int, float),
                   "top_p": (int, float)}
@@ -258,7 +259,7 @@ def _eval_run_config(ev: dict, checkpoint: Path, out_dir: Path):
                      system_messages=[str(s) for s in ev.get("system_messages", ["1"])],
                      limit=ev.get("limit"), mode=ev.get("mode", "loglikelihood"),
                      prompt_style=ev.get("prompt_style", "orca"), batch_size=ev.get("batch_size"),
-                     max_new_tokens=ev.get("max_new_tokens", 512), output=str(out_dir),
+                     max_new_tokens=ev.get("max_new_tokens", 512), dtype=ev.get("dtype"), output=str(out_dir),
                      data_dir=ev.get("data_dir"), name=out_dir.name, progress=False)
 
 

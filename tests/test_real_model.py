@@ -37,7 +37,7 @@ def smollm2():
     from harness.backends import make_backend
     from harness.runner import RunConfig
 
-    return make_backend(MODEL, RunConfig(model=MODEL, batch_size=8, device="cpu"))
+    return make_backend(MODEL, RunConfig(model=MODEL, batch_size=8, device="cpu", dtype="float32"))
 
 
 def _samples(run_dir: Path, task: str, variant: str = "sm1") -> list[dict]:
