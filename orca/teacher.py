@@ -185,6 +185,7 @@ class TeacherClient:
                                         else min(completion_guess, max_tokens))
         self._sem = asyncio.Semaphore(concurrency)
         self.max_retries = max_retries
+        self.timeout_s = timeout_s
         self.backoff_base_s, self.backoff_max_s = backoff_base_s, backoff_max_s
         self.sampling = {k: v for k, v in (("temperature", temperature), ("top_p", top_p),
                                            ("max_tokens", max_tokens)) if v is not None}
@@ -256,8 +257,12 @@ class TeacherClient:
         import openai
 
         try:
-            completion = await self._client.chat.completions.create(
-                model=self.model, messages=msgs, **self.sampling)
+            # httpx's timeout bounds each read, not the whole answer: a server that trickles
+            # bytes could hold a request for far longer. wait_for bounds the request in all.
+            completion = await asyncio.wait_for(self._client.chat.completions.create(
+                model=self.model, messages=msgs, **self.sampling), self.timeout_s)
+        except asyncio.TimeoutError:
+            raise _Retryable("timeout") from None
         except openai.RateLimitError as e:
             if e.code == "insufficient_quota":  # a 429 that waiting does not fix
                 raise FatalTeacherError(scrub(f"HTTP 429 insufficient_quota: {e.message}", self._key)) from None

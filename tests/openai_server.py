@@ -7,6 +7,7 @@ unchanged. It enforces requests/min and tokens/min over a sliding window (429 wi
 configurable rates:
 
     "500" / "503"   HTTP error with an OpenAI-style body
+    "400"           HTTP 400 (a request the server refuses: not retried by clients)
     "slow"          answer only after `slow_s` seconds (beyond the client's timeout)
     "drop"          close the socket without any response
     "truncated"     200 with a JSON body cut in half (Content-Length matches the cut)
@@ -50,7 +51,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-FAULT_KINDS = ("500", "503", "slow", "drop", "truncated", "short", "malformed")
+FAULT_KINDS = ("500", "503", "400", "slow", "drop", "truncated", "short", "malformed")
 DEFAULT_MODELS = ("gpt-3.5-turbo", "gpt-4", "gpt-4o-mini")
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
@@ -321,6 +322,8 @@ class FakeOpenAIServer:
         if fault in ("500", "503"):
             return h.send_json(int(fault), _error("The server had an error while processing your "
                                                   "request.", "server_error", None))
+        if fault == "400":
+            return h.send_json(400, _error("This request was refused.", "invalid_request_error", None))
         if fault == "drop":
             return h.drop()
         if fault == "slow":
