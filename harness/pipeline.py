@@ -38,6 +38,7 @@ from pathlib import Path
 
 from orca.errors import UserError, is_of_type, missing_field, reject_unknown_fields, unknown_field
 from orca.io import write_json_atomic, write_text_atomic
+from orca.redact import redact_url
 from orca.train_config import (TrainConfig, identity_changes, identity_sha256, parse_train_config,
                                read_config_file, stage_identity)
 from orca.values import check_number
@@ -376,7 +377,10 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
             summary = run_collect(queries, out, c["model"], retry_failed=True, **kwargs)
             _check_failures(cfg, name, c, summary, out)
             return {"teacher_data": str(out), "summary": getattr(summary, "__dict__", str(summary))}
-        ids[f"collect-{name}"] = {"collect": {k: v for k, v in c.items() if k not in PACING},
+        # The step record is written to run_dir: a key in the base URL must not be (and a new key
+        # for the same server is not a new config).
+        ids[f"collect-{name}"] = {"collect": {k: redact_url(v) if k == "base_url" else v
+                                              for k, v in c.items() if k not in PACING},
                                   "queries_from": identity_sha256(ids.get("sample", {}))}
         _step(cfg, f"collect-{name}", collect, log, ids[f"collect-{name}"],
               still_done=lambda saved, c=c: _failed_in_marker(saved, c))

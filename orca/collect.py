@@ -28,6 +28,7 @@ from pathlib import Path
 from orca.errors import UserError
 from orca.io import append_jsonl, iter_jsonl_objects, read_jsonl, write_jsonl_atomic
 from orca.progress import progress_display
+from orca.redact import redact_url
 from orca.system_messages import SYSTEM_MESSAGES
 from orca.values import check_number
 from orca.teacher import FatalTeacherError, TeacherClient, check_client_settings
@@ -227,7 +228,7 @@ async def collect_async(queries_path: str | Path, out_path: str | Path, model: s
         with display:
             await asyncio.gather(*workers)
     except FatalTeacherError as e:
-        raise UserError(f"{base_url or 'OpenAI API'}: {e} (nothing recorded for unanswered "
+        raise UserError(f"{redact_url(base_url) or 'OpenAI API'}: {e} (nothing recorded for unanswered "
                         "queries; fix and run again to resume)") from None
     finally:
         for w in workers:

@@ -50,10 +50,12 @@ def resolve_api_key(base_url: str | None) -> str:
 
 
 def scrub(text: str, secret: str | None) -> str:
-    """Remove the API key (and anything key-shaped) from a message."""
+    """Remove the API key (and anything key-shaped, and the credentials of any URL) from a message."""
+    from orca.redact import redact_text
+
     if secret and secret != PLACEHOLDER_KEY:
         text = text.replace(secret, "***")
-    return _KEY_LIKE.sub(lambda m: m.group(1) + "-***", text)
+    return _KEY_LIKE.sub(lambda m: m.group(1) + "-***", redact_text(text))
 
 
 def check_client_settings(*, rpm, tpm, concurrency, max_retries) -> None:

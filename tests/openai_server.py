@@ -7,7 +7,7 @@ unchanged. It enforces requests/min and tokens/min over a sliding window (429 wi
 configurable rates:
 
     "500" / "503"   HTTP error with an OpenAI-style body
-    "400"           HTTP 400 (a request the server refuses: not retried by clients)
+    "400"           HTTP 400, a request the server refuses (not retried); only through `fault_fn`
     "slow"          answer only after `slow_s` seconds (beyond the client's timeout)
     "drop"          close the socket without any response
     "truncated"     200 with a JSON body cut in half (Content-Length matches the cut)
@@ -51,7 +51,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-FAULT_KINDS = ("500", "503", "400", "slow", "drop", "truncated", "short", "malformed")
+FAULT_KINDS = ("500", "503", "slow", "drop", "truncated", "short", "malformed")
 DEFAULT_MODELS = ("gpt-3.5-turbo", "gpt-4", "gpt-4o-mini")
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
@@ -218,7 +218,7 @@ class FakeOpenAIServer:
                 "rate_limited_tokens": 0,
                 "unauthorized": 0,
                 "bad_request": 0,
-                "faults": {k: 0 for k in FAULT_KINDS},
+                "faults": {k: 0 for k in (*FAULT_KINDS, "400")},
                 "prompt_tokens": 0,
                 "completion_tokens": 0,
                 "first_ok_at": None,       # time.monotonic() of the server process

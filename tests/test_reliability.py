@@ -24,3 +24,68 @@ def test_run_timeout_bounds_a_hung_request(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "API requests failed" in err and "last: timeout" in err and "Traceback" not in err
     assert elapsed < 60  # the server would answer after 120 s (imports and data loading take the rest)
+
+
+def _files_containing(roots, needles) -> list[str]:
+    hits = []
+    for root in roots:
+        for p in Path(root).rglob("*"):
+            if p.is_file() and not p.is_symlink():
+                data = p.read_bytes()
+                hits += [f"{p}: {n}" for n in needles if n.encode() in data]
+    return hits
+
+
+def test_keys_in_base_urls_are_never_written_or_printed(tmp_path, monkeypatch, capsys):
+    """Item 7: a key in the user part or a query parameter of --base-url / OPENAI_BASE_URL /
+    collect.base_url was written verbatim to run.json (model.base_url and command)."""
+    import os
+
+    cache = Path(os.environ["ORCA_CACHE_DIR"])
+    secrets = ["sk-USERINFO-0001", "sk-QUERYKEY-0002", "sk-ENVURL-0003", "sk-COLLECT-0004", "sk-BADKEY-0005"]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setattr(sys, "argv", ["orca-eval"])  # so `command` is recorded, as from the console script
+    common = ["run", "--suite", "bbh/navigate", "--limit", "2", "--model", "openai:gpt-4", "--no-progress"]
+    printed = ""
+    with FakeOpenAIServer() as srv:
+        host = f"127.0.0.1:{srv.port}"
+        for i, url in enumerate([f"http://user:{secrets[0]}@{host}/v1", f"http://{host}/v1?api_key={secrets[1]}"]):
+            argv = common + ["--base-url", url, "--output", str(tmp_path / f"run{i}")]
+            monkeypatch.setattr(sys, "argv", ["orca-eval", *argv])
+            # the openai client appends its paths after a query string, so the server answers 404
+            # to the second form: the run stops, with run.json already written
+            assert main(argv) == (0 if i == 0 else 2)
+            meta = json.loads((tmp_path / f"run{i}" / "run.json").read_text())
+            assert meta["command"] and "--base-url" in meta["command"]
+            assert meta["model"]["base_url"].startswith("http://") and "***" in meta["model"]["base_url"]
+        monkeypatch.setenv("OPENAI_BASE_URL", f"http://me:{secrets[2]}@{host}/v1")
+        monkeypatch.setattr(sys, "argv", ["orca-eval", *common, "--output", str(tmp_path / "run-env")])
+        assert main(common + ["--output", str(tmp_path / "run-env")]) == 0
+        monkeypatch.delenv("OPENAI_BASE_URL")
+        printed += "".join(capsys.readouterr())
+        # data collect: the query form stops with a message naming the (redacted) URL
+        queries = tmp_path / "q.jsonl"
+        queries.write_text(json.dumps({"id": 1, "query": "2+2?", "system_message_id": 1}) + "\n")
+        assert main(["data", "collect", "--queries", str(queries), "--model", "gpt-4", "--out",
+                     str(tmp_path / "t.jsonl"), "--base-url", f"http://{host}/v1?key={secrets[3]}"]) == 2
+    with FakeOpenAIServer(api_key="sk-other") as srv:  # refuses our key: the error names the URL
+        rc = main(["data", "collect", "--queries", str(queries), "--model", "gpt-4", "--out",
+                   str(tmp_path / "t2.jsonl"), "--base-url", f"http://u:{secrets[4]}@127.0.0.1:{srv.port}/v1"])
+        assert rc == 2
+        argv = common + ["--base-url", f"http://u:{secrets[4]}@127.0.0.1:{srv.port}/v1",
+                         "--output", str(tmp_path / "run-refused")]
+        assert main(argv) == 2
+    printed += "".join(capsys.readouterr())
+    assert "127.0.0.1" in printed  # the messages do name the server
+    assert [s for s in secrets if s in printed] == []
+    assert _files_containing([tmp_path, cache], secrets) == []
+
+
+def test_redact_url_forms():
+    from orca.redact import redact_text, redact_url
+
+    assert redact_url("https://api.openai.com/v1") == "https://api.openai.com/v1"
+    assert redact_url("http://u:sk-1@h:8/v1") == "http://***@h:8/v1"
+    assert redact_url("http://h/v1?api_key=sk-1&x=2") == "http://h/v1?api_key=***&x=***"
+    assert "sk-1" not in redact_url("http://[::1:8/v1?k=sk-1")  # unparseable: still cut
+    assert redact_text("run --base-url=http://a:sk-1@h/v1 x") == "run --base-url=http://***@h/v1 x"
