@@ -18,7 +18,7 @@ from pathlib import Path
 from harness import extract
 from harness.backends import Decoding, make_backend
 from harness.backend_flags import check_backend_flags
-from harness.cache import OutputCache, request_key
+from harness.cache import OutputCache, plain_output, request_key
 from harness.data import load_task_data, resolve_tasks
 from orca.errors import UserError
 from orca.io import sha256_text
@@ -301,14 +301,21 @@ def run_evaluation(cfg: RunConfig) -> Path:
     if backend.rank == 0:  # the other ranks only compute; they never look at or write the run directory
         check_same_run(run_dir, meta)
         write_run_meta(run_dir, meta)
+        # From here the run is being (re)computed: a summary.json of an earlier attempt would
+        # read as this run's result if this one is killed. It is rewritten at the end.
+        (run_dir / "summary.json").unlink(missing_ok=True)
 
-    cache = OutputCache(cache_dir() / "outputs" / f"{backend.fingerprint}.jsonl", read=cfg.use_cache)
+    # A value of the wrong kind for this mode (a damaged or hand-edited row) is recomputed,
+    # never scored: text for generate, a finite number for loglikelihood.
+    valid = (lambda v: isinstance(v, str)) if cfg.mode == "generate" else \
+        (lambda v: isinstance(v, (int, float)) and not isinstance(v, (bool, str)) and plain_output(v))
+    cache = OutputCache(cache_dir() / "outputs" / f"{backend.fingerprint}.jsonl", read=cfg.use_cache, valid=valid)
     t0 = time.perf_counter()
     compute_missing(cfg, backend, requests, cache, stop)
     if backend.rank != 0:
         return run_dir
     if backend.world_size > 1:
-        cache = OutputCache(cache.path)  # other ranks' results
+        cache = OutputCache(cache.path, valid=valid)  # other ranks' results
     missing = sum(1 for r in requests for k in r.keys if k not in cache)
     if missing:  # never score a hole as a wrong answer
         raise RuntimeError(f"{missing} model outputs missing from {cache.path} after the run")

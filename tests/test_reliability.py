@@ -89,3 +89,61 @@ def test_redact_url_forms():
     assert redact_url("http://h/v1?api_key=sk-1&x=2") == "http://h/v1?api_key=***&x=***"
     assert "sk-1" not in redact_url("http://[::1:8/v1?k=sk-1")  # unparseable: still cut
     assert redact_text("run --base-url=http://a:sk-1@h/v1 x") == "run --base-url=http://***@h/v1 x"
+
+
+@pytest.mark.parametrize("bad", [None, 7, [1, 2], {"text": "x"}])
+def test_cache_rows_of_the_wrong_type_are_counted_skips_and_recomputed(tmp_path, monkeypatch, capsys, bad):
+    """Item 3: `"v": null` was scored as a real (wrong) answer with exit 0; a number, list or
+    object gave a traceback."""
+    import os
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    argv = ["run", "--suite", "bbh/navigate", "--limit", "3", "--model", "openai:gpt-4", "--no-progress",
+            "--output", str(tmp_path / "run")]
+    outputs = Path(os.environ["ORCA_CACHE_DIR"], "outputs")
+    before = set(outputs.glob("*.jsonl"))
+    with FakeOpenAIServer(responder=lambda m, model: "The answer is (A)") as srv:
+        assert main(argv + ["--base-url", srv.base_url]) == 0
+        first = [json.loads(x) for x in (tmp_path / "run/samples/sm1/bbh__navigate.jsonl").read_text().splitlines()]
+        [cache] = set(outputs.glob("*.jsonl")) - before  # a new server (port): a new cache file
+        rows = [json.loads(x) for x in cache.read_text().splitlines()]
+        rows[1]["v"] = bad
+        cache.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        capsys.readouterr()
+        srv.reset_stats()
+        assert main(argv + ["--base-url", srv.base_url]) == 0
+        err = capsys.readouterr().err
+        assert "skipped 1 corrupt line(s) (first at line 2)" in err and "Traceback" not in err
+        assert srv.stats()["ok"] == 1  # that one output was asked again
+    again = [json.loads(x) for x in (tmp_path / "run/samples/sm1/bbh__navigate.jsonl").read_text().splitlines()]
+    assert [r["output"] for r in again] == [r["output"] for r in first] == ["The answer is (A)"] * 3
+
+
+def test_a_killed_rerun_does_not_leave_its_old_summary_shown_as_current(tmp_path, monkeypatch, capsys):
+    """Item 3: after a crash run.json said unfinished, but the old summary.json stayed and
+    `report` showed it without a note."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    state = {"fail": False}
+    runs = tmp_path / "runs"
+    argv = ["run", "--suite", "bbh/navigate", "--limit", "2", "--model", "openai:gpt-4", "--no-progress",
+            "--max-retries", "0", "--output", str(runs / "a")]
+    with FakeOpenAIServer(fault_fn=lambda m, model, a: "400" if state["fail"] else None) as srv:
+        assert main(argv + ["--base-url", srv.base_url]) == 0
+        assert (runs / "a" / "summary.json").exists()
+        state["fail"] = True
+        assert main(argv + ["--base-url", srv.base_url, "--no-cache"]) == 2  # recomputes, and fails
+    assert json.loads((runs / "a" / "run.json").read_text())["finished_at"] is None
+    assert not (runs / "a" / "summary.json").exists()
+    capsys.readouterr()
+
+    # A run directory left in that state by an older version: summary.json beside an unfinished run.json
+    (runs / "b").mkdir()
+    meta = json.loads((runs / "a" / "run.json").read_text())
+    (runs / "b" / "run.json").write_text(json.dumps(meta))
+    (runs / "b" / "summary.json").write_text(json.dumps({"variants": {}}))
+    assert main(["report", str(runs / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "unfinished" in err and "Traceback" not in err
+    assert main(["report", "--all", "--runs-dir", str(runs), "--format", "markdown"]) == 0
+    out, err = capsys.readouterr()
+    assert f"{runs / 'b'}: unfinished" in err
