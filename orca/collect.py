@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orca.errors import UserError
-from orca.io import append_jsonl, iter_jsonl_objects, read_jsonl, write_jsonl_atomic
+from orca.io import OneWriter, append_jsonl, iter_jsonl_objects, read_jsonl, write_jsonl_atomic
 from orca.progress import progress_display
 from orca.redact import redact_url
 from orca.system_messages import SYSTEM_MESSAGES
@@ -247,8 +247,17 @@ async def collect_async(queries_path: str | Path, out_path: str | Path, model: s
 
 
 def collect(queries_path, out_path, model, **kwargs) -> CollectSummary:
-    """Synchronous wrapper of `collect_async`."""
-    return asyncio.run(collect_async(queries_path, out_path, model, **kwargs))
+    """Synchronous wrapper of `collect_async`, as the only writer of `out_path`."""
+    out = Path(out_path)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # the appender would make it anyway
+        usable = not out.is_dir()
+    except OSError:
+        usable = False
+    if not usable:  # not a place for a file: collect_async's own checks say so, in their words
+        return asyncio.run(collect_async(queries_path, out_path, model, **kwargs))
+    with OneWriter(out, "data collect"):
+        return asyncio.run(collect_async(queries_path, out_path, model, **kwargs))
 
 
 class _Progress:

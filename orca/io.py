@@ -205,3 +205,45 @@ def iter_jsonl_objects(path: str | Path, what: str = "file"):
             if row is None:
                 raise UserError(f"{where}: {_line_problem(line)}")
             yield where, row
+
+
+class OneWriter:
+    """An exclusive, non-blocking lock that makes a process the only writer of `path`
+    (`with OneWriter(path, "data collect"): ...`). Two appenders to one file would each
+    skip only what they read at start and ask everything else, so the file would hold
+    every answer twice; the second one stops instead, with one line naming the first.
+
+    The lock is a `flock` on a sidecar file `PATH.lock` (the output itself is replaced by
+    atomic rewrites, so its inode cannot carry the lock). The kernel drops it when the
+    holder exits, kill -9 included: a stale lock file never blocks anyone. The sidecar is
+    left in place: removing it could let a third process lock a different inode."""
+
+    def __init__(self, path: str | Path, what: str):
+        self.path, self.what = Path(path), what
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._fd: int | None = None
+
+    def __enter__(self) -> "OneWriter":
+        import fcntl
+
+        from orca.errors import UserError
+
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode("ascii", "replace").strip()
+            os.close(fd)
+            raise UserError(f"{self.path}: another {self.what} is writing to it"
+                            f"{f' (pid {holder})' if holder.isdigit() else ''}; wait until it has finished "
+                            "(then run this command again to resume), or write to another file") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None

@@ -147,3 +147,50 @@ def test_a_killed_rerun_does_not_leave_its_old_summary_shown_as_current(tmp_path
     assert main(["report", "--all", "--runs-dir", str(runs), "--format", "markdown"]) == 0
     out, err = capsys.readouterr()
     assert f"{runs / 'b'}: unfinished" in err
+
+
+def test_two_collectors_on_one_output_file(tmp_path, monkeypatch):
+    """Item 2: two `data collect` runs on one --out both exited 0 with "20 ok", leaving 40 lines
+    for 20 ids. Now the second one stops with one line (exit 2) while the first is writing."""
+    import os
+    import subprocess
+    import threading
+
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("".join(json.dumps({"id": i, "query": f"q {i}?", "system_message_id": 1}) + "\n"
+                               for i in range(20)))
+    out = tmp_path / "t.jsonl"
+    started = threading.Event()
+
+    def responder(messages, model):
+        started.set()
+        return "answer"
+
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
+    # latency keeps the first collector writing long enough for the second one to start
+    with FakeOpenAIServer(responder=responder, latency_s=0.3) as srv:
+        cmd = [sys.executable, "-m", "harness.cli", "data", "collect", "--queries", str(queries), "--model",
+               "gpt-4", "--out", str(out), "--base-url", srv.base_url, "--concurrency", "1"]
+        first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert started.wait(60)
+        second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2, second.stderr
+        assert second.stderr.count("\n") == 1 and "another data collect is writing to it" in second.stderr
+        assert f"pid {first.pid}" in second.stderr
+        assert first.wait(120) == 0, first.stderr.read()
+    ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
+    assert sorted(ids, key=int) == [str(i) for i in range(20)]  # each id once
+
+
+def test_training_counts_each_id_once(tmp_path, capsys):
+    """Item 2: training counted 40 examples for 20 ids when two collectors had appended to one file."""
+    from orca.tokenize import load_examples
+
+    row = {"status": "ok", "model": "gpt-4", "system_message_id": 1, "query": "q", "response": "r"}
+    lines = [{**row, "id": i % 20} for i in range(40)] + [{**row, "id": 99, "status": "failed", "response": None}]
+    f = tmp_path / "t.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    examples, stats = load_examples(f)
+    assert len(examples) == 20 and stats["duplicates_dropped"] == 20 and stats["failed_skipped"] == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "dropped 20 line(s)" in err and "id '0' at line 21" in err
