@@ -63,11 +63,21 @@ def check_same_run(run_dir: Path, meta: dict) -> None:
                             "choose another --output")
 
 
-def check_same_predictions(run_dir: Path, spec: str) -> None:
-    """`score`: the folder is new, empty, or holds a scoring of the same predictions file."""
+def check_same_predictions(run_dir: Path, spec: str, source: Path | None = None, variant: str | None = None) -> None:
+    """`score`: the folder is new, empty, or holds a scoring of the same predictions file
+    (the same file, not just the same file name: two models' `preds.jsonl` are two runs)
+    under the same system message (a re-score as sm2 would leave sm1's results beside it)."""
     old = existing_run_meta(run_dir)
     if old is None:
         return
     model = old.get("model")
     if not isinstance(model, dict) or model.get("spec") != spec:
         raise UserError(f"--output {run_dir}: holds a run of a different model; choose another --output")
+    if source is not None and isinstance(model.get("path"), str) and \
+            Path(model["path"]).resolve() != Path(source).resolve():
+        raise UserError(f"--output {run_dir}: holds the scoring of another predictions file with the same name "
+                        f"({model['path']}); choose another --output")
+    old_variants = list(old.get("variants") or {})
+    if variant is not None and old_variants and old_variants != [variant]:
+        raise UserError(f"--output {run_dir}: holds a scoring under system message {', '.join(old_variants)}, "
+                        f"not {variant}; choose another --output")

@@ -194,3 +194,54 @@ def test_training_counts_each_id_once(tmp_path, capsys):
     assert len(examples) == 20 and stats["duplicates_dropped"] == 20 and stats["failed_skipped"] == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "dropped 20 line(s)" in err and "id '0' at line 21" in err
+
+
+def _preds(path: Path, rows) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_score_does_not_overwrite_another_files_results_nor_leave_stale_ones(tmp_path, monkeypatch, capsys):
+    """Item 4: two predictions files with one file name overwrote each other's results, and a
+    re-score left old task samples, and all of samples/sm1/ after a re-score as sm2."""
+    from harness import run_dir as run_dir_module
+    from harness.results import load_run
+
+    monkeypatch.setattr(run_dir_module, "RUNS_DIR", tmp_path / "runs")
+    a = _preds(tmp_path / "a" / "preds.jsonl", [{"task": "bbh/navigate", "doc_id": 0, "prediction": "Yes"},
+                                               {"task": "bbh/boolean_expressions", "doc_id": 0, "prediction": "True"}])
+    b = _preds(tmp_path / "b" / "preds.jsonl", [{"task": "bbh/navigate", "doc_id": 0, "prediction": "No"}])
+    # default folders: one per file
+    assert main(["score", "--suite", "bbh", "--predictions", str(a)]) == 0
+    assert main(["score", "--suite", "bbh", "--predictions", str(b)]) == 0
+    assert len(list((tmp_path / "runs").iterdir())) == 2
+    # one --output: the second file is refused, the first file's results stay
+    out = tmp_path / "out"
+    assert main(["score", "--suite", "bbh", "--predictions", str(a), "--output", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["score", "--suite", "bbh", "--predictions", str(b), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "another predictions file with the same name" in err and err.count("\n") == 1
+    assert sorted(load_run(out).samples["sm1"]) == ["bbh/boolean_expressions", "bbh/navigate"]
+    # a re-score of the same file without one task: that task's samples go
+    _preds(a, [{"task": "bbh/navigate", "doc_id": 0, "prediction": "Yes"}])
+    assert main(["score", "--suite", "bbh", "--predictions", str(a), "--output", str(out)]) == 0
+    assert sorted(p.name for p in (out / "samples" / "sm1").iterdir()) == ["bbh__navigate.jsonl"]
+    assert sorted(load_run(out).samples["sm1"]) == ["bbh/navigate"]
+    # a re-score under another system message: refused, as `run` refuses other settings
+    capsys.readouterr()
+    assert main(["score", "--suite", "bbh", "--predictions", str(a), "--output", str(out),
+                 "--system-message", "2"]) == 2
+    assert "holds a scoring under system message sm1, not sm2" in capsys.readouterr().err
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["sm1"]
+
+
+@pytest.mark.parametrize("target", [None, [1], {"a": 1}, True])
+def test_a_predictions_target_must_be_text(tmp_path, capsys, target):
+    """Item 13: `"target": null` was stored as the string "None" and counted wrong."""
+    p = _preds(tmp_path / "p.jsonl", [{"task": "bbh/navigate", "target": target, "prediction": "Yes"}])
+    assert main(["score", "--suite", "bbh", "--predictions", str(p), "--output", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "p.jsonl:1: field 'target' must be a string, got" in err and err.count("\n") == 1
+    assert not (tmp_path / "r").exists()
