@@ -21,8 +21,33 @@ IDENTITY_FIELDS = ("model.fingerprint", "tasks", "mode", "prompt_style", "varian
 
 
 def output_dir(output: str | Path | None, default_name: str) -> Path:
-    """`--output` if given, else `results/runs/<default_name>`."""
-    return Path(output) if output else RUNS_DIR / default_name
+    """`--output` if given, else `results/runs/<default_name>`. A name must stay inside
+    results/runs (`--name ../../x` wrote outside it); an `--output` that is a dangling
+    symlink or a symlink loop is said to be one (mkdir's own word was "File exists")."""
+    if output:
+        path = Path(output)
+        _check_link(path)
+        return path
+    if default_name in ("", ".", "..") or any(c in default_name for c in "/\\\0"):
+        raise UserError(f"--name {default_name!r}: must be a plain folder name under {RUNS_DIR} "
+                        "(no '/', '..'); give --output for a folder elsewhere")
+    return RUNS_DIR / default_name
+
+
+def _check_link(path: Path) -> None:
+    import errno
+    import os
+
+    if not path.is_symlink():
+        return
+    try:
+        path.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UserError(f"--output {path}: is a symlink loop; point it at a folder, or give another --output") \
+                from None
+        raise UserError(f"--output {path}: is a symlink to {os.readlink(path)}, which does not exist; create that "
+                        "folder, or give another --output") from None
 
 
 def existing_run_meta(run_dir: Path) -> dict | None:

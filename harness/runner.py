@@ -289,7 +289,9 @@ def run_evaluation(cfg: RunConfig) -> Path:
     run_name = cfg.name or default_run_name(cfg, backend)
     run_dir = output_dir(cfg.output, run_name)
     meta = run_metadata(
-        name=run_name if not cfg.output else (cfg.name or run_dir.name), model=backend.describe(),
+        # resolve(): the folder a symlinked --output leads to names the run, so resuming through
+        # the link does not rename it
+        name=run_name if not cfg.output else (cfg.name or run_dir.resolve().name), model=backend.describe(),
         suite=cfg.suite, tasks=tasks, mode=cfg.mode, prompt_style=cfg.prompt_style, variants=variants,
         decoding=cfg.decoding.to_json(), seed=cfg.seed, repeats=cfg.repeats, limit=cfg.limit,
         execution={"batch_size": cfg.batch_size, "stop_sequences": stop,

@@ -121,7 +121,7 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
     write_summary(run_dir, {"variants": {variant.name: summarize_variant(samples, n_totals)}})
     now = utc_now()
     write_run_meta(run_dir, run_metadata(
-        name=name or run_dir.name,
+        name=name or run_dir.resolve().name,
         model={"spec": f"predictions:{path.name}", "backend": "predictions", "path": str(path.resolve()),
                "revision": None, "fingerprint": sha256_file(path)[:16]},
         suite=suite, tasks=sorted(samples), mode="generate", prompt_style=prompt_style, variants=[variant],

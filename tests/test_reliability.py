@@ -245,3 +245,36 @@ def test_a_predictions_target_must_be_text(tmp_path, capsys, target):
     err = capsys.readouterr().err
     assert "p.jsonl:1: field 'target' must be a string, got" in err and err.count("\n") == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_names_and_symlinked_outputs(tmp_path, monkeypatch, capsys):
+    """Item 6: `--name '../../../x'` wrote outside results/runs; a dangling --output symlink and a
+    symlink loop both said "File exists"; resuming through a symlinked --output renamed the run."""
+    from harness import run_dir as run_dir_module
+
+    runs = tmp_path / "deep" / "results" / "runs"
+    monkeypatch.setattr(run_dir_module, "RUNS_DIR", runs)
+    p = _preds(tmp_path / "p.jsonl", [{"task": "bbh/navigate", "doc_id": 0, "prediction": "Yes"}])
+    score = ["score", "--suite", "bbh", "--predictions", str(p)]
+    for name in ("../../../x", "..", "a/b"):
+        assert main(score + ["--name", name]) == 2
+        err = capsys.readouterr().err
+        assert "must be a plain folder name" in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists() and not runs.exists()
+
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    assert main(score + ["--output", str(tmp_path / "dangling")]) == 2
+    assert f"is a symlink to {tmp_path / 'nowhere'}, which does not exist" in capsys.readouterr().err
+    assert main(score + ["--output", str(tmp_path / "loop1")]) == 2
+    assert "is a symlink loop" in capsys.readouterr().err
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    with FakeOpenAIServer() as srv:
+        argv = ["run", "--suite", "bbh/navigate", "--limit", "1", "--model", "openai:gpt-4", "--no-progress",
+                "--base-url", srv.base_url, "--output"]
+        assert main(argv + [str(tmp_path / "real")]) == 0
+        assert main(argv + [str(tmp_path / "link")]) == 0
+    assert json.loads((tmp_path / "real" / "run.json").read_text())["name"] == "real"
