@@ -30,7 +30,7 @@ from harness.scoring import score_output, task_family, task_options, task_target
 from harness.taskdefs import all_tasks, suite_module
 from orca.paths import cache_dir, data_dir
 from orca.progress import progress_display
-from orca.values import check_device, check_number
+from orca.values import check_device, check_number, check_seed
 
 MODES = ("generate", "loglikelihood")
 DEFAULT_MODEL_MAX_NEW_TOKENS = 32
@@ -96,7 +96,7 @@ class RunConfig:
         directory is touched (nan in run.json would be invalid JSON and poison the run)."""
         check_number(self.temperature, "--temperature", low=0)
         check_number(self.top_p, "--top-p", low=0, low_open=True, high=1)
-        check_number(self.seed, "--seed", integer=True)
+        check_seed(self.seed)
         check_number(self.rpm, "--rpm", low=0, low_open=True, none_ok=True)
         check_number(self.tpm, "--tpm", low=0, low_open=True, none_ok=True)
         check_number(self.max_retries, "--max-retries", integer=True, low=0)

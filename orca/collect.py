@@ -30,7 +30,7 @@ from orca.io import OneWriter, append_jsonl, iter_jsonl_objects, read_jsonl, wri
 from orca.progress import progress_display
 from orca.redact import redact_url
 from orca.system_messages import SYSTEM_MESSAGES
-from orca.values import check_number
+from orca.values import check_number, check_seed
 from orca.teacher import FatalTeacherError, TeacherClient, check_client_settings
 
 # Table 4 of the paper: USD per 1K tokens (prompt, completion).
@@ -171,7 +171,7 @@ def check_settings(*, rpm=None, tpm=None, concurrency=16, max_retries=8, timeout
     check_number(max_tokens, "--max-tokens", integer=True, low=1, none_ok=True)
     check_number(backoff_base_s, "--backoff-base", low=0)
     check_number(backoff_max_s, "--backoff-max", low=0)
-    check_number(seed, "--seed", integer=True)
+    check_seed(seed)
 
 
 async def collect_async(queries_path: str | Path, out_path: str | Path, model: str, *,

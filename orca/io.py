@@ -194,10 +194,24 @@ def iter_jsonl_objects(path: str | Path, what: str = "file"):
     path = Path(path)
     if not path.is_file():
         raise UserError(missing_file_message(path, what))
-    opener = gzip.open if path.name.endswith(".gz") else open
+    import zlib
+
+    compressed = path.name.endswith(".gz")
+    opener = gzip.open if compressed else open
+    lineno = 0
     # Bytes, decoded line by line: a bad byte is reported with its line, like bad JSON.
     with opener(path, "rb") as f:
-        for lineno, line in enumerate(f, 1):
+        lines = enumerate(f, 1)
+        while True:
+            try:
+                lineno, line = next(lines)
+            except StopIteration:
+                return
+            except (OSError, EOFError, zlib.error) as e:
+                if not compressed:
+                    raise
+                # not gzip at all, or cut short: gzip says so without naming the file
+                raise UserError(f"{path}:{lineno + 1}: corrupt gzip file ({str(e) or type(e).__name__})") from None
             if not line.strip():
                 continue
             where = f"{path}:{lineno}"

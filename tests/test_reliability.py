@@ -278,3 +278,44 @@ def test_names_and_symlinked_outputs(tmp_path, monkeypatch, capsys):
         assert main(argv + [str(tmp_path / "real")]) == 0
         assert main(argv + [str(tmp_path / "link")]) == 0
     assert json.loads((tmp_path / "real" / "run.json").read_text())["name"] == "real"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "--suite", "bbh/navigate", "--temperature", "0.7", "--seed", "1180591620717411303424"],
+     "--seed must be an integer from 0 to 2**63-1, got 1180591620717411303424"),
+    (["compare", "A", "B", "--seed", "-5"], "--seed must be an integer from 0 to 2**63-1, got -5"),
+])
+def test_seeds_out_of_range_are_one_line(tmp_path, capsys, argv, message):
+    """Tracebacks: a seed beyond 64 bits (torch) and a negative bootstrap seed (numpy)."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_huge_max_len_is_refused_at_validation(tmp_path, capsys):
+    """Tracebacks: `max_len: 1000000000000` passed validation, then raised MemoryError."""
+    cfg = tmp_path / "t.yaml"
+    data = _preds(tmp_path / "d.jsonl", [{"query": "q", "response": "r"}])
+    cfg.write_text(f"output_dir: out\nstages:\n  - {{name: s1, init: 'tiny:0', data: {data}, max_len: 1000000000000}}\n")
+    assert main(["train", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "max_len" in err and "<= 1e+06" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("content", [b"not gzip at all\n", b"\x1f\x8b\x08\x00garbage"])
+def test_a_corrupt_gz_predictions_file_is_one_line(tmp_path, capsys, content):
+    """Tracebacks: a corrupt .gz predictions file (decontaminate already said so in one line)."""
+    import gzip
+
+    p = tmp_path / "p.jsonl.gz"
+    p.write_bytes(content)
+    assert main(["score", "--suite", "bbh", "--predictions", str(p), "--output", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"{p}:1: corrupt gzip file" in err and err.count("\n") == 1
+    # cut short after some good lines: the line where it breaks is named
+    good = gzip.compress(b"".join(json.dumps({"task": "bbh/navigate", "doc_id": i, "prediction": "Yes"}).encode()
+                                  + b"\n" for i in range(200)))
+    p.write_bytes(good[: len(good) // 2])
+    assert main(["score", "--suite", "bbh", "--predictions", str(p), "--output", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "corrupt gzip file" in err and err.count("\n") == 1
