@@ -319,3 +319,25 @@ def test_a_corrupt_gz_predictions_file_is_one_line(tmp_path, capsys, content):
     assert main(["score", "--suite", "bbh", "--predictions", str(p), "--output", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "corrupt gzip file" in err and err.count("\n") == 1
+
+
+def test_a_reader_leaving_a_large_html_report_is_an_error(tmp_path):
+    """Pipes: `report --all --format html | head -c 10` exited 0 with no message after one
+    64 KB write; docs/errors.md promises exit 2, "cannot write to standard output"."""
+    import fcntl
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    runs = root / "results" / "published" / "smollm2-135m-instruct"
+    r, w = os.pipe()
+    fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: the writer blocks early, with most of the page unwritten
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "report", "--all", "--runs-dir", str(runs),
+                             "--format", "html", "--no-plots"], stdout=w, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    os.close(w)
+    assert len(os.read(r, 10)) == 10
+    os.close(r)  # the reader leaves, as head -c 10 does
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert "cannot write to standard output" in err and err.count("\n") == 1
