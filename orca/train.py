@@ -65,6 +65,47 @@ def resolve_init(config: TrainConfig, stage: StageConfig, rank: int = 0) -> Path
     return path
 
 
+def damaged_checkpoint_errors() -> tuple:
+    """What loading a damaged checkpoint raises, from the libraries that read it: a truncated
+    or garbage safetensors file, a config.json that is not JSON, a trainer_state.pt cut short."""
+    import pickle
+
+    from safetensors import SafetensorError
+
+    return (OSError, ValueError, RuntimeError, EOFError, KeyError, pickle.UnpicklingError, SafetensorError)
+
+
+class _Loading:
+    """`with _Loading(path, hint):` turns the libraries' exceptions about a damaged checkpoint
+    into one line naming the folder, with what to do (`hint`)."""
+
+    def __init__(self, path: Path, hint: str):
+        self.path, self.hint = path, hint
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is not None and not isinstance(exc, UserError) and isinstance(exc, damaged_checkpoint_errors()):
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise UserError(f"{self.path}: damaged or not a checkpoint ({type(exc).__name__}: {why}); "
+                            f"{self.hint}") from None
+        return False
+
+
+def _init_hint(stage: StageConfig) -> str:
+    if stage.init.startswith("stage:"):
+        return f"it is the final checkpoint of stage {stage.init[6:]!r}: remove that stage's folder to train it again"
+    if stage.init.startswith("tiny:"):
+        return "remove that folder: it is made again"
+    return f"stage {stage.name!r}: field 'init' must name a Hugging Face checkpoint folder"
+
+
+def _resume_hint(checkpoints: StageCheckpoints) -> str:
+    return (f"remove that folder and set \"checkpoint\" in {checkpoints.dir / 'state.json'} to an earlier one "
+            f"(or remove {checkpoints.dir} to train the stage anew)")
+
+
 def load_tokenizer(config: TrainConfig, init_dir: Path):
     if config.tokenizer:
         return load_tokenizer_with_pad(config.tokenizer)
@@ -305,7 +346,8 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data
     # 1. init checkpoint, tokenizer, resume point
     init_dir = resolve_init(config, stage, rank)
     resume_dir = checkpoints.latest()
-    tokenizer = load_tokenizer(config, init_dir)
+    with _Loading(init_dir, _init_hint(stage)):
+        tokenizer = load_tokenizer(config, init_dir)
 
     # 2. data, packed for every epoch
     seed = config.seed * 100 + index
@@ -332,11 +374,16 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data
     # 3. model, optimizer, schedule (from the resume point, if any)
     torch.manual_seed(seed)
     schedule = lr_lambda(total_steps, warmup, stage.min_lr_ratio)
-    stepper = make_stepper(config, stage, schedule, tokenizer, attn, device, init_dir, resume_dir, world, deepspeed)
+    loading = _Loading(resume_dir, _resume_hint(checkpoints)) if resume_dir and deepspeed is None else \
+        _Loading(init_dir, _init_hint(stage))
+    with loading:
+        stepper = make_stepper(config, stage, schedule, tokenizer, attn, device, init_dir, resume_dir, world,
+                               deepspeed)
     model, device = stepper.model, stepper.device
     position = {"epoch": 0, "step_in_epoch": 0, "global_step": 0}
     if resume_dir:
-        position = stepper.load(checkpoints, resume_dir)
+        with _Loading(resume_dir, _resume_hint(checkpoints)):
+            position = stepper.load(checkpoints, resume_dir)
         if rank == 0:
             console.print(f"stage {stage.name}: resuming from {resume_dir.name} "
                           f"(epoch {position['epoch'] + 1}, step {position['step_in_epoch']})")
