@@ -14,6 +14,9 @@ from pathlib import Path
 from harness.paths import RUNS_DIR
 from orca.errors import UserError
 
+# The lock a running `run` holds in its folder (orca.io.OneWriter); not part of the run.
+LOCK_NAME = ".lock"
+
 # The fields that make two runs "the same run": a directory holding a run that
 # differs in any of them is refused instead of being mixed with this one.
 IDENTITY_FIELDS = ("model.fingerprint", "tasks", "mode", "prompt_style", "variants", "decoding", "seed",
@@ -58,7 +61,7 @@ def existing_run_meta(run_dir: Path) -> dict | None:
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"--output {run_dir}: is a file, not a directory")
     if not meta_path.exists():
-        if run_dir.exists() and any(p.name != ".gitkeep" for p in run_dir.iterdir()):
+        if run_dir.exists() and any(p.name not in (".gitkeep", LOCK_NAME) for p in run_dir.iterdir()):
             raise UserError(f"--output {run_dir}: not empty and holds no orca-eval run (run.json)")
         return None
     try:

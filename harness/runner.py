@@ -21,11 +21,11 @@ from harness.backend_flags import check_backend_flags
 from harness.cache import OutputCache, plain_output, request_key
 from harness.data import load_task_data, resolve_tasks
 from orca.errors import UserError
-from orca.io import sha256_text
+from orca.io import OneWriter, sha256_text
 from harness.prompts import PROMPT_STYLES, SystemVariant, parse_system_variant, user_prompt
 from harness.provenance import data_record, run_metadata, utc_now
 from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
-from harness.run_dir import check_same_run, output_dir
+from harness.run_dir import LOCK_NAME, check_same_run, output_dir
 from harness.scoring import score_output, task_family, task_options, task_target
 from harness.taskdefs import all_tasks, suite_module
 from orca.paths import cache_dir, data_dir
@@ -301,7 +301,11 @@ def run_evaluation(cfg: RunConfig) -> Path:
     if skipped:
         meta["skipped_tasks"] = skipped
     if backend.rank == 0:  # the other ranks only compute; they never look at or write the run directory
-        check_same_run(run_dir, meta)
+        # Two identical commands on one folder: the second says so (it used to fail later, on
+        # a file the first one had just replaced). Held until this function returns.
+        check_same_run(run_dir, meta)  # first: a file where the folder should be is said as such
+        writer = OneWriter(run_dir, "orca-eval run", lock_path=run_dir / LOCK_NAME,  # noqa: F841
+                           instead="give another --output").hold()
         write_run_meta(run_dir, meta)
         # From here the run is being (re)computed: a summary.json of an earlier attempt would
         # read as this run's result if this one is killed. It is rewritten at the end.

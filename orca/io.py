@@ -232,9 +232,10 @@ class OneWriter:
     holder exits, kill -9 included: a stale lock file never blocks anyone. The sidecar is
     left in place: removing it could let a third process lock a different inode."""
 
-    def __init__(self, path: str | Path, what: str):
-        self.path, self.what = Path(path), what
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
+    def __init__(self, path: str | Path, what: str, lock_path: str | Path | None = None,
+                 instead: str = "write to another file"):
+        self.path, self.what, self.instead = Path(path), what, instead
+        self.lock_path = Path(lock_path) if lock_path else self.path.with_name(self.path.name + ".lock")
         self._fd: int | None = None
 
     def __enter__(self) -> "OneWriter":
@@ -251,7 +252,7 @@ class OneWriter:
             os.close(fd)
             raise UserError(f"{self.path}: another {self.what} is writing to it"
                             f"{f' (pid {holder})' if holder.isdigit() else ''}; wait until it has finished "
-                            "(then run this command again to resume), or write to another file") from None
+                            f"(then run this command again to resume), or {self.instead}") from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
@@ -261,3 +262,12 @@ class OneWriter:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = None
+
+    def hold(self) -> "OneWriter":
+        """Take the lock for as long as this object lives: for a long function whose body
+        should not be re-indented under a `with` -- keep it in a local, and the lock goes
+        when the function returns or its exception is handled (or the process ends)."""
+        return self.__enter__()
+
+    def __del__(self) -> None:
+        self.__exit__()

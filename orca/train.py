@@ -35,7 +35,7 @@ import torch
 from orca.checkpointing import StageCheckpoints
 from orca.distributed import barrier, init_for_deepspeed, rank_world
 from orca.errors import UserError
-from orca.io import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
+from orca.io import OneWriter, append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
 from orca.packing import MODEL_INPUTS, collate, model_inputs, pack_examples
 from orca.paths import tokenizer_dir
 from orca.tiny import load_tokenizer_with_pad, make_tiny_llama
@@ -337,6 +337,11 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data
     if done is not None:
         console.print(f"[green]stage {stage.name}: already trained[/] -> {done}")
         return done
+    if os.environ.get("RANK", "0") == "0":
+        # Two identical trainings on one folder removed each other's half-written checkpoints
+        # and failed on a missing file; the second now says what is going on. Held until return.
+        writer = OneWriter(stage_dir, f"orca-eval train (stage {stage.name})",  # noqa: F841
+                           lock_path=stage_dir / ".lock", instead="choose another output_dir").hold()
 
     use_ds = config.deepspeed is not None
     deepspeed = init_for_deepspeed() if use_ds else None

@@ -418,3 +418,34 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_resumes(tmp_path,
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert json.loads((stage / "state.json").read_text())["done"] is True
+
+
+def test_a_second_run_or_train_on_a_busy_folder_says_so(tmp_path, monkeypatch, capsys, tiny_checkpoint):
+    """Item 2: two identical `run` or `train` commands racing on one folder: the loser got a
+    misleading message (a missing temporary file). The one holding the folder's lock is
+    this test, standing in for the first command."""
+    import os
+
+    from orca.io import OneWriter
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    out = tmp_path / "run"
+    with FakeOpenAIServer() as srv:
+        argv = ["run", "--suite", "bbh/navigate", "--limit", "1", "--model", "openai:gpt-4", "--no-progress",
+                "--base-url", srv.base_url, "--output", str(out)]
+        with OneWriter(out, "orca-eval run", lock_path=out / ".lock"):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert f"{out}: another orca-eval run is writing to it (pid {os.getpid()})" in err
+            assert "give another --output" in err and err.count("\n") == 1
+        assert main(argv) == 0  # once the first has finished, the same command runs
+        assert main(argv) == 0  # and again (the lock went with the first call)
+
+    cfg = _train_config(tmp_path, str(tiny_checkpoint))
+    stage = tmp_path / "out" / "s1"
+    capsys.readouterr()
+    with OneWriter(stage, "orca-eval train", lock_path=stage / ".lock"):
+        assert main(["train", "--config", str(cfg)]) == 2
+        err = capsys.readouterr().err
+        assert "another orca-eval train (stage s1) is writing to it" in err and _errors(err) == 1
+    assert not (stage / "state.json").exists()
