@@ -114,7 +114,12 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
         elif name in collect:
             s["data"] = str(run_dir / "teacher" / f"{name}.jsonl")
         stages.append(s)
+    stage_names = [s["name"] for s in stages]
     for name, c in collect.items():
+        if name not in stage_names:
+            # it would be paid for (every query asked) and then used by nothing
+            raise UserError(f"{source}: collect.{name}: no training stage is named {name!r} "
+                            f"(stages: {', '.join(map(str, stage_names))}); name the stage it feeds")
         _fields(f"{source}: collect.{name}", c, COLLECT_FIELDS)
         if "model" not in c:
             raise missing_field(f"{source}: collect.{name}", "model")
@@ -286,6 +291,37 @@ def _eval_run_config(ev: dict, checkpoint: Path, out_dir: Path):
                      data_dir=ev.get("data_dir"), name=out_dir.name, progress=False)
 
 
+def _flan_hashes(files: list[str]) -> dict:
+    """sha256 of every FLAN input file (a folder: of each file in it, by relative name)."""
+    from orca.io import sha256_file
+
+    out = {}
+    for f in files:
+        p = Path(f)
+        if p.is_dir():
+            for sub in sorted(x for x in p.rglob("*") if x.is_file()):
+                out[str(sub)] = sha256_file(sub)
+        elif p.is_file():
+            out[str(p)] = sha256_file(p)
+    return out
+
+
+def _check_flan_unchanged(cfg: PipelineConfig, flan_sha: dict) -> None:
+    """A finished sample drawn from FLAN files that have changed since is refused, as any
+    finished step whose inputs changed: its queries (and the teacher answers paid for them)
+    would silently stand for data that is no longer there."""
+    marker = _marker(cfg, "sample")
+    if not marker.exists():
+        return
+    recorded = _read_marker(marker).get("flan_sha256")
+    if not isinstance(recorded, dict) or recorded == flan_sha:
+        return  # a record from before the hashes were kept: taken as it is
+    changed = sorted(f for f in set(recorded) | set(flan_sha) if recorded.get(f) != flan_sha.get(f))
+    raise UserError(f"{cfg.source}: step sample was drawn from FLAN files that have changed since "
+                    f"({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}); restore them, or choose "
+                    f"another run_dir to sample anew")
+
+
 def _failed_in_marker(saved: dict, c: dict) -> str | None:
     """A collect marker written before failures stopped the pipeline (or under a larger
     max_failed_fraction) may record failed queries: those are asked again, not kept."""
@@ -350,14 +386,20 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
 
     ids: dict[str, dict] = {}  # step -> identity; later steps include the hashes of what they build on
     if cfg.sample:
+        files = cfg.sample["flan"] if isinstance(cfg.sample["flan"], list) else [cfg.sample["flan"]]
+        base = cfg.source.resolve().parent
+        files = [str((base / f).resolve()) for f in files]
+        flan_sha = _flan_hashes(files)
+        _check_flan_unchanged(cfg, flan_sha)
+
         def sample():
             from orca.flan import read_flan, write_samples
-            files = cfg.sample["flan"] if isinstance(cfg.sample["flan"], list) else [cfg.sample["flan"]]
-            base = cfg.source.resolve().parent
-            files = [str((base / f).resolve()) for f in files]
             manifest = write_samples(read_flan(files), cfg.run_dir / "queries", scale=cfg.sample.get("scale", 1.0),
                                      seed=cfg.sample.get("seed", 0), sources=files)
-            return {"queries": str(cfg.run_dir / "queries"), "counts": manifest["counts"]}
+            return {"queries": str(cfg.run_dir / "queries"), "counts": manifest["counts"], "flan_sha256": flan_sha}
+        # The hashes are recorded with the step's outputs, not in its identity: the identity
+        # chains into every later step, and records written before the hashes were kept must
+        # still be taken up.
         ids["sample"] = {"sample": cfg.sample}
         _step(cfg, "sample", sample, log, ids["sample"])
 

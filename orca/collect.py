@@ -124,6 +124,19 @@ def _read_output(path: Path) -> list[tuple[int, dict]]:
     return list(zip(found.row_lines, found.rows))
 
 
+def _check_same_texts(queries: list[Query], finished: dict[str, dict], queries_path, out_path: Path) -> None:
+    """An id already answered for another query or system text is refused: skipping it
+    would keep the answer to the old text under the new one. (Rows record the text they
+    were asked with; rows without it cannot be checked.)"""
+    changed = [q.id for q in queries if q.id in finished and (
+        ("query" in finished[q.id] and finished[q.id]["query"] != q.query)
+        or ("system" in finished[q.id] and finished[q.id]["system"] != q.system))]
+    if changed:
+        raise UserError(f"{queries_path}: {len(changed)} query id(s) already answered in {out_path} for another "
+                        f"text (first: id {changed[0]!r}); give changed queries new ids, or remove their lines "
+                        "from the output to ask them again")
+
+
 @dataclass
 class CollectSummary:
     total: int
@@ -189,6 +202,7 @@ async def collect_async(queries_path: str | Path, out_path: str | Path, model: s
     out_path = Path(out_path)
     queries = load_queries(queries_path)
     finished = load_finished(out_path, model, retry_failed)
+    _check_same_texts(queries, finished, queries_path, out_path)
     pending = [q for q in queries if q.id not in finished]
     done_rows = [finished[q.id] for q in queries if q.id in finished]
     summary = CollectSummary(total=len(queries), skipped=len(done_rows),

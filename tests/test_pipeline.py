@@ -152,3 +152,60 @@ def test_pipeline_allows_a_configured_share_of_failures(tmp_path, monkeypatch):
     # A marker written before this check, recording failures, does not count as done.
     assert _failed_in_marker({"summary": s.__dict__}, {}) == "1 of 10 queries failed earlier"
     assert _failed_in_marker({"summary": s.__dict__}, {"max_failed_fraction": 0.5}) is None
+
+
+def test_pipeline_refuses_a_sample_whose_flan_input_changed(tmp_path, monkeypatch, capsys):
+    """Issue 22 item 8: editing the FLAN input of a finished sample step said "sample: done
+    earlier", exit 0, and kept the old queries. (The teacher refuses everything here, so the
+    pipeline stops after the sample step, cheaply.)"""
+    from harness.cli import main
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-secret")
+    data = ci.write_ci_data(tmp_path / "ci", n_stage1=2, n_stage2=2, n_eval=4)
+    flan = _flan_file(tmp_path / "flan.jsonl")
+    with FakeOpenAIServer(fault_fn=lambda m, model, a: "400") as srv:
+        cfg_path = tmp_path / "pipeline.yaml"
+        cfg_path.write_text(f"""
+run_dir: run
+sample: {{flan: [flan.jsonl], scale: 1.0, seed: 0}}
+collect:
+  stage1: {{model: gpt-3.5-turbo, base_url: "{srv.base_url}", queries: flan5m}}
+data: {{stage2: "{data['stage2']}"}}
+train:
+  stages:
+    - {{name: stage1, init: tiny:0, epochs: 1, batch_size: 4, max_len: 128}}
+    - {{name: stage2, init: "stage:stage1", epochs: 1, batch_size: 4, max_len: 128}}
+evaluate: {{suite: bbh/date_understanding, mode: loglikelihood, data_dir: "{data['eval_data_dir']}"}}
+""")
+        assert main(["pipeline", "--config", str(cfg_path)]) == 1  # the teacher failed every query
+        assert (tmp_path / "run" / "steps" / "sample.json").exists()
+        assert main(["pipeline", "--config", str(cfg_path)]) == 1  # unchanged FLAN: the sample stands
+        capsys.readouterr()
+        flan.write_text(flan.read_text().replace("question number 3", "question number 33"))
+        assert main(["pipeline", "--config", str(cfg_path)]) == 2
+        err = capsys.readouterr().err
+        assert "step sample was drawn from FLAN files that have changed since" in err and str(flan) in err
+        assert err.count("\n") == 1
+
+
+def test_pipeline_refuses_a_collect_section_without_its_stage(tmp_path, capsys):
+    """Issue 22 item 11: `collect.stage3` with no stage3 in training was accepted and paid for."""
+    from harness.cli import main
+
+    data = ci.write_ci_data(tmp_path / "ci", n_stage1=2, n_stage2=2, n_eval=4)
+    (tmp_path / "q.jsonl").write_text('{"id": 1, "query": "q", "system_message_id": 1}\n')
+    cfg_path = tmp_path / "pipeline.yaml"
+    cfg_path.write_text(f"""
+run_dir: run
+collect:
+  stage3: {{model: gpt-4, queries: q.jsonl}}
+data: {{stage1: "{data['stage1']}"}}
+train:
+  stages:
+    - {{name: stage1, init: tiny:0, epochs: 1, batch_size: 4, max_len: 128}}
+evaluate: {{suite: bbh/date_understanding, mode: loglikelihood, data_dir: "{data['eval_data_dir']}"}}
+""")
+    assert main(["pipeline", "--config", str(cfg_path)]) == 2
+    err = capsys.readouterr().err
+    assert "collect.stage3: no training stage is named 'stage3' (stages: stage1)" in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()

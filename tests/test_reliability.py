@@ -449,3 +449,23 @@ def test_a_second_run_or_train_on_a_busy_folder_says_so(tmp_path, monkeypatch, c
         err = capsys.readouterr().err
         assert "another orca-eval train (stage s1) is writing to it" in err and _errors(err) == 1
     assert not (stage / "state.json").exists()
+
+
+def test_collect_refuses_an_id_answered_for_another_text(tmp_path, monkeypatch, capsys):
+    """Item 9: a query's text changed under the same id kept the answer to the old text."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    q = _preds(tmp_path / "q.jsonl", [{"id": i, "query": f"what is {i}?", "system_message_id": 1} for i in range(3)])
+    out = tmp_path / "t.jsonl"
+    with FakeOpenAIServer() as srv:
+        argv = ["data", "collect", "--queries", str(q), "--model", "gpt-4", "--out", str(out),
+                "--base-url", srv.base_url]
+        assert main(argv) == 0
+        before = out.read_bytes()
+        _preds(q, [{"id": i, "query": f"what is {i}?" if i != 1 else "what is 100?", "system_message_id": 1}
+                   for i in range(3)])
+        capsys.readouterr()
+        srv.reset_stats()
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "1 query id(s) already answered" in err and "for another text (first: id '1')" in err
+        assert err.count("\n") == 1 and srv.stats()["requests"] == 0 and out.read_bytes() == before
