@@ -469,3 +469,33 @@ def test_collect_refuses_an_id_answered_for_another_text(tmp_path, monkeypatch, 
         err = capsys.readouterr().err
         assert "1 query id(s) already answered" in err and "for another text (first: id '1')" in err
         assert err.count("\n") == 1 and srv.stats()["requests"] == 0 and out.read_bytes() == before
+
+
+@pytest.mark.parametrize("task, example, message", [
+    ("navigate", {"input": "Take 1 step. Do you return?\nOptions:\n- Yes\n- No", "target": "Maybe"},
+     "field 'target' 'Maybe' can never be scored right (not a Yes or No answer)"),
+    ("date_understanding", {"input": "When?\nOptions:\n(A) 01/01/2000\n(B) 02/01/2000", "target": "(E)"},
+     "field 'target' '(E)' can never be scored right (option (E) is not among its options (A, B))"),
+])
+def test_a_bbh_target_no_answer_can_match_is_refused(tmp_path, capsys, task, example, message):
+    """Item 12: a BBH target that is not one of its options was accepted and counted wrong
+    whatever the answer."""
+    from harness.data import load_task_data
+
+    from conftest import DATA
+
+    good = json.loads((DATA / "bbh" / f"{task}.json").read_text())["examples"][:3]
+    (tmp_path / "bbh").mkdir()
+    (tmp_path / "bbh" / f"{task}.json").write_text(json.dumps({"examples": good + [example]}))
+    load_task_data.cache_clear()
+    p = _preds(tmp_path / "p.jsonl", [{"task": task, "doc_id": 0, "prediction": "x"}])
+    assert main(["score", "--suite", f"bbh/{task}", "--predictions", str(p), "--data-dir", str(tmp_path),
+                 "--output", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"{task}.json: examples[3]: {message}" in err and err.count("\n") == 1
+    # the real data (with its three damaged movie_recommendation / ruin_names targets, which
+    # the robust extractor credits by their text) passes
+    from harness.data import SUITES
+
+    for t in SUITES["bbh"]:
+        load_task_data(t, str(DATA))
