@@ -262,6 +262,27 @@ def _sampling_seeds(cfg: RunConfig, backend) -> dict | None:
                     "a batch, and so the samples"}
 
 
+def check_system_messages_fit(cfg: RunConfig, backend, variants: list[SystemVariant]) -> None:
+    """A system message that alone fills the model's context (a 1 MB `--system-message @file`)
+    would have every prompt cut from the left -- the question gone -- without a word: refused.
+    Local models only (an API's server reports its own limit); one tokenization per variant,
+    and none for a message with fewer characters than the tokens it may take."""
+    lm, tokenizer = getattr(backend, "lm", None), getattr(backend, "tokenizer", None)
+    max_length = getattr(lm, "max_length", None)
+    if tokenizer is None or not isinstance(max_length, int):
+        return
+    budget = max_length - (cfg.max_new_tokens if cfg.mode == "generate" else 0)
+    for v in variants:
+        if not v.text or len(v.text) < budget:
+            continue
+        n = len(tokenizer(v.text, add_special_tokens=False)["input_ids"])
+        if n >= budget:
+            raise UserError(f"--system-message {v.name}: {n:,} tokens, more than the model's context leaves for it "
+                            f"({max_length:,} tokens" + (f" less {cfg.max_new_tokens} for the answer"
+                                                         if cfg.mode == "generate" else "") +
+                            "); every prompt would be cut before the question -- shorten it")
+
+
 def default_run_name(cfg: RunConfig, backend) -> str:
     base = Path(cfg.model.split(":", 1)[-1]).name or "model"
     ident = request_key(backend.fingerprint, cfg.suite, cfg.mode, cfg.prompt_style, cfg.system_messages,
@@ -279,6 +300,7 @@ def run_evaluation(cfg: RunConfig) -> Path:
     backend = make_backend(cfg.model, cfg)
     if cfg.mode == "loglikelihood" and not backend.supports_loglikelihood:
         backend.loglikelihood([])  # raises the backend's own explanation
+    check_system_messages_fit(cfg, backend, variants)
 
     docs = {t: d.docs for t, d in task_data.items()}  # validated once, used as loaded
     n_totals = {t: len(d) for t, d in docs.items()}

@@ -499,3 +499,18 @@ def test_a_bbh_target_no_answer_can_match_is_refused(tmp_path, capsys, task, exa
 
     for t in SUITES["bbh"]:
         load_task_data(t, str(DATA))
+
+
+def test_a_system_message_longer_than_the_context_is_refused(tmp_path, tiny_checkpoint, capsys):
+    """Item 10: a 1 MB `--system-message @file` ran far past the context window; every prompt
+    was truncated with no warning and nothing in run.json."""
+    big = tmp_path / "sys.txt"
+    big.write_text("You are a careful assistant who explains every step. " * 20_000)  # ~1 MB
+    argv = ["run", "--suite", "bbh/navigate", "--limit", "1", "--model", f"hf:{tiny_checkpoint}",
+            "--max-new-tokens", "4", "--no-progress", "--output", str(tmp_path / "r")]
+    assert main(argv + ["--system-message", f"@{big}"]) == 2
+    err = capsys.readouterr().err
+    assert "--system-message custom-" in err and "every prompt would be cut before the question" in err
+    assert err.count("\n") == 1 and not (tmp_path / "r").exists()
+    big.write_text("You are a careful assistant.")  # a normal one runs
+    assert main(argv + ["--system-message", f"@{big}"]) == 0
