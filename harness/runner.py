@@ -11,6 +11,7 @@ empty, or this same run, resumed) is harness/run_dir.py's rule.
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -283,6 +284,27 @@ def check_system_messages_fit(cfg: RunConfig, backend, variants: list[SystemVari
                             "); every prompt would be cut before the question -- shorten it")
 
 
+def count_truncated(cfg: RunConfig, backend, requests: list[Request]) -> dict[str, int]:
+    """Per task, the prompts a local model will see cut from the left (longer than its context
+    less the answer's tokens). Only prompts with at least as many characters as the budget are
+    tokenized: a token covers at least one character."""
+    lm, tokenizer = getattr(backend, "lm", None), getattr(backend, "tokenizer", None)
+    max_length = getattr(lm, "max_length", None)
+    if tokenizer is None or not isinstance(max_length, int):
+        return {}
+    budget = max_length - (cfg.max_new_tokens if cfg.mode == "generate" else 0)
+    out: dict[str, int] = {}
+    long = {}
+    for r in requests:
+        if len(r.prompt) >= budget:
+            long.setdefault(r.prompt, []).append(r.task)
+    for prompt, tasks in long.items():
+        if len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) > budget:
+            for t in tasks:
+                out[t] = out.get(t, 0) + 1
+    return dict(sorted(out.items()))
+
+
 def default_run_name(cfg: RunConfig, backend) -> str:
     base = Path(cfg.model.split(":", 1)[-1]).name or "model"
     ident = request_key(backend.fingerprint, cfg.suite, cfg.mode, cfg.prompt_style, cfg.system_messages,
@@ -322,6 +344,13 @@ def run_evaluation(cfg: RunConfig) -> Path:
     requests, skipped = build_requests(cfg, backend, docs, variants)
     if skipped:
         meta["skipped_tasks"] = skipped
+    truncated = count_truncated(cfg, backend, requests)
+    if truncated:
+        meta["truncated_prompts"] = truncated
+        if backend.rank == 0:
+            print(f"orca-eval: warning: {sum(truncated.values())} prompt(s) longer than the model's context are cut "
+                  f"from the left ({', '.join(f'{t} {n}' for t, n in truncated.items())}); recorded in run.json "
+                  "truncated_prompts", file=sys.stderr)
     if backend.rank == 0:  # the other ranks only compute; they never look at or write the run directory
         # Two identical commands on one folder: the second says so (it used to fail later, on
         # a file the first one had just replaced). Held until this function returns.

@@ -270,4 +270,7 @@ class OneWriter:
         return self.__enter__()
 
     def __del__(self) -> None:
-        self.__exit__()
+        try:
+            self.__exit__()
+        except Exception:  # at interpreter exit `os` may be gone; the kernel drops the lock anyway
+            pass

@@ -514,3 +514,28 @@ def test_a_system_message_longer_than_the_context_is_refused(tmp_path, tiny_chec
     assert err.count("\n") == 1 and not (tmp_path / "r").exists()
     big.write_text("You are a careful assistant.")  # a normal one runs
     assert main(argv + ["--system-message", f"@{big}"]) == 0
+
+
+def test_prompts_cut_to_the_context_are_counted_in_run_json(tmp_path, tiny_checkpoint, capsys):
+    """Item 10: prompts truncated to the context window left no warning and nothing in run.json."""
+    from transformers import AutoTokenizer
+
+    from harness.data import load_task_data
+    from harness.prompts import user_prompt
+    from conftest import DATA
+    from orca.template import render_for_tokenizer
+
+    argv = ["run", "--suite", "bbh/navigate", "--limit", "4", "--model", f"hf:{tiny_checkpoint}",
+            "--max-new-tokens", "4", "--no-progress"]
+    assert main(argv + ["--output", str(tmp_path / "a")]) == 0
+    assert "truncated_prompts" not in json.loads((tmp_path / "a" / "run.json").read_text())
+    capsys.readouterr()
+    assert main(argv + ["--max-length", "64", "--output", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    tok = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    docs = load_task_data("bbh/navigate", str(DATA)).docs[:4]
+    over = sum(len(tok(render_for_tokenizer(tok, user_prompt("bbh/navigate", d, "orca"), ""),
+                       add_special_tokens=False)["input_ids"]) > 60 for d in docs)
+    assert over > 0
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["truncated_prompts"] == {"bbh/navigate": over}
+    assert f"orca-eval: warning: {over} prompt(s) longer than the model's context" in err
