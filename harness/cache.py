@@ -24,9 +24,10 @@ def plain_output(v) -> bool:
 
 class OutputCache:
     def __init__(self, path: str | Path, read: bool = True, valid=plain_output):
-        """`valid(v)`: whether a row's value can be an output of this run (text for generate,
-        a number for loglikelihood); a row that fails it -- `"v": null`, a list, an object --
-        is a counted skip, like a corrupt line, and its output is computed again."""
+        """`valid(v)`: whether a row's value can be an output at all (text, or a finite
+        log-likelihood); a row that fails it -- `"v": null`, a list, an object -- is a counted
+        skip, like a corrupt line, and its output is computed again. (One file holds both
+        modes' outputs, so which of the two a key needs is the runner's to check: `discard`.)"""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._data: dict[str, object] = {}
@@ -61,6 +62,12 @@ class OutputCache:
                 fcntl.flock(s.fd, fcntl.LOCK_UN)
                 os.close(s.fd)
         return _Lock()
+
+    def discard(self, keys) -> None:
+        """Forget these keys (a value of the wrong kind for the request): computed again, and
+        the new value, appended later, is the one read from then on."""
+        for k in keys:
+            self._data.pop(k, None)
 
     def get(self, key: str):
         return self._data.get(key)

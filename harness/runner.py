@@ -19,7 +19,7 @@ from pathlib import Path
 from harness import extract
 from harness.backends import Decoding, make_backend
 from harness.backend_flags import check_backend_flags
-from harness.cache import OutputCache, plain_output, request_key
+from harness.cache import OutputCache, request_key
 from harness.data import load_task_data, resolve_tasks
 from orca.errors import UserError
 from orca.io import OneWriter, sha256_text
@@ -305,6 +305,21 @@ def count_truncated(cfg: RunConfig, backend, requests: list[Request]) -> dict[st
     return dict(sorted(out.items()))
 
 
+def drop_wrong_kind(cfg: RunConfig, cache: OutputCache, requests: list[Request], warn: bool) -> None:
+    """A cached value of the wrong kind for its request (a number where generated text belongs,
+    text where a log-likelihood does: a damaged or hand-edited row) is computed again, never
+    scored (it gave a traceback, or a wrong answer with exit 0)."""
+    generate = cfg.mode == "generate"
+    bad = [k for r in requests for k in r.keys
+           if k in cache and isinstance(cache.get(k), str) != generate]
+    if bad:
+        cache.discard(bad)
+        if warn:
+            print(f"orca-eval: warning: {cache.path}: {len(bad)} cached output(s) of the wrong type for --mode "
+                  f"{cfg.mode} ({'a number where text belongs' if generate else 'text where a number belongs'}); "
+                  "computed again", file=sys.stderr)
+
+
 def default_run_name(cfg: RunConfig, backend) -> str:
     base = Path(cfg.model.split(":", 1)[-1]).name or "model"
     ident = request_key(backend.fingerprint, cfg.suite, cfg.mode, cfg.prompt_style, cfg.system_messages,
@@ -362,17 +377,15 @@ def run_evaluation(cfg: RunConfig) -> Path:
         # read as this run's result if this one is killed. It is rewritten at the end.
         (run_dir / "summary.json").unlink(missing_ok=True)
 
-    # A value of the wrong kind for this mode (a damaged or hand-edited row) is recomputed,
-    # never scored: text for generate, a finite number for loglikelihood.
-    valid = (lambda v: isinstance(v, str)) if cfg.mode == "generate" else \
-        (lambda v: isinstance(v, (int, float)) and not isinstance(v, (bool, str)) and plain_output(v))
-    cache = OutputCache(cache_dir() / "outputs" / f"{backend.fingerprint}.jsonl", read=cfg.use_cache, valid=valid)
+    cache = OutputCache(cache_dir() / "outputs" / f"{backend.fingerprint}.jsonl", read=cfg.use_cache)
+    drop_wrong_kind(cfg, cache, requests, warn=backend.rank == 0)
     t0 = time.perf_counter()
     compute_missing(cfg, backend, requests, cache, stop)
     if backend.rank != 0:
         return run_dir
     if backend.world_size > 1:
-        cache = OutputCache(cache.path, valid=valid)  # other ranks' results
+        cache = OutputCache(cache.path)  # other ranks' results
+        drop_wrong_kind(cfg, cache, requests, warn=False)
     missing = sum(1 for r in requests for k in r.keys if k not in cache)
     if missing:  # never score a hole as a wrong answer
         raise RuntimeError(f"{missing} model outputs missing from {cache.path} after the run")

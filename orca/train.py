@@ -186,12 +186,14 @@ def choose_device(config: TrainConfig) -> tuple[torch.device, str]:
     return device, attn
 
 
-def load_model(config: TrainConfig, path: Path, tokenizer, attn: str, device: torch.device):
+def load_model(config: TrainConfig, path: Path, tokenizer, attn: str, device: torch.device, load_hint: str = ""):
     """The model in fp32 master weights on `device`, in training mode; bf16 comes from
-    DeepSpeed's bf16 mode or, without it, autocast."""
+    DeepSpeed's bf16 mode or, without it, autocast. A checkpoint that cannot be read is one
+    line naming it, with `load_hint` (what to do)."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation=attn, dtype=torch.float32)
+    with _Loading(path, load_hint or "give a Hugging Face checkpoint folder"):
+        model = AutoModelForCausalLM.from_pretrained(path, attn_implementation=attn, dtype=torch.float32)
     resize_embeddings_for_tokenizer(model, tokenizer)
     if config.gradient_checkpointing:  # 13B at 2048 tokens: recompute activations instead of storing them
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -267,18 +269,18 @@ class DeepSpeedStepper:
 
 def make_stepper(config: TrainConfig, stage: StageConfig, schedule, tokenizer, attn: str, device: torch.device,
                  init_dir: Path, resume_dir: Path | None, world: int,
-                 deepspeed=None) -> PlainStepper | DeepSpeedStepper:
+                 deepspeed=None, load_hint: str = "") -> PlainStepper | DeepSpeedStepper:
     """The model and what steps it: a DeepSpeed engine when `deepspeed` (the module) is given,
     else AdamW on the model loaded from the resume point or, without one, the init checkpoint."""
     if deepspeed is None:
-        model = load_model(config, resume_dir or init_dir, tokenizer, attn, device)
+        model = load_model(config, resume_dir or init_dir, tokenizer, attn, device, load_hint)
         return PlainStepper(model, stage, schedule, device)
     ds_config = _deepspeed_config(config.deepspeed, stage, world, config.bf16)
     hf_ds_config = None
     if ds_config.get("zero_optimization", {}).get("stage", 0) == 3:
         from transformers.integrations import HfDeepSpeedConfig
         hf_ds_config = HfDeepSpeedConfig(ds_config)  # before loading: ZeRO-3 partitions at load
-    model = load_model(config, init_dir, tokenizer, attn, device)  # a resume point's weights: in the engine state
+    model = load_model(config, init_dir, tokenizer, attn, device, load_hint)  # a resume point's weights: in the engine state
     return DeepSpeedStepper(deepspeed, model, ds_config, schedule, stage.grad_accum, hf_ds_config)
 
 
@@ -337,16 +339,16 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data
     if done is not None:
         console.print(f"[green]stage {stage.name}: already trained[/] -> {done}")
         return done
-    if os.environ.get("RANK", "0") == "0":
-        # Two identical trainings on one folder removed each other's half-written checkpoints
-        # and failed on a missing file; the second now says what is going on. Held until return.
-        writer = OneWriter(stage_dir, f"orca-eval train (stage {stage.name})",  # noqa: F841
-                           lock_path=stage_dir / ".lock", instead="choose another output_dir").hold()
 
     use_ds = config.deepspeed is not None
     deepspeed = init_for_deepspeed() if use_ds else None
     rank, world = rank_world()
     device, attn = choose_device(config)
+    if rank == 0:  # after the checks of the settings: a refused config leaves no stage folder
+        # Two identical trainings on one folder removed each other's half-written checkpoints
+        # and failed on a missing file; the second now says what is going on. Held until return.
+        writer = OneWriter(stage_dir, f"orca-eval train (stage {stage.name})",  # noqa: F841
+                           lock_path=stage_dir / ".lock", instead="choose another output_dir").hold()
 
     # 1. init checkpoint, tokenizer, resume point
     init_dir = resolve_init(config, stage, rank)
@@ -379,11 +381,9 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data
     # 3. model, optimizer, schedule (from the resume point, if any)
     torch.manual_seed(seed)
     schedule = lr_lambda(total_steps, warmup, stage.min_lr_ratio)
-    loading = _Loading(resume_dir, _resume_hint(checkpoints)) if resume_dir and deepspeed is None else \
-        _Loading(init_dir, _init_hint(stage))
-    with loading:
-        stepper = make_stepper(config, stage, schedule, tokenizer, attn, device, init_dir, resume_dir, world,
-                               deepspeed)
+    stepper = make_stepper(config, stage, schedule, tokenizer, attn, device, init_dir, resume_dir, world,
+                           deepspeed, load_hint=_resume_hint(checkpoints) if resume_dir and deepspeed is None
+                           else _init_hint(stage))
     model, device = stepper.model, stepper.device
     position = {"epoch": 0, "step_in_epoch": 0, "global_step": 0}
     if resume_dir:
