@@ -543,3 +543,25 @@ def test_prompts_cut_to_the_context_are_counted_in_run_json(tmp_path, tiny_check
     assert over > 0
     assert json.loads((tmp_path / "b" / "run.json").read_text())["truncated_prompts"] == {"bbh/navigate": over}
     assert f"orca-eval: warning: {over} prompt(s) longer than the model's context" in err
+
+
+def test_one_cache_holds_both_modes_without_warnings(tmp_path, tiny_checkpoint, capsys, monkeypatch):
+    """The kind check of item 3 is per request: a loglikelihood run and a generate run of one
+    model share one cache file, and neither calls the other's rows corrupt."""
+    monkeypatch.setenv("ORCA_CACHE_DIR", str(tmp_path / "cache"))
+    common = ["run", "--suite", "bbh/navigate", "--limit", "2", "--model", f"hf:{tiny_checkpoint}", "--no-progress",
+              "--max-new-tokens", "4"]
+    assert main(common + ["--mode", "loglikelihood", "--output", str(tmp_path / "ll")]) == 0
+    assert main(common + ["--mode", "generate", "--output", str(tmp_path / "gen")]) == 0
+    assert main(common + ["--mode", "loglikelihood", "--output", str(tmp_path / "ll")]) == 0
+    err = capsys.readouterr().err
+    assert "warning" not in err, err
+    # a loglikelihood key holding text is computed again, with the warning
+    [cache] = (tmp_path / "cache" / "outputs").glob("*.jsonl")
+    rows = [json.loads(x) for x in cache.read_text().splitlines()]
+    first_ll = next(r for r in rows if not isinstance(r["v"], str))
+    first_ll["v"] = "text"
+    cache.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(common + ["--mode", "loglikelihood", "--output", str(tmp_path / "ll"), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "1 cached output(s) of the wrong type for --mode loglikelihood" in err
