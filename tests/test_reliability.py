@@ -164,20 +164,21 @@ def test_two_collectors_on_one_output_file(tmp_path, monkeypatch):
     queries.write_text("".join(json.dumps({"id": i, "query": f"q {i}?", "system_message_id": 1}) + "\n"
                                for i in range(20)))
     out = tmp_path / "t.jsonl"
-    started = threading.Event()
+    started, release = threading.Event(), threading.Event()
 
     def responder(messages, model):
         started.set()
+        release.wait(120)  # the first collector stays busy until the second one has been tried
         return "answer"
 
     env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
-    # latency keeps the first collector writing long enough for the second one to start
-    with FakeOpenAIServer(responder=responder, latency_s=0.3) as srv:
+    with FakeOpenAIServer(responder=responder) as srv:
         cmd = [sys.executable, "-m", "harness.cli", "data", "collect", "--queries", str(queries), "--model",
                "gpt-4", "--out", str(out), "--base-url", srv.base_url, "--concurrency", "1"]
         first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert started.wait(60)
         second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        release.set()
         assert second.returncode == 2, second.stderr
         assert second.stderr.count("\n") == 1 and "another data collect is writing to it" in second.stderr
         assert f"pid {first.pid}" in second.stderr
