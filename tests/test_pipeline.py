@@ -209,3 +209,36 @@ evaluate: {{suite: bbh/date_understanding, mode: loglikelihood, data_dir: "{data
     err = capsys.readouterr().err
     assert "collect.stage3: no training stage is named 'stage3' (stages: stage1)" in err and err.count("\n") == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_pipeline_step_records_hold_no_key_from_the_base_url(tmp_path, monkeypatch, capsys):
+    """Issue 22 item 7: a key in collect.base_url (user part or query) must not reach the step
+    records or any other file under run_dir. (Training stops at once on a garbage init, so the
+    test ends after the collect step.)"""
+    from harness.cli import main
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-secret")
+    data = ci.write_ci_data(tmp_path / "ci", n_stage1=2, n_stage2=2, n_eval=4)
+    _queries_file(tmp_path / "queries.jsonl", 3)
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "config.json").write_text("{not json")
+    with FakeOpenAIServer() as srv:
+        url = srv.base_url.replace("http://", "http://me:sk-PIPELINE-SECRET-77@")
+        cfg_path = tmp_path / "pipeline.yaml"
+        cfg_path.write_text(f"""
+run_dir: run
+decontaminate: false
+collect:
+  stage1: {{model: gpt-3.5-turbo, base_url: "{url}", queries: queries.jsonl}}
+train:
+  stages:
+    - {{name: stage1, init: "{garbage}", epochs: 1, batch_size: 4, max_len: 128}}
+evaluate: {{suite: bbh/date_understanding, mode: loglikelihood, data_dir: "{data['eval_data_dir']}"}}
+""")
+        assert main(["pipeline", "--config", str(cfg_path)]) == 2
+    out, err = capsys.readouterr()
+    marker = json.loads((tmp_path / "run" / "steps" / "collect-stage1.json").read_text())
+    assert marker["config"]["collect"]["base_url"].startswith("http://***@127.0.0.1:")
+    assert "sk-PIPELINE-SECRET-77" not in out + err
+    assert [p for p in (tmp_path / "run").rglob("*") if p.is_file() and b"PIPELINE-SECRET" in p.read_bytes()] == []
