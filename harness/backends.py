@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orca.errors import UserError
+from orca.redact import redact_url
 from orca.teacher import TeacherClient
 from orca.template import chat_messages, render_for_tokenizer
 
@@ -334,12 +335,13 @@ class OpenAIChatBackend:
         self.model, self.spec, self.cfg = model, spec, cfg
         self.base_url = cfg.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
         self._key = resolve_api_key(self.base_url)
+        self.shown_url = redact_url(self.base_url)  # what run.json and messages show: no credentials
         self.fingerprint = hashlib.sha256(f"openai|{self.base_url}|{model}".encode()).hexdigest()[:16]
         self.revision = cfg.revision
         self._preflight()
 
     def describe(self) -> dict:
-        return {"spec": self.spec, "backend": "openai", "path": None, "base_url": self.base_url,
+        return {"spec": self.spec, "backend": "openai", "path": None, "base_url": self.shown_url,
                 "revision": self.revision, "fingerprint": self.fingerprint, "chat_template": True}
 
     def format_prompt(self, user: str, system: str | None) -> str:
@@ -359,10 +361,10 @@ class OpenAIChatBackend:
         try:
             asyncio.run(ping())
         except openai.APIStatusError as e:
-            raise UserError(f"OpenAI-compatible API at {self.base_url}: HTTP {e.status_code} (model {self.model})") from None
+            raise UserError(f"OpenAI-compatible API at {self.shown_url}: HTTP {e.status_code} (model {self.model})") from None
         except openai.APIConnectionError as e:
             why = "timed out" if isinstance(e, openai.APITimeoutError) else "cannot connect"
-            raise UserError(f"OpenAI-compatible API at {self.base_url}: {why}") from None
+            raise UserError(f"OpenAI-compatible API at {self.shown_url}: {why}") from None
 
     per_request_seed = True
 
@@ -390,7 +392,7 @@ class OpenAIChatBackend:
         try:
             results = asyncio.run(all_())
         except FatalTeacherError as e:
-            raise UserError(f"OpenAI-compatible API at {self.base_url}: {e}") from None
+            raise UserError(f"OpenAI-compatible API at {self.shown_url}: {e}") from None
         failed = [r for r in results if not r.ok]
         if failed:
             self.partial = {i: r.response for i, r in enumerate(results) if r.ok}

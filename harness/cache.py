@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -16,9 +17,19 @@ def request_key(*parts) -> str:
     return sha256_text(json.dumps(parts, ensure_ascii=False, sort_keys=True))
 
 
+def plain_output(v) -> bool:
+    """What any cached output is: generated text, or a finite log-likelihood."""
+    return isinstance(v, str) or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+
+
 class OutputCache:
-    def __init__(self, path: str | Path, read: bool = True):
-        """`read=False` (`--no-cache`): every output is computed again, and the file's entries
+    def __init__(self, path: str | Path, read: bool = True, valid=plain_output):
+        """`valid(v)`: whether a row's value can be an output at all (text, or a finite
+        log-likelihood); a row that fails it -- `"v": null`, a list, an object -- is a counted
+        skip, like a corrupt line, and its output is computed again. (One file holds both
+        modes' outputs, so which of the two a key needs is the runner's to check: `discard`.)
+
+        `read=False` (`--no-cache`): every output is computed again, and the file's entries
         are never replaced -- other runs read them. A fresh output is appended only for a key
         the file lacks; for a key it has, the fresh value lives in this object alone."""
         self.path = Path(path)
@@ -29,13 +40,14 @@ class OutputCache:
             # A corrupt line costs only its own entry: skipped and counted, never
             # the lines after it (they are other requests' finished outputs).
             found = read_jsonl(self.path, on_bad="skip", what="output cache")
-        first_bad = found.skipped_lines[:1]
-        for row in found.rows:
-            if isinstance(row.get("k"), str) and "v" in row:
+        bad_rows = []
+        for line, row in zip(found.row_lines, found.rows):
+            if isinstance(row.get("k"), str) and "v" in row and valid(row["v"]):
                 self._stored[row["k"]] = row["v"]
             else:
-                self.corrupt_lines += 1
-        self.corrupt_lines += len(found.skipped_lines)
+                bad_rows.append(line)
+        first_bad = sorted(found.skipped_lines[:1] + bad_rows[:1])[:1]
+        self.corrupt_lines += len(found.skipped_lines) + len(bad_rows)
         if self.corrupt_lines and read:
             where = f" (first at line {first_bad[0]})" if first_bad else ""
             print(f"orca-eval: warning: {self.path}: skipped {self.corrupt_lines} corrupt line(s){where}; "
@@ -54,6 +66,13 @@ class OutputCache:
                 fcntl.flock(s.fd, fcntl.LOCK_UN)
                 os.close(s.fd)
         return _Lock()
+
+    def discard(self, keys) -> None:
+        """Forget these keys (a value of the wrong kind for the request): computed again, and
+        the new value, appended later, is the one read from then on."""
+        for k in keys:
+            self._data.pop(k, None)
+            self._stored.pop(k, None)  # so that the recomputed value is appended
 
     def get(self, key: str):
         return self._data.get(key)

@@ -92,8 +92,18 @@ class _GuardedStdout:
         except OSError as e:
             raise StdoutError(e.errno, e.strerror) from None
 
+    # CPython's BufferedWriter loses an EPIPE that comes after part of one large write went
+    # through (a reader such as `head -c 10` leaving while a 95 KB HTML page is written):
+    # it returns, flush finds nothing left to write, and the command exits 0 having written
+    # 64 KB. Pieces no larger than its buffer make each failed write raise.
+    CHUNK = 8192
+
     def write(self, text):
-        return self._call("write", text)
+        if len(text) <= self.CHUNK:
+            return self._call("write", text)
+        for i in range(0, len(text), self.CHUNK):
+            self._call("write", text[i:i + self.CHUNK])
+        return len(text)
 
     def flush(self):
         return self._call("flush")

@@ -43,6 +43,8 @@ def register(sub) -> None:
     p.add_argument("--base-url", help="OpenAI-compatible API base URL (key from $OPENAI_API_KEY)")
     p.add_argument("--concurrency", type=_positive_int, default=8, help="parallel API requests")
     p.add_argument("--max-retries", type=int, default=10, help="retries per API request (429s included)")
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="seconds one API request may take in all before it counts as failed (default 120)")
     p.add_argument("--rpm", type=float, help="client-side requests/min limit for API models")
     p.add_argument("--tpm", type=float, help="client-side tokens/min limit for API models")
     p.add_argument("--device", help="cpu | cuda | cuda:1 (default: cuda if available)")
@@ -85,6 +87,7 @@ def cmd_run(args) -> int:
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
         repeats=args.repeats, output=args.output, name=args.name, data_dir=args.data_dir,
         base_url=args.base_url, concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm, max_retries=args.max_retries, device=args.device,
+        request_timeout=args.timeout,
         dtype=args.dtype, max_length=args.max_length, revision=args.revision, use_cache=not args.no_cache,
         progress=not args.no_progress,
     )

@@ -36,7 +36,7 @@ from harness.pairing import Pairing, first_repeats, pair_examples, rows_by_doc, 
 from harness.results import RunResult, load_run, task_file_name
 from harness.stats import (CORRECTIONS, PairedCounts, adjust_pvalues, bootstrap_macro_delta, mcnemar_exact,
                            paired_counts)
-from orca.values import check_number
+from orca.values import check_number, check_seed
 
 IMPROVED = "improved"
 REGRESSED = "regressed"
@@ -300,6 +300,7 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, alpha: float = 0.05
     """
     check_number(alpha, "--alpha", low=0, high=1, low_open=True, high_open=True)
     check_number(min_delta, "--min-delta", low=0)  # nan would make the gate unable to fail
+    check_seed(seed)
     if correction not in CORRECTIONS:
         raise UserError(f"--correction must be one of {', '.join(CORRECTIONS)} (got {correction!r})")
     # The bootstrap holds `bootstrap` draws per task in memory: cap it well below what exhausts RAM.

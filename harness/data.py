@@ -143,6 +143,8 @@ def _load_from_hub(hub_id: str, task: str) -> TaskData:
         raise UserError(f"{task}: cannot load hub dataset {hub_id!r} config {name!r}: {e}".splitlines()[0]) from None
     validate = validate_agieval_doc if suite == "agieval" else validate_bbh_doc
     docs = [validate(dict(r), f"{hub_id}/{name}[{i}]") for i, r in enumerate(ds)]
+    if suite == "bbh":
+        check_targets(task, docs, f"{hub_id}/{name}")
     return TaskData(task, docs, f"hf:{hub_id}/{name}", getattr(ds, "_fingerprint", "") or "")
 
 
@@ -161,7 +163,20 @@ def load_task_data(task: str, data_dir: str) -> TaskData:
     else:
         path = _find(_bbh_candidates(root, name), task, root)
         docs = parse_bbh_json(path)
+        check_targets(task, docs, str(path))
     return TaskData(task, docs, str(path), sha256_file(path))
+
+
+def check_targets(task: str, docs: list[dict], where: str) -> None:
+    """A BBH example whose target no answer can match (a "Maybe" in navigate) would be
+    counted wrong whatever the model says: refused, naming the example."""
+    from harness.scoring import unscorable_target
+
+    for i, doc in enumerate(docs):
+        why = unscorable_target(task, doc)
+        if why:
+            raise UserError(f"{where}: examples[{i}]: field 'target' {doc['target']!r} can never be scored right "
+                            f"({why}); fix or remove that example")
 
 
 def load_lm_eval_dataset(task: str, data_dir: str | None = None, **_):

@@ -109,13 +109,42 @@ def convert_gguf(path: Path, sha256: str, spec: str, log=None) -> tuple[Path, di
     conversion: the reader is slow on large vocabularies (seconds per parse)."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     final = converted_dir_for(sha256)
-    if not final.is_dir():
+    if not final.is_dir() or _damage(final):
         final.parent.mkdir(parents=True, exist_ok=True)
         with _FileLock(final.parent / f".{final.name}.lock"):
+            damage = _damage(final) if final.is_dir() else None
+            if damage:
+                # A converted checkpoint cut short (a full disk, a copy, a kill during a
+                # cache clean-up) failed on every later run and was never converted again.
+                log(f"orca-eval: warning: {final}: damaged ({damage}); converting {path.name} again")
+                aside = final.parent / f".{final.name}.damaged-{os.getpid()}"
+                os.rename(final, aside)
+                shutil.rmtree(aside, ignore_errors=True)
             if not final.is_dir():  # else another process converted it while we waited
                 _convert_atomically(path, sha256, final, spec, log)
     source = json.loads((final / SOURCE_FILE).read_text())
     return final, {k: source[k] for k in HEADER_FIELDS}
+
+
+def _damage(final: Path) -> str | None:
+    """Why a converted checkpoint in the cache cannot be used as it is (None: it can)."""
+    from orca.checkpointing import safetensors_problem
+
+    try:
+        source = json.loads((final / SOURCE_FILE).read_text())
+        json.loads((final / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        return f"{type(e).__name__} reading its records"
+    if not isinstance(source, dict) or any(k not in source for k in HEADER_FIELDS):
+        return f"{SOURCE_FILE} incomplete"
+    weights = sorted(final.glob("*.safetensors"))
+    if not weights:
+        return "no weights"
+    for f in weights:
+        problem = safetensors_problem(f)
+        if problem:
+            return f"{f.name}: {problem}"
+    return None
 
 
 HEADER_FIELDS = ("architecture", "name", "quantization", "file_type", "tensor_types", "bytes")

@@ -16,8 +16,14 @@ Config (YAML or JSON; relative paths relative to the file):
     run_dir: ../results/pipeline/tiny
     sample:   {flan: [flan/*.jsonl], scale: 0.001, seed: 0}          # optional
     collect:                                                          # optional, per stage
-      stage1: {model: gpt-3.5-turbo, base_url: null, rpm: 300, tpm: 120000, queries: flan5m}
+      stage1: {model: gpt-3.5-turbo, base_url: null, rpm: 300, tpm: 120000, queries: flan5m,
+               max_retries: 8, timeout: 120, max_failed_fraction: 0.0}
       stage2: {model: gpt-4, rpm: 18, queries: flan1m}
+
+A collect step is done only when every query has an ok answer, or when the failed share is
+at most `max_failed_fraction` (default 0: never train on a partial set unless the config
+says how partial). Otherwise the pipeline stops with exit 1 naming the failures, writes no
+done-marker, and a rerun asks the failed queries again.
     data: {stage1: teacher/chatgpt.jsonl, stage2: teacher/gpt4.jsonl}  # or existing teacher data
     decontaminate: {against: "agieval,bbh", n: 13, data_dir: null}   # the default; `false` turns it off
     train:  {seed, device, deepspeed, ..., stages: [{name: stage1, init: tiny:0, ...}, ...]}
@@ -32,6 +38,7 @@ from pathlib import Path
 
 from orca.errors import UserError, is_of_type, missing_field, reject_unknown_fields, unknown_field
 from orca.io import write_json_atomic, write_text_atomic
+from orca.redact import redact_url
 from orca.train_config import (TrainConfig, identity_changes, identity_sha256, parse_train_config,
                                read_config_file, stage_identity)
 from orca.values import check_number
@@ -42,7 +49,8 @@ EVAL_FIELDS = {"suite": str, "mode": str, "limit": (int, type(None)), "system_me
                "dtype": str}
 COLLECT_FIELDS = {"model": str, "base_url": (str, type(None)), "rpm": (int, float), "tpm": (int, float),
                   "queries": str, "concurrency": int, "max_tokens": int, "temperature": (int, float),
-                  "top_p": (int, float)}
+                  "top_p": (int, float), "max_retries": int, "timeout": (int, float),
+                  "max_failed_fraction": (int, float)}
 
 
 @dataclass
@@ -107,7 +115,12 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
         elif name in collect:
             s["data"] = str(run_dir / "teacher" / f"{name}.jsonl")
         stages.append(s)
+    stage_names = [s["name"] for s in stages]
     for name, c in collect.items():
+        if name not in stage_names:
+            # it would be paid for (every query asked) and then used by nothing
+            raise UserError(f"{source}: collect.{name}: no training stage is named {name!r} "
+                            f"(stages: {', '.join(map(str, stage_names))}); name the stage it feeds")
         _fields(f"{source}: collect.{name}", c, COLLECT_FIELDS)
         if "model" not in c:
             raise missing_field(f"{source}: collect.{name}", "model")
@@ -142,7 +155,9 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
 
 COLLECT_RANGES = {"rpm": dict(low=0, low_open=True), "tpm": dict(low=0, low_open=True),
                   "concurrency": dict(integer=True, low=1), "max_tokens": dict(integer=True, low=1),
-                  "temperature": dict(low=0, high=2), "top_p": dict(low=0, low_open=True, high=1)}
+                  "temperature": dict(low=0, high=2), "top_p": dict(low=0, low_open=True, high=1),
+                  "max_retries": dict(integer=True, low=0), "timeout": dict(low=0, low_open=True),
+                  "max_failed_fraction": dict(low=0, high=1)}
 
 
 def _check_sections(source, base: Path, run_dir: Path, sample, collect: dict, evaluate: dict, compare: dict,
@@ -207,19 +222,33 @@ def _marker(cfg: PipelineConfig, step: str) -> Path:
 
 # Steps that are cheap, deterministic and write nothing but their own outputs: redone on a config change.
 REDO_ON_CHANGE = ("compare",)
-# Settings of how fast a step runs, not of what it produces: changing them is not a config change.
-PACING = ("rpm", "tpm", "concurrency", "batch_size")
+# Settings of how fast (or how persistently) a step runs, not of what it produces: changing them
+# is not a config change (raising max_retries or the timeout is how one fixes failed queries).
+PACING = ("rpm", "tpm", "concurrency", "batch_size", "max_retries", "timeout", "max_failed_fraction")
 
 
-def _step(cfg: PipelineConfig, step: str, fn, log, identity: dict) -> dict:
+class FailedQueriesLeft(UserError):
+    """A collect step left more failed queries than its config allows: exit 1, as `data collect`."""
+
+    exit_code = 1
+
+
+def _step(cfg: PipelineConfig, step: str, fn, log, identity: dict, still_done=None) -> dict:
     """Run `fn` unless its done-marker exists for the same `identity`; the marker holds its
-    outputs plus `config_sha256`/`config`, so a changed config is never reported as done."""
+    outputs plus `config_sha256`/`config`, so a changed config is never reported as done.
+    `still_done(saved)` may return a reason why a marker does not count (it is then redone)."""
     marker = _marker(cfg, step)
     digest = identity_sha256(identity)
     if marker.exists():
         saved = _read_marker(marker)
         recorded = saved.pop("config_sha256", None)
         old_identity = saved.pop("config", None)
+        why_not = still_done(saved) if still_done is not None and recorded in (None, digest) else None
+        if why_not:
+            log(f"[bold]{step}[/] ({why_not}; doing it again)")
+            out = fn()
+            write_json_atomic(marker, {**out, "config_sha256": digest, "config": identity})
+            return out
         if recorded in (None, digest):  # None: a marker from before hashes were kept
             log(f"[dim]{step}: done earlier[/]")
             return saved
@@ -263,6 +292,62 @@ def _eval_run_config(ev: dict, checkpoint: Path, out_dir: Path):
                      data_dir=ev.get("data_dir"), name=out_dir.name, progress=False)
 
 
+def _flan_hashes(files: list[str]) -> dict:
+    """sha256 of every FLAN input file (a folder: of each file in it, by relative name)."""
+    from orca.io import sha256_file
+
+    out = {}
+    for f in files:
+        p = Path(f)
+        if p.is_dir():
+            for sub in sorted(x for x in p.rglob("*") if x.is_file()):
+                out[str(sub)] = sha256_file(sub)
+        elif p.is_file():
+            out[str(p)] = sha256_file(p)
+    return out
+
+
+def _check_flan_unchanged(cfg: PipelineConfig, flan_sha: dict) -> None:
+    """A finished sample drawn from FLAN files that have changed since is refused, as any
+    finished step whose inputs changed: its queries (and the teacher answers paid for them)
+    would silently stand for data that is no longer there."""
+    marker = _marker(cfg, "sample")
+    if not marker.exists():
+        return
+    recorded = _read_marker(marker).get("flan_sha256")
+    if not isinstance(recorded, dict) or recorded == flan_sha:
+        return  # a record from before the hashes were kept: taken as it is
+    changed = sorted(f for f in set(recorded) | set(flan_sha) if recorded.get(f) != flan_sha.get(f))
+    raise UserError(f"{cfg.source}: step sample was drawn from FLAN files that have changed since "
+                    f"({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}); restore them, or choose "
+                    f"another run_dir to sample anew")
+
+
+def _failed_in_marker(saved: dict, c: dict) -> str | None:
+    """A collect marker written before failures stopped the pipeline (or under a larger
+    max_failed_fraction) may record failed queries: those are asked again, not kept."""
+    s = saved.get("summary")
+    if not isinstance(s, dict) or not isinstance(s.get("total"), int) or not isinstance(s.get("ok"), int):
+        return None
+    failed = s["total"] - s["ok"]
+    if failed and failed > c.get("max_failed_fraction", 0.0) * s["total"]:
+        return f"{failed} of {s['total']} queries failed earlier"
+    return None
+
+
+def _check_failures(cfg: PipelineConfig, name: str, c: dict, summary, out: Path) -> None:
+    """Stop (exit 1, no done-marker) when more queries failed than `max_failed_fraction` allows:
+    training on the ok half of a collection, silently, is the failure this guards against."""
+    failed = summary.total - summary.ok
+    allowed = c.get("max_failed_fraction", 0.0)
+    if failed and failed > allowed * summary.total:
+        reasons = ", ".join(f"{k} {v}" for k, v in summary.failure_reasons.items()) or "see the 'error' field"
+        raise FailedQueriesLeft(
+            f"{cfg.source}: collect-{name}: {failed} of {summary.total} teacher queries failed ({reasons}; "
+            f"recorded in {out}); fix the teacher (or raise collect.{name}.max_retries / timeout) and run the "
+            f"pipeline again to ask them again, or allow a share with collect.{name}.max_failed_fraction")
+
+
 def decontaminate_stages(cfg: PipelineConfig, log) -> dict:
     """Every stage's teacher data checked against the benchmark (orca/decontaminate.py):
     clean copies, removed.jsonl and decontamination.json under run_dir/decontamination/STAGE."""
@@ -302,14 +387,20 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
 
     ids: dict[str, dict] = {}  # step -> identity; later steps include the hashes of what they build on
     if cfg.sample:
+        files = cfg.sample["flan"] if isinstance(cfg.sample["flan"], list) else [cfg.sample["flan"]]
+        base = cfg.source.resolve().parent
+        files = [str((base / f).resolve()) for f in files]
+        flan_sha = _flan_hashes(files)
+        _check_flan_unchanged(cfg, flan_sha)
+
         def sample():
             from orca.flan import read_flan, write_samples
-            files = cfg.sample["flan"] if isinstance(cfg.sample["flan"], list) else [cfg.sample["flan"]]
-            base = cfg.source.resolve().parent
-            files = [str((base / f).resolve()) for f in files]
             manifest = write_samples(read_flan(files), cfg.run_dir / "queries", scale=cfg.sample.get("scale", 1.0),
                                      seed=cfg.sample.get("seed", 0), sources=files)
-            return {"queries": str(cfg.run_dir / "queries"), "counts": manifest["counts"]}
+            return {"queries": str(cfg.run_dir / "queries"), "counts": manifest["counts"], "flan_sha256": flan_sha}
+        # The hashes are recorded with the step's outputs, not in its identity: the identity
+        # chains into every later step, and records written before the hashes were kept must
+        # still be taken up.
         ids["sample"] = {"sample": cfg.sample}
         _step(cfg, "sample", sample, log, ids["sample"])
 
@@ -321,12 +412,21 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
                 (cfg.source.resolve().parent / q).resolve()
             out = cfg.run_dir / "teacher" / f"{name}.jsonl"
             kwargs = {k: c[k] for k in ("base_url", "rpm", "tpm", "concurrency", "max_tokens", "temperature",
-                                        "top_p") if k in c}
-            summary = run_collect(queries, out, c["model"], **kwargs)
+                                        "top_p", "max_retries") if k in c}
+            if "timeout" in c:
+                kwargs["timeout_s"] = c["timeout"]
+            # retry_failed: a failed query never makes the step done (see below), so on a rerun
+            # the failures recorded by the last attempt are asked again, as `--retry-failed` does.
+            summary = run_collect(queries, out, c["model"], retry_failed=True, **kwargs)
+            _check_failures(cfg, name, c, summary, out)
             return {"teacher_data": str(out), "summary": getattr(summary, "__dict__", str(summary))}
-        ids[f"collect-{name}"] = {"collect": {k: v for k, v in c.items() if k not in PACING},
+        # The step record is written to run_dir: a key in the base URL must not be (and a new key
+        # for the same server is not a new config).
+        ids[f"collect-{name}"] = {"collect": {k: redact_url(v) if k == "base_url" else v
+                                              for k, v in c.items() if k not in PACING},
                                   "queries_from": identity_sha256(ids.get("sample", {}))}
-        _step(cfg, f"collect-{name}", collect, log, ids[f"collect-{name}"])
+        _step(cfg, f"collect-{name}", collect, log, ids[f"collect-{name}"],
+              still_done=lambda saved, c=c: _failed_in_marker(saved, c))
 
     # After collection, before training: train on the clean copies (the report stays in run_dir).
     stages = list(cfg.train.stages)

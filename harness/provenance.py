@@ -43,7 +43,10 @@ def git_commit() -> str | None:
 
 def command_line() -> str | None:
     """The command as typed, when it came through the `orca-eval` console script."""
-    return " ".join(sys.argv) if sys.argv and "orca-eval" in sys.argv[0] else None
+    from orca.redact import redact_text
+
+    # A key typed into --base-url (user-info or ?api_key=) must not reach run.json.
+    return redact_text(" ".join(sys.argv)) if sys.argv and "orca-eval" in sys.argv[0] else None
 
 
 def utc_now() -> str:

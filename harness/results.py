@@ -212,6 +212,12 @@ def check_sample_row(row: dict, where: str) -> None:
         require(row, key, types, where, optional=True)
 
 
+def is_unfinished(meta: dict) -> bool:
+    """run.json of a run that started and has not finished (runs written before
+    `finished_at` existed have no such field, and count as finished)."""
+    return "finished_at" in meta and meta["finished_at"] is None
+
+
 def load_run(run_dir: str | Path, with_samples: bool = True) -> RunResult:
     """Read a finished run directory; clear UserError when it is not one."""
     path = Path(run_dir)
@@ -220,6 +226,12 @@ def load_run(run_dir: str | Path, with_samples: bool = True) -> RunResult:
                         else f"{path}: run directory not found")
     meta = read_json_object(path / "run.json")
     check_run_meta(meta, str(path / "run.json"))
+    if is_unfinished(meta):
+        # A run resumed (or re-run) and killed leaves its run.json saying so; a summary.json
+        # beside it is from an earlier attempt and would be shown as current.
+        raise UserError(f"{path}: unfinished: run.json records a start ({meta.get('started_at')}) and no finish; "
+                        f"any summary.json there is from an earlier attempt -- run the same command again to "
+                        f"finish it")
     summary = read_json_object(path / "summary.json")
     check_summary(summary, str(path / "summary.json"))
     result = RunResult(path=path, meta=meta, summary=summary)

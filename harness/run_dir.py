@@ -14,6 +14,9 @@ from pathlib import Path
 from harness.paths import RUNS_DIR
 from orca.errors import UserError
 
+# The lock a running `run` holds in its folder (orca.io.OneWriter); not part of the run.
+LOCK_NAME = ".lock"
+
 # The fields that make two runs "the same run": a directory holding a run that
 # differs in any of them is refused instead of being mixed with this one.
 IDENTITY_FIELDS = ("model.fingerprint", "tasks", "mode", "prompt_style", "variants", "decoding", "seed",
@@ -21,8 +24,33 @@ IDENTITY_FIELDS = ("model.fingerprint", "tasks", "mode", "prompt_style", "varian
 
 
 def output_dir(output: str | Path | None, default_name: str) -> Path:
-    """`--output` if given, else `results/runs/<default_name>`."""
-    return Path(output) if output else RUNS_DIR / default_name
+    """`--output` if given, else `results/runs/<default_name>`. A name must stay inside
+    results/runs (`--name ../../x` wrote outside it); an `--output` that is a dangling
+    symlink or a symlink loop is said to be one (mkdir's own word was "File exists")."""
+    if output:
+        path = Path(output)
+        _check_link(path)
+        return path
+    if default_name in ("", ".", "..") or any(c in default_name for c in "/\\\0"):
+        raise UserError(f"--name {default_name!r}: must be a plain folder name under {RUNS_DIR} "
+                        "(no '/', '..'); give --output for a folder elsewhere")
+    return RUNS_DIR / default_name
+
+
+def _check_link(path: Path) -> None:
+    import errno
+    import os
+
+    if not path.is_symlink():
+        return
+    try:
+        path.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UserError(f"--output {path}: is a symlink loop; point it at a folder, or give another --output") \
+                from None
+        raise UserError(f"--output {path}: is a symlink to {os.readlink(path)}, which does not exist; create that "
+                        "folder, or give another --output") from None
 
 
 def existing_run_meta(run_dir: Path) -> dict | None:
@@ -33,7 +61,7 @@ def existing_run_meta(run_dir: Path) -> dict | None:
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"--output {run_dir}: is a file, not a directory")
     if not meta_path.exists():
-        if run_dir.exists() and any(p.name != ".gitkeep" for p in run_dir.iterdir()):
+        if run_dir.exists() and any(p.name not in (".gitkeep", LOCK_NAME) for p in run_dir.iterdir()):
             raise UserError(f"--output {run_dir}: not empty and holds no orca-eval run (run.json)")
         return None
     try:
@@ -63,11 +91,21 @@ def check_same_run(run_dir: Path, meta: dict) -> None:
                             "choose another --output")
 
 
-def check_same_predictions(run_dir: Path, spec: str) -> None:
-    """`score`: the folder is new, empty, or holds a scoring of the same predictions file."""
+def check_same_predictions(run_dir: Path, spec: str, source: Path | None = None, variant: str | None = None) -> None:
+    """`score`: the folder is new, empty, or holds a scoring of the same predictions file
+    (the same file, not just the same file name: two models' `preds.jsonl` are two runs)
+    under the same system message (a re-score as sm2 would leave sm1's results beside it)."""
     old = existing_run_meta(run_dir)
     if old is None:
         return
     model = old.get("model")
     if not isinstance(model, dict) or model.get("spec") != spec:
         raise UserError(f"--output {run_dir}: holds a run of a different model; choose another --output")
+    if source is not None and isinstance(model.get("path"), str) and \
+            Path(model["path"]).resolve() != Path(source).resolve():
+        raise UserError(f"--output {run_dir}: holds the scoring of another predictions file with the same name "
+                        f"({model['path']}); choose another --output")
+    old_variants = list(old.get("variants") or {})
+    if variant is not None and old_variants and old_variants != [variant]:
+        raise UserError(f"--output {run_dir}: holds a scoring under system message {', '.join(old_variants)}, "
+                        f"not {variant}; choose another --output")

@@ -11,6 +11,7 @@ empty, or this same run, resumed) is harness/run_dir.py's rule.
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,16 +22,16 @@ from harness.backend_flags import check_backend_flags
 from harness.cache import OutputCache, request_key
 from harness.data import load_task_data, resolve_tasks
 from orca.errors import UserError
-from orca.io import sha256_text
+from orca.io import OneWriter, sha256_text
 from harness.prompts import PROMPT_STYLES, SystemVariant, parse_system_variant, user_prompt
 from harness.provenance import data_record, run_metadata, utc_now
 from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
-from harness.run_dir import check_same_run, output_dir
+from harness.run_dir import LOCK_NAME, check_same_run, output_dir
 from harness.scoring import score_output, task_family, task_options, task_target
 from harness.taskdefs import all_tasks, suite_module
 from orca.paths import cache_dir, data_dir
 from orca.progress import progress_display
-from orca.values import check_device, check_number
+from orca.values import check_device, check_number, check_seed
 
 MODES = ("generate", "loglikelihood")
 DEFAULT_MODEL_MAX_NEW_TOKENS = 32
@@ -96,7 +97,7 @@ class RunConfig:
         directory is touched (nan in run.json would be invalid JSON and poison the run)."""
         check_number(self.temperature, "--temperature", low=0)
         check_number(self.top_p, "--top-p", low=0, low_open=True, high=1)
-        check_number(self.seed, "--seed", integer=True)
+        check_seed(self.seed)
         check_number(self.rpm, "--rpm", low=0, low_open=True, none_ok=True)
         check_number(self.tpm, "--tpm", low=0, low_open=True, none_ok=True)
         check_number(self.max_retries, "--max-retries", integer=True, low=0)
@@ -266,6 +267,63 @@ def _sampling_seeds(cfg: RunConfig, backend) -> dict | None:
                     "a batch, and so the samples"}
 
 
+def check_system_messages_fit(cfg: RunConfig, backend, variants: list[SystemVariant]) -> None:
+    """A system message that alone fills the model's context (a 1 MB `--system-message @file`)
+    would have every prompt cut from the left -- the question gone -- without a word: refused.
+    Local models only (an API's server reports its own limit); one tokenization per variant,
+    and none for a message with fewer characters than the tokens it may take."""
+    lm, tokenizer = getattr(backend, "lm", None), getattr(backend, "tokenizer", None)
+    max_length = getattr(lm, "max_length", None)
+    if tokenizer is None or not isinstance(max_length, int):
+        return
+    budget = max_length - (cfg.max_new_tokens if cfg.mode == "generate" else 0)
+    for v in variants:
+        if not v.text or len(v.text) < budget:
+            continue
+        n = len(tokenizer(v.text, add_special_tokens=False)["input_ids"])
+        if n >= budget:
+            raise UserError(f"--system-message {v.name}: {n:,} tokens, more than the model's context leaves for it "
+                            f"({max_length:,} tokens" + (f" less {cfg.max_new_tokens} for the answer"
+                                                         if cfg.mode == "generate" else "") +
+                            "); every prompt would be cut before the question -- shorten it")
+
+
+def count_truncated(cfg: RunConfig, backend, requests: list[Request]) -> dict[str, int]:
+    """Per task, the prompts a local model will see cut from the left (longer than its context
+    less the answer's tokens). Only prompts with at least as many characters as the budget are
+    tokenized: a token covers at least one character."""
+    lm, tokenizer = getattr(backend, "lm", None), getattr(backend, "tokenizer", None)
+    max_length = getattr(lm, "max_length", None)
+    if tokenizer is None or not isinstance(max_length, int):
+        return {}
+    budget = max_length - (cfg.max_new_tokens if cfg.mode == "generate" else 0)
+    out: dict[str, int] = {}
+    long = {}
+    for r in requests:
+        if len(r.prompt) >= budget:
+            long.setdefault(r.prompt, []).append(r.task)
+    for prompt, tasks in long.items():
+        if len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) > budget:
+            for t in tasks:
+                out[t] = out.get(t, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def drop_wrong_kind(cfg: RunConfig, cache: OutputCache, requests: list[Request], warn: bool) -> None:
+    """A cached value of the wrong kind for its request (a number where generated text belongs,
+    text where a log-likelihood does: a damaged or hand-edited row) is computed again, never
+    scored (it gave a traceback, or a wrong answer with exit 0)."""
+    generate = cfg.mode == "generate"
+    bad = [k for r in requests for k in r.keys
+           if k in cache and isinstance(cache.get(k), str) != generate]
+    if bad:
+        cache.discard(bad)
+        if warn:
+            print(f"orca-eval: warning: {cache.path}: {len(bad)} cached output(s) of the wrong type for --mode "
+                  f"{cfg.mode} ({'a number where text belongs' if generate else 'text where a number belongs'}); "
+                  "computed again", file=sys.stderr)
+
+
 def default_run_name(cfg: RunConfig, backend) -> str:
     base = Path(cfg.model.split(":", 1)[-1]).name or "model"
     ident = request_key(backend.fingerprint, cfg.suite, cfg.mode, cfg.prompt_style, cfg.system_messages,
@@ -283,6 +341,7 @@ def run_evaluation(cfg: RunConfig) -> Path:
     backend = make_backend(cfg.model, cfg)
     if cfg.mode == "loglikelihood" and not backend.supports_loglikelihood:
         backend.loglikelihood([])  # raises the backend's own explanation
+    check_system_messages_fit(cfg, backend, variants)
 
     docs = {t: d.docs for t, d in task_data.items()}  # validated once, used as loaded
     n_totals = {t: len(d) for t, d in docs.items()}
@@ -293,7 +352,9 @@ def run_evaluation(cfg: RunConfig) -> Path:
     run_name = cfg.name or default_run_name(cfg, backend)
     run_dir = output_dir(cfg.output, run_name)
     meta = run_metadata(
-        name=run_name if not cfg.output else (cfg.name or run_dir.name), model=backend.describe(),
+        # resolve(): the folder a symlinked --output leads to names the run, so resuming through
+        # the link does not rename it
+        name=run_name if not cfg.output else (cfg.name or run_dir.resolve().name), model=backend.describe(),
         suite=cfg.suite, tasks=tasks, mode=cfg.mode, prompt_style=cfg.prompt_style, variants=variants,
         decoding=cfg.decoding.to_json(), seed=cfg.seed, repeats=cfg.repeats, limit=cfg.limit,
         execution={"batch_size": cfg.batch_size, "stop_sequences": stop,
@@ -302,17 +363,33 @@ def run_evaluation(cfg: RunConfig) -> Path:
     requests, skipped = build_requests(cfg, backend, docs, variants)
     if skipped:
         meta["skipped_tasks"] = skipped
+    truncated = count_truncated(cfg, backend, requests)
+    if truncated:
+        meta["truncated_prompts"] = truncated
+        if backend.rank == 0:
+            print(f"orca-eval: warning: {sum(truncated.values())} prompt(s) longer than the model's context are cut "
+                  f"from the left ({', '.join(f'{t} {n}' for t, n in truncated.items())}); recorded in run.json "
+                  "truncated_prompts", file=sys.stderr)
     if backend.rank == 0:  # the other ranks only compute; they never look at or write the run directory
-        check_same_run(run_dir, meta)
+        # Two identical commands on one folder: the second says so (it used to fail later, on
+        # a file the first one had just replaced). Held until this function returns.
+        check_same_run(run_dir, meta)  # first: a file where the folder should be is said as such
+        writer = OneWriter(run_dir, "orca-eval run", lock_path=run_dir / LOCK_NAME,  # noqa: F841
+                           instead="give another --output").hold()
         write_run_meta(run_dir, meta)
+        # From here the run is being (re)computed: a summary.json of an earlier attempt would
+        # read as this run's result if this one is killed. It is rewritten at the end.
+        (run_dir / "summary.json").unlink(missing_ok=True)
 
     cache = OutputCache(cache_dir() / "outputs" / f"{backend.fingerprint}.jsonl", read=cfg.use_cache)
+    drop_wrong_kind(cfg, cache, requests, warn=backend.rank == 0)
     t0 = time.perf_counter()
     compute_missing(cfg, backend, requests, cache, stop)
     if backend.rank != 0:
         return run_dir
     if backend.world_size > 1:
         cache = OutputCache(cache.path)  # other ranks' results
+        drop_wrong_kind(cfg, cache, requests, warn=False)
     missing = sum(1 for r in requests for k in r.keys if k not in cache)
     if missing:  # never score a hole as a wrong answer
         raise RuntimeError(f"{missing} model outputs missing from {cache.path} after the run")

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.data import ALL_TASKS, load_task_data, resolve_tasks
-from orca.errors import UserError
+from orca.errors import UserError, type_name
 from orca.io import iter_jsonl_objects, sha256_file, sha256_text
 from harness.prompts import parse_system_variant, user_prompt
 from harness.provenance import data_record, run_metadata, utc_now
-from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
+from harness.results import summarize_variant, task_file_name, write_run_meta, write_samples, write_summary
 from harness.run_dir import check_same_predictions, output_dir
 from harness.scoring import score_output, task_family
 from harness import extract
@@ -36,6 +36,9 @@ def _task_key(name, where: str, allowed: list[str]) -> str:
 
 
 def _find_doc(row: dict, docs: list[dict], task: str, where: str, index_by_input: dict) -> int | None:
+    if "target" in row and (isinstance(row["target"], bool) or not isinstance(row["target"], (str, int))):
+        # str(None) would store the target "None" and count the row wrong
+        raise UserError(f"{where}: field 'target' must be a string, got {type_name(row['target'])}")
     for field in ("doc_id", "index"):
         if field in row:
             i = row[field]
@@ -100,17 +103,26 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
     if not rows_by_task:
         raise UserError(f"{path}: no predictions")
 
-    run_dir = output_dir(output, name or f"scored-{path.stem}")
-    check_same_predictions(run_dir, f"predictions:{path.name}")
+    # As `run` names its folder by what it ran: two files called preds.jsonl get two folders.
+    run_dir = output_dir(output, name or f"scored-{path.stem}-{sha256_text(str(path.resolve()))[:6]}")
+    check_same_predictions(run_dir, f"predictions:{path.name}", path, variant.name)
     samples = {t: sorted(by_id.values(), key=lambda r: r["doc_id"]) for t, by_id in rows_by_task.items()}
+    # A re-score replaces the earlier scoring: its summary goes first (a kill from here on leaves
+    # no summary, i.e. an unfinished run, never a mix), and so do sample files of tasks that
+    # this predictions file no longer has.
+    (run_dir / "summary.json").unlink(missing_ok=True)
     for t, rows in samples.items():
         write_samples(run_dir, variant.name, t, rows)
+    current = {task_file_name(t) for t in samples}
+    for stale in sorted((run_dir / "samples" / variant.name).glob("*.jsonl")):
+        if stale.name not in current:
+            stale.unlink()
     n_totals = {t: len(task_data[t].docs) for t in samples}
     write_summary(run_dir, {"variants": {variant.name: summarize_variant(samples, n_totals)}})
     now = utc_now()
     write_run_meta(run_dir, run_metadata(
-        name=name or run_dir.name,
-        model={"spec": f"predictions:{path.name}", "backend": "predictions", "path": str(path),
+        name=name or run_dir.resolve().name,
+        model={"spec": f"predictions:{path.name}", "backend": "predictions", "path": str(path.resolve()),
                "revision": None, "fingerprint": sha256_file(path)[:16]},
         suite=suite, tasks=sorted(samples), mode="generate", prompt_style=prompt_style, variants=[variant],
         decoding=None, seed=None, repeats=1, limit=None,

@@ -40,6 +40,21 @@ def score_output(task: str, doc: dict, output: str) -> dict:
     }
 
 
+def unscorable_target(task: str, doc: dict) -> str | None:
+    """Why no answer could ever be scored right for this example (None: some can): the
+    target stated verbatim is not credited (a "Maybe" in a Yes/No task), or it is an option
+    letter the example does not have. Damaged targets that state an option's text (see
+    `damaged_targets`) are credited by the robust extractor and pass."""
+    family, options, target = task_family(task), task_options(task, doc), str(task_target(task, doc))
+    norm = extract.normalize_target(target, family)
+    if family == "mc" and len(norm) == 1 and options and norm not in options:
+        return f"option ({norm}) is not among its options ({', '.join(options)})"
+    if not score_output(task, doc, target)["correct"]:
+        return f"not a {extract.FAMILIES[family].description} answer" if family in extract.FAMILIES else \
+            "not an answer its extractor can give"
+    return None
+
+
 def damaged_targets(docs_by_task) -> dict[str, list[str]]:
     """Gold targets of letter tasks that are not an option letter, per task (`bbh/...` or
     `agieval/...` -> docs). BBH split three comma-containing options into several

@@ -102,15 +102,23 @@ class StageCheckpoints:
         else:
             state_dict, module = None, model
         if rank == 0:
-            if state_dict is not None:
-                module.save_pretrained(tmp, state_dict=state_dict)
-            else:
-                module.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            trainer_state = {"position": position, "rng": _rng_state()}
-            if engine is None:
-                trainer_state.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
-            torch.save(trainer_state, tmp / TRAINER_STATE)
+            try:
+                if state_dict is not None:
+                    module.save_pretrained(tmp, state_dict=state_dict)
+                else:
+                    module.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
+                trainer_state = {"position": position, "rng": _rng_state()}
+                if engine is None:
+                    trainer_state.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
+                torch.save(trainer_state, tmp / TRAINER_STATE)
+            except (OSError, RuntimeError, _safetensor_error()) as e:
+                # A full disk mid-save (safetensors and torch.save word it their own way): the
+                # half-written .tmp- folder goes, state.json still names the previous checkpoint.
+                shutil.rmtree(tmp, ignore_errors=True)
+                why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                raise UserError(f"{final}: cannot write the checkpoint ({why}); the previous one is intact -- "
+                                "free space and run the same command again to resume") from None
             if final.exists():  # left by a kill between rename and state update
                 shutil.rmtree(final)
             os.replace(tmp, final)
@@ -143,6 +151,12 @@ class StageCheckpoints:
         return self.dir / final
 
 
+def _safetensor_error():
+    from safetensors import SafetensorError
+
+    return SafetensorError
+
+
 def _rng_state() -> dict:
     import numpy as np
     return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
@@ -156,3 +170,24 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if state.get("cuda") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why a .safetensors file is not whole (None when it is): its 8-byte header length,
+    JSON header and the tensors' byte ranges must add up to the file's size exactly. Reads
+    only the header, so it is cheap enough to run before every use of a cached checkpoint."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                return "shorter than its header"
+            n = int.from_bytes(head, "little")
+            if n > size - 8:
+                return "header runs past the end of the file"
+            header = json.loads(f.read(n))
+        ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"]
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+        return f"unreadable header ({type(e).__name__})"
+    expected = 8 + n + max(ends, default=0)
+    return None if size == expected else f"{size} bytes, its header describes {expected}"

@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orca.errors import UserError
-from orca.io import append_jsonl, iter_jsonl_objects, read_jsonl, write_jsonl_atomic
+from orca.io import OneWriter, append_jsonl, iter_jsonl_objects, read_jsonl, write_jsonl_atomic
 from orca.progress import progress_display
+from orca.redact import redact_url
 from orca.system_messages import SYSTEM_MESSAGES
-from orca.values import check_number
+from orca.values import check_number, check_seed
 from orca.teacher import FatalTeacherError, TeacherClient, check_client_settings
 
 # Table 4 of the paper: USD per 1K tokens (prompt, completion).
@@ -123,6 +124,19 @@ def _read_output(path: Path) -> list[tuple[int, dict]]:
     return list(zip(found.row_lines, found.rows))
 
 
+def _check_same_texts(queries: list[Query], finished: dict[str, dict], queries_path, out_path: Path) -> None:
+    """An id already answered for another query or system text is refused: skipping it
+    would keep the answer to the old text under the new one. (Rows record the text they
+    were asked with; rows without it cannot be checked.)"""
+    changed = [q.id for q in queries if q.id in finished and (
+        ("query" in finished[q.id] and finished[q.id]["query"] != q.query)
+        or ("system" in finished[q.id] and finished[q.id]["system"] != q.system))]
+    if changed:
+        raise UserError(f"{queries_path}: {len(changed)} query id(s) already answered in {out_path} for another "
+                        f"text (first: id {changed[0]!r}); give changed queries new ids, or remove their lines "
+                        "from the output to ask them again")
+
+
 @dataclass
 class CollectSummary:
     total: int
@@ -170,7 +184,7 @@ def check_settings(*, rpm=None, tpm=None, concurrency=16, max_retries=8, timeout
     check_number(max_tokens, "--max-tokens", integer=True, low=1, none_ok=True)
     check_number(backoff_base_s, "--backoff-base", low=0)
     check_number(backoff_max_s, "--backoff-max", low=0)
-    check_number(seed, "--seed", integer=True)
+    check_seed(seed)
 
 
 async def collect_async(queries_path: str | Path, out_path: str | Path, model: str, *,
@@ -188,6 +202,7 @@ async def collect_async(queries_path: str | Path, out_path: str | Path, model: s
     out_path = Path(out_path)
     queries = load_queries(queries_path)
     finished = load_finished(out_path, model, retry_failed)
+    _check_same_texts(queries, finished, queries_path, out_path)
     pending = [q for q in queries if q.id not in finished]
     done_rows = [finished[q.id] for q in queries if q.id in finished]
     summary = CollectSummary(total=len(queries), skipped=len(done_rows),
@@ -227,7 +242,7 @@ async def collect_async(queries_path: str | Path, out_path: str | Path, model: s
         with display:
             await asyncio.gather(*workers)
     except FatalTeacherError as e:
-        raise UserError(f"{base_url or 'OpenAI API'}: {e} (nothing recorded for unanswered "
+        raise UserError(f"{redact_url(base_url) or 'OpenAI API'}: {e} (nothing recorded for unanswered "
                         "queries; fix and run again to resume)") from None
     finally:
         for w in workers:
@@ -246,8 +261,17 @@ async def collect_async(queries_path: str | Path, out_path: str | Path, model: s
 
 
 def collect(queries_path, out_path, model, **kwargs) -> CollectSummary:
-    """Synchronous wrapper of `collect_async`."""
-    return asyncio.run(collect_async(queries_path, out_path, model, **kwargs))
+    """Synchronous wrapper of `collect_async`, as the only writer of `out_path`."""
+    out = Path(out_path)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # the appender would make it anyway
+        usable = not out.is_dir()
+    except OSError:
+        usable = False
+    if not usable:  # not a place for a file: collect_async's own checks say so, in their words
+        return asyncio.run(collect_async(queries_path, out_path, model, **kwargs))
+    with OneWriter(out, "data collect"):
+        return asyncio.run(collect_async(queries_path, out_path, model, **kwargs))
 
 
 class _Progress:

@@ -194,10 +194,24 @@ def iter_jsonl_objects(path: str | Path, what: str = "file"):
     path = Path(path)
     if not path.is_file():
         raise UserError(missing_file_message(path, what))
-    opener = gzip.open if path.name.endswith(".gz") else open
+    import zlib
+
+    compressed = path.name.endswith(".gz")
+    opener = gzip.open if compressed else open
+    lineno = 0
     # Bytes, decoded line by line: a bad byte is reported with its line, like bad JSON.
     with opener(path, "rb") as f:
-        for lineno, line in enumerate(f, 1):
+        lines = enumerate(f, 1)
+        while True:
+            try:
+                lineno, line = next(lines)
+            except StopIteration:
+                return
+            except (OSError, EOFError, zlib.error) as e:
+                if not compressed:
+                    raise
+                # not gzip at all, or cut short: gzip says so without naming the file
+                raise UserError(f"{path}:{lineno + 1}: corrupt gzip file ({str(e) or type(e).__name__})") from None
             if not line.strip():
                 continue
             where = f"{path}:{lineno}"
@@ -205,3 +219,58 @@ def iter_jsonl_objects(path: str | Path, what: str = "file"):
             if row is None:
                 raise UserError(f"{where}: {_line_problem(line)}")
             yield where, row
+
+
+class OneWriter:
+    """An exclusive, non-blocking lock that makes a process the only writer of `path`
+    (`with OneWriter(path, "data collect"): ...`). Two appenders to one file would each
+    skip only what they read at start and ask everything else, so the file would hold
+    every answer twice; the second one stops instead, with one line naming the first.
+
+    The lock is a `flock` on a sidecar file `PATH.lock` (the output itself is replaced by
+    atomic rewrites, so its inode cannot carry the lock). The kernel drops it when the
+    holder exits, kill -9 included: a stale lock file never blocks anyone. The sidecar is
+    left in place: removing it could let a third process lock a different inode."""
+
+    def __init__(self, path: str | Path, what: str, lock_path: str | Path | None = None,
+                 instead: str = "write to another file"):
+        self.path, self.what, self.instead = Path(path), what, instead
+        self.lock_path = Path(lock_path) if lock_path else self.path.with_name(self.path.name + ".lock")
+        self._fd: int | None = None
+
+    def __enter__(self) -> "OneWriter":
+        import fcntl
+
+        from orca.errors import UserError
+
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode("ascii", "replace").strip()
+            os.close(fd)
+            raise UserError(f"{self.path}: another {self.what} is writing to it"
+                            f"{f' (pid {holder})' if holder.isdigit() else ''}; wait until it has finished "
+                            f"(then run this command again to resume), or {self.instead}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+    def hold(self) -> "OneWriter":
+        """Take the lock for as long as this object lives: for a long function whose body
+        should not be re-indented under a `with` -- keep it in a local, and the lock goes
+        when the function returns or its exception is handled (or the process ends)."""
+        return self.__enter__()
+
+    def __del__(self) -> None:
+        try:
+            self.__exit__()
+        except Exception:  # at interpreter exit `os` may be gone; the kernel drops the lock anyway
+            pass

@@ -50,10 +50,12 @@ def resolve_api_key(base_url: str | None) -> str:
 
 
 def scrub(text: str, secret: str | None) -> str:
-    """Remove the API key (and anything key-shaped) from a message."""
+    """Remove the API key (and anything key-shaped, and the credentials of any URL) from a message."""
+    from orca.redact import redact_text
+
     if secret and secret != PLACEHOLDER_KEY:
         text = text.replace(secret, "***")
-    return _KEY_LIKE.sub(lambda m: m.group(1) + "-***", text)
+    return _KEY_LIKE.sub(lambda m: m.group(1) + "-***", redact_text(text))
 
 
 def check_client_settings(*, rpm, tpm, concurrency, max_retries) -> None:
@@ -185,6 +187,7 @@ class TeacherClient:
                                         else min(completion_guess, max_tokens))
         self._sem = asyncio.Semaphore(concurrency)
         self.max_retries = max_retries
+        self.timeout_s = timeout_s
         self.backoff_base_s, self.backoff_max_s = backoff_base_s, backoff_max_s
         self.sampling = {k: v for k, v in (("temperature", temperature), ("top_p", top_p),
                                            ("max_tokens", max_tokens)) if v is not None}
@@ -256,8 +259,12 @@ class TeacherClient:
         import openai
 
         try:
-            completion = await self._client.chat.completions.create(
-                model=self.model, messages=msgs, **self.sampling)
+            # httpx's timeout bounds each read, not the whole answer: a server that trickles
+            # bytes could hold a request for far longer. wait_for bounds the request in all.
+            completion = await asyncio.wait_for(self._client.chat.completions.create(
+                model=self.model, messages=msgs, **self.sampling), self.timeout_s)
+        except asyncio.TimeoutError:
+            raise _Retryable("timeout") from None
         except openai.RateLimitError as e:
             if e.code == "insufficient_quota":  # a 429 that waiting does not fix
                 raise FatalTeacherError(scrub(f"HTTP 429 insufficient_quota: {e.message}", self._key)) from None

@@ -15,6 +15,7 @@ Input files are JSONL. Two line shapes are accepted:
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from orca.errors import UserError
@@ -36,7 +37,11 @@ def _query_text(row: dict) -> str | None:
 def load_examples(path: str | Path, queries: str | Path | None = None) -> tuple[list[dict], dict]:
     """Read training examples `{id, system, query, response}` from a JSONL file.
 
-    Returns (examples, stats) with stats counting skipped failed lines."""
+    Returns (examples, stats) with stats counting skipped failed lines and dropped duplicates.
+
+    An id answered twice in one file (two collectors once appended to the same output) is
+    trained on once: the first ok line counts, later ones are dropped, counted, and named in
+    one warning -- otherwise those examples would silently weigh double."""
     path = Path(path)
     query_by_id: dict[str, dict] = {}
     if queries is not None:
@@ -44,7 +49,7 @@ def load_examples(path: str | Path, queries: str | Path | None = None) -> tuple[
             if "id" not in row:
                 raise UserError(f"{where}: missing field 'id'")
             query_by_id[str(row["id"])] = row
-    examples, failed = [], 0
+    examples, failed, seen, duplicates = [], 0, {}, []
     for where, row in iter_jsonl_objects(path, "training data file"):
         status = row.get("status", "ok")
         if status == "failed":
@@ -52,6 +57,12 @@ def load_examples(path: str | Path, queries: str | Path | None = None) -> tuple[
             continue
         if status != "ok":
             raise UserError(f"{where}: field 'status' must be \"ok\" or \"failed\", got {status!r}")
+        if "id" in row:
+            line = where.rsplit(":", 1)[1]
+            if str(row["id"]) in seen:
+                duplicates.append((str(row["id"]), line, seen[str(row["id"])]))
+                continue
+            seen[str(row["id"])] = line
         source = query_by_id.get(str(row.get("id"))) if "id" in row else None
         query = _query_text(row) or (source and _query_text(source))
         if query is None:
@@ -63,7 +74,13 @@ def load_examples(path: str | Path, queries: str | Path | None = None) -> tuple[
         system = _system_text(row, source, where)
         examples.append({"id": str(row.get("id", f"{path.name}:{where.rsplit(':', 1)[1]}")), "system": system,
                          "query": query, "response": response})
-    return examples, {"file": str(path), "examples": len(examples), "failed_skipped": failed}
+    if duplicates:
+        qid, line, first = duplicates[0]
+        print(f"orca-eval: warning: {path}: dropped {len(duplicates)} line(s) whose id was already answered "
+              f"(first: id {qid!r} at line {line}, answered at line {first}); each id trains once",
+              file=sys.stderr)
+    return examples, {"file": str(path), "examples": len(examples), "failed_skipped": failed,
+                      "duplicates_dropped": len(duplicates)}
 
 
 def _system_text(row: dict, source: dict | None, where: str) -> str | None:

@@ -35,7 +35,7 @@ import torch
 from orca.checkpointing import StageCheckpoints
 from orca.distributed import barrier, init_for_deepspeed, rank_world
 from orca.errors import UserError
-from orca.io import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
+from orca.io import OneWriter, append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
 from orca.packing import MODEL_INPUTS, collate, model_inputs, pack_examples
 from orca.paths import tokenizer_dir
 from orca.tiny import load_tokenizer_with_pad, make_tiny_llama
@@ -63,6 +63,47 @@ def resolve_init(config: TrainConfig, stage: StageConfig, rank: int = 0) -> Path
     if not (path / "config.json").is_file():
         raise UserError(f"stage {stage.name!r}: init {path} is not a Hugging Face checkpoint (no config.json)")
     return path
+
+
+def damaged_checkpoint_errors() -> tuple:
+    """What loading a damaged checkpoint raises, from the libraries that read it: a truncated
+    or garbage safetensors file, a config.json that is not JSON, a trainer_state.pt cut short."""
+    import pickle
+
+    from safetensors import SafetensorError
+
+    return (OSError, ValueError, RuntimeError, EOFError, KeyError, pickle.UnpicklingError, SafetensorError)
+
+
+class _Loading:
+    """`with _Loading(path, hint):` turns the libraries' exceptions about a damaged checkpoint
+    into one line naming the folder, with what to do (`hint`)."""
+
+    def __init__(self, path: Path, hint: str):
+        self.path, self.hint = path, hint
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is not None and not isinstance(exc, UserError) and isinstance(exc, damaged_checkpoint_errors()):
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise UserError(f"{self.path}: damaged or not a checkpoint ({type(exc).__name__}: {why}); "
+                            f"{self.hint}") from None
+        return False
+
+
+def _init_hint(stage: StageConfig) -> str:
+    if stage.init.startswith("stage:"):
+        return f"it is the final checkpoint of stage {stage.init[6:]!r}: remove that stage's folder to train it again"
+    if stage.init.startswith("tiny:"):
+        return "remove that folder: it is made again"
+    return f"stage {stage.name!r}: field 'init' must name a Hugging Face checkpoint folder"
+
+
+def _resume_hint(checkpoints: StageCheckpoints) -> str:
+    return (f"remove that folder and set \"checkpoint\" in {checkpoints.dir / 'state.json'} to an earlier one "
+            f"(or remove {checkpoints.dir} to train the stage anew)")
 
 
 def load_tokenizer(config: TrainConfig, init_dir: Path):
@@ -145,12 +186,14 @@ def choose_device(config: TrainConfig) -> tuple[torch.device, str]:
     return device, attn
 
 
-def load_model(config: TrainConfig, path: Path, tokenizer, attn: str, device: torch.device):
+def load_model(config: TrainConfig, path: Path, tokenizer, attn: str, device: torch.device, load_hint: str = ""):
     """The model in fp32 master weights on `device`, in training mode; bf16 comes from
-    DeepSpeed's bf16 mode or, without it, autocast."""
+    DeepSpeed's bf16 mode or, without it, autocast. A checkpoint that cannot be read is one
+    line naming it, with `load_hint` (what to do)."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation=attn, dtype=torch.float32)
+    with _Loading(path, load_hint or "give a Hugging Face checkpoint folder"):
+        model = AutoModelForCausalLM.from_pretrained(path, attn_implementation=attn, dtype=torch.float32)
     resize_embeddings_for_tokenizer(model, tokenizer)
     if config.gradient_checkpointing:  # 13B at 2048 tokens: recompute activations instead of storing them
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -226,18 +269,18 @@ class DeepSpeedStepper:
 
 def make_stepper(config: TrainConfig, stage: StageConfig, schedule, tokenizer, attn: str, device: torch.device,
                  init_dir: Path, resume_dir: Path | None, world: int,
-                 deepspeed=None) -> PlainStepper | DeepSpeedStepper:
+                 deepspeed=None, load_hint: str = "") -> PlainStepper | DeepSpeedStepper:
     """The model and what steps it: a DeepSpeed engine when `deepspeed` (the module) is given,
     else AdamW on the model loaded from the resume point or, without one, the init checkpoint."""
     if deepspeed is None:
-        model = load_model(config, resume_dir or init_dir, tokenizer, attn, device)
+        model = load_model(config, resume_dir or init_dir, tokenizer, attn, device, load_hint)
         return PlainStepper(model, stage, schedule, device)
     ds_config = _deepspeed_config(config.deepspeed, stage, world, config.bf16)
     hf_ds_config = None
     if ds_config.get("zero_optimization", {}).get("stage", 0) == 3:
         from transformers.integrations import HfDeepSpeedConfig
         hf_ds_config = HfDeepSpeedConfig(ds_config)  # before loading: ZeRO-3 partitions at load
-    model = load_model(config, init_dir, tokenizer, attn, device)  # a resume point's weights: in the engine state
+    model = load_model(config, init_dir, tokenizer, attn, device, load_hint)  # a resume point's weights: in the engine state
     return DeepSpeedStepper(deepspeed, model, ds_config, schedule, stage.grad_accum, hf_ds_config)
 
 
@@ -301,11 +344,17 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data
     deepspeed = init_for_deepspeed() if use_ds else None
     rank, world = rank_world()
     device, attn = choose_device(config)
+    if rank == 0:  # after the checks of the settings: a refused config leaves no stage folder
+        # Two identical trainings on one folder removed each other's half-written checkpoints
+        # and failed on a missing file; the second now says what is going on. Held until return.
+        writer = OneWriter(stage_dir, f"orca-eval train (stage {stage.name})",  # noqa: F841
+                           lock_path=stage_dir / ".lock", instead="choose another output_dir").hold()
 
     # 1. init checkpoint, tokenizer, resume point
     init_dir = resolve_init(config, stage, rank)
     resume_dir = checkpoints.latest()
-    tokenizer = load_tokenizer(config, init_dir)
+    with _Loading(init_dir, _init_hint(stage)):
+        tokenizer = load_tokenizer(config, init_dir)
 
     # 2. data, packed for every epoch
     seed = config.seed * 100 + index
@@ -332,11 +381,14 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data
     # 3. model, optimizer, schedule (from the resume point, if any)
     torch.manual_seed(seed)
     schedule = lr_lambda(total_steps, warmup, stage.min_lr_ratio)
-    stepper = make_stepper(config, stage, schedule, tokenizer, attn, device, init_dir, resume_dir, world, deepspeed)
+    stepper = make_stepper(config, stage, schedule, tokenizer, attn, device, init_dir, resume_dir, world,
+                           deepspeed, load_hint=_resume_hint(checkpoints) if resume_dir and deepspeed is None
+                           else _init_hint(stage))
     model, device = stepper.model, stepper.device
     position = {"epoch": 0, "step_in_epoch": 0, "global_step": 0}
     if resume_dir:
-        position = stepper.load(checkpoints, resume_dir)
+        with _Loading(resume_dir, _resume_hint(checkpoints)):
+            position = stepper.load(checkpoints, resume_dir)
         if rank == 0:
             console.print(f"stage {stage.name}: resuming from {resume_dir.name} "
                           f"(epoch {position['epoch'] + 1}, step {position['step_in_epoch']})")

@@ -83,7 +83,9 @@ RANGES: dict[str, dict] = {
     "grad_clip": dict(low=0, low_open=True),
     "batch_size": dict(low=0, low_open=True),
     "grad_accum": dict(low=0, low_open=True),
-    "max_len": dict(low=0, low_open=True),
+    # packing keeps a table over every free-space value up to max_len: 10^12 was a MemoryError
+    # after validation; a million tokens is beyond any model's context
+    "max_len": dict(low=0, low_open=True, high=1_000_000),
     "save_every_steps": dict(low=0),
     "max_examples": dict(low=0, low_open=True, none_ok=True),  # 0 used to mean "all", -1 "all but one"
     "log_every": dict(low=0, low_open=True),

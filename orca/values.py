@@ -50,3 +50,15 @@ def check_device(value: str | None, name: str = "--device") -> str | None:
     if value is not None and not (isinstance(value, str) and DEVICE_RE.match(value)):
         raise UserError(f"{name} must be cpu, cuda, cuda:N or mps, got {value!r}")
     return value
+
+
+SEED_MAX = 2 ** 63 - 1
+
+
+def check_seed(value, name: str = "--seed") -> int:
+    """A seed every generator we hand it to takes: numpy's SeedSequence refuses negative
+    ones, torch's manual_seed anything beyond 64 bits (both with a traceback)."""
+    check_number(value, name, integer=True)
+    if not 0 <= value <= SEED_MAX:
+        raise UserError(f"{name} must be an integer from 0 to 2**63-1, got {value}")
+    return value

