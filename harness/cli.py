@@ -52,27 +52,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _quiet_libraries() -> None:
     """Library chatter (weight-loading bars, accelerator notices) would bury our own
-    progress and turn a one-line error into a screenful."""
+    progress and turn a one-line error into a screenful.
+
+    Nothing heavy is imported here: `--help`, `tasks` and `system-messages` must start in
+    well under a second, and torch + transformers alone take several under load. The
+    environment variables cover transformers' verbosity and progress bars (it reads them
+    when it is first imported); the accelerator check waits for deepspeed's import."""
     import logging
-    import os
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    if "DS_ACCELERATOR" not in os.environ:
-        # deepspeed (imported by accelerate whenever installed) warns on every start of a
-        # machine without a GPU; naming the CPU accelerator is the documented way to say so.
-        import torch
-        if not torch.cuda.is_available():
-            os.environ["DS_ACCELERATOR"] = "cpu"
+    if "DS_ACCELERATOR" not in os.environ and not any(isinstance(f, _DeepSpeedAccelerator) for f in sys.meta_path):
+        sys.meta_path.insert(0, _DeepSpeedAccelerator())
     for name in ("transformers", "datasets", "lm_eval", "lm-eval", "DeepSpeed", "accelerate", "httpx"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        from transformers.utils import logging as tlog
-        tlog.disable_progress_bar()
-        tlog.set_verbosity_error()
-    except ImportError:
-        pass
+
+
+class _DeepSpeedAccelerator:
+    """An import hook that names the CPU accelerator just before deepspeed is first
+    imported (accelerate imports it whenever installed), on a machine without a GPU:
+    deepspeed warns on every start otherwise, and DS_ACCELERATOR is the documented way to
+    say so. Asking torch for a GPU only then keeps torch out of commands that never load it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "deepspeed":
+            sys.meta_path.remove(self)
+            if "DS_ACCELERATOR" not in os.environ:
+                import torch
+                if not torch.cuda.is_available():
+                    os.environ["DS_ACCELERATOR"] = "cpu"
+        return None  # the normal finders import it
 
 
 class _GuardedStdout:
