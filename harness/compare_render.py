@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from harness.compare import (IMPROVED, NO_CHANGE, REGRESSED, Comparison, SuiteComparison, TaskComparison,
                              points_text)
+from harness.display import pct
 from harness.terminal import print_fitting
 
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 _STYLE = {IMPROVED: "green", REGRESSED: "bold red", NO_CHANGE: "dim"}
 _MARK = {IMPROVED: "✅ improved", REGRESSED: "❌ regressed", NO_CHANGE: "no significant change"}
+
+
+def _interval(ci) -> str:
+    return f"[{pct(ci[0], sign=True)}, {pct(ci[1], sign=True)}]"
 
 
 def _p(p: float) -> str:
@@ -36,8 +41,8 @@ def print_table(c: Comparison, console=None) -> None:
                 "verdict"):
         suites.add_column(col, justify="left" if col in ("variant", "suite", "verdict") else "right")
     for s in c.suites:
-        suites.add_row(s.variant, s.suite, str(s.n_tasks), str(s.n), f"{s.base_accuracy:.2f}",
-                       f"{s.cand_accuracy:.2f}", f"{s.delta:+.2f}", f"[{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]",
+        suites.add_row(s.variant, s.suite, str(s.n_tasks), str(s.n), pct(s.base_accuracy),
+                       pct(s.cand_accuracy), pct(s.delta, sign=True), _interval(s.ci95),
                        _p(s.p_value), _p(s.p_adjusted), s.verdict, style=_STYLE[s.verdict])
     tasks = Table(title=f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)",
                   title_justify="left")
@@ -45,8 +50,8 @@ def print_table(c: Comparison, console=None) -> None:
                 "verdict"):
         tasks.add_column(col, justify="left" if col in ("variant", "task", "verdict") else "right")
     for t in c.tasks:
-        tasks.add_row(t.variant, t.task, str(t.n), f"{t.base_accuracy:.2f}", f"{t.cand_accuracy:.2f}",
-                      f"{t.delta:+.2f}", str(t.lost), str(t.gained), _p(t.p_value), _p(t.p_adjusted),
+        tasks.add_row(t.variant, t.task, str(t.n), pct(t.base_accuracy), pct(t.cand_accuracy),
+                      pct(t.delta, sign=True), str(t.lost), str(t.gained), _p(t.p_value), _p(t.p_adjusted),
                       t.verdict, style=_STYLE[t.verdict])
     # Below the width the tables need, one line per suite and task instead: a squeezed
     # table would cut task names and p-values to ellipses (harness/terminal.py).
@@ -60,12 +65,13 @@ def print_table(c: Comparison, console=None) -> None:
 def _long_lines(c: Comparison, corr: str) -> list[str]:
     def block(r: TaskComparison | SuiteComparison, name: str, counts: str, delta: str) -> list[str]:
         return [f"{r.variant} {name}", f"  {r.verdict}", f"  {counts}",
-                f"  base {r.base_accuracy:.2f} %, cand {r.cand_accuracy:.2f} %", f"  Δ {r.delta:+.2f} pts{delta}",
+                f"  base {pct(r.base_accuracy)} %, cand {pct(r.cand_accuracy)} %",
+                f"  Δ {pct(r.delta, sign=True)} pts{delta}",
                 f"  p {_p(r.p_value)}, p ({corr}) {_p(r.p_adjusted)}"]
 
     lines = [f"Suites (macro average over tasks; paired bootstrap, {c.bootstrap} resamples, seed {c.seed})"]
     for s in c.suites:
-        lines += block(s, s.suite, f"{s.n_tasks} tasks, n {s.n}", f", 95% CI [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]")
+        lines += block(s, s.suite, f"{s.n_tasks} tasks, n {s.n}", f", 95% CI {_interval(s.ci95)}")
     lines.append(f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)")
     for t in c.tasks:
         lines += block(t, t.task, f"n {t.n}, lost {t.lost}, gained {t.gained}", "")
@@ -85,15 +91,15 @@ def render_markdown(c: Comparison) -> str:
         "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for s in c.suites:
-        lines.append(f"| {s.variant} | {s.suite} | {s.n_tasks} | {s.n} | {s.base_accuracy:.2f} | "
-                     f"{s.cand_accuracy:.2f} | {s.delta:+.2f} | [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}] | "
+        lines.append(f"| {s.variant} | {s.suite} | {s.n_tasks} | {s.n} | {pct(s.base_accuracy)} | "
+                     f"{pct(s.cand_accuracy)} | {pct(s.delta, sign=True)} | {_interval(s.ci95)} | "
                      f"{_p(s.p_adjusted)} | {_MARK[s.verdict]} |")
     header = ["| variant | task | n | base % | cand % | Δ pts | lost | gained | p | p (corrected) | verdict |",
               "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
 
     def row(t: TaskComparison) -> str:
-        return (f"| {t.variant} | {t.task} | {t.n} | {t.base_accuracy:.2f} | {t.cand_accuracy:.2f} | "
-                f"{t.delta:+.2f} | {t.lost} | {t.gained} | {_p(t.p_value)} | {_p(t.p_adjusted)} | "
+        return (f"| {t.variant} | {t.task} | {t.n} | {pct(t.base_accuracy)} | {pct(t.cand_accuracy)} | "
+                f"{pct(t.delta, sign=True)} | {t.lost} | {t.gained} | {_p(t.p_value)} | {_p(t.p_adjusted)} | "
                 f"{_MARK[t.verdict]} |")
 
     significant = [t for t in c.tasks if t.verdict != NO_CHANGE]
