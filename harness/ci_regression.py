@@ -101,8 +101,9 @@ def _teacher_line(rng: random.Random, i: int, stage: str, model: str, detailed: 
             "query": query, "model": model, "response": response, "finish_reason": "stop"}
 
 
-def write_ci_data(root: Path, n_stage1: int = 320, n_stage2: int = 160, n_eval: int = 60) -> dict:
+def write_ci_data(root: str | Path, n_stage1: int = 320, n_stage2: int = 160, n_eval: int = 60) -> dict:
     """Write the fixed training and evaluation sets (same bytes every time)."""
+    root = Path(root)
     rng = random.Random(20230605)
     stage1 = [_teacher_line(rng, i, "stage1", "gpt-3.5-turbo", detailed=False) for i in range(n_stage1)]
     stage2 = [_teacher_line(rng, i, "stage2", "gpt-4", detailed=True) for i in range(n_stage2)]
@@ -120,8 +121,9 @@ def write_ci_data(root: Path, n_stage1: int = 320, n_stage2: int = 160, n_eval: 
             "eval_data_dir": str(root / "evaldata")}
 
 
-def pipeline_config(work: Path, data: dict, loss_on: str = "response") -> dict:
+def pipeline_config(work: str | Path, data: dict, loss_on: str = "response") -> dict:
     """The CI's pipeline config (a plain mapping; written to WORK/pipeline.json)."""
+    work = Path(work)
     common = {"max_len": 256, "batch_size": 4, "grad_accum": 1, "warmup_ratio": 0.05, "min_lr_ratio": 0.1,
               "loss_on": loss_on, "weight_decay": 0.0}
     return {
@@ -136,8 +138,9 @@ def pipeline_config(work: Path, data: dict, loss_on: str = "response") -> dict:
     }
 
 
-def run_ci(work: Path = DEFAULT_WORK, loss_on: str = "response", console=None) -> Path:
+def run_ci(work: str | Path = DEFAULT_WORK, loss_on: str = "response", console=None) -> Path:
     """Generate data and run the pipeline in `work` (wiped first); returns the stage-2 run directory."""
+    work = Path(work)
     from harness.pipeline import parse_pipeline_config, run_pipeline
 
     if work.exists():
@@ -151,16 +154,19 @@ def run_ci(work: Path = DEFAULT_WORK, loss_on: str = "response", console=None) -
     return cfg.run_dir / "eval" / "stage2"
 
 
-def evaluate_random_init(work: Path) -> Path:
+def evaluate_random_init(work: str | Path) -> Path:
     """The evaluation of the random-init checkpoint the CI starts from (for the baseline's README)."""
+    work = Path(work)
     from harness.pipeline import evaluate_checkpoint, parse_pipeline_config
 
     cfg = parse_pipeline_config(json.loads((work / "pipeline.json").read_text()), work / "pipeline.json")
     return evaluate_checkpoint(cfg, cfg.train.output_dir / "init-tiny-0", work / "random-init")
 
 
-def refresh_baseline(candidate: Path, random_init: Path) -> Path:
+def refresh_baseline(candidate: str | Path, random_init: str | Path) -> Path:
     """Replace the committed baselines with this run's evaluations (atomically per directory)."""
+    candidate = Path(candidate)
+    random_init = Path(random_init)
     from harness.compare import compare_runs
     from harness.compare_render import render_markdown
 

@@ -148,9 +148,10 @@ def write_run_meta(run_dir: str | Path, meta: dict) -> None:
     write_json_atomic(Path(run_dir) / "run.json", meta)
 
 
-def read_json_object(path: Path, what: str = "file") -> dict:
+def read_json_object(path: str | Path, what: str = "file") -> dict:
     """A JSON file whose top level must be an object; every way it can be wrong is one
     UserError naming the file (and line)."""
+    path = Path(path)
     from orca.errors import missing_file_message
 
     try:

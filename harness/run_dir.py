@@ -25,10 +25,11 @@ def output_dir(output: str | Path | None, default_name: str) -> Path:
     return Path(output) if output else RUNS_DIR / default_name
 
 
-def existing_run_meta(run_dir: Path) -> dict | None:
+def existing_run_meta(run_dir: str | Path) -> dict | None:
     """What an `--output` folder already holds, for `run` and `score` alike: None for a new or
     empty folder, else its run.json; a file, a non-empty folder without a run, or a corrupt
     run.json is refused (the commands then compare the identity of the old run with theirs)."""
+    run_dir = Path(run_dir)
     meta_path = run_dir / "run.json"
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"--output {run_dir}: is a file, not a directory")
@@ -51,8 +52,9 @@ def _get(d: dict, dotted: str):
     return d
 
 
-def check_same_run(run_dir: Path, meta: dict) -> None:
+def check_same_run(run_dir: str | Path, meta: dict) -> None:
     """`run`: the folder is new, empty, or holds this same run (IDENTITY_FIELDS), to resume."""
+    run_dir = Path(run_dir)
     old = existing_run_meta(run_dir)
     if old is None:
         return
@@ -63,8 +65,9 @@ def check_same_run(run_dir: Path, meta: dict) -> None:
                             "choose another --output")
 
 
-def check_same_predictions(run_dir: Path, spec: str) -> None:
+def check_same_predictions(run_dir: str | Path, spec: str) -> None:
     """`score`: the folder is new, empty, or holds a scoring of the same predictions file."""
+    run_dir = Path(run_dir)
     old = existing_run_meta(run_dir)
     if old is None:
         return

@@ -112,10 +112,11 @@ def _summary_lines(title: str, variants: list[str], tasks: list[str], summary: d
     return lines
 
 
-def print_run_summary(run_dir: Path, console=None) -> str:
+def print_run_summary(run_dir: str | Path, console=None) -> str:
     """The final table of `run` and `score`: accuracy per task and variant with suite
     averages; all variants side by side when that fits, else one table per variant, else
     the long format. Returns the layout used."""
+    run_dir = Path(run_dir)
     from rich.console import Console
 
     console = console or Console()

@@ -93,9 +93,10 @@ def load_queries(path: str | Path) -> list[Query]:
     return queries
 
 
-def load_finished(out_path: Path, model: str, retry_failed: bool) -> dict[str, dict]:
+def load_finished(out_path: str | Path, model: str, retry_failed: bool) -> dict[str, dict]:
     """Rows already in the output (id -> row). With `retry_failed`, failed rows are removed
     from the file (atomic rewrite) and not returned."""
+    out_path = Path(out_path)
     rows = _read_output(out_path)
     finished: dict[str, dict] = {}
     for i, row in rows:

@@ -65,7 +65,8 @@ def resolve_init(config: TrainConfig, stage: StageConfig, rank: int = 0) -> Path
     return path
 
 
-def load_tokenizer(config: TrainConfig, init_dir: Path):
+def load_tokenizer(config: TrainConfig, init_dir: str | Path):
+    init_dir = Path(init_dir)
     if config.tokenizer:
         return load_tokenizer_with_pad(config.tokenizer)
     has_own = any((init_dir / f).exists() for f in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"))
@@ -145,9 +146,10 @@ def choose_device(config: TrainConfig) -> tuple[torch.device, str]:
     return device, attn
 
 
-def load_model(config: TrainConfig, path: Path, tokenizer, attn: str, device: torch.device):
+def load_model(config: TrainConfig, path: str | Path, tokenizer, attn: str, device: torch.device):
     """The model in fp32 master weights on `device`, in training mode; bf16 comes from
     DeepSpeed's bf16 mode or, without it, autocast."""
+    path = Path(path)
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(path, attn_implementation=attn, dtype=torch.float32)
@@ -191,7 +193,8 @@ class PlainStepper:
     def save(self, checkpoints: StageCheckpoints, name: str, tokenizer, position: dict) -> None:
         checkpoints.save(name, self.model, tokenizer, position, optimizer=self.optimizer, scheduler=self.scheduler)
 
-    def load(self, checkpoints: StageCheckpoints, checkpoint: Path) -> dict:
+    def load(self, checkpoints: StageCheckpoints, checkpoint: str | Path) -> dict:
+        checkpoint = Path(checkpoint)
         return checkpoints.load(checkpoint, optimizer=self.optimizer, scheduler=self.scheduler)
 
 
@@ -220,15 +223,18 @@ class DeepSpeedStepper:
     def save(self, checkpoints: StageCheckpoints, name: str, tokenizer, position: dict) -> None:
         checkpoints.save(name, self.model, tokenizer, position, engine=self.engine, zero_stage=self.zero_stage)
 
-    def load(self, checkpoints: StageCheckpoints, checkpoint: Path) -> dict:
+    def load(self, checkpoints: StageCheckpoints, checkpoint: str | Path) -> dict:
+        checkpoint = Path(checkpoint)
         return checkpoints.load(checkpoint, engine=self.engine)
 
 
 def make_stepper(config: TrainConfig, stage: StageConfig, schedule, tokenizer, attn: str, device: torch.device,
-                 init_dir: Path, resume_dir: Path | None, world: int,
+                 init_dir: str | Path, resume_dir: str | Path | None, world: int,
                  deepspeed=None) -> PlainStepper | DeepSpeedStepper:
     """The model and what steps it: a DeepSpeed engine when `deepspeed` (the module) is given,
     else AdamW on the model loaded from the resume point or, without one, the init checkpoint."""
+    init_dir = Path(init_dir)
+    resume_dir = None if resume_dir is None else Path(resume_dir)
     if deepspeed is None:
         model = load_model(config, resume_dir or init_dir, tokenizer, attn, device)
         return PlainStepper(model, stage, schedule, device)

@@ -33,7 +33,7 @@ def all_run_dirs(runs_dir: str | Path) -> list[Path]:
     return sorted(p.parent for p in d.glob("*/summary.json"))
 
 
-def load_runs(dirs: list[Path]) -> list[RunResult]:
+def load_runs(dirs: list[str | Path]) -> list[RunResult]:
     """Read run directories without their samples (reports need the summaries only)."""
     return [load_run(d, with_samples=False) for d in dirs]
 
