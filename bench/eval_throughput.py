@@ -14,8 +14,8 @@ fastest round of each counts: on a shared machine the minimum is the least distu
 measurement. `ratio_vs_bare` = bare s / ours s (goal >= 0.95), `ratio_vs_lm_eval` =
 lm-eval s / ours s (>= 1: we are at least as fast). Last line: one JSON object.
 
-    python bench/eval_throughput.py                      # BBH, 27 tasks x 16, batch 64, 32 tokens
-    python bench/eval_throughput.py --suite agieval --model PATH --device cuda --dtype bfloat16 \
+    .venv/bin/python bench/eval_throughput.py            # BBH, 27 tasks x 16, batch 64, 32 tokens
+    .venv/bin/python bench/eval_throughput.py --suite agieval --model PATH --device cuda --dtype bfloat16 \
         --batch 64 --new-tokens 64
 """
 from __future__ import annotations

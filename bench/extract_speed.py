@@ -8,7 +8,7 @@ the best of a few repeats of each (shape, family) pair, averaged over the pairs.
 (time.process_time) because the dev machine is shared; wall time is printed for the 15 MB
 case too. Last line: one JSON object.
 
-    python bench/extract_speed.py
+    .venv/bin/python bench/extract_speed.py
 """
 from __future__ import annotations
 

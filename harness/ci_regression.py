@@ -1,8 +1,8 @@
 """CI regression on a tiny checkpoint: train two stages, evaluate, gate against a committed baseline.
 
-    python -m harness.ci_regression                      # the gate (exit 1 on a significant regression)
-    python -m harness.ci_regression --refresh-baseline   # after an intended change: rewrite the baseline
-    python -m harness.ci_regression --break-training     # loss on the prompt, not the response: must fail
+    .venv/bin/python -m harness.ci_regression            # the gate (exit 1 on a significant regression)
+    .venv/bin/python -m harness.ci_regression --refresh-baseline   # after an intended change: rewrite the baseline
+    .venv/bin/python -m harness.ci_regression --break-training     # loss on the prompt, not the response: must fail
 
 What it does, in --work DIR (default results/runs/ci-tiny-regression, wiped first):
 1. writes a fixed, project-generated training set in the teacher collector's format --
@@ -175,18 +175,18 @@ def refresh_baseline(candidate: str | Path, random_init: str | Path) -> Path:
     learned = compare_runs(RANDOM_INIT_BASELINE, BASELINE)
     write_text_atomic(BASELINE.parent / "README-ci.md", (
         "# CI regression baselines\n\n"
-        "`ci-tiny/`: the stage-2 checkpoint of `python -m harness.ci_regression` evaluated in loglikelihood mode "
-        "on the CI's generated tasks (see harness/ci_regression.py). `ci-tiny-random-init/`: the random-init "
+        "`ci-tiny/`: the stage-2 checkpoint of `.venv/bin/python -m harness.ci_regression` evaluated in "
+        "loglikelihood mode on the CI's generated tasks (see harness/ci_regression.py). `ci-tiny-random-init/`: the random-init "
         "checkpoint that training starts from, on the same examples.\n\n"
         "Refresh after an intended change in training or evaluation:\n\n"
-        "    python -m harness.ci_regression --refresh-baseline\n"
+        "    .venv/bin/python -m harness.ci_regression --refresh-baseline\n"
         "    git add results/baselines && git commit -m 'Refresh CI baseline: <why>'\n\n"
         f"## What training buys: trained vs random init ({learned.verdict})\n\n" + render_markdown(learned)))
     return BASELINE
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.ci_regression", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python3 -m harness.ci_regression", description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"work directory (default {DEFAULT_WORK})")
     ap.add_argument("--baseline", type=Path, default=BASELINE, help=f"baseline run (default {BASELINE})")
     ap.add_argument("--refresh-baseline", action="store_true", help="write this run as the new baseline")

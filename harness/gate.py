@@ -1,8 +1,8 @@
 """CI regression gate on a real small model: SmolLM2-135M-Instruct on a fixed subset.
 
-    python -m harness.gate                        # evaluate the subset, compare with the baseline (exit 1 on a regression)
-    python -m harness.gate --model hf:DIR         # the same subset and baseline for another checkpoint
-    python -m harness.gate --refresh-baseline     # after an intended change: rewrite the committed baseline
+    .venv/bin/python -m harness.gate              # evaluate the subset, compare with the baseline (exit 1 on a regression)
+    .venv/bin/python -m harness.gate --model hf:DIR         # the same subset and baseline for another checkpoint
+    .venv/bin/python -m harness.gate --refresh-baseline     # after an intended change: rewrite the committed baseline
 
 What it runs (`gate_run_args`, the same `orca-eval` commands a person would type):
 
@@ -124,7 +124,7 @@ def refresh_baseline(candidate: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.gate", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python3 -m harness.gate", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=GATE_MODEL, help=f"model to gate (default {GATE_MODEL})")
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"work directory (default {DEFAULT_WORK})")
     ap.add_argument("--baseline", type=Path, default=BASELINE, help=f"baseline run (default {BASELINE})")
