@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.paths import RUNS_DIR
+from harness.paths import BASELINES_DIR, PUBLISHED_DIR, RUNS_DIR
 from orca.errors import UserError
 
 # The fields that make two runs "the same run": a directory holding a run that
@@ -21,8 +21,26 @@ IDENTITY_FIELDS = ("model.fingerprint", "tasks", "mode", "prompt_style", "varian
 
 
 def output_dir(output: str | Path | None, default_name: str) -> Path:
-    """`--output` if given, else `results/runs/<default_name>`."""
-    return Path(output) if output else RUNS_DIR / default_name
+    """`--output` if given (see check_output), else `results/runs/<default_name>`."""
+    if not output:
+        return RUNS_DIR / default_name
+    check_output(output)
+    return Path(output)
+
+
+def check_output(output: str | Path | None) -> None:
+    """Refuse an `--output` under results/published/ or results/baselines/: re-running a
+    committed run's command into its own folder rewrote run.json (and, killed, left
+    `finished_at: null` beside the old summary); a reproduction goes to a new folder and is
+    compared with the committed one. `run` calls this before loading the model."""
+    if not output:
+        return
+    path = Path(output).resolve()
+    for committed in (PUBLISHED_DIR, BASELINES_DIR):
+        if path.is_relative_to(committed.resolve()):
+            raise UserError(f"--output {output}: inside {committed.relative_to(committed.parent.parent)}/, "
+                            "where committed runs are kept; write to a new folder and compare: "
+                            f"orca-eval compare {output} NEW_FOLDER")
 
 
 def existing_run_meta(run_dir: str | Path) -> dict | None:

@@ -25,7 +25,7 @@ from orca.io import sha256_text
 from harness.prompts import PROMPT_STYLES, SystemVariant, parse_system_variant, user_prompt
 from harness.provenance import data_record, run_metadata, utc_now
 from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
-from harness.run_dir import check_same_run, output_dir
+from harness.run_dir import check_output, check_same_run, output_dir
 from harness.scoring import score_output, task_family, task_options, task_target
 from harness.taskdefs import all_tasks, suite_module
 from orca.paths import cache_dir, data_dir
@@ -89,6 +89,7 @@ class RunConfig:
             raise UserError("--repeats applies to sampled generation, not --mode loglikelihood")
         if not self.system_messages:
             raise UserError("give at least one --system-message")
+        check_output(self.output)  # before the model loads, not after
         check_backend_flags(self.device, self.dtype, self.max_length, self.max_new_tokens, self.mode == "generate")
 
     def check_values(self) -> None:
