@@ -117,9 +117,12 @@ def damage_checkpoint(src: str | Path, dst: str | Path, noise: float = 0.5, seed
 
 
 def refresh_baseline(candidate: str | Path) -> Path:
-    """Replace the committed baseline with this run."""
+    """Replace the committed baseline with this run, and the figures its README quotes."""
+    from harness.doc_tables import update
+
     candidate = Path(candidate)
     replace_directory(candidate, BASELINE)
+    update(BASELINES_DIR / "README-smollm2.md")
     return BASELINE
 
 
