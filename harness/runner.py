@@ -11,6 +11,7 @@ empty, or this same run, resumed) is harness/run_dir.py's rule.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,12 +156,61 @@ def build_requests(cfg: RunConfig, backend, docs: dict[str, list[dict]], variant
 
 
 def _progress(enabled: bool):
-    """A rich bar on a terminal; in a log (not a TTY), a plain line at every tenth."""
+    """A rich bar on a terminal; in a log (not a TTY), a plain line at the start, at most one
+    per 30 s, and at the end (orca/progress.py). Both count the whole run: answers from the
+    cache included, and under torchrun every rank's (see RunProgress)."""
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     return progress_display(TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[rate]:>8} req/s"), TimeElapsedColumn(), TextColumn("ETA"),
-                            TimeRemainingColumn(), enabled=enabled, plain_unit=("requests", "req/s"))
+                            TimeRemainingColumn(), enabled=enabled, plain_unit=("requests", "req/s"),
+                            before="from the cache")
+
+
+class RunProgress:
+    """done/total of the whole run: distinct requests (two examples with the same prompt
+    are one request), those the cache held at the start counted as done. Under torchrun
+    rank 0 alone shows it; each rank computes its own slice, so rank 0 also counts the keys
+    the other ranks append to the shared cache file (read from where it ended at the start,
+    at most once a second). Before, a resumed run showed only the missing count ("4/48"), a
+    fully cached one "0/0", and rank 0 of 2 "4/4" of 8 requests."""
+
+    _KEY = re.compile(rb'^\{"k": "([0-9a-f]{64})"', re.M)
+
+    def __init__(self, requests: list[Request], cache: OutputCache, world_size: int):
+        keys = {k for r in requests for k in r.keys}
+        self.total = len(keys)
+        self.cached = sum(1 for k in keys if k in cache)
+        self.missing = {k for k in keys if k not in cache}
+        self.done: set[str] = set()
+        self.path = cache.path if world_size > 1 else None
+        self.offset = self.path.stat().st_size if self.path and self.path.exists() else 0
+        self.polled = 0.0
+
+    @property
+    def completed(self) -> int:
+        return self.cached + len(self.done)
+
+    def add(self, key: str) -> None:
+        if key in self.missing:
+            self.done.add(key)
+        self.poll()
+
+    def poll(self, force: bool = False) -> None:
+        """The other ranks' answers so far (nothing to do in a single process)."""
+        now = time.perf_counter()
+        if self.path is None or not self.path.exists() or (not force and now - self.polled < 1.0):
+            return
+        self.polled = now
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        whole = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
+        self.offset += len(whole)
+        for m in self._KEY.finditer(whole):
+            key = m.group(1).decode()
+            if key in self.missing:
+                self.done.add(key)
 
 
 def request_seed(seed: int, task: str, doc_id: int, repeat: int) -> int:
@@ -183,6 +233,7 @@ def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: Out
     result is appended to the cache as the backend produces it: a kill -9 loses only the
     batch (or the API requests) in flight. No slicing here: HFLM bounds memory by
     --batch-size and vLLM by its own scheduler, both within the one call."""
+    counter = RunProgress(requests, cache, backend.world_size)  # the whole run, before slicing
     if backend.world_size > 1:
         # Data parallel: slice the full request list (not what this rank's cache lacks,
         # which changes as the other ranks write) so the slices always cover everything.
@@ -195,14 +246,19 @@ def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: Out
                 todo[key] = (r, choice)
     keys = list(todo)
     with _progress(cfg.progress and backend.rank == 0) as prog:
-        bar = prog.add_task("all tasks", total=len(keys), rate="-")
+        bar = prog.add_task("all tasks", total=counter.total, completed=counter.completed, rate="-")
         start = time.perf_counter()
+
+        def show() -> None:
+            el = time.perf_counter() - start
+            new = counter.completed - counter.cached
+            prog.update(bar, completed=counter.completed, rate=f"{new / el:.1f}" if el else "-")
 
         def on_result(i: int, value) -> None:
             if keys[i] not in cache:
                 cache.put_many({keys[i]: value}, fsync=False)  # kill -9 safe once written; synced below
-            el = time.perf_counter() - start
-            prog.update(bar, advance=1, rate=f"{prog.tasks[bar].completed / el:.1f}" if el else "-")
+            counter.add(keys[i])
+            show()
 
         if keys and cfg.mode == "generate":
             reqs = [todo[k][0] for k in keys]
@@ -222,8 +278,13 @@ def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: Out
             pairs = [(todo[k][0].prompt, todo[k][1]) for k in keys]
             lps = backend.loglikelihood(pairs, on_result=on_result)
             cache.put_many({k: lp for k, lp in zip(keys, lps) if k not in cache})
-    cache.sync()
-    backend.barrier()
+        for k in keys:  # what a backend returned without reporting it one by one
+            counter.add(k)
+        cache.sync()
+        backend.barrier()
+        if backend.world_size > 1:
+            counter.poll(force=True)  # the other ranks' last answers, now all written
+        show()
 
 
 def score_requests(cfg: RunConfig, requests: list[Request], docs, cache: OutputCache) -> dict:
@@ -303,7 +364,13 @@ def run_evaluation(cfg: RunConfig) -> Path:
         check_same_run(run_dir, meta)
         write_run_meta(run_dir, meta)
 
+    if backend.world_size > 1:
+        # Every rank reads the cache before any rank writes to it, so that all agree on what
+        # was cached before the run (rank 0's progress counts it apart from new answers).
+        backend.barrier()
     cache = OutputCache(cache_dir() / "outputs" / f"{backend.fingerprint}.jsonl", read=cfg.use_cache)
+    if backend.world_size > 1:
+        backend.barrier()
     t0 = time.perf_counter()
     compute_missing(cfg, backend, requests, cache, stop)
     if backend.rank != 0:
