@@ -67,6 +67,10 @@ def _quiet_libraries() -> None:
         sys.meta_path.insert(0, _DeepSpeedAccelerator())
     for name in ("transformers", "datasets", "lm_eval", "lm-eval", "DeepSpeed", "accelerate", "httpx"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    if "transformers" in sys.modules:  # imported already (by a caller of main()): env vars are read too late
+        from transformers.utils import logging as tlog
+        tlog.disable_progress_bar()
+        tlog.set_verbosity_error()
 
 
 class _DeepSpeedAccelerator:
