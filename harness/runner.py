@@ -11,6 +11,7 @@ empty, or this same run, resumed) is harness/run_dir.py's rule.
 """
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from harness.backends import Decoding, make_backend
 from harness.backend_flags import check_backend_flags
 from harness.cache import OutputCache, request_key
 from harness.data import load_task_data, resolve_tasks
+from harness.finished import finished_run
 from orca.errors import UserError
 from orca.io import sha256_text
 from harness.prompts import PROMPT_STYLES, SystemVariant, parse_system_variant, user_prompt
@@ -338,6 +340,12 @@ def run_evaluation(cfg: RunConfig) -> Path:
     variants = list({v.name: v for v in map(parse_system_variant, cfg.system_messages)}.values())
     data_root = cfg.data_dir if str(cfg.data_dir or "").startswith("hf:") else str(data_dir(cfg.data_dir))
     task_data = {t: load_task_data(t, data_root) for t in tasks}  # validates every file up front
+    finished = finished_run(cfg, tasks, variants, data_record(data_root, task_data))
+    if finished is not None:  # nothing missing: the finished run as it is, without loading the model
+        if cfg.progress and int(os.environ.get("RANK", "0")) == 0:
+            print(f"finished already: {finished} holds this evaluation (same model files, settings, data and code); "
+                  "nothing to compute", flush=True)
+        return finished
     backend = make_backend(cfg.model, cfg)
     if cfg.mode == "loglikelihood" and not backend.supports_loglikelihood:
         backend.loglikelihood([])  # raises the backend's own explanation
