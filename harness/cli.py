@@ -26,8 +26,27 @@ COMMAND_MODULES = [
 ]
 
 
+class _ShowDefaults:
+    """A help-formatter mixin: every option's default in its help line (`--batch-size` showed neither help nor
+    default), unless the help already says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.default not in (None, False, argparse.SUPPRESS) and action.option_strings
+                and "default" not in text and "%(default)" not in text):
+            text += " (default: %(default)s)"
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with the project's one-line error (argparse prints the whole usage first)."""
+    """argparse with the project's one-line error (argparse prints the whole usage first)
+    and every option's default in --help (sub-commands are made with this class too)."""
+
+    def __init__(self, *args, **kwargs):
+        base = kwargs.get("formatter_class", argparse.HelpFormatter)
+        if not issubclass(base, _ShowDefaults):  # e.g. a command's RawDescriptionHelpFormatter
+            kwargs["formatter_class"] = type(base.__name__, (_ShowDefaults, base), {})
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         command = self.prog.partition(" ")[2]

@@ -40,7 +40,8 @@ def register(sub) -> None:
                    help="with repeated runs: compare repeat 0 (default) or each example's majority outcome")
     p.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    p.add_argument("--format", choices=("table", "markdown", "json"), default="table",
+                   help="table (terminal or log), markdown (a pull-request comment) or json")
     p.add_argument("--out", metavar="F", help="write the output to file F instead of stdout")
     p.set_defaults(func=run_compare)
 

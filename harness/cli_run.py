@@ -21,19 +21,20 @@ def register(sub) -> None:
     p.add_argument("--suite", default="agieval", help="agieval | bbh | all | a task (agieval/lsat-ar, bbh/navigate)")
     p.add_argument("--model", default="default",
                    help="hf:PATH | openai:MODEL | vllm:PATH | gguf:PATH | a named model (orca-eval models) | "
-                        "default (a tiny random LLaMA made on first use)")
+                        "default (the project's tiny LLaMA, trained by orca-eval on first use: answers parse, scores near chance)")
     p.add_argument("--system-message", action="append", dest="system_messages", metavar="V",
                    help="id 1..16 (Orca paper Table 2; 1 = empty), none, literal text or @file; repeat for "
                         "several variants (default: 1)")
     p.add_argument("--limit", type=_positive_int, help="first N examples of each task (marks the run partial)")
     p.add_argument("--mode", default="generate", help="generate (the paper's protocol) | loglikelihood")
     p.add_argument("--prompt-style", default="orca", help="orca (default) | agieval (AGIEval's official zero-shot form)")
-    p.add_argument("--batch-size", type=_positive_int, default=16)
+    p.add_argument("--batch-size", type=_positive_int, default=16,
+                   help="prompts per forward pass of hf: models (the whole queue is length-sorted first)")
     p.add_argument("--max-new-tokens", type=_positive_int,
-                   help="generation budget per answer (default 512; 32 for the random default model)")
+                   help="generation budget per answer (default 512; 32 for the default model)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); the paper sampled Orca at 0.7")
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (with --temperature > 0)")
+    p.add_argument("--seed", type=int, default=1234, help="seed of sampled decoding")
     p.add_argument("--repeats", type=_positive_int, default=1, help="sample K times, report mean ± spread")
     p.add_argument("--output", help="run directory (default results/runs/<name>)")
     p.add_argument("--name", help="run name recorded in run.json")
@@ -48,7 +49,7 @@ def register(sub) -> None:
     p.add_argument("--max-length", type=int, help="model context length override")
     p.add_argument("--revision", help="model revision to record (and load, for hub models)")
     p.add_argument("--no-cache", action="store_true", help="ignore cached model outputs")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
     p.set_defaults(func=cmd_run)
 
     s = sub.add_parser("score", help="score generations made elsewhere (predictions JSONL)")
@@ -57,11 +58,11 @@ def register(sub) -> None:
     s.add_argument("--explain", nargs="?", const=True, metavar="RUN_DIR",
                    help="print every example whose verdict differs between the robust and official extractors "
                         "(of RUN_DIR, or of the run just scored)")
-    s.add_argument("--output")
-    s.add_argument("--name")
-    s.add_argument("--data-dir")
+    s.add_argument("--output", help="run directory (default results/runs/scored-<predictions file name>)")
+    s.add_argument("--name", help="run name recorded in run.json")
+    s.add_argument("--data-dir", help="benchmark data (default $ORCA_DATA_DIR, else ../shared/data)")
     s.add_argument("--system-message", default="1", help="the variant the predictions were made under")
-    s.add_argument("--prompt-style", default="orca")
+    s.add_argument("--prompt-style", default="orca", help="the prompt style the predictions were made with")
     s.set_defaults(func=cmd_score)
 
     m = sub.add_parser("system-messages", help="list the 16 system messages of the Orca paper")
