@@ -55,9 +55,10 @@ def register(sub) -> None:
     s = sub.add_parser("score", help="score generations made elsewhere (predictions JSONL)")
     s.add_argument("--suite", help="required unless only explaining a run")
     s.add_argument("--predictions", help="JSONL: task, prediction, and doc_id/index/input/target")
-    s.add_argument("--explain", nargs="?", const=True, metavar="RUN_DIR",
+    s.add_argument("--explain", nargs="?", const=True, metavar="RUN",
                    help="print every example whose verdict differs between the robust and official extractors "
-                        "(of RUN_DIR, or of the run just scored)")
+                        "(of RUN, a run directory or a run name under results/runs as `report` takes, or of the "
+                        "run just scored)")
     s.add_argument("--output", help="run directory (default results/runs/scored-<predictions file name>)")
     s.add_argument("--name", help="run name recorded in run.json")
     s.add_argument("--data-dir", help="benchmark data (default $ORCA_DATA_DIR, else ../shared/data)")
@@ -97,12 +98,16 @@ def cmd_score(args) -> int:
     from harness.terminal import print_run_summary
 
     if isinstance(args.explain, str):
+        from harness import paths
+        from harness.report.build import resolve_run_dirs
+
         if args.predictions:
-            raise UserError("score: --explain RUN_DIR explains an existing run; with --predictions give --explain alone")
-        explain_run(args.explain)
+            raise UserError("score: --explain RUN explains an existing run; with --predictions give --explain alone")
+        (run,) = resolve_run_dirs([args.explain], paths.RUNS_DIR)  # a path, or a name as `report` takes
+        explain_run(run)
         return 0
     if not args.suite or not args.predictions:
-        raise UserError("score: --suite and --predictions are required (or --explain RUN_DIR alone)")
+        raise UserError("score: --suite and --predictions are required (or --explain RUN alone)")
     run_dir = score_predictions(args.predictions, args.suite, args.output, args.data_dir, args.system_message,
                                 args.prompt_style, args.name)
     print_run_summary(run_dir)
