@@ -236,7 +236,8 @@ def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: Out
     result is appended to the cache as the backend produces it: a kill -9 loses only the
     batch (or the API requests) in flight. No slicing here: HFLM bounds memory by
     --batch-size and vLLM by its own scheduler, both within the one call."""
-    counter = RunProgress(requests, cache, backend.world_size)  # the whole run, before slicing
+    # the whole run, before slicing; only rank 0 shows it, so only rank 0 reads the others' answers
+    counter = RunProgress(requests, cache, backend.world_size if backend.rank == 0 else 1)
     if backend.world_size > 1:
         # Data parallel: slice the full request list (not what this rank's cache lacks,
         # which changes as the other ranks write) so the slices always cover everything.
@@ -344,8 +345,8 @@ def run_evaluation(cfg: RunConfig) -> Path:
     finished = finished_run(cfg, tasks, variants, data_record(data_root, task_data))
     if finished is not None:  # nothing missing: the finished run as it is, without loading the model
         if cfg.progress and int(os.environ.get("RANK", "0")) == 0:
-            print(f"finished already: {finished} holds this evaluation (same model files, settings, data and code); "
-                  "nothing to compute", flush=True)
+            print(f"finished already: {finished} (same model files, settings, data and code: nothing to compute)",
+                  flush=True)
         return finished
     backend = make_backend(cfg.model, cfg)
     if cfg.mode == "loglikelihood" and not backend.supports_loglikelihood:
@@ -373,12 +374,10 @@ def run_evaluation(cfg: RunConfig) -> Path:
         check_same_run(run_dir, meta)
         write_run_meta(run_dir, meta)
 
-    if backend.world_size > 1:
-        # Every rank reads the cache before any rank writes to it, so that all agree on what
-        # was cached before the run (rank 0's progress counts it apart from new answers).
-        backend.barrier()
     cache = OutputCache(cache_dir() / "outputs" / f"{backend.fingerprint}.jsonl", read=cfg.use_cache)
     if backend.world_size > 1:
+        # No rank writes to the cache before every rank has read it, so all agree on what was
+        # cached before the run (rank 0's progress counts that apart from new answers).
         backend.barrier()
     t0 = time.perf_counter()
     compute_missing(cfg, backend, requests, cache, stop)
