@@ -126,7 +126,7 @@ def test_asked_for_in_a_log_without_a_line_format_prints_the_bar_once():
 
 def test_run_in_a_log_counts_the_whole_run_cached_answers_included(tiny_checkpoint, data_dir, tmp_path, capsys):
     """A fresh run, the same run again (all cached: no "0/0"), and a longer one resumed from
-    the cache ("5/9", not "4/4")."""
+    the cache ("3/5 (3 from the cache)", not "0/2")."""
     def run(limit, out):
         run_evaluation(RunConfig(suite="bbh/navigate", model=f"hf:{tiny_checkpoint}", limit=limit, max_new_tokens=2,
                                  data_dir=str(data_dir), output=str(tmp_path / out), progress=True))
@@ -135,7 +135,9 @@ def test_run_in_a_log_counts_the_whole_run_cached_answers_included(tiny_checkpoi
     first = run(3, "a")
     assert first[0] == "all tasks: 0/3 requests"
     assert re.fullmatch(r"all tasks: 3/3 requests in \d+\.\d s \(\d+\.\d req/s\)", first[-1]) and len(first) == 2
-    assert run(3, "a") == ["all tasks: 3/3 requests (3 from the cache)"]
+    # the same evaluation into a new folder: every answer from the cache (the same folder
+    # again would be harness/finished.py's "finished already", with no progress at all)
+    assert run(3, "a2") == ["all tasks: 3/3 requests (3 from the cache)"]
     resumed = run(5, "b")
     assert resumed[0] == "all tasks: 3/5 requests (3 from the cache)"
     assert re.fullmatch(r"all tasks: 5/5 requests \(3 from the cache\) in \d+\.\d s \(\d+\.\d req/s\)",
