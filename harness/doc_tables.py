@@ -26,8 +26,9 @@ def _load(run_dir: Path) -> tuple[dict, dict]:
             json.loads((run_dir / "summary.json").read_text(encoding="utf-8")))
 
 
-def published_table(root: Path = PUBLISHED_DIR / "smollm2-135m-instruct") -> str:
+def published_table(root: str | Path = PUBLISHED_DIR / "smollm2-135m-instruct") -> str:
     """README's "Results on a real model": one row per published run, variant and suite."""
+    root = Path(root)
     lines = ["| mode | suite | system message | limit | tasks | n | accuracy (robust) | official | unparsed | run |",
              "|---|---|---|--:|--:|--:|--:|--:|--:|---|"]
     for run_dir in sorted(p.parent for p in root.glob("*/summary.json")):
@@ -43,8 +44,9 @@ def published_table(root: Path = PUBLISHED_DIR / "smollm2-135m-instruct") -> str
     return "\n".join(lines)
 
 
-def gate_baseline_table(run_dir: Path = BASELINES_DIR / "smollm2-135m-instruct") -> str:
+def gate_baseline_table(run_dir: str | Path = BASELINES_DIR / "smollm2-135m-instruct") -> str:
     """results/baselines/README-smollm2.md: the gate baseline's figures per task."""
+    run_dir = Path(run_dir)
     _, summary = _load(run_dir)
     lines = ["| task | n | accuracy (robust) | unparsed |", "|---|--:|--:|--:|"]
     for body in summary["variants"].values():
@@ -68,13 +70,13 @@ def _span(text: str, name: str, path: Path) -> tuple[int, int]:
     return start, text.index(end, start)
 
 
-def current(path: Path, name: str) -> str:
-    text = path.read_text(encoding="utf-8")
+def current(path: str | Path, name: str) -> str:
+    text = Path(path).read_text(encoding="utf-8")
     start, stop = _span(text, name, path)
     return text[start:stop].rstrip("\n")
 
 
-def update(only: Path | None = None) -> list[Path]:
+def update(only: str | Path | None = None) -> list[Path]:
     """Rewrite the tables (of `only`, or all); returns the files that changed."""
     changed = []
     for path, name, make in TABLES:

@@ -124,9 +124,11 @@ def test_asked_for_in_a_log_without_a_line_format_prints_the_bar_once():
     assert buf.getvalue().count("5/5") == 1 and "all tasks" in buf.getvalue()
 
 
-def test_run_in_a_log_counts_the_whole_run_cached_answers_included(tiny_checkpoint, data_dir, tmp_path, capsys):
+def test_run_in_a_log_counts_the_whole_run_cached_answers_included(tiny_checkpoint, data_dir, tmp_path, capsys,
+                                                                   monkeypatch):
     """A fresh run, the same run again (all cached: no "0/0"), and a longer one resumed from
     the cache ("3/5 (3 from the cache)", not "0/2")."""
+    monkeypatch.setenv("ORCA_CACHE_DIR", str(tmp_path / "cache"))  # other tests' answers would count as cached
     def run(limit, out):
         run_evaluation(RunConfig(suite="bbh/navigate", model=f"hf:{tiny_checkpoint}", limit=limit, max_new_tokens=2,
                                  data_dir=str(data_dir), output=str(tmp_path / out), progress=True))

@@ -13,7 +13,8 @@ from harness.data import SUITES, load_task_data
 
 
 def _width(text: str) -> int:
-    return max(len(line) for line in text.splitlines())
+    """The widest line, a path printed whole on its own line ("base:  PATH") aside."""
+    return max(len(line) for line in text.splitlines() if not line.startswith(("base:", "candidate:")))
 
 
 def _scored(tmp_path, data_dir, suite, capsys):
