@@ -16,7 +16,7 @@ benchmark item so the exact path runs too.
     function on a generated file of that many lines in a temporary folder (deleted after)
     and reports its peak RSS (ru_maxrss). Goal < 1 GB.
 
-    nice -n 10 python bench/decontaminate_throughput.py [--lines 20000] [--memory-lines 1000000]
+    nice -n 10 .venv/bin/python bench/decontaminate_throughput.py [--lines 20000] [--memory-lines 1000000]
 
 Last line: one JSON object of the figures.
 """

@@ -14,7 +14,7 @@ fastest round of each counts: on a shared machine the minimum is the least distu
 measurement. `ratio_vs_bare` = bare s / ours s (goal >= 0.95), `ratio_vs_lm_eval` =
 lm-eval s / ours s (>= 1: we are at least as fast). Last line: one JSON object.
 
-    python3 bench/eval_throughput.py                      # BBH, 27 tasks x 16, batch 64, 32 tokens
+    .venv/bin/python bench/eval_throughput.py                      # BBH, 27 tasks x 16, batch 64, 32 tokens
 
 With --model (a named model such as smollm2-135m-instruct, or a checkpoint folder) it
 measures at the scale users run -- BBH 27 x 4, the default 512-token budget -- against the
@@ -27,7 +27,7 @@ limit as well as the peers, in one process:
   no padding, nothing after a stop) and examples/s, `fraction_of_roofline` and
   `ratio_vs_lm_eval`.
 
-    python3 bench/eval_throughput.py --model smollm2-135m-instruct   # goals: >= 3 ex/s, >= 3x lm-eval, >= 0.30
+    .venv/bin/python bench/eval_throughput.py --model smollm2-135m-instruct   # goals: >= 3 ex/s, >= 3x lm-eval, >= 0.30
 """
 from __future__ import annotations
 

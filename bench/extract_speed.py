@@ -8,10 +8,11 @@ the best of a few repeats of each (shape, family) pair, averaged over the pairs.
 (time.process_time) because the dev machine is shared; wall time is printed for the 15 MB
 case too. Last line: one JSON object.
 
-    python bench/extract_speed.py
+    .venv/bin/python bench/extract_speed.py
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -50,7 +51,10 @@ def _cpu_seconds(text: str, family: str) -> float:
     return time.process_time() - t0
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    # No options, but --help (and a mistyped flag) must not start the benchmark.
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                            epilog=__doc__.split("\n\n", 1)[1]).parse_args(argv)
     us_per_kb: dict[str, float] = {}
     worst_pair_ratio = 0.0
     per_pair: dict[tuple[str, str], dict[int, float]] = {}

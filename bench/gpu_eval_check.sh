@@ -12,7 +12,9 @@
 # the checkpoint (2.2 GB) is made once under $ORCA_GPU_CHECK_DIR (default /tmp/orca-gpu-check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python}
+# the project's virtual environment (README set-up) unless PYTHON names another; no bare `python`,
+# which a machine with only python3 lacks
+PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 OUT=${ORCA_GPU_CHECK_DIR:-/tmp/orca-gpu-check}
 CKPT="$OUT/llama-1.1b-random-bf16"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"

@@ -20,7 +20,9 @@ set -u -o pipefail
 cd "$(dirname "$0")/.."
 RESULTS=${1:-${OUT:-results/gpu-train-check}}
 mkdir -p "$RESULTS"
-PY=${PYTHON:-python3}
+# the project's virtual environment (README set-up) unless PYTHON names another; no bare `python`,
+# which a machine with only python3 lacks
+PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 export ORCA_CACHE_DIR=${ORCA_CACHE_DIR:-/tmp/orca-gpu-check-cache}
 if [ -z "${ORCA_DATA_DIR:-}" ]; then

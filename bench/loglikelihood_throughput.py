@@ -6,7 +6,7 @@ The same loaded model (one HFLM instance, SmolLM2-135M-Instruct by default), the
 chat template), measured in the same process in alternating blocks after a warm-up of
 both. Also checks that both give the same numbers. Last line: one JSON object.
 
-    python bench/loglikelihood_throughput.py [--model smollm2-135m-instruct] [--questions 40]
+    .venv/bin/python bench/loglikelihood_throughput.py [--model smollm2-135m-instruct] [--questions 40]
 """
 from __future__ import annotations
 

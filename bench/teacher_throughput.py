@@ -7,7 +7,7 @@ limit (goal >= 0.95), the 429s provoked, and lost and duplicated queries (goal 0
 Baseline in the same run: the plain `openai` client (its own retries, no pacing, same
 concurrency) on a fresh server with the same limit.
 
-    python bench/teacher_throughput.py [--rpm 600] [--seconds 33]
+    .venv/bin/python bench/teacher_throughput.py [--rpm 600] [--seconds 33]
 
 Last line: one JSON object of the figures.
 """

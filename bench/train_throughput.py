@@ -27,8 +27,8 @@ L tokens (QK^T and AV, forward and backward). The peak is the bf16 dense figure 
 the detected GPU (PEAK_BF16_TFLOPS) or `--peak-tflops`. Prints figures and, last, one
 JSON line. Usage:
 
-    python bench/train_throughput.py [--examples 384] [--max-len 512]          # CPU, tiny model
-    python bench/train_throughput.py --device cuda --model-size 1b --examples 768 --max-len 2048
+    .venv/bin/python bench/train_throughput.py [--examples 384] [--max-len 512]          # CPU, tiny model
+    .venv/bin/python bench/train_throughput.py --device cuda --model-size 1b --examples 768 --max-len 2048
 """
 from __future__ import annotations
 

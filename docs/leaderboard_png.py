@@ -1,7 +1,7 @@
 """Make docs/leaderboard.png (the README's picture) from an `orca-eval report --format html` page.
 
     orca-eval report --all --format html --out /tmp/leaderboard.html
-    python docs/leaderboard_png.py /tmp/leaderboard.html docs/leaderboard.png
+    .venv/bin/python docs/leaderboard_png.py /tmp/leaderboard.html docs/leaderboard.png
 
 It stacks the page's per-suite ranking figures (the same PNG bytes the page embeds: every run and
 every reference model by like-for-like average, 95 % intervals, partial runs marked) into one

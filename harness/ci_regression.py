@@ -1,8 +1,8 @@
 """CI regression on a tiny checkpoint: train two stages, evaluate, gate against a committed baseline.
 
-    python -m harness.ci_regression                      # the gate (exit 1 on a significant regression)
-    python -m harness.ci_regression --refresh-baseline   # after an intended change: rewrite the baseline
-    python -m harness.ci_regression --break-training     # loss on the prompt, not the response: must fail
+    .venv/bin/python -m harness.ci_regression            # the gate (exit 1 on a significant regression)
+    .venv/bin/python -m harness.ci_regression --refresh-baseline   # after an intended change: rewrite the baseline
+    .venv/bin/python -m harness.ci_regression --break-training     # loss on the prompt, not the response: must fail
 
 What it does, in --work DIR (default results/runs/ci-tiny-regression, wiped first):
 1. writes a fixed, project-generated training set in the teacher collector's format --
@@ -101,8 +101,9 @@ def _teacher_line(rng: random.Random, i: int, stage: str, model: str, detailed: 
             "query": query, "model": model, "response": response, "finish_reason": "stop"}
 
 
-def write_ci_data(root: Path, n_stage1: int = 320, n_stage2: int = 160, n_eval: int = 60) -> dict:
+def write_ci_data(root: str | Path, n_stage1: int = 320, n_stage2: int = 160, n_eval: int = 60) -> dict:
     """Write the fixed training and evaluation sets (same bytes every time)."""
+    root = Path(root)
     rng = random.Random(20230605)
     stage1 = [_teacher_line(rng, i, "stage1", "gpt-3.5-turbo", detailed=False) for i in range(n_stage1)]
     stage2 = [_teacher_line(rng, i, "stage2", "gpt-4", detailed=True) for i in range(n_stage2)]
@@ -120,8 +121,9 @@ def write_ci_data(root: Path, n_stage1: int = 320, n_stage2: int = 160, n_eval: 
             "eval_data_dir": str(root / "evaldata")}
 
 
-def pipeline_config(work: Path, data: dict, loss_on: str = "response") -> dict:
+def pipeline_config(work: str | Path, data: dict, loss_on: str = "response") -> dict:
     """The CI's pipeline config (a plain mapping; written to WORK/pipeline.json)."""
+    work = Path(work)
     common = {"max_len": 256, "batch_size": 4, "grad_accum": 1, "warmup_ratio": 0.05, "min_lr_ratio": 0.1,
               "loss_on": loss_on, "weight_decay": 0.0}
     return {
@@ -139,8 +141,9 @@ def pipeline_config(work: Path, data: dict, loss_on: str = "response") -> dict:
     }
 
 
-def run_ci(work: Path = DEFAULT_WORK, loss_on: str = "response", console=None) -> Path:
+def run_ci(work: str | Path = DEFAULT_WORK, loss_on: str = "response", console=None) -> Path:
     """Generate data and run the pipeline in `work` (wiped first); returns the stage-2 run directory."""
+    work = Path(work)
     from harness.pipeline import parse_pipeline_config, run_pipeline
 
     if work.exists():
@@ -154,16 +157,19 @@ def run_ci(work: Path = DEFAULT_WORK, loss_on: str = "response", console=None) -
     return cfg.run_dir / "eval" / "stage2"
 
 
-def evaluate_random_init(work: Path) -> Path:
+def evaluate_random_init(work: str | Path) -> Path:
     """The evaluation of the random-init checkpoint the CI starts from (for the baseline's README)."""
+    work = Path(work)
     from harness.pipeline import evaluate_checkpoint, parse_pipeline_config
 
     cfg = parse_pipeline_config(json.loads((work / "pipeline.json").read_text()), work / "pipeline.json")
     return evaluate_checkpoint(cfg, cfg.train.output_dir / "init-tiny-0", work / "random-init")
 
 
-def refresh_baseline(candidate: Path, random_init: Path) -> Path:
+def refresh_baseline(candidate: str | Path, random_init: str | Path) -> Path:
     """Replace the committed baselines with this run's evaluations (atomically per directory)."""
+    candidate = Path(candidate)
+    random_init = Path(random_init)
     from harness.compare import compare_runs
     from harness.compare_render import render_markdown
 
@@ -172,18 +178,18 @@ def refresh_baseline(candidate: Path, random_init: Path) -> Path:
     learned = compare_runs(RANDOM_INIT_BASELINE, BASELINE)
     write_text_atomic(BASELINE.parent / "README-ci.md", (
         "# CI regression baselines\n\n"
-        "`ci-tiny/`: the stage-2 checkpoint of `python -m harness.ci_regression` evaluated in loglikelihood mode "
-        "on the CI's generated tasks (see harness/ci_regression.py). `ci-tiny-random-init/`: the random-init "
+        "`ci-tiny/`: the stage-2 checkpoint of `.venv/bin/python -m harness.ci_regression` evaluated in "
+        "loglikelihood mode on the CI's generated tasks (see harness/ci_regression.py). `ci-tiny-random-init/`: the random-init "
         "checkpoint that training starts from, on the same examples.\n\n"
         "Refresh after an intended change in training or evaluation:\n\n"
-        "    python -m harness.ci_regression --refresh-baseline\n"
+        "    .venv/bin/python -m harness.ci_regression --refresh-baseline\n"
         "    git add results/baselines && git commit -m 'Refresh CI baseline: <why>'\n\n"
         f"## What training buys: trained vs random init ({learned.verdict})\n\n" + render_markdown(learned)))
     return BASELINE
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.ci_regression", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python3 -m harness.ci_regression", description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"work directory (default {DEFAULT_WORK})")
     ap.add_argument("--baseline", type=Path, default=BASELINE, help=f"baseline run (default {BASELINE})")
     ap.add_argument("--refresh-baseline", action="store_true", help="write this run as the new baseline")

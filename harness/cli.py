@@ -26,8 +26,27 @@ COMMAND_MODULES = [
 ]
 
 
+class _ShowDefaults:
+    """A help-formatter mixin: every option's default in its help line (`--batch-size` showed neither help nor
+    default), unless the help already says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.default not in (None, False, argparse.SUPPRESS) and action.option_strings
+                and "default" not in text and "%(default)" not in text):
+            text += " (default: %(default)s)"
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with the project's one-line error (argparse prints the whole usage first)."""
+    """argparse with the project's one-line error (argparse prints the whole usage first)
+    and every option's default in --help (sub-commands are made with this class too)."""
+
+    def __init__(self, *args, **kwargs):
+        base = kwargs.get("formatter_class", argparse.HelpFormatter)
+        if not issubclass(base, _ShowDefaults):  # e.g. a command's RawDescriptionHelpFormatter
+            kwargs["formatter_class"] = type(base.__name__, (_ShowDefaults, base), {})
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         command = self.prog.partition(" ")[2]
@@ -52,27 +71,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _quiet_libraries() -> None:
     """Library chatter (weight-loading bars, accelerator notices) would bury our own
-    progress and turn a one-line error into a screenful."""
+    progress and turn a one-line error into a screenful.
+
+    Nothing heavy is imported here: `--help`, `tasks` and `system-messages` must start in
+    well under a second, and torch + transformers alone take several under load. The
+    environment variables cover transformers' verbosity and progress bars (it reads them
+    when it is first imported); the accelerator check waits for deepspeed's import."""
     import logging
-    import os
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    if "DS_ACCELERATOR" not in os.environ:
-        # deepspeed (imported by accelerate whenever installed) warns on every start of a
-        # machine without a GPU; naming the CPU accelerator is the documented way to say so.
-        import torch
-        if not torch.cuda.is_available():
-            os.environ["DS_ACCELERATOR"] = "cpu"
+    if "DS_ACCELERATOR" not in os.environ and not any(isinstance(f, _DeepSpeedAccelerator) for f in sys.meta_path):
+        sys.meta_path.insert(0, _DeepSpeedAccelerator())
     for name in ("transformers", "datasets", "lm_eval", "lm-eval", "DeepSpeed", "accelerate", "httpx"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    try:
+    if "transformers" in sys.modules:  # imported already (by a caller of main()): env vars are read too late
         from transformers.utils import logging as tlog
         tlog.disable_progress_bar()
         tlog.set_verbosity_error()
-    except ImportError:
-        pass
+
+
+class _DeepSpeedAccelerator:
+    """An import hook that names the CPU accelerator just before deepspeed is first
+    imported (accelerate imports it whenever installed), on a machine without a GPU:
+    deepspeed warns on every start otherwise, and DS_ACCELERATOR is the documented way to
+    say so. Asking torch for a GPU only then keeps torch out of commands that never load it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "deepspeed":
+            sys.meta_path.remove(self)
+            if "DS_ACCELERATOR" not in os.environ:
+                import torch
+                if not torch.cuda.is_available():
+                    os.environ["DS_ACCELERATOR"] = "cpu"
+        return None  # the normal finders import it
 
 
 class _GuardedStdout:

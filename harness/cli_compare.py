@@ -4,11 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.compare import compare_runs
-from harness.compare_render import print_table, render_markdown, render_text
 from orca.errors import check_output_file
 from orca.io import write_text_atomic
-from harness.stats import CORRECTIONS
+
+# harness.stats.CORRECTIONS, spelled out: importing harness.stats (scipy) here would cost
+# every `orca-eval` start, `--help` included, about a second (tests/test_startup.py checks
+# that the two agree).
+CORRECTIONS = ("holm", "bh")
 
 
 def register(sub) -> None:
@@ -38,13 +40,17 @@ def register(sub) -> None:
                    help="with repeated runs: compare repeat 0 (default) or each example's majority outcome")
     p.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    p.add_argument("--format", choices=("table", "markdown", "json"), default="table",
+                   help="table (terminal or log), markdown (a pull-request comment) or json")
     p.add_argument("--out", metavar="F", help="write the output to file F instead of stdout")
     p.set_defaults(func=run_compare)
 
 
 def run_compare(args: argparse.Namespace) -> int:
     """Run the comparison, print or write it, and return the gate's exit code."""
+    from harness.compare import compare_runs
+    from harness.compare_render import print_table, render_markdown, render_text
+
     if args.out:
         check_output_file(args.out, "--out")
     comparison = compare_runs(args.base_run, args.candidate_run, alpha=args.alpha, min_delta=args.min_delta,

@@ -8,11 +8,10 @@ from pathlib import Path
 from orca.errors import UserError, check_output_file
 from orca.io import write_text_atomic
 from harness.reference import DEFAULT_REFERENCE
-from harness.paths import RESULTS_DIR, RUNS_DIR
+from harness.paths import PUBLISHED_DIR, RUNS_DIR
 
 DEFAULT_RUNS_DIR = RUNS_DIR
 # Committed runs (results/published/<model>/<run>/): `--all` shows them beside your own runs.
-PUBLISHED_DIR = RESULTS_DIR / "published"
 
 
 def register(sub) -> None:

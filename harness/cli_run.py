@@ -21,7 +21,7 @@ def register(sub) -> None:
     p.add_argument("--suite", default="agieval", help="agieval | bbh | all | a task (agieval/lsat-ar, bbh/navigate)")
     p.add_argument("--model", default="default",
                    help="hf:PATH | openai:MODEL | vllm:PATH | gguf:PATH | a named model (orca-eval models) | "
-                        "default (a tiny random LLaMA made on first use)")
+                        "default (the project's tiny LLaMA, trained by orca-eval on first use: answers parse, scores near chance)")
     p.add_argument("--system-message", action="append", dest="system_messages", metavar="V",
                    help="id 1..16 (Orca paper Table 2; 1 = empty), none, literal text or @file; repeat for "
                         "several variants (default: 1)")
@@ -32,10 +32,10 @@ def register(sub) -> None:
                    help="rows generated together (default: chosen from memory, at most 64 on CPU, 256 on a GPU; "
                         "HFLM fallbacks use 16)")
     p.add_argument("--max-new-tokens", type=_positive_int,
-                   help="generation budget per answer (default 512; 32 for the random default model)")
+                   help="generation budget per answer (default 512; 32 for the default model)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); the paper sampled Orca at 0.7")
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (with --temperature > 0)")
+    p.add_argument("--seed", type=int, default=1234, help="seed of sampled decoding")
     p.add_argument("--repeats", type=_positive_int, default=1, help="sample K times, report mean ± spread")
     p.add_argument("--output", help="run directory (default results/runs/<name>)")
     p.add_argument("--name", help="run name recorded in run.json")
@@ -54,20 +54,21 @@ def register(sub) -> None:
     p.add_argument("--revision", help="model revision to record (and load, for hub models)")
     p.add_argument("--no-cache", action="store_true", help="recompute every output (the shared cache is not read, "
                    "and its entries are never replaced)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
     p.set_defaults(func=cmd_run)
 
     s = sub.add_parser("score", help="score generations made elsewhere (predictions JSONL)")
     s.add_argument("--suite", help="required unless only explaining a run")
     s.add_argument("--predictions", help="JSONL: task, prediction, and doc_id/index/input/target")
-    s.add_argument("--explain", nargs="?", const=True, metavar="RUN_DIR",
+    s.add_argument("--explain", nargs="?", const=True, metavar="RUN",
                    help="print every example whose verdict differs between the robust and official extractors "
-                        "(of RUN_DIR, or of the run just scored)")
-    s.add_argument("--output")
-    s.add_argument("--name")
-    s.add_argument("--data-dir")
+                        "(of RUN, a run directory or a run name under results/runs as `report` takes, or of the "
+                        "run just scored)")
+    s.add_argument("--output", help="run directory (default results/runs/scored-<predictions file name>)")
+    s.add_argument("--name", help="run name recorded in run.json")
+    s.add_argument("--data-dir", help="benchmark data (default $ORCA_DATA_DIR, else ../shared/data)")
     s.add_argument("--system-message", default="1", help="the variant the predictions were made under")
-    s.add_argument("--prompt-style", default="orca")
+    s.add_argument("--prompt-style", default="orca", help="the prompt style the predictions were made with")
     s.set_defaults(func=cmd_score)
 
     m = sub.add_parser("system-messages", help="list the 16 system messages of the Orca paper")
@@ -103,12 +104,16 @@ def cmd_score(args) -> int:
     from harness.terminal import print_run_summary
 
     if isinstance(args.explain, str):
+        from harness import paths
+        from harness.report.build import resolve_run_dirs
+
         if args.predictions:
-            raise UserError("score: --explain RUN_DIR explains an existing run; with --predictions give --explain alone")
-        explain_run(args.explain)
+            raise UserError("score: --explain RUN explains an existing run; with --predictions give --explain alone")
+        (run,) = resolve_run_dirs([args.explain], paths.RUNS_DIR)  # a path, or a name as `report` takes
+        explain_run(run)
         return 0
     if not args.suite or not args.predictions:
-        raise UserError("score: --suite and --predictions are required (or --explain RUN_DIR alone)")
+        raise UserError("score: --suite and --predictions are required (or --explain RUN alone)")
     run_dir = score_predictions(args.predictions, args.suite, args.output, args.data_dir, args.system_message,
                                 args.prompt_style, args.name)
     print_run_summary(run_dir)

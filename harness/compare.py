@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from orca.errors import UserError
+from harness.display import pct
 from harness.pairing import Pairing, first_repeats, pair_examples, rows_by_doc, template_note
 from harness.results import RunResult, load_run, task_file_name
 from harness.stats import (CORRECTIONS, PairedCounts, adjust_pvalues, bootstrap_macro_delta, mcnemar_exact,
@@ -156,7 +157,7 @@ class Comparison:
         """One line for CI logs naming what regressed."""
         if self.verdict != REGRESSED:
             return f"no significant regression beyond {points_text(self.min_delta)}"
-        parts = [f"{_label(r)} {r.delta:+.1f}" for r in self.regressions]
+        parts = [f"{_label(r)} {pct(r.delta, sign=True)}" for r in self.regressions]
         return (f"{len(parts)} significant regression(s) beyond {points_text(self.min_delta)}: "
                 + ", ".join(parts[:8]) + (" ..." if len(parts) > 8 else ""))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from harness.compare import (IMPROVED, NO_CHANGE, REGRESSED, Comparison, SuiteComparison, TaskComparison,
                              points_text)
+from harness.display import pct
 from harness.terminal import print_fitting
 
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
@@ -13,44 +14,73 @@ _STYLE = {IMPROVED: "green", REGRESSED: "bold red", NO_CHANGE: "dim"}
 _MARK = {IMPROVED: "✅ improved", REGRESSED: "❌ regressed", NO_CHANGE: "no significant change"}
 
 
+def _interval(ci) -> str:
+    return f"[{pct(ci[0], sign=True)}, {pct(ci[1], sign=True)}]"
+
+
 def _p(p: float) -> str:
     return "<0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
-def print_table(c: Comparison, console=None) -> None:
-    """Print the comparison as rich tables (suites, then tasks) to `console`."""
-    from rich.console import Console
+_SHORT = {IMPROVED: "improved", REGRESSED: "regressed", NO_CHANGE: "-"}
+
+
+def _tables(c: Comparison, corr: str, compact: bool) -> list:
+    """The suites and tasks tables. `compact`: what fits 80 columns for AGIEval's task
+    names -- the variant column only with several variants, task names without their
+    suite when there is one suite, corrected p only (the raw one is in --format json),
+    short headers (units in the title), "-" for no significant change, no box."""
     from rich.table import Table
 
-    from rich.markup import escape
-
-    if console is None:
-        console = Console()
-        if not console.is_terminal:  # piped into a CI log: do not squeeze the tables to 80 columns
-            console = Console(width=160)
-    corr = CORRECTION_NAMES[c.correction]
-    console.print(f"[bold]orca-eval compare[/bold]  base: {escape(c.base)}  candidate: {escape(c.candidate)}")
-    suites = Table(title="Suites (macro average over tasks; paired bootstrap, "
-                         f"{c.bootstrap} resamples, seed {c.seed})", title_justify="left")
-    for col in ("variant", "suite", "tasks", "n", "base %", "cand %", "Δ pts", "95% CI", "p", f"p ({corr})",
-                "verdict"):
-        suites.add_column(col, justify="left" if col in ("variant", "suite", "verdict") else "right")
-    for s in c.suites:
-        suites.add_row(s.variant, s.suite, str(s.n_tasks), str(s.n), f"{s.base_accuracy:.2f}",
-                       f"{s.cand_accuracy:.2f}", f"{s.delta:+.2f}", f"[{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]",
-                       _p(s.p_value), _p(s.p_adjusted), s.verdict, style=_STYLE[s.verdict])
-    tasks = Table(title=f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)",
-                  title_justify="left")
-    for col in ("variant", "task", "n", "base %", "cand %", "Δ pts", "lost", "gained", "p", f"p ({corr})",
-                "verdict"):
-        tasks.add_column(col, justify="left" if col in ("variant", "task", "verdict") else "right")
+    variants = not compact or len({r.variant for r in c.tasks}) > 1
+    one_suite = compact and len({t.suite for t in c.tasks}) == 1
+    style = {"box": None, "padding": (0, 1), "pad_edge": False} if compact else {}
+    h = ({"base": "base", "cand": "cand", "delta": "Δ", "gained": "gain"} if compact else
+         {"base": "base %", "cand": "cand %", "delta": "Δ pts", "gained": "gained"})
+    units = "; accuracy %, Δ in points" if compact else ""
+    suites = Table(title=(f"Suites (macro average; paired bootstrap, {c.bootstrap} resamples, seed {c.seed}{units})"
+                          if compact else "Suites (macro average over tasks; paired bootstrap, "
+                          f"{c.bootstrap} resamples, seed {c.seed})"), title_justify="left", **style)
+    cols = ["variant"] * variants + ["suite", "tasks", "n", h["base"], h["cand"], h["delta"], "95% CI"] + \
+        ["p"] * (not compact) + [f"p ({corr})", "verdict"]
+    for col in cols:
+        suites.add_column(col, justify="left" if col in ("variant", "suite", "verdict") else "right", no_wrap=True)
+    for r in c.suites:
+        suites.add_row(*[r.variant] * variants, r.suite, str(r.n_tasks), str(r.n), pct(r.base_accuracy),
+                       pct(r.cand_accuracy), pct(r.delta, sign=True), _interval(r.ci95),
+                       *[_p(r.p_value)] * (not compact), _p(r.p_adjusted),
+                       _SHORT[r.verdict] if compact else r.verdict, style=_STYLE[r.verdict])
+    of = f" of {c.tasks[0].suite}" if one_suite and c.tasks else ""
+    tasks = Table(title=f"Tasks{of} (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)",
+                  title_justify="left", **style)
+    cols = ["variant"] * variants + ["task", "n", h["base"], h["cand"], h["delta"], "lost", h["gained"]] + \
+        ["p"] * (not compact) + [f"p ({corr})", "verdict"]
+    for col in cols:
+        tasks.add_column(col, justify="left" if col in ("variant", "task", "verdict") else "right", no_wrap=True)
     for t in c.tasks:
-        tasks.add_row(t.variant, t.task, str(t.n), f"{t.base_accuracy:.2f}", f"{t.cand_accuracy:.2f}",
-                      f"{t.delta:+.2f}", str(t.lost), str(t.gained), _p(t.p_value), _p(t.p_adjusted),
-                      t.verdict, style=_STYLE[t.verdict])
-    # Below the width the tables need, one line per suite and task instead: a squeezed
-    # table would cut task names and p-values to ellipses (harness/terminal.py).
-    print_fitting(console, [[suites, tasks]], lambda: _long_lines(c, corr))
+        tasks.add_row(*[t.variant] * variants, t.task.split("/", 1)[1] if one_suite else t.task, str(t.n),
+                      pct(t.base_accuracy), pct(t.cand_accuracy), pct(t.delta, sign=True), str(t.lost),
+                      str(t.gained), *[_p(t.p_value)] * (not compact), _p(t.p_adjusted),
+                      _SHORT[t.verdict] if compact else t.verdict, style=_STYLE[t.verdict])
+    return [suites, tasks]
+
+
+def print_table(c: Comparison, console=None) -> None:
+    """Print the comparison to `console` (a terminal at its width; a pipe or CI log at 80
+    columns, or $COLUMNS): the full tables when they fit, else the compact ones, else
+    six short lines per suite and task (harness/terminal.py's rule: nothing is ever cut)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.text import Text
+
+    console = console or Console()
+    corr = CORRECTION_NAMES[c.correction]
+    console.print("[bold]orca-eval compare[/bold]")
+    console.print(Text(f"base:      {c.base}\ncandidate: {c.candidate}"), soft_wrap=True)
+    used = print_fitting(console, [_tables(c, corr, compact=False), _tables(c, corr, compact=True)],
+                         lambda: _long_lines(c, corr))
+    if used == "table 1" and any(r.verdict == NO_CHANGE for r in [*c.suites, *c.tasks]):
+        console.print("verdict -: no significant change", style="dim")
     for note in c.notes:
         console.print(f"note: {escape(note)}")
     console.print(f"[bold]verdict: {c.verdict}[/bold] (alpha {c.alpha:g}, min delta {points_text(c.min_delta)}; "
@@ -59,13 +89,14 @@ def print_table(c: Comparison, console=None) -> None:
 
 def _long_lines(c: Comparison, corr: str) -> list[str]:
     def block(r: TaskComparison | SuiteComparison, name: str, counts: str, delta: str) -> list[str]:
+        # short lines: this is the layout for consoles too narrow for any table (40 columns too)
         return [f"{r.variant} {name}", f"  {r.verdict}", f"  {counts}",
-                f"  base {r.base_accuracy:.2f} %, cand {r.cand_accuracy:.2f} %", f"  Δ {r.delta:+.2f} pts{delta}",
-                f"  p {_p(r.p_value)}, p ({corr}) {_p(r.p_adjusted)}"]
+                f"  base {pct(r.base_accuracy)} %, cand {pct(r.cand_accuracy)} %",
+                f"  Δ {pct(r.delta, sign=True)} pts{delta}", f"  p {_p(r.p_value)}, p ({corr}) {_p(r.p_adjusted)}"]
 
     lines = [f"Suites (macro average over tasks; paired bootstrap, {c.bootstrap} resamples, seed {c.seed})"]
     for s in c.suites:
-        lines += block(s, s.suite, f"{s.n_tasks} tasks, n {s.n}", f", 95% CI [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}]")
+        lines += block(s, s.suite, f"{s.n_tasks} tasks, n {s.n}", f", 95% CI {_interval(s.ci95)}")
     lines.append(f"Tasks (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)")
     for t in c.tasks:
         lines += block(t, t.task, f"n {t.n}, lost {t.lost}, gained {t.gained}", "")
@@ -85,15 +116,15 @@ def render_markdown(c: Comparison) -> str:
         "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for s in c.suites:
-        lines.append(f"| {s.variant} | {s.suite} | {s.n_tasks} | {s.n} | {s.base_accuracy:.2f} | "
-                     f"{s.cand_accuracy:.2f} | {s.delta:+.2f} | [{s.ci95[0]:+.2f}, {s.ci95[1]:+.2f}] | "
+        lines.append(f"| {s.variant} | {s.suite} | {s.n_tasks} | {s.n} | {pct(s.base_accuracy)} | "
+                     f"{pct(s.cand_accuracy)} | {pct(s.delta, sign=True)} | {_interval(s.ci95)} | "
                      f"{_p(s.p_adjusted)} | {_MARK[s.verdict]} |")
     header = ["| variant | task | n | base % | cand % | Δ pts | lost | gained | p | p (corrected) | verdict |",
               "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
 
     def row(t: TaskComparison) -> str:
-        return (f"| {t.variant} | {t.task} | {t.n} | {t.base_accuracy:.2f} | {t.cand_accuracy:.2f} | "
-                f"{t.delta:+.2f} | {t.lost} | {t.gained} | {_p(t.p_value)} | {_p(t.p_adjusted)} | "
+        return (f"| {t.variant} | {t.task} | {t.n} | {pct(t.base_accuracy)} | {pct(t.cand_accuracy)} | "
+                f"{pct(t.delta, sign=True)} | {t.lost} | {t.gained} | {_p(t.p_value)} | {_p(t.p_adjusted)} | "
                 f"{_MARK[t.verdict]} |")
 
     significant = [t for t in c.tasks if t.verdict != NO_CHANGE]

@@ -76,8 +76,9 @@ def _find(candidates: list[Path], task: str, root: Path) -> Path:
     raise UserError(f"{task}: data file not found under {root} (looked for {candidates[0].relative_to(root)})")
 
 
-def parse_agieval_jsonl(path: Path) -> list[dict]:
+def parse_agieval_jsonl(path: str | Path) -> list[dict]:
     """AGIEval v1 JSONL: one {passage, question, options, label} object per line."""
+    path = Path(path)
     docs = [validate_agieval_doc(row, where) for where, row in iter_jsonl_objects(path, "AGIEval file")]
     if not docs:
         raise UserError(f"{path}: no examples")
@@ -107,8 +108,9 @@ def validate_agieval_doc(row, where: str) -> dict:
     return {"passage": passage, "question": row["question"], "options": options, "label": label}
 
 
-def parse_bbh_json(path: Path) -> list[dict]:
+def parse_bbh_json(path: str | Path) -> list[dict]:
     """BBH task JSON: {"examples": [{"input", "target"}, ...]}."""
+    path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:

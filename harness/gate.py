@@ -1,8 +1,8 @@
 """CI regression gate on a real small model: SmolLM2-135M-Instruct on a fixed subset.
 
-    python -m harness.gate                        # evaluate the subset, compare with the baseline (exit 1 on a regression)
-    python -m harness.gate --model hf:DIR         # the same subset and baseline for another checkpoint
-    python -m harness.gate --refresh-baseline     # after an intended change: rewrite the committed baseline
+    .venv/bin/python -m harness.gate              # evaluate the subset, compare with the baseline (exit 1 on a regression)
+    .venv/bin/python -m harness.gate --model hf:DIR         # the same subset and baseline for another checkpoint
+    .venv/bin/python -m harness.gate --refresh-baseline     # after an intended change: rewrite the committed baseline
 
 What it runs (`gate_run_args`, the same `orca-eval` commands a person would type):
 
@@ -43,24 +43,28 @@ BASELINE = BASELINES_DIR / GATE_MODEL
 DEFAULT_WORK = RUNS_DIR / "ci-gate-smollm2"
 
 
-def gate_run_args(model: str, output: Path) -> list[str]:
+def gate_run_args(model: str, output: str | Path) -> list[str]:
     """The `orca-eval run` arguments of the gate's evaluation."""
+    output = Path(output)
     return ["run", "--model", model, "--suite", ",".join(GATE_TASKS), "--limit", str(GATE_LIMIT),
             "--mode", "generate", "--max-new-tokens", str(GATE_MAX_NEW_TOKENS), "--system-message", "1",
             "--dtype", GATE_DTYPE, "--output", str(output), "--no-progress"]
 
 
-def evaluate(model: str, work: Path) -> int:
+def evaluate(model: str, work: str | Path) -> int:
     """Evaluate `model` on the gate's subset into WORK/run (the output cache makes a rerun of an
     unchanged model instant); returns the run's exit status (it has printed any error itself)."""
+    work = Path(work)
     from harness.cli import main as cli_main
 
     return cli_main(gate_run_args(model, work / "run"))
 
 
-def compare_with_baseline(baseline: Path, candidate: Path) -> int:
+def compare_with_baseline(baseline: str | Path, candidate: str | Path) -> int:
     """`orca-eval compare BASELINE CANDIDATE --fail-on-regression` (exit 1 on a regression; the same
     command CI logs show), once there is a baseline."""
+    baseline = Path(baseline)
+    candidate = Path(candidate)
     from harness.cli import main as cli_main
 
     if not (baseline / "summary.json").exists():
@@ -68,18 +72,22 @@ def compare_with_baseline(baseline: Path, candidate: Path) -> int:
     return cli_main(["compare", str(baseline), str(candidate), "--fail-on-regression"])
 
 
-def refresh_or_compare(candidate: Path, baseline: Path, refresh: Callable[[Path], Path] | None) -> int:
+def refresh_or_compare(candidate: str | Path, baseline: str | Path, refresh: Callable[[Path], Path] | None) -> int:
     """How both gates (this one and harness/ci_regression.py) end: with `refresh`, the candidate run
     becomes the committed baseline (`refresh` returns where it went); else it is compared with
     `baseline`, exit 1 on a significant regression."""
+    candidate = Path(candidate)
+    baseline = Path(baseline)
     if refresh is not None:
         print(f"baseline refreshed: {refresh(candidate)} (commit results/baselines)")
         return 0
     return compare_with_baseline(baseline, candidate)
 
 
-def replace_directory(src: Path, dst: Path) -> None:
+def replace_directory(src: str | Path, dst: str | Path) -> None:
     """Copy `src` over `dst`; the old `dst` is kept until the copy is whole."""
+    src = Path(src)
+    dst = Path(dst)
     tmp = dst.with_name(dst.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(src, tmp)
@@ -87,10 +95,12 @@ def replace_directory(src: Path, dst: Path) -> None:
     tmp.rename(dst)
 
 
-def damage_checkpoint(src: Path, dst: Path, noise: float = 0.5, seed: int = 0) -> Path:
+def damage_checkpoint(src: str | Path, dst: str | Path, noise: float = 0.5, seed: int = 0) -> Path:
     """A deliberately broken copy of the checkpoint at `src`: Gaussian noise of `noise` times
     each weight matrix's own standard deviation added to every matrix (norms and biases kept).
     It exists to prove the gate rejects a damaged model."""
+    src = Path(src)
+    dst = Path(dst)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -109,14 +119,18 @@ def damage_checkpoint(src: Path, dst: Path, noise: float = 0.5, seed: int = 0) -
     return dst
 
 
-def refresh_baseline(candidate: Path) -> Path:
-    """Replace the committed baseline with this run."""
+def refresh_baseline(candidate: str | Path) -> Path:
+    """Replace the committed baseline with this run, and the figures its README quotes."""
+    from harness.doc_tables import update
+
+    candidate = Path(candidate)
     replace_directory(candidate, BASELINE)
+    update(BASELINES_DIR / "README-smollm2.md")
     return BASELINE
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.gate", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python3 -m harness.gate", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=GATE_MODEL, help=f"model to gate (default {GATE_MODEL})")
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"work directory (default {DEFAULT_WORK})")
     ap.add_argument("--baseline", type=Path, default=BASELINE, help=f"baseline run (default {BASELINE})")

@@ -40,8 +40,9 @@ def _import_gguf(spec: str):
     return gguf
 
 
-def check_gguf_file(path: Path, spec: str) -> None:
+def check_gguf_file(path: str | Path, spec: str) -> None:
     """A one-line UserError unless `path` is a file that starts like a GGUF file."""
+    path = Path(path)
     if not path.exists():
         raise UserError(f"--model {spec}: {path} does not exist")
     if not path.is_file():
@@ -52,9 +53,10 @@ def check_gguf_file(path: Path, spec: str) -> None:
         raise UserError(f"--model {spec}: {path} is not a GGUF file (it does not start with the bytes 'GGUF')")
 
 
-def read_gguf_header(path: Path, spec: str) -> dict:
+def read_gguf_header(path: str | Path, spec: str) -> dict:
     """Architecture and quantization of a GGUF file, checking it is whole; a one-line
     UserError for a missing, non-GGUF, truncated or damaged file."""
+    path = Path(path)
     check_gguf_file(path, spec)
     gguf = _import_gguf(spec)
     try:
@@ -103,10 +105,11 @@ class _FileLock:
         os.close(self.fd)
 
 
-def convert_gguf(path: Path, sha256: str, spec: str, log=None) -> tuple[Path, dict]:
+def convert_gguf(path: str | Path, sha256: str, spec: str, log=None) -> tuple[Path, dict]:
     """The plain checkpoint of the GGUF file at `path` (hash `sha256`) and the file's
     header, converting it on first use. Later calls read the header recorded with the
     conversion: the reader is slow on large vocabularies (seconds per parse)."""
+    path = Path(path)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     final = converted_dir_for(sha256)
     if not final.is_dir() or _damage(final):

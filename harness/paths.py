@@ -9,3 +9,4 @@ TASKS_DIR = PROJECT_ROOT / "tasks"
 RESULTS_DIR = PROJECT_ROOT / "results"
 RUNS_DIR = RESULTS_DIR / "runs"            # default home of `orca-eval run/score --output`
 BASELINES_DIR = RESULTS_DIR / "baselines"  # committed baselines of the CI gates
+PUBLISHED_DIR = RESULTS_DIR / "published"  # committed runs that `report --all` shows

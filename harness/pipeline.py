@@ -274,8 +274,10 @@ def _read_marker(marker: Path) -> dict:
     return saved
 
 
-def evaluate_checkpoint(cfg: PipelineConfig, checkpoint: Path, out_dir: Path) -> Path:
+def evaluate_checkpoint(cfg: PipelineConfig, checkpoint: str | Path, out_dir: str | Path) -> Path:
     """Evaluate a checkpoint with the harness runner into out_dir."""
+    checkpoint = Path(checkpoint)
+    out_dir = Path(out_dir)
     from harness.runner import run_evaluation
 
     return Path(run_evaluation(_eval_run_config(cfg.evaluate, checkpoint, out_dir)))

@@ -13,6 +13,7 @@ import sys
 from datetime import datetime, timezone
 from importlib import metadata
 
+from harness.finished import code_fingerprint
 from harness.prompts import SystemVariant
 from harness.scoring import damaged_targets
 from orca.paths import PROJECT_ROOT
@@ -88,6 +89,7 @@ def run_metadata(*, name: str, model: dict, suite: str, tasks: list[str], mode: 
         "data": data,
         "packages": package_versions(),
         "git_commit": git_commit(),
+        "code": code_fingerprint(),  # harness/finished.py: a finished run is reused only by the same code
     }
     if record_command:
         meta["command"] = command_line()

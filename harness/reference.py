@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orca.errors import UserError
+from harness.display import round_half_up  # noqa: F401  (reference figures are rounded as displayed)
 from harness.paths import RESULTS_DIR
 
 REFERENCE_DIR = RESULTS_DIR / "reference"
@@ -218,12 +219,6 @@ def _parse(raw: dict, path: Path) -> ReferenceSet:
     return ReferenceSet(name=raw.get("name") or path.stem, title=raw.get("title") or path.stem,
                         citation=_need(citation, "paper", f"{where}: citation", str), url=citation.get("url"),
                         path=path, suites=suites, setting=raw.get("setting"))
-
-
-def round_half_up(value: float, digits: int = 1) -> float:
-    """Round as papers print (42.8625 -> 42.9), not banker's rounding."""
-    q = 10 ** digits
-    return math.floor(value * q + 0.5 + 1e-9) / q
 
 
 def average_consistency(model: ReferenceModel, tasks: list[str]) -> dict:

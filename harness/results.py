@@ -37,13 +37,14 @@ def task_from_file_name(name: str) -> str:
 
 
 def wilson_ci95(correct: int, n: int) -> list[float]:
-    """95 % Wilson score interval for a proportion, in percent (two decimals)."""
+    """95 % Wilson score interval for a proportion, in percent (full precision, like every
+    figure in summary.json: harness/display.py rounds for display)."""
     if n == 0:
         return [0.0, 0.0]
     from scipy.stats import binomtest  # here: scipy is slow to import, and only summarising needs it
 
     ci = binomtest(correct, n).proportion_ci(confidence_level=0.95, method="wilson")
-    return [round(100 * float(ci.low), 2), round(100 * float(ci.high), 2)]
+    return [100 * float(ci.low), 100 * float(ci.high)]
 
 
 def summarize_task(rows: list[dict], n_total: int | None = None) -> dict:
@@ -60,11 +61,11 @@ def summarize_task(rows: list[dict], n_total: int | None = None) -> dict:
     out = {
         "n": n,
         "correct": correct,
-        "accuracy": round(100 * correct / n, 2) if n else 0.0,
+        "accuracy": 100 * correct / n if n else 0.0,
         "ci95": wilson_ci95(correct, n),
         "unparsed": unparsed,
-        "unparsed_rate": round(100 * unparsed / n, 2) if n else 0.0,
-        "accuracy_official": round(100 * correct_off / n, 2) if n else 0.0,
+        "unparsed_rate": 100 * unparsed / n if n else 0.0,
+        "accuracy_official": 100 * correct_off / n if n else 0.0,
     }
     if n_total is not None:
         out["n_total"] = n_total
@@ -79,16 +80,20 @@ def summarize_task(rows: list[dict], n_total: int | None = None) -> dict:
         mean = sum(accs) / len(accs)
         std = math.sqrt(sum((a - mean) ** 2 for a in accs) / (len(accs) - 1))
         pooled = sum(bool(r["correct"]) for rs in reps for r in rs)
-        out.update(repeats=len(accs), accuracy=round(mean, 2), accuracy_std=round(std, 2),
-                   accuracy_min=round(min(accs), 2), accuracy_max=round(max(accs), 2),
-                   accuracy_official=round(sum(offs) / len(offs), 2),
-                   unparsed_rate=round(sum(unp) / len(unp), 2),
+        out.update(repeats=len(accs), accuracy=mean, accuracy_std=std,
+                   accuracy_min=min(accs), accuracy_max=max(accs),
+                   accuracy_official=sum(offs) / len(offs),
+                   unparsed_rate=sum(unp) / len(unp),
                    ci95=wilson_ci95(pooled, sum(len(rs) for rs in reps)))
     return out
 
 
 def summarize_variant(task_rows: dict[str, list[dict]], n_totals: dict[str, int] | None = None) -> dict:
-    """`{"tasks": {...}, "suites": {...}}` for one variant; suites macro-average tasks."""
+    """`{"tasks": {...}, "suites": {...}}` for one variant; suites macro-average tasks.
+
+    Nothing is rounded here. A suite average of rounded task figures, rounded again, is
+    not what `report` and `compare` compute from the same run (23.85 stored, 23.8475
+    recomputed: "23.9" beside "23.8"); every view rounds once, in harness/display.py."""
     tasks = {t: summarize_task(rows, (n_totals or {}).get(t)) for t, rows in sorted(task_rows.items())}
     suites: dict[str, list[float]] = {}
     suites_off: dict[str, list[float]] = {}
@@ -99,8 +104,8 @@ def summarize_variant(task_rows: dict[str, list[dict]], n_totals: dict[str, int]
     return {
         "tasks": tasks,
         "suites": {
-            k: {"accuracy": round(sum(v) / len(v), 2), "n_tasks": len(v),
-                "accuracy_official": round(sum(suites_off[k]) / len(v), 2)}
+            k: {"accuracy": sum(v) / len(v), "n_tasks": len(v),
+                "accuracy_official": sum(suites_off[k]) / len(v)}
             for k, v in sorted(suites.items())
         },
     }
@@ -143,9 +148,10 @@ def write_run_meta(run_dir: str | Path, meta: dict) -> None:
     write_json_atomic(Path(run_dir) / "run.json", meta)
 
 
-def read_json_object(path: Path, what: str = "file") -> dict:
+def read_json_object(path: str | Path, what: str = "file") -> dict:
     """A JSON file whose top level must be an object; every way it can be wrong is one
     UserError naming the file (and line)."""
+    path = Path(path)
     from orca.errors import missing_file_message
 
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.paths import RUNS_DIR
+from harness.paths import BASELINES_DIR, PUBLISHED_DIR, RUNS_DIR
 from orca.errors import UserError
 
 # The lock a running `run` holds in its folder (orca.io.OneWriter); not part of the run.
@@ -24,12 +24,13 @@ IDENTITY_FIELDS = ("model.fingerprint", "tasks", "mode", "prompt_style", "varian
 
 
 def output_dir(output: str | Path | None, default_name: str) -> Path:
-    """`--output` if given, else `results/runs/<default_name>`. A name must stay inside
+    """`--output` if given (see check_output), else `results/runs/<default_name>`. A name must stay inside
     results/runs (`--name ../../x` wrote outside it); an `--output` that is a dangling
     symlink or a symlink loop is said to be one (mkdir's own word was "File exists")."""
     if output:
         path = Path(output)
         _check_link(path)
+        check_output(output)
         return path
     if default_name in ("", ".", "..") or any(c in default_name for c in "/\\\0"):
         raise UserError(f"--name {default_name!r}: must be a plain folder name under {RUNS_DIR} "
@@ -53,10 +54,26 @@ def _check_link(path: Path) -> None:
                         "folder, or give another --output") from None
 
 
-def existing_run_meta(run_dir: Path) -> dict | None:
+def check_output(output: str | Path | None) -> None:
+    """Refuse an `--output` under results/published/ or results/baselines/: re-running a
+    committed run's command into its own folder rewrote run.json (and, killed, left
+    `finished_at: null` beside the old summary); a reproduction goes to a new folder and is
+    compared with the committed one. `run` calls this before loading the model."""
+    if not output:
+        return
+    path = Path(output).resolve()
+    for committed in (PUBLISHED_DIR, BASELINES_DIR):
+        if path.is_relative_to(committed.resolve()):
+            raise UserError(f"--output {output}: inside {committed.relative_to(committed.parent.parent)}/, "
+                            "where committed runs are kept; write to a new folder and compare: "
+                            f"orca-eval compare {output} NEW_FOLDER")
+
+
+def existing_run_meta(run_dir: str | Path) -> dict | None:
     """What an `--output` folder already holds, for `run` and `score` alike: None for a new or
     empty folder, else its run.json; a file, a non-empty folder without a run, or a corrupt
     run.json is refused (the commands then compare the identity of the old run with theirs)."""
+    run_dir = Path(run_dir)
     meta_path = run_dir / "run.json"
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"--output {run_dir}: is a file, not a directory")
@@ -79,8 +96,9 @@ def _get(d: dict, dotted: str):
     return d
 
 
-def check_same_run(run_dir: Path, meta: dict) -> None:
+def check_same_run(run_dir: str | Path, meta: dict) -> None:
     """`run`: the folder is new, empty, or holds this same run (IDENTITY_FIELDS), to resume."""
+    run_dir = Path(run_dir)
     old = existing_run_meta(run_dir)
     if old is None:
         return
@@ -91,10 +109,11 @@ def check_same_run(run_dir: Path, meta: dict) -> None:
                             "choose another --output")
 
 
-def check_same_predictions(run_dir: Path, spec: str, source: Path | None = None, variant: str | None = None) -> None:
+def check_same_predictions(run_dir: str | Path, spec: str, source: Path | None = None, variant: str | None = None) -> None:
     """`score`: the folder is new, empty, or holds a scoring of the same predictions file
     (the same file, not just the same file name: two models' `preds.jsonl` are two runs)
     under the same system message (a re-score as sm2 would leave sm1's results beside it)."""
+    run_dir = Path(run_dir)
     old = existing_run_meta(run_dir)
     if old is None:
         return

@@ -11,6 +11,8 @@ empty, or this same run, resumed) is harness/run_dir.py's rule.
 """
 from __future__ import annotations
 
+import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,12 +23,13 @@ from harness.backends import Decoding, make_backend
 from harness.backend_flags import check_backend_flags
 from harness.cache import OutputCache, request_key
 from harness.data import load_task_data, resolve_tasks
+from harness.finished import finished_run
 from orca.errors import UserError
 from orca.io import OneWriter, sha256_text
 from harness.prompts import PROMPT_STYLES, SystemVariant, parse_system_variant, user_prompt
 from harness.provenance import data_record, run_metadata, utc_now
 from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
-from harness.run_dir import LOCK_NAME, check_same_run, output_dir
+from harness.run_dir import LOCK_NAME, check_output, check_same_run, output_dir
 from harness.scoring import score_output, task_family, task_options, task_target
 from harness.taskdefs import all_tasks, suite_module
 from orca.paths import cache_dir, data_dir
@@ -48,7 +51,7 @@ class RunConfig:
     mode: str = "generate"
     prompt_style: str = "orca"
     batch_size: int | None = None       # rows per step; None: chosen from memory (harness/engine.py)
-    max_new_tokens: int | None = None   # 512, or 32 for the random default model
+    max_new_tokens: int | None = None   # 512, or 32 for the default model
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 1234
@@ -71,8 +74,9 @@ class RunConfig:
 
     def validate(self) -> None:
         if self.max_new_tokens is None:
-            # The default model is random noise that never ends its answer: 512 tokens of
-            # it would only make the README's first command slow.
+            # The default model (tiny, trained on a few hundred examples) states its answer
+            # early and rarely ends cleanly: 512 tokens of it would only make the README's
+            # first command slow.
             self.max_new_tokens = DEFAULT_MODEL_MAX_NEW_TOKENS if self.model == "default" else 512
         if self.mode not in MODES:
             raise UserError(f"--mode {self.mode!r}: choose generate or loglikelihood")
@@ -90,6 +94,7 @@ class RunConfig:
             raise UserError("--repeats applies to sampled generation, not --mode loglikelihood")
         if not self.system_messages:
             raise UserError("give at least one --system-message")
+        check_output(self.output)  # before the model loads, not after
         check_backend_flags(self.device, self.dtype, self.max_length, self.max_new_tokens, self.mode == "generate")
 
     def check_values(self) -> None:
@@ -159,12 +164,61 @@ def build_requests(cfg: RunConfig, backend, docs: dict[str, list[dict]], variant
 
 
 def _progress(enabled: bool):
-    """A rich bar on a terminal; in a log (not a TTY), a plain line at every tenth."""
+    """A rich bar on a terminal; in a log (not a TTY), a plain line at the start, at most one
+    per 30 s, and at the end (orca/progress.py). Both count the whole run: answers from the
+    cache included, and under torchrun every rank's (see RunProgress)."""
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     return progress_display(TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[rate]:>8} req/s"), TimeElapsedColumn(), TextColumn("ETA"),
-                            TimeRemainingColumn(), enabled=enabled, plain_unit=("requests", "req/s"))
+                            TimeRemainingColumn(), enabled=enabled, plain_unit=("requests", "req/s"),
+                            before="from the cache")
+
+
+class RunProgress:
+    """done/total of the whole run: distinct requests (two examples with the same prompt
+    are one request), those the cache held at the start counted as done. Under torchrun
+    rank 0 alone shows it; each rank computes its own slice, so rank 0 also counts the keys
+    the other ranks append to the shared cache file (read from where it ended at the start,
+    at most once a second). Before, a resumed run showed only the missing count ("4/48"), a
+    fully cached one "0/0", and rank 0 of 2 "4/4" of 8 requests."""
+
+    _KEY = re.compile(rb'^\{"k": "([0-9a-f]{64})"', re.M)
+
+    def __init__(self, requests: list[Request], cache: OutputCache, world_size: int):
+        keys = {k for r in requests for k in r.keys}
+        self.total = len(keys)
+        self.cached = sum(1 for k in keys if k in cache)
+        self.missing = {k for k in keys if k not in cache}
+        self.done: set[str] = set()
+        self.path = cache.path if world_size > 1 else None
+        self.offset = self.path.stat().st_size if self.path and self.path.exists() else 0
+        self.polled = 0.0
+
+    @property
+    def completed(self) -> int:
+        return self.cached + len(self.done)
+
+    def add(self, key: str) -> None:
+        if key in self.missing:
+            self.done.add(key)
+        self.poll()
+
+    def poll(self, force: bool = False) -> None:
+        """The other ranks' answers so far (nothing to do in a single process)."""
+        now = time.perf_counter()
+        if self.path is None or not self.path.exists() or (not force and now - self.polled < 1.0):
+            return
+        self.polled = now
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        whole = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
+        self.offset += len(whole)
+        for m in self._KEY.finditer(whole):
+            key = m.group(1).decode()
+            if key in self.missing:
+                self.done.add(key)
 
 
 def request_seed(seed: int, task: str, doc_id: int, repeat: int) -> int:
@@ -187,6 +241,8 @@ def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: Out
     result is appended to the cache as the backend produces it: a kill -9 loses only the
     batch (or the API requests) in flight. No slicing here: HFLM bounds memory by
     --batch-size and vLLM by its own scheduler, both within the one call."""
+    # the whole run, before slicing; only rank 0 shows it, so only rank 0 reads the others' answers
+    counter = RunProgress(requests, cache, backend.world_size if backend.rank == 0 else 1)
     if backend.world_size > 1:
         # Data parallel: slice the full request list (not what this rank's cache lacks,
         # which changes as the other ranks write) so the slices always cover everything.
@@ -199,14 +255,19 @@ def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: Out
                 todo[key] = (r, choice)
     keys = list(todo)
     with _progress(cfg.progress and backend.rank == 0) as prog:
-        bar = prog.add_task("all tasks", total=len(keys), rate="-")
+        bar = prog.add_task("all tasks", total=counter.total, completed=counter.completed, rate="-")
         start = time.perf_counter()
+
+        def show() -> None:
+            el = time.perf_counter() - start
+            new = counter.completed - counter.cached
+            prog.update(bar, completed=counter.completed, rate=f"{new / el:.1f}" if el else "-")
 
         def on_result(i: int, value) -> None:
             if keys[i] not in cache:
                 cache.put_many({keys[i]: value}, fsync=False)  # kill -9 safe once written; synced below
-            el = time.perf_counter() - start
-            prog.update(bar, advance=1, rate=f"{prog.tasks[bar].completed / el:.1f}" if el else "-")
+            counter.add(keys[i])
+            show()
 
         if keys and cfg.mode == "generate":
             reqs = [todo[k][0] for k in keys]
@@ -226,8 +287,13 @@ def compute_missing(cfg: RunConfig, backend, requests: list[Request], cache: Out
             pairs = [(todo[k][0].prompt, todo[k][1]) for k in keys]
             lps = backend.loglikelihood(pairs, on_result=on_result)
             cache.put_many({k: lp for k, lp in zip(keys, lps) if k not in cache})
-    cache.sync()
-    backend.barrier()
+        for k in keys:  # what a backend returned without reporting it one by one
+            counter.add(k)
+        cache.sync()
+        backend.barrier()
+        if backend.world_size > 1:
+            counter.poll(force=True)  # the other ranks' last answers, now all written
+        show()
 
 
 def score_requests(cfg: RunConfig, requests: list[Request], docs, cache: OutputCache) -> dict:
@@ -338,6 +404,12 @@ def run_evaluation(cfg: RunConfig) -> Path:
     variants = list({v.name: v for v in map(parse_system_variant, cfg.system_messages)}.values())
     data_root = cfg.data_dir if str(cfg.data_dir or "").startswith("hf:") else str(data_dir(cfg.data_dir))
     task_data = {t: load_task_data(t, data_root) for t in tasks}  # validates every file up front
+    finished = finished_run(cfg, tasks, variants, data_record(data_root, task_data))
+    if finished is not None:  # nothing missing: the finished run as it is, without loading the model
+        if cfg.progress and int(os.environ.get("RANK", "0")) == 0:
+            print(f"finished already: {finished} (same model files, settings, data and code: nothing to compute)",
+                  flush=True)
+        return finished
     backend = make_backend(cfg.model, cfg)
     if cfg.mode == "loglikelihood" and not backend.supports_loglikelihood:
         backend.loglikelihood([])  # raises the backend's own explanation
@@ -383,6 +455,10 @@ def run_evaluation(cfg: RunConfig) -> Path:
 
     cache = OutputCache(cache_dir() / "outputs" / f"{backend.fingerprint}.jsonl", read=cfg.use_cache)
     drop_wrong_kind(cfg, cache, requests, warn=backend.rank == 0)
+    if backend.world_size > 1:
+        # No rank writes to the cache before every rank has read it, so all agree on what was
+        # cached before the run (rank 0's progress counts that apart from new answers).
+        backend.barrier()
     t0 = time.perf_counter()
     compute_missing(cfg, backend, requests, cache, stop)
     if backend.rank != 0:

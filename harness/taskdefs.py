@@ -114,7 +114,7 @@ def _suite_tasks(suite_dir: Path) -> list[TaskDef]:
 
 
 @lru_cache(maxsize=4)
-def load_suites(tasks_dir: Path = TASKS_DIR) -> dict[str, list[TaskDef]]:
+def load_suites(tasks_dir: str | Path = TASKS_DIR) -> dict[str, list[TaskDef]]:
     """suite -> its tasks in the group's order, for every `tasks/<suite>/_<suite>.yaml`."""
     suites = {d.name: _suite_tasks(d) for d in sorted(Path(tasks_dir).iterdir())
               if d.is_dir() and (d / f"_{d.name}.yaml").is_file()}
@@ -123,19 +123,22 @@ def load_suites(tasks_dir: Path = TASKS_DIR) -> dict[str, list[TaskDef]]:
     return suites
 
 
-def all_tasks(tasks_dir: Path = TASKS_DIR) -> dict[str, TaskDef]:
+def all_tasks(tasks_dir: str | Path = TASKS_DIR) -> dict[str, TaskDef]:
     """task key -> its definition, suites in folder order."""
+    tasks_dir = Path(tasks_dir)
     return {t.key: t for tasks in load_suites(tasks_dir).values() for t in tasks}
 
 
-def suite_families(suite: str, tasks_dir: Path = TASKS_DIR) -> dict[str, str]:
+def suite_families(suite: str, tasks_dir: str | Path = TASKS_DIR) -> dict[str, str]:
     """Bare task name -> answer family, e.g. {"navigate": "yes_no", ...}."""
+    tasks_dir = Path(tasks_dir)
     return {t.key.split("/", 1)[1]: t.family for t in load_suites(tasks_dir).get(suite, [])}
 
 
-def check_families(tasks_dir: Path = TASKS_DIR) -> None:
+def check_families(tasks_dir: str | Path = TASKS_DIR) -> None:
     """Every task names a known answer family (run before any work; harness.extract cannot
     check at import, it is what defines the families)."""
+    tasks_dir = Path(tasks_dir)
     from harness.extract import FAMILIES
 
     for t in all_tasks(tasks_dir).values():
@@ -145,7 +148,7 @@ def check_families(tasks_dir: Path = TASKS_DIR) -> None:
 
 
 @lru_cache(maxsize=8)
-def suite_module(suite: str, tasks_dir: Path = TASKS_DIR) -> ModuleType:
+def suite_module(suite: str, tasks_dir: str | Path = TASKS_DIR) -> ModuleType:
     """`tasks/<suite>/utils.py`, the helper module the suite's YAML names: its
     TARGET_FIELD and `doc_options` are the suite's target field and option letters."""
     path = Path(tasks_dir) / suite / "utils.py"

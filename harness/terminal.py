@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.display import pct
+
 
 def natural_width(console, renderable) -> int:
     """Columns `renderable` takes when nothing in it is wrapped or cut."""
@@ -79,19 +81,19 @@ def _summary_table(title: str, variants: list[str], tasks: list[str], summary: d
         cells = [t, str(first["tasks"][t]["n"])]
         for v in variants:
             s = summary["variants"][v]["tasks"][t]
-            cells += [_accuracy(s), f"{s['accuracy_official']:.1f}", f"{s['unparsed_rate']:.1f}"]
+            cells += [_accuracy(s), pct(s['accuracy_official']), pct(s['unparsed_rate'])]
         table.add_row(*cells)
     for suite in first["suites"]:
         cells = [f"[bold]{suite} average[/bold]", ""]
         for v in variants:
             s = summary["variants"][v]["suites"][suite]
-            cells += [f"[bold]{s['accuracy']:.1f}[/bold]", f"{s['accuracy_official']:.1f}", ""]
+            cells += [f"[bold]{pct(s['accuracy'])}[/bold]", pct(s['accuracy_official']), ""]
         table.add_row(*cells)
     return table
 
 
 def _accuracy(s: dict) -> str:
-    return f"{s['accuracy']:.1f}" + (f" ± {s['accuracy_std']:.1f}" if "accuracy_std" in s else "")
+    return pct(s['accuracy']) + (f" ± {pct(s['accuracy_std'])}" if "accuracy_std" in s else "")
 
 
 def _summary_lines(title: str, variants: list[str], tasks: list[str], summary: dict) -> list[str]:
@@ -101,19 +103,20 @@ def _summary_lines(title: str, variants: list[str], tasks: list[str], summary: d
         lines.append(f"{t} (n {first['tasks'][t]['n']})")
         for v in variants:
             s = summary["variants"][v]["tasks"][t]
-            lines.append(f"  {v}: {_accuracy(s)} ({s['accuracy_official']:.1f}, {s['unparsed_rate']:.1f})")
+            lines.append(f"  {v}: {_accuracy(s)} ({pct(s['accuracy_official'])}, {pct(s['unparsed_rate'])})")
     for suite in first["suites"]:
         lines.append(f"{suite} average")
         for v in variants:
             s = summary["variants"][v]["suites"][suite]
-            lines.append(f"  {v}: {s['accuracy']:.1f} ({s['accuracy_official']:.1f})")
+            lines.append(f"  {v}: {pct(s['accuracy'])} ({pct(s['accuracy_official'])})")
     return lines
 
 
-def print_run_summary(run_dir: Path, console=None) -> str:
+def print_run_summary(run_dir: str | Path, console=None) -> str:
     """The final table of `run` and `score`: accuracy per task and variant with suite
     averages; all variants side by side when that fits, else one table per variant, else
     the long format. Returns the layout used."""
+    run_dir = Path(run_dir)
     from rich.console import Console
 
     console = console or Console()

@@ -130,10 +130,11 @@ class StageCheckpoints:
                 shutil.rmtree(self.dir / previous, ignore_errors=True)
         barrier()
 
-    def load(self, checkpoint: Path, *, engine=None, optimizer=None, scheduler=None) -> dict:
+    def load(self, checkpoint: str | Path, *, engine=None, optimizer=None, scheduler=None) -> dict:
         """Restore the optimizer and scheduler (or the DeepSpeed engine's state) and the RNG
         of `checkpoint`; returns its data position. The plain loop loads the weights itself
         (from_pretrained of the checkpoint); DeepSpeed's state holds them."""
+        checkpoint = Path(checkpoint)
         saved = torch.load(checkpoint / TRAINER_STATE, weights_only=False)
         if engine is not None:
             engine.load_checkpoint(str(checkpoint / "deepspeed"), tag="state")

@@ -22,11 +22,11 @@ def register(sub) -> None:
                      help="FLAN-v2 JSONL/Parquet files or folders of them")
     src.add_argument("--hub", metavar="DATASET_ID",
                      help="load from the Hugging Face hub with `datasets` (needs network)")
-    p.add_argument("--hub-split", default="train")
+    p.add_argument("--hub-split", default="train", help="split of the --hub dataset")
     p.add_argument("--out-dir", required=True, help="writes flan5m.jsonl, flan1m.jsonl, manifest.json")
     p.add_argument("--scale", type=float, default=1.0,
                    help="multiply every count (150K/440K/2.5M/2M, 300 per NiV2 task, 1M) by this")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampling")
     p.set_defaults(func=_cmd_sample)
 
     c = dsub.add_parser("collect", help="ask a teacher model for every query (resumable)")
@@ -37,13 +37,13 @@ def register(sub) -> None:
     c.add_argument("--tpm", type=float, default=None, help="tokens per minute to stay under")
     c.add_argument("--out", required=True, help="append-only JSONL output (resumed if present)")
     c.add_argument("--concurrency", type=int, default=16, help="requests in flight at most")
-    c.add_argument("--max-retries", type=int, default=8)
+    c.add_argument("--max-retries", type=int, default=8, help="retries per request (429s included)")
     c.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     c.add_argument("--retry-failed", action="store_true",
                    help="ask again queries recorded as failed by an earlier run")
-    c.add_argument("--temperature", type=float, default=None)
-    c.add_argument("--top-p", type=float, default=None)
-    c.add_argument("--max-tokens", type=int, default=None)
+    c.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the API's)")
+    c.add_argument("--top-p", type=float, default=None, help="nucleus sampling (default: the API's)")
+    c.add_argument("--max-tokens", type=int, default=None, help="answer length cap (default: the API's)")
     c.add_argument("--backoff-base", type=float, default=1.0,
                    help="seconds; retry n waits up to base*2^(n-1) (full jitter)")
     c.add_argument("--backoff-max", type=float, default=60.0, help="cap of one retry wait, seconds")
@@ -55,7 +55,7 @@ def register(sub) -> None:
 
     ln = dsub.add_parser("lengths", help="response length summary per teacher model")
     ln.add_argument("outputs", nargs="+", help="collection output files")
-    ln.add_argument("--json", action="store_true")
+    ln.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     ln.set_defaults(func=_cmd_lengths)
 
 

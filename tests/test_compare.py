@@ -316,7 +316,7 @@ def test_markdown_and_json_outputs(tmp_path, capsys):
                  "--fail-on-regression"]) == 1
     md = md_file.read_text()
     assert md.startswith("### orca-eval compare: ❌ regressed")
-    assert "| sm1 | agieval/lsat-ar | 200 | 50.00 | 32.50 | -17.50 | 40 | 5 |" in md
+    assert "| sm1 | agieval/lsat-ar | 200 | 50.0 | 32.5 | -17.5 | 40 | 5 |" in md
     assert "<details><summary>All 3 tasks</summary>" in md
     assert "Holm-corrected p < 0.05" in md
     assert "| sm1 | agieval | 2 | 400 |" in md  # suite row
@@ -339,7 +339,7 @@ def test_table_output_to_file_is_plain_text(tmp_path, capsys):
     assert main(["compare", str(base), str(cand), "--out", str(out)]) == 0
     text = out.read_text()
     assert "\x1b[" not in text
-    assert "agieval/lsat-ar" in text and "-17.50" in text and "verdict: regressed" in text
+    assert "agieval/lsat-ar" in text and "-17.5" in text and "verdict: regressed" in text
     assert main(["compare", str(base), str(cand)]) == 0
     assert "verdict: regressed" in capsys.readouterr().out
 

@@ -184,12 +184,13 @@ def test_gate_fails_the_degraded_checkpoint(runs, capsys):
                "--out", str(out)])
     report = json.loads(out.read_text())
     (suite,) = report["suites"]
-    with capsys.disabled():  # the measured numbers, for `pytest -s`
-        print(f"\ndegraded run {deg_tasks} macro {deg_suite} (base macro {base_suite})")
-        for t in report["tasks"]:
-            print(f"  {t['task']}: {t['base_accuracy']:.1f} -> {t['cand_accuracy']:.1f} lost {t['lost']} "
-                  f"gained {t['gained']} p_holm {t['p_adjusted']:.2g} {t['verdict']}")
-        print(f"  bbh macro delta {suite['delta']:.1f} CI {suite['ci95']} p_holm {suite['p_adjusted']:.2g}")
+    # The measured numbers, shown by `pytest -s` (and beside a failure); plain print, not
+    # capsys.disabled: that wrote them into every `pytest -q` run as stray lines.
+    print(f"\ndegraded run {deg_tasks} macro {deg_suite} (base macro {base_suite})")
+    for t in report["tasks"]:
+        print(f"  {t['task']}: {t['base_accuracy']:.1f} -> {t['cand_accuracy']:.1f} lost {t['lost']} "
+              f"gained {t['gained']} p_holm {t['p_adjusted']:.2g} {t['verdict']}")
+    print(f"  bbh macro delta {suite['delta']:.1f} CI {suite['ci95']} p_holm {suite['p_adjusted']:.2g}")
     assert rc == 1
     assert "gate failed" in capsys.readouterr().err
     assert report["verdict"] == "regressed"

@@ -246,6 +246,34 @@ def test_project_example_data_is_clean(data_dir, capsys):
     assert report["lines"] == 241 and report["removed"] == 0
 
 
+def test_project_example_data_ships_its_record(data_dir, capsys):
+    """configs/data/decontamination.json is the record `orca-eval train` looks for: both
+    bundled training configs ran with a "has no decontamination record" warning about the
+    project's own data (which the test above shows clean). The record must stay true: the
+    same training files (by hash) and the same benchmark files it was checked against."""
+    from pathlib import Path
+
+    from orca.cli_train import warn_not_decontaminated
+    from orca.decontaminate import decontamination_record
+    from orca.io import sha256_file
+    from orca.train_config import load_train_config
+
+    root = Path(__file__).resolve().parent.parent
+    files = sorted((root / "configs" / "data").glob("*.jsonl"))
+    for f in files:
+        record = decontamination_record(f)
+        assert record is not None, f
+        assert record["removed"] == 0 and record["benchmarks"]["against"] == "agieval,bbh"
+    for name, task in record["benchmarks"]["tasks"].items():
+        source = Path(task["source"].replace("../shared/data", str(data_dir)))
+        assert sha256_file(source) == task["sha256"], name
+    for config in ("tiny_two_stage.yaml", "smollm2_two_stage.yaml"):
+        config = load_train_config(root / "configs" / config)
+        assert {p.resolve() for s in config.stages for p in s.data} == {f.resolve() for f in files}
+        warn_not_decontaminated(config)
+        assert "decontamination record" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("case,message", [
     ("missing", "missing.jsonl: training file not found"),
     ("corrupt", "bad.jsonl:2: malformed JSON"),

@@ -10,6 +10,8 @@ import io
 import re
 
 import pytest
+
+from harness.display import pct
 from rich.console import Console
 
 from harness.cli import main
@@ -115,9 +117,9 @@ def test_compare_tables_in_narrow_terminals(tmp_path, width):
     assert "…" not in text
     for t in c.tasks:
         assert f"{t.variant} {t.task}\n  {t.verdict}\n" in text
-        assert f"base {t.base_accuracy:.2f} %, cand {t.cand_accuracy:.2f} %" in text
+        assert f"base {pct(t.base_accuracy)} %, cand {pct(t.cand_accuracy)} %" in text
     for line in text.splitlines():
-        if BBH_LONG not in line and "orca-eval compare" not in line and not line.startswith(("Suites", "Tasks", "note", "verdict")):
+        if BBH_LONG not in line and not line.startswith(("Suites", "Tasks", "note", "verdict", "base:", "candidate:")):
             assert len(line) <= width, line
     wide, _ = render(lambda console: print_table(c, console), 200)
     assert "┃ variant ┃" in wide  # with room, still the tables

@@ -165,7 +165,8 @@ def test_conversion_killed_midway_leaves_nothing_half_made(tiny_gguf, tmp_path, 
         return
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
-    assert "installed: " in listing and "SmolLM2-135M-Instruct.Q4_1.gguf (version " in listing
+    # `models` wraps to 80 columns: the version on one line, the installed path whole on the next
+    assert "installed (version " in listing and "SmolLM2-135M-Instruct.Q4_1.gguf\n" in listing
     assert f"{tiny_gguf} (llama, F32)" in listing
 
 

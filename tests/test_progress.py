@@ -26,16 +26,60 @@ def _show(display, total: int) -> None:
             display.update(task, advance=1)
 
 
-def test_a_log_gets_a_plain_line_at_every_tenth():
+class _Clock:
+    """time.perf_counter for orca.progress, advanced by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_log_gets_a_line_at_start_then_one_per_interval_and_at_the_end(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr("orca.progress.time.perf_counter", clock)
     console, buf = _console(terminal=False)
     display = progress_display(TextColumn("{task.description}"), console=console, enabled=True,
-                               plain_unit=("requests", "req/s"))
+                               plain_unit=("requests", "req/s"), interval=30)
     assert isinstance(display, LineProgress)
-    _show(display, 25)
+    with display:
+        task = display.add_task("all tasks", total=25)
+        for _ in range(25):
+            clock.now += 7  # a request every 7 s: a line at most every 30 s
+            display.update(task, advance=1)
     lines = buf.getvalue().splitlines()
-    assert all(LINE.match(line) for line in lines), lines
-    # every 2 (25 // 10) requests, and the last one
-    assert [int(LINE.match(line)[1]) for line in lines] == [*range(2, 25, 2), 25]
+    assert lines[0] == "all tasks: 0/25 requests"
+    assert all(LINE.match(line) for line in lines[1:]), lines
+    assert [int(LINE.match(line)[1]) for line in lines[1:]] == [5, 10, 15, 20, 25]
+
+
+def test_a_small_fast_run_gets_two_lines_not_one_per_request():
+    """Before, 25 requests in a log gave 13 lines within the same second."""
+    console, buf = _console(terminal=False)
+    _show(progress_display(TextColumn("{task.description}"), console=console, enabled=True,
+                           plain_unit=("requests", "req/s")), 25)
+    lines = buf.getvalue().splitlines()
+    assert lines[0] == "all tasks: 0/25 requests" and LINE.match(lines[1]) and len(lines) == 2
+
+
+def test_work_done_before_counts_in_done_and_total_not_in_the_rate(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr("orca.progress.time.perf_counter", clock)
+    console, buf = _console(terminal=False)
+    display = progress_display(console=console, enabled=True, plain_unit=("requests", "req/s"),
+                               before="from the cache")
+    task = display.add_task("all tasks", total=48, completed=44)
+    for _ in range(4):
+        clock.now += 2
+        display.update(task, advance=1)
+    assert buf.getvalue().splitlines() == ["all tasks: 44/48 requests (44 from the cache)",
+                                           "all tasks: 48/48 requests (44 from the cache) in 8.0 s (0.5 req/s)"]
+    console, buf = _console(terminal=False)
+    display = progress_display(console=console, enabled=True, plain_unit=("requests", "req/s"),
+                               before="from the cache")
+    display.add_task("all tasks", total=48, completed=48)
+    assert buf.getvalue().splitlines() == ["all tasks: 48/48 requests (48 from the cache)"]
 
 
 def test_a_terminal_gets_the_rich_bar():
@@ -80,9 +124,41 @@ def test_asked_for_in_a_log_without_a_line_format_prints_the_bar_once():
     assert buf.getvalue().count("5/5") == 1 and "all tasks" in buf.getvalue()
 
 
-def test_run_in_a_log_prints_plain_progress_lines(tiny_checkpoint, data_dir, tmp_path, capsys):
-    run_evaluation(RunConfig(suite="bbh/navigate", model=f"hf:{tiny_checkpoint}", limit=3, max_new_tokens=2,
-                             data_dir=str(data_dir), use_cache=False, output=str(tmp_path / "run"), progress=True))
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("all tasks:")]
-    assert lines and re.fullmatch(r"all tasks: 3/3 requests in \d+\.\d s \(\d+\.\d req/s\)", lines[-1]), lines
-    assert [int(re.match(r"all tasks: (\d+)/", line)[1]) for line in lines] == [1, 2, 3]
+def test_run_in_a_log_counts_the_whole_run_cached_answers_included(tiny_checkpoint, data_dir, tmp_path, capsys,
+                                                                   monkeypatch):
+    """A fresh run, the same run again (all cached: no "0/0"), and a longer one resumed from
+    the cache ("3/5 (3 from the cache)", not "0/2")."""
+    monkeypatch.setenv("ORCA_CACHE_DIR", str(tmp_path / "cache"))  # other tests' answers would count as cached
+    def run(limit, out):
+        run_evaluation(RunConfig(suite="bbh/navigate", model=f"hf:{tiny_checkpoint}", limit=limit, max_new_tokens=2,
+                                 data_dir=str(data_dir), output=str(tmp_path / out), progress=True))
+        return [line for line in capsys.readouterr().out.splitlines() if line.startswith("all tasks:")]
+
+    first = run(3, "a")
+    assert first[0] == "all tasks: 0/3 requests"
+    assert re.fullmatch(r"all tasks: 3/3 requests in \d+\.\d s \(\d+\.\d req/s\)", first[-1]) and len(first) == 2
+    # the same evaluation into a new folder: every answer from the cache (the same folder
+    # again would be harness/finished.py's "finished already", with no progress at all)
+    assert run(3, "a2") == ["all tasks: 3/3 requests (3 from the cache)"]
+    resumed = run(5, "b")
+    assert resumed[0] == "all tasks: 3/5 requests (3 from the cache)"
+    assert re.fullmatch(r"all tasks: 5/5 requests \(3 from the cache\) in \d+\.\d s \(\d+\.\d req/s\)",
+                        resumed[-1])
+
+
+def test_rank_zero_counts_what_the_other_ranks_append_to_the_shared_cache(tmp_path):
+    """Under torchrun each rank computes a slice; rank 0's display counts the whole run."""
+    from harness.cache import OutputCache, request_key
+    from harness.runner import Request, RunProgress
+
+    keys = [request_key("gen", i) for i in range(8)]
+    requests = [Request("sm1", "bbh/navigate", i, 0, f"p{i}", [k]) for i, k in enumerate(keys)]
+    rank0 = OutputCache(tmp_path / "c.jsonl")
+    rank0.put_many({keys[0]: "cached"})
+    counter = RunProgress(requests, OutputCache(tmp_path / "c.jsonl"), world_size=2)
+    assert (counter.total, counter.completed) == (8, 1)
+    for k in keys[2::2]:  # rank 0's own answers
+        counter.add(k)
+    OutputCache(tmp_path / "c.jsonl").put_many({k: "x" for k in keys[1::2]})  # rank 1's, in the shared file
+    counter.poll(force=True)
+    assert counter.completed == 8

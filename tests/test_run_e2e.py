@@ -230,14 +230,15 @@ def test_repeats_without_sampling_is_refused(capsys):
 
 def test_data_parallel_under_torchrun_splits_and_completes(tiny_checkpoint, tmp_path):
     """Two processes (gloo on CPU; NCCL on GPUs) each take half of the requests; rank 0
-    writes complete results and every request is computed exactly once."""
+    writes complete results, every request is computed exactly once, and rank 0's progress
+    counts the whole run (it reported 4/4 of 8 before)."""
     torchrun = Path(sys.executable).parent / "torchrun"
     cache = tmp_path / "cache"
     env = {**os.environ, "ORCA_CACHE_DIR": str(cache)}
     out = tmp_path / "dp"
     r = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "harness.cli", "run", "--suite",
                         "bbh/navigate,bbh/web_of_lies", "--model", f"hf:{tiny_checkpoint}", "--limit", "9",
-                        "--max-new-tokens", "4", "--output", str(out), "--no-progress"],
+                        "--max-new-tokens", "4", "--output", str(out)],
                        env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     run = load_run(out)
@@ -247,3 +248,6 @@ def test_data_parallel_under_torchrun_splits_and_completes(tiny_checkpoint, tmp_
         assert all(s["output"] is not None for s in run.samples["sm1"][t])
     keys = [json.loads(line)["k"] for f in (cache / "outputs").glob("*.jsonl") for line in open(f)]
     assert len(keys) == len(set(keys)) == len({s["prompt_sha"] for v in run.samples["sm1"].values() for s in v})
+    progress = [line for line in r.stdout.splitlines() if line.startswith("all tasks:")]
+    assert progress[0] == f"all tasks: 0/{len(keys)} requests"
+    assert progress[-1].startswith(f"all tasks: {len(keys)}/{len(keys)} requests in "), r.stdout

@@ -129,6 +129,24 @@ def test_explain_prints_each_example_whose_verdict_differs(data_dir, tmp_path, c
     assert out.rstrip().splitlines()[-1].startswith("2 example(s) where the two extractors' verdicts differ")
 
 
+def test_explain_takes_a_run_name_as_report_does(data_dir, tmp_path, monkeypatch, capsys):
+    """`score --explain NAME` looks NAME up under results/runs, as `report NAME` does."""
+    import harness.paths
+
+    monkeypatch.setattr(harness.paths, "RUNS_DIR", tmp_path / "runs")
+    docs = load_task_data("bbh/navigate", str(data_dir)).docs
+    preds = _write(tmp_path / "p.jsonl", [{"task": "navigate", "doc_id": 0, "prediction": f"Answer: {docs[0]['target']}"}])
+    assert main(["score", "--suite", "bbh/navigate", "--predictions", str(preds),
+                 "--output", str(tmp_path / "runs" / "my-run")]) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path / "runs" / "my-run")  # "my-run" is a name here, not a path
+    assert main(["score", "--explain", "my-run"]) == 0
+    assert "where the two extractors' verdicts differ" in capsys.readouterr().out
+    assert main(["score", "--explain", "no-such-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("orca-eval: error: no-such-run: run directory not found") and "\n" not in err
+
+
 def test_score_needs_suite_and_predictions_unless_explaining(tmp_path, capsys):
     assert main(["score", "--suite", "bbh"]) == 2
     err = capsys.readouterr().err.strip()

@@ -55,7 +55,7 @@ def finished_only(dirs: list[Path]) -> list[Path]:
     return keep
 
 
-def load_runs(dirs: list[Path]) -> list[RunResult]:
+def load_runs(dirs: list[str | Path]) -> list[RunResult]:
     """Read run directories without their samples (reports need the summaries only)."""
     return [load_run(d, with_samples=False) for d in dirs]
 

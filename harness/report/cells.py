@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.reference import BASELINE_MODEL, round_half_up
+from harness.display import pct, round_half_up
+from harness.reference import BASELINE_MODEL
 from harness.report.model import CHECK_MARK, DASH, Column, SuiteComparison
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
     """A number rounded half up, as the paper prints them; a dash for none."""
-    return DASH if value is None else f"{round_half_up(value, digits):.{digits}f}"
+    return pct(value, digits, none=DASH)
 
 
 def published_text(values: list[float], check: str | None) -> str:

@@ -21,23 +21,43 @@ def rich_tables(comp: Comparison) -> list:
     return out
 
 
-def suite_table(s: SuiteComparison):
+def suite_table(s: SuiteComparison, keys: list[str] | None = None, title: str | None = None):
+    """The suite's table; `keys`: only these columns (a part of a table split to fit)."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=s.title, title_justify="left", show_lines=False)
+    table = Table(title=title or s.title, title_justify="left", show_lines=False)
     table.add_column("task", no_wrap=True)
-    for c in s.columns:
+    shown = [i for i, c in enumerate(s.columns) if keys is None or c.key in keys]
+    for i in shown:
+        c = s.columns[i]
         style = "dim" if c.kind == "human" else ("cyan" if c.is_run else None)
         table.add_column(column_header(s, c), justify="right", header_style=style or "bold")
     for row in table_rows(s):
         if row.kind == "average":
             table.add_section()
-        cells = [Text(t, style="bold green" if c.key in row.best and t not in ("", DASH) else
-                      ("dim" if c.kind == "human" else ""))
-                 for c, t in zip(s.columns, row.cells)]
+        cells = [Text(row.cells[i], style="bold green" if s.columns[i].key in row.best
+                      and row.cells[i] not in ("", DASH) else ("dim" if s.columns[i].kind == "human" else ""))
+                 for i in shown]
         table.add_row(Text(row.label, style="italic" if row.kind != "task" else ""), *cells)
     return table
+
+
+def split_tables(console, s: SuiteComparison) -> list | None:
+    """The suite's table cut into parts that each fit the console: the task column, then
+    as many model columns as fit, in order (best-per-row marks stay those of the whole
+    row). None when even one model column beside the task names does not fit. At 80
+    columns this is ~4 short tables per suite where the long format took ~145 lines."""
+    from harness.terminal import fits
+
+    groups: list[list[str]] = []
+    for c in s.columns:
+        if groups and fits(console, suite_table(s, groups[-1] + [c.key])):
+            groups[-1].append(c.key)
+        else:
+            groups.append([c.key])
+    tables = [suite_table(s, g, f"{s.title} ({i} of {len(groups)})") for i, g in enumerate(groups, 1)]
+    return tables if all(fits(console, t) for t in tables) else None
 
 
 def _closing_notes(comp: Comparison) -> list:
@@ -73,8 +93,10 @@ def render_text(comp: Comparison, width: int = 240, color: bool = False) -> str:
 
 def print_tables(console, comp: Comparison, fit: bool = False) -> None:
     """Print the rich tables, each at least as wide as it needs: a wide table runs past a
-    narrow terminal rather than losing digits to ellipses; with `fit` (a terminal), a table
-    wider than the console is printed in the long format instead (harness/terminal.py)."""
+    narrow console rather than losing digits to ellipses (files: `render_text`); with `fit`
+    (`report` on stdout, a terminal or a pipe at 80 columns / $COLUMNS), a table wider than
+    the console is cut into parts that fit (split_tables), and only when one model column
+    does not fit beside the task names printed in the long format (harness/terminal.py)."""
     from rich.text import Text
 
     from harness.terminal import fits, print_lines, print_wide
@@ -85,8 +107,10 @@ def print_tables(console, comp: Comparison, fit: bool = False) -> None:
         return
     for s in comp.suites:
         table = suite_table(s)
-        if fits(console, table):
-            console.print(table)
+        parts = [table] if fits(console, table) else split_tables(console, s)
+        if parts:
+            for part in parts:
+                console.print(part)
         else:
             print_lines(console, suite_lines(s))
         for n in s.notes:

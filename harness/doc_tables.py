@@ -1,0 +1,112 @@
+"""Tables of figures in the Markdown docs, generated from the committed run files.
+
+A number copied by hand into a README goes stale when the run it came from is refreshed
+(results/baselines/README-smollm2.md went on quoting a baseline two refreshes old). Each
+table here sits between `<!-- NAME: begin -->` and `<!-- NAME: end -->` markers in its file;
+`python3 -m harness.doc_tables` rewrites them from the files, `--check` exits 1 when one is
+stale, and tests/test_doc_tables.py fails on a stale one. The gate's `--refresh-baseline`
+rewrites its own table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from harness.display import pct
+from harness.paths import BASELINES_DIR, PUBLISHED_DIR, RESULTS_DIR
+from orca.io import write_text_atomic
+
+PROJECT = RESULTS_DIR.parent
+
+
+def _load(run_dir: Path) -> tuple[dict, dict]:
+    return (json.loads((run_dir / "run.json").read_text(encoding="utf-8")),
+            json.loads((run_dir / "summary.json").read_text(encoding="utf-8")))
+
+
+def published_table(root: str | Path = PUBLISHED_DIR / "smollm2-135m-instruct") -> str:
+    """README's "Results on a real model": one row per published run, variant and suite."""
+    root = Path(root)
+    lines = ["| mode | suite | system message | limit | tasks | n | accuracy (robust) | official | unparsed | run |",
+             "|---|---|---|--:|--:|--:|--:|--:|--:|---|"]
+    for run_dir in sorted(p.parent for p in root.glob("*/summary.json")):
+        meta, summary = _load(run_dir)
+        for variant, body in summary["variants"].items():
+            for suite, figures in body["suites"].items():
+                tasks = [f for name, f in body["tasks"].items() if name.startswith(suite + "/")]
+                n = sum(t["n"] for t in tasks)
+                unparsed = 100 * sum(t["unparsed"] for t in tasks) / n if n else 0.0
+                lines.append(f"| {meta['mode']} | {suite} | {variant} | {meta.get('limit') or ''} | {len(tasks)} | "
+                             f"{n} | {pct(figures['accuracy'])} | {pct(figures['accuracy_official'])} | "
+                             f"{pct(unparsed, 0)} % | `{run_dir.name}` |")
+    return "\n".join(lines)
+
+
+def gate_baseline_table(run_dir: str | Path = BASELINES_DIR / "smollm2-135m-instruct") -> str:
+    """results/baselines/README-smollm2.md: the gate baseline's figures per task."""
+    run_dir = Path(run_dir)
+    _, summary = _load(run_dir)
+    lines = ["| task | n | accuracy (robust) | unparsed |", "|---|--:|--:|--:|"]
+    for body in summary["variants"].values():
+        for task, f in body["tasks"].items():
+            lines.append(f"| {task} | {f['n']} | {pct(f['accuracy'])} | {pct(f['unparsed_rate'], 0)} % |")
+    return "\n".join(lines)
+
+
+# (file, marker name, generator)
+TABLES = [
+    (PROJECT / "README.md", "results table", published_table),
+    (BASELINES_DIR / "README-smollm2.md", "baseline table", gate_baseline_table),
+]
+
+
+def _span(text: str, name: str, path: Path) -> tuple[int, int]:
+    begin, end = f"<!-- {name}: begin -->\n", f"<!-- {name}: end -->"
+    if begin not in text or end not in text:
+        raise ValueError(f"{path}: markers {begin.strip()} / {end} not found")
+    start = text.index(begin) + len(begin)
+    return start, text.index(end, start)
+
+
+def current(path: str | Path, name: str) -> str:
+    text = Path(path).read_text(encoding="utf-8")
+    start, stop = _span(text, name, path)
+    return text[start:stop].rstrip("\n")
+
+
+def update(only: str | Path | None = None) -> list[Path]:
+    """Rewrite the tables (of `only`, or all); returns the files that changed."""
+    changed = []
+    for path, name, make in TABLES:
+        if only is not None and Path(only).resolve() != path.resolve():
+            continue
+        text = path.read_text(encoding="utf-8")
+        start, stop = _span(text, name, path)
+        new = text[:start] + make() + "\n" + text[stop:]
+        if new != text:
+            write_text_atomic(path, new)
+            changed.append(path)
+    return changed
+
+
+def stale() -> list[str]:
+    return [f"{path.relative_to(PROJECT)}: {name}" for path, name, make in TABLES if current(path, name) != make()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python3 -m harness.doc_tables", description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 if a table differs from the files, change nothing")
+    args = ap.parse_args(argv)
+    if args.check:
+        for s in stale():
+            print(f"stale: {s} (run: .venv/bin/python -m harness.doc_tables)")
+        return 1 if stale() else 0
+    for path in update():
+        print(f"updated {path.relative_to(PROJECT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
