@@ -77,7 +77,12 @@ def finished_run(cfg, tasks: list[str], variants: list, data: dict) -> Path | No
     new = {"model": {"fingerprint": fingerprint}, "tasks": tasks, "mode": cfg.mode, "prompt_style": cfg.prompt_style,
            "variants": {v.name: v.to_json() for v in variants}, "decoding": cfg.decoding.to_json(),
            "seed": cfg.seed, "repeats": cfg.repeats, "limit": cfg.limit}
-    if any(_get(old, f) != _get(new, f) for f in IDENTITY_FIELDS):
+    if any(_get(old, f) != _get(new, f) for f in IDENTITY_FIELDS if f != "model.dtype"):
+        return None
+    # the dtype and context length it resolved to depend on the machine: the same request,
+    # and a run that recorded one (before --dtype, none was recorded)
+    asked = {"device": cfg.device, "dtype": cfg.dtype or "auto", "max_length": cfg.max_length}
+    if old.get("requested") != asked or not (old.get("model") or {}).get("dtype"):
         return None
     if (old.get("data") or {}).get("hashes") != data["hashes"] or old.get("packages") != package_versions():
         return None

@@ -19,8 +19,8 @@ LOCK_NAME = ".lock"
 
 # The fields that make two runs "the same run": a directory holding a run that
 # differs in any of them is refused instead of being mixed with this one.
-IDENTITY_FIELDS = ("model.fingerprint", "tasks", "mode", "prompt_style", "variants", "decoding", "seed",
-                   "repeats", "limit")
+IDENTITY_FIELDS = ("model.fingerprint", "model.dtype", "tasks", "mode", "prompt_style", "variants", "decoding",
+                   "seed", "repeats", "limit")
 
 
 def output_dir(output: str | Path | None, default_name: str) -> Path:
@@ -104,7 +104,9 @@ def check_same_run(run_dir: str | Path, meta: dict) -> None:
         return
     for f in IDENTITY_FIELDS:
         if _get(old, f) != _get(meta, f):
-            what = "a different model" if f == "model.fingerprint" else f"a different {f.split('.')[0]}"
+            what = {"model.fingerprint": "a different model",
+                    "model.dtype": f"another dtype ({_get(old, f) or 'float32, before --dtype'})"}.get(
+                f, f"a different {f.split('.')[0]}")
             raise UserError(f"--output {run_dir}: holds a run of {what} ({_get(old, 'model.spec')}); "
                             "choose another --output")
 

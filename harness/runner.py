@@ -430,6 +430,8 @@ def run_evaluation(cfg: RunConfig) -> Path:
         suite=cfg.suite, tasks=tasks, mode=cfg.mode, prompt_style=cfg.prompt_style, variants=variants,
         decoding=cfg.decoding.to_json(), seed=cfg.seed, repeats=cfg.repeats, limit=cfg.limit,
         execution={"batch_size": cfg.batch_size, "stop_sequences": stop,
+                   # as asked (model.dtype and model.max_length are what they resolved to)
+                   "requested": {"device": cfg.device, "dtype": cfg.dtype or "auto", "max_length": cfg.max_length},
                    "sampling_seeds": _sampling_seeds(cfg, backend), "world_size": backend.world_size},
         data=data_record(data_root, task_data), record_command=True, started_at=utc_now(), finished_at=None)
     requests, skipped = build_requests(cfg, backend, docs, variants)

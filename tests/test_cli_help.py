@@ -41,4 +41,4 @@ def test_run_help_names_the_batch_size_default_and_the_trained_default_model(cap
     assert "random" not in text
     assert "trained by orca-eval on first use" in text
     batch = text.split("--batch-size BATCH_SIZE", 1)[1].split("--max-new-tokens", 1)[0]
-    assert "prompts per forward pass" in batch and "(default: 16)" in batch
+    assert "rows generated together" in batch and "(default: chosen from memory" in batch

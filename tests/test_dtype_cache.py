@@ -102,3 +102,17 @@ def test_no_cache_never_replaces_shared_entries(tiny_checkpoint, tmp_path, monke
     assert _cache_rows(cache) == planted
     samples = [json.loads(line) for line in open(tmp_path / "b" / "samples" / "sm1" / "bbh__navigate.jsonl")]
     assert [s["output"] for s in samples] == [r["v"] for r in rows]   # the run used its fresh outputs
+
+
+def test_a_finished_run_is_not_reused_for_another_dtype(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ORCA_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    _run(tiny_checkpoint, out, "--dtype", "float32")
+    capsys.readouterr()
+    args = ["run", "--suite", "bbh/navigate", "--model", f"hf:{tiny_checkpoint}", "--limit", "3",
+            "--max-new-tokens", "6", "--output", str(out), "--no-progress", "--dtype", "bfloat16"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another dtype (float32)" in err[0]
+    # the same command as the finished run is still the finished run
+    assert _run(tiny_checkpoint, out, "--dtype", "float32")["model"]["dtype"] == "float32"
