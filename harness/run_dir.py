@@ -111,11 +111,12 @@ def check_same_run(run_dir: str | Path, meta: dict) -> None:
                             "choose another --output")
 
 
-def check_same_predictions(run_dir: str | Path, spec: str, source: Path | None = None, variant: str | None = None) -> None:
+def check_same_predictions(run_dir: str | Path, spec: str, source: str | Path | None = None, variant: str | None = None) -> None:
     """`score`: the folder is new, empty, or holds a scoring of the same predictions file
     (the same file, not just the same file name: two models' `preds.jsonl` are two runs)
     under the same system message (a re-score as sm2 would leave sm1's results beside it)."""
     run_dir = Path(run_dir)
+    source = None if source is None else Path(source)
     old = existing_run_meta(run_dir)
     if old is None:
         return

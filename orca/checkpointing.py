@@ -173,10 +173,11 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def safetensors_problem(path: Path) -> str | None:
+def safetensors_problem(path: str | Path) -> str | None:
     """Why a .safetensors file is not whole (None when it is): its 8-byte header length,
     JSON header and the tensors' byte ranges must add up to the file's size exactly. Reads
     only the header, so it is cheap enough to run before every use of a cached checkpoint."""
+    path = Path(path)
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:

@@ -563,6 +563,6 @@ def test_one_cache_holds_both_modes_without_warnings(tmp_path, tiny_checkpoint, 
     first_ll = next(r for r in rows if not isinstance(r["v"], str))
     first_ll["v"] = "text"
     cache.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert main(common + ["--mode", "loglikelihood", "--output", str(tmp_path / "ll"), "--no-progress"]) == 0
+    assert main(common + ["--mode", "loglikelihood", "--output", str(tmp_path / "ll2"), "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert "1 cached output(s) of the wrong type for --mode loglikelihood" in err

@@ -34,7 +34,7 @@ def all_run_dirs(runs_dir: str | Path) -> list[Path]:
     return finished_only(sorted(p.parent for p in d.glob("*/summary.json")))
 
 
-def finished_only(dirs: list[Path]) -> list[Path]:
+def finished_only(dirs: list[str | Path]) -> list[Path]:
     """Leave out, with one note each, runs whose run.json says they are unfinished (killed
     after a resume: their summary.json is stale); a damaged run.json is left to load_run."""
     import sys
@@ -42,7 +42,7 @@ def finished_only(dirs: list[Path]) -> list[Path]:
     from harness.results import is_unfinished
 
     keep = []
-    for d in dirs:
+    for d in map(Path, dirs):
         try:
             meta = json.loads((d / "run.json").read_bytes())
         except (OSError, ValueError):
