@@ -29,6 +29,7 @@ from pathlib import Path
 
 from orca.errors import UserError
 from harness.paths import BASELINES_DIR, RUNS_DIR
+from harness.run_dir import LOCK_NAME
 
 GATE_MODEL = "smollm2-135m-instruct"
 # Probed at 30 examples each (results/baselines/README-smollm2.md); web_of_lies was left out: the
@@ -90,7 +91,7 @@ def replace_directory(src: str | Path, dst: str | Path) -> None:
     dst = Path(dst)
     tmp = dst.with_name(dst.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(LOCK_NAME))  # the writer lock is no result
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
 
