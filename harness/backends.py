@@ -116,14 +116,20 @@ class LMEvalBackend:
         self.fingerprint = fingerprint_checkpoint(path)
         self._engine = None
         self.engine_stats: dict | None = None
+        if kind in ("hf", "gguf"):
+            from harness.engine import engine_unsupported_reason
+            self._engine_reason = engine_unsupported_reason(lm.model)
+        else:
+            self._engine_reason = f"{kind} backend"
 
     def describe(self) -> dict:
         out = {"spec": self.spec, "backend": self.kind, "path": str(self.path), "revision": self.revision,
                "fingerprint": self.fingerprint,
                "chat_template": bool(getattr(self.tokenizer, "chat_template", None))}
         if self.kind in ("hf", "gguf"):
+            reason = self.engine_reason()
             out |= {"dtype": self.dtype, "max_length": self.lm.max_length,
-                    "generation": "engine" if self.engine_reason() is None else f"hflm ({self.engine_reason()})"}
+                    "generation": "engine" if reason is None else f"hflm ({reason})"}
         return out
 
     @property
@@ -136,18 +142,13 @@ class LMEvalBackend:
 
     def engine_reason(self) -> str | None:
         """None when generation runs on harness/engine.py, else why HFLM runs it."""
-        if self.kind not in ("hf", "gguf"):
-            return f"{self.kind} backend"
-        from harness.engine import engine_unsupported_reason
-        return engine_unsupported_reason(self.lm.model)
+        return self._engine_reason
 
     def engine(self):
         if self._engine is None:
-            from harness.engine import ATTENTION_NAME, GenerationEngine, _register_attention
+            from harness.engine import GenerationEngine
 
             lm = self.lm
-            _register_attention()
-            lm.model.set_attn_implementation(ATTENTION_NAME)  # plain SDPA whenever no slot store is passed
             eos = lm.model.generation_config.eos_token_id
             eos = [eos] if isinstance(eos, int) else list(eos or [lm.tokenizer.eos_token_id])
             self._engine = GenerationEngine(

@@ -89,8 +89,7 @@ class SlotKV:
     def bytes_per_slot(config, length: int, dtype) -> int:
         import torch
 
-        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-        kv_heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+        kv_heads, head_dim = _kv_geometry(config)
         size = torch.tensor([], dtype=dtype).element_size()
         return 2 * config.num_hidden_layers * kv_heads * length * head_dim * size
 
@@ -111,6 +110,12 @@ class SlotKV:
         for store in (self.k, self.v):
             for t in store:
                 t[dst, :, :n_pos] = t[src, :, :n_pos]
+
+
+def _kv_geometry(config) -> tuple[int, int]:
+    """(key/value heads, head size) of a decoder config."""
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    return getattr(config, "num_key_value_heads", None) or config.num_attention_heads, head_dim
 
 
 def _slot_attention(module, query, key, value, attention_mask, kv_slots: SlotKV | None = None, **kwargs):
@@ -175,6 +180,8 @@ class GenerationEngine:
         self.batch_size, self.kv_budget_bytes = batch_size, kv_budget_bytes
         self.stats = EngineStats()
         _register_attention()
+        # plain SDPA whenever no slot store is passed (loglikelihood, HFLM on the same model)
+        model.set_attn_implementation(ATTENTION_NAME)
 
     # -- sizing ---------------------------------------------------------------------------------
     def kv_budget(self) -> int:
@@ -210,22 +217,19 @@ class GenerationEngine:
         if not prompts:
             return []
         max_ctx = self.max_length - max_new_tokens
-        encoded = []
+        encoded, truncated = [], 0
         for p in prompts:
             ids = self.encode(p)
             if len(ids) > max_ctx:  # HFLM keeps the last max_ctx tokens
                 ids = ids[-max_ctx:]
-                self.stats.truncated_prompts += 1
+                truncated += 1
             encoded.append(ids or [self.tokenizer.eos_token_id or 0])
         length = max(len(e) for e in encoded) + max_new_tokens
         slots = self.choose_slots(length, len(prompts))
-        cfg = self.model.config
-        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-        kv = SlotKV(cfg.num_hidden_layers, slots, getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads,
-                    head_dim, length, self.model.dtype, self.device)
+        kv = SlotKV(self.model.config.num_hidden_layers, slots, *_kv_geometry(self.model.config), length,
+                    self.model.dtype, self.device)
         self.stats = EngineStats(slots=slots, kv_cache_bytes=kv.nbytes, prompts=len(prompts),
-                                 prompt_tokens=sum(map(len, encoded)),
-                                 truncated_prompts=self.stats.truncated_prompts)
+                                 prompt_tokens=sum(map(len, encoded)), truncated_prompts=truncated)
         stop = [s for s in stop if s]
         window = 2 * max((len(self.tokenizer.encode(s, add_special_tokens=False)) for s in stop), default=0) + 4
         sampling = temperature > 0
