@@ -98,6 +98,9 @@ def test_cache_rows_of_the_wrong_type_are_counted_skips_and_recomputed(tmp_path,
     import os
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    # a cache of its own: the cache file is named by the server's URL, and an earlier test's
+    # server may have had the same port (the OS reuses them), leaving that file behind
+    monkeypatch.setenv("ORCA_CACHE_DIR", str(tmp_path / "cache"))
     argv = ["run", "--suite", "bbh/navigate", "--limit", "3", "--model", "openai:gpt-4", "--no-progress",
             "--output", str(tmp_path / "run")]
     outputs = Path(os.environ["ORCA_CACHE_DIR"], "outputs")
