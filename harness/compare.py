@@ -18,6 +18,10 @@ Definitions (also in docs/compare.md):
 - Overall: *regressed* if any task or suite regressed, else *improved* if any improved,
   else *no significant change*. `exit_code(fail_on_regression=True)` is 1 exactly when the
   overall verdict is *regressed*.
+- MDE (minimal detectable effect): per task and per suite, the smallest true regression in
+  points that the rule above flags with 80 % power, given the compared n and the observed
+  discordance (harness.stats.task_mde / suite_mde; tasks at the conservative level alpha / m over
+  the m task tests, suites at alpha / m over the suite tests). `mde_lines()` says it in words.
 - Repeats: `repeats="first"` compares repeat 0 of each example (what summary.json counts as
   `correct`); `repeats="majority"` compares each example's majority outcome over its repeats
   (a tie counts as wrong).
@@ -35,8 +39,8 @@ from orca.errors import UserError
 from harness.display import pct
 from harness.pairing import Pairing, first_repeats, pair_examples, rows_by_doc, template_note
 from harness.results import RunResult, load_run, task_file_name
-from harness.stats import (CORRECTIONS, PairedCounts, adjust_pvalues, bootstrap_macro_delta, mcnemar_exact,
-                           paired_counts)
+from harness.stats import (CORRECTIONS, POWER, PairedCounts, adjust_pvalues, bootstrap_macro_delta, mcnemar_exact,
+                           paired_counts, suite_mde, task_mde)
 from orca.values import check_number, check_seed
 
 IMPROVED = "improved"
@@ -63,6 +67,12 @@ class TaskComparison:
     p_adjusted: float = 1.0
     verdict: str = NO_CHANGE
     dropped: int = 0   # examples left out by --intersection
+    mde: float | None = None  # points; None: no regression this n can show with 80 % power
+
+    @property
+    def discordance(self) -> float:
+        """Share of the paired examples that flipped either way (0..1)."""
+        return (self.lost + self.gained) / self.n
 
     @property
     def suite(self) -> str:
@@ -83,7 +93,8 @@ class TaskComparison:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.update(suite=self.suite, base_accuracy=round(self.base_accuracy, 4),
-                 cand_accuracy=round(self.cand_accuracy, 4), delta=round(self.delta, 4))
+                 cand_accuracy=round(self.cand_accuracy, 4), delta=round(self.delta, 4),
+                 discordance=round(self.discordance, 4), mde=None if self.mde is None else round(self.mde, 4))
         return d
 
 
@@ -102,12 +113,14 @@ class SuiteComparison:
     p_value: float
     p_adjusted: float = 1.0
     verdict: str = NO_CHANGE
+    discordance: float = 0.0  # share of the suite's paired examples that flipped (0..1)
+    mde: float | None = None  # points, of the macro delta; None: not reachable with 80 % power
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["ci95"] = [round(x, 4) for x in self.ci95]
-        for k in ("base_accuracy", "cand_accuracy", "delta"):
-            d[k] = round(d[k], 4)
+        for k in ("base_accuracy", "cand_accuracy", "delta", "discordance", "mde"):
+            d[k] = None if d[k] is None else round(d[k], 4)
         return d
 
 
@@ -161,6 +174,18 @@ class Comparison:
         return (f"{len(parts)} significant regression(s) beyond {points_text(self.min_delta)}: "
                 + ", ".join(parts[:8]) + (" ..." if len(parts) > 8 else ""))
 
+    def mde_lines(self) -> list[str]:
+        """One line per suite: the regression this comparison catches with 80 % power."""
+        variants = len({s.variant for s in self.suites}) > 1
+        lines = []
+        for s in self.suites:
+            tasks = [t for t in self.tasks if t.variant == s.variant and t.suite == s.suite]
+            where = f"{s.suite} ({s.variant})" if variants else s.suite
+            lines.append(f"this comparison would catch a regression of {mde_text(s.mde)} on {where} with "
+                         f"{100 * POWER:.0f} % power (n={s.n}, discordance {pct(100 * s.discordance)} %); "
+                         f"in one task alone {_range(t.mde for t in tasks)}")
+        return lines
+
     def to_dict(self) -> dict:
         return {
             "schema": SCHEMA_VERSION,
@@ -169,7 +194,7 @@ class Comparison:
             "verdict": self.verdict,
             "settings": {"alpha": self.alpha, "min_delta": self.min_delta, "correction": self.correction,
                          "bootstrap": self.bootstrap, "seed": self.seed, "repeats": self.repeats,
-                         "intersection": self.intersection},
+                         "intersection": self.intersection, "mde_power": POWER},
             "dropped_examples": self.dropped,
             "notes": list(self.notes),
             "suites": [s.to_dict() for s in self.suites],
@@ -185,6 +210,19 @@ class Comparison:
 def points_text(x: float) -> str:
     """`1 point`, `2.5 points`."""
     return f"{x:g} point" + ("" if x == 1 else "s")
+
+
+def mde_text(mde: float | None) -> str:
+    """`>= 10.4 points`, or that no regression reaches 80 % power at this n."""
+    return "no regression (too few examples)" if mde is None else f">= {pct(mde)} points"
+
+
+def _range(mdes) -> str:
+    known = sorted(m for m in mdes if m is not None)
+    if not known:
+        return "none (too few examples)"
+    lo, hi = pct(known[0]), pct(known[-1])
+    return f">= {lo} points" if lo == hi else f">= {lo} to {hi} points"
 
 
 def _label(r: TaskComparison | SuiteComparison) -> str:
@@ -349,6 +387,8 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, alpha: float = 0.05
     for t, p_adj in zip(result.tasks, adjusted):
         t.p_adjusted = float(p_adj)
         t.verdict = _verdict(t.p_adjusted, t.delta, alpha, min_delta)
+        # Holm's first step: one regressed task among m must reach p < alpha / m
+        t.mde = task_mde(t.n, t.discordance, alpha / len(result.tasks), min_delta)
 
     for v in chosen:
         for suite in sorted({t.suite for t in result.tasks if t.variant == v}):
@@ -361,11 +401,14 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, alpha: float = 0.05
                 variant=v, suite=suite, n_tasks=len(tasks), n=sum(t.n for t in tasks),
                 base_accuracy=sum(t.base_accuracy for t in tasks) / len(tasks),
                 cand_accuracy=sum(t.cand_accuracy for t in tasks) / len(tasks),
-                delta=boot.delta, ci95=(boot.ci_low, boot.ci_high), p_value=boot.p_value))
+                delta=boot.delta, ci95=(boot.ci_low, boot.ci_high), p_value=boot.p_value,
+                discordance=sum(t.lost + t.gained for t in tasks) / sum(t.n for t in tasks)))
     adjusted = adjust_pvalues([s.p_value for s in result.suites], correction)
     for s, p_adj in zip(result.suites, adjusted):
         s.p_adjusted = float(p_adj)
         s.verdict = _verdict(s.p_adjusted, s.delta, alpha, min_delta)
+        tasks = [t for t in result.tasks if t.variant == s.variant and t.suite == s.suite]
+        s.mde = suite_mde([(t.n, t.discordance) for t in tasks], alpha / len(result.suites), min_delta)
     return result
 
 

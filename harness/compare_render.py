@@ -22,6 +22,14 @@ def _p(p: float) -> str:
     return "<0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
+# what the MDE column means, said once under each table (harness.compare: mde_lines)
+MDE_HEADER = "MDE: the regression (points) caught with 80 % power"
+
+
+def _mde(mde: float | None, compact: bool = False) -> str:
+    return "n/a" if mde is None else pct(mde, digits=0 if compact else 1)
+
+
 _SHORT = {IMPROVED: "improved", REGRESSED: "regressed", NO_CHANGE: "-"}
 
 
@@ -37,30 +45,33 @@ def _tables(c: Comparison, corr: str, compact: bool) -> list:
     style = {"box": None, "padding": (0, 1), "pad_edge": False} if compact else {}
     h = ({"base": "base", "cand": "cand", "delta": "Δ", "gained": "gain"} if compact else
          {"base": "base %", "cand": "cand %", "delta": "Δ pts", "gained": "gained"})
-    units = "; accuracy %, Δ in points" if compact else ""
+    units = f"; accuracy %, Δ in points, p {corr}-corrected" if compact else ""
+    # compact: p's header without the correction (in the titles) and the MDE in whole points
+    # keep AGIEval's task table within 80 columns
+    p_adj = "p" if compact else f"p ({corr})"
     suites = Table(title=(f"Suites (macro average; paired bootstrap, {c.bootstrap} resamples, seed {c.seed}{units})"
                           if compact else "Suites (macro average over tasks; paired bootstrap, "
                           f"{c.bootstrap} resamples, seed {c.seed})"), title_justify="left", **style)
     cols = ["variant"] * variants + ["suite", "tasks", "n", h["base"], h["cand"], h["delta"], "95% CI"] + \
-        ["p"] * (not compact) + [f"p ({corr})", "verdict"]
+        ["p"] * (not compact) + [p_adj, "MDE", "verdict"]
     for col in cols:
         suites.add_column(col, justify="left" if col in ("variant", "suite", "verdict") else "right", no_wrap=True)
     for r in c.suites:
         suites.add_row(*[r.variant] * variants, r.suite, str(r.n_tasks), str(r.n), pct(r.base_accuracy),
                        pct(r.cand_accuracy), pct(r.delta, sign=True), _interval(r.ci95),
-                       *[_p(r.p_value)] * (not compact), _p(r.p_adjusted),
+                       *[_p(r.p_value)] * (not compact), _p(r.p_adjusted), _mde(r.mde, compact),
                        _SHORT[r.verdict] if compact else r.verdict, style=_STYLE[r.verdict])
     of = f" of {c.tasks[0].suite}" if one_suite and c.tasks else ""
     tasks = Table(title=f"Tasks{of} (exact McNemar, {corr}-corrected over {len(c.tasks)} tests)",
                   title_justify="left", **style)
     cols = ["variant"] * variants + ["task", "n", h["base"], h["cand"], h["delta"], "lost", h["gained"]] + \
-        ["p"] * (not compact) + [f"p ({corr})", "verdict"]
+        ["p"] * (not compact) + [p_adj, "MDE", "verdict"]
     for col in cols:
         tasks.add_column(col, justify="left" if col in ("variant", "task", "verdict") else "right", no_wrap=True)
     for t in c.tasks:
         tasks.add_row(*[t.variant] * variants, t.task.split("/", 1)[1] if one_suite else t.task, str(t.n),
                       pct(t.base_accuracy), pct(t.cand_accuracy), pct(t.delta, sign=True), str(t.lost),
-                      str(t.gained), *[_p(t.p_value)] * (not compact), _p(t.p_adjusted),
+                      str(t.gained), *[_p(t.p_value)] * (not compact), _p(t.p_adjusted), _mde(t.mde, compact),
                       _SHORT[t.verdict] if compact else t.verdict, style=_STYLE[t.verdict])
     return [suites, tasks]
 
@@ -81,10 +92,14 @@ def print_table(c: Comparison, console=None) -> None:
                          lambda: _long_lines(c, corr))
     if used == "table 1" and any(r.verdict == NO_CHANGE for r in [*c.suites, *c.tasks]):
         console.print("verdict -: no significant change", style="dim")
+    if used != "long":
+        console.print(f"{MDE_HEADER}; n/a: none at this n", style="dim")
     for note in c.notes:
         console.print(f"note: {escape(note)}")
     console.print(f"[bold]verdict: {c.verdict}[/bold] (alpha {c.alpha:g}, min delta {points_text(c.min_delta)}; "
                   f"{c.gate_message()})", style=_STYLE[c.verdict])
+    for line in c.mde_lines():
+        console.print(Text(f"MDE: {line}"))
 
 
 def _long_lines(c: Comparison, corr: str) -> list[str]:
@@ -92,7 +107,8 @@ def _long_lines(c: Comparison, corr: str) -> list[str]:
         # short lines: this is the layout for consoles too narrow for any table (40 columns too)
         return [f"{r.variant} {name}", f"  {r.verdict}", f"  {counts}",
                 f"  base {pct(r.base_accuracy)} %, cand {pct(r.cand_accuracy)} %",
-                f"  Δ {pct(r.delta, sign=True)} pts{delta}", f"  p {_p(r.p_value)}, p ({corr}) {_p(r.p_adjusted)}"]
+                f"  Δ {pct(r.delta, sign=True)} pts{delta}", f"  p {_p(r.p_value)}, p ({corr}) {_p(r.p_adjusted)}",
+                f"  MDE (80 % power) {_mde(r.mde)} pts"]
 
     lines = [f"Suites (macro average over tasks; paired bootstrap, {c.bootstrap} resamples, seed {c.seed})"]
     for s in c.suites:
@@ -112,20 +128,23 @@ def render_markdown(c: Comparison) -> str:
         f"Base `{c.base}` → candidate `{c.candidate}`. Significant means {corr}-corrected p < {c.alpha:g}; "
         f"a change counts only when it is also at least {points_text(c.min_delta)}. {c.gate_message()}.",
         "",
-        "| variant | suite | tasks | n | base % | cand % | Δ pts | 95% CI | p (corrected) | verdict |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
+        *[f"MDE: {line}." for line in c.mde_lines()],
+        "",
+        "| variant | suite | tasks | n | base % | cand % | Δ pts | 95% CI | p (corrected) | MDE (80 % power) | verdict |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for s in c.suites:
         lines.append(f"| {s.variant} | {s.suite} | {s.n_tasks} | {s.n} | {pct(s.base_accuracy)} | "
                      f"{pct(s.cand_accuracy)} | {pct(s.delta, sign=True)} | {_interval(s.ci95)} | "
-                     f"{_p(s.p_adjusted)} | {_MARK[s.verdict]} |")
-    header = ["| variant | task | n | base % | cand % | Δ pts | lost | gained | p | p (corrected) | verdict |",
-              "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+                     f"{_p(s.p_adjusted)} | {_mde(s.mde)} | {_MARK[s.verdict]} |")
+    header = ["| variant | task | n | base % | cand % | Δ pts | lost | gained | p | p (corrected) | MDE (80 % power) "
+              "| verdict |",
+              "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
 
     def row(t: TaskComparison) -> str:
         return (f"| {t.variant} | {t.task} | {t.n} | {pct(t.base_accuracy)} | {pct(t.cand_accuracy)} | "
                 f"{pct(t.delta, sign=True)} | {t.lost} | {t.gained} | {_p(t.p_value)} | {_p(t.p_adjusted)} | "
-                f"{_MARK[t.verdict]} |")
+                f"{_mde(t.mde)} | {_MARK[t.verdict]} |")
 
     significant = [t for t in c.tasks if t.verdict != NO_CHANGE]
     lines += ["", f"**Tasks with a significant change** ({len(significant)} of {len(c.tasks)}; "
@@ -136,7 +155,8 @@ def render_markdown(c: Comparison) -> str:
     if c.notes:
         lines += ["", *[f"- note: {n}" for n in c.notes]]
     lines += ["", f"<sub>exact McNemar per task; suite Δ = macro average over tasks, paired bootstrap "
-                  f"({c.bootstrap} resamples within tasks, seed {c.seed}); repeats: {c.repeats}</sub>", ""]
+                  f"({c.bootstrap} resamples within tasks, seed {c.seed}); repeats: {c.repeats}; MDE = the "
+                  "regression in points caught with 80 % power at this n and discordance (docs/compare.md)</sub>", ""]
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ candidate right). Only the discordant cells carry information about a difference
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -134,6 +135,29 @@ def bootstrap_macro_delta(tasks: list[PairedCounts], resamples: int = 10_000, se
                            resamples=resamples, level=level)
 
 
+@functools.lru_cache(maxsize=64)
+def _critical_counts(alpha: float, size: int) -> np.ndarray:
+    """c[d] for d = 0..size-1: the exact two-sided McNemar test at level `alpha` with d
+    discordant pairs rejects exactly when min(lost, d - lost) <= c[d] (-1: it cannot reject).
+
+    The rejection region depends on d and alpha only, not on n or the flip probabilities,
+    so one array (cached, grown in powers of two) serves every power calculation."""
+    from scipy.stats import binom
+
+    d = np.arange(size)
+    # the test rejects k when 2 * P(Binomial(d, 1/2) <= k) < alpha; that set is a prefix of
+    # 0..floor(d/2), so count it on the grid k = 0..floor(size/2) at once
+    k = np.arange(size // 2 + 1)[None, :]
+    tail = binom.cdf(k, d[:, None], 0.5)
+    reject = (np.minimum(1.0, 2 * tail) < alpha) & (k <= d[:, None] // 2)
+    return reject.sum(axis=1) - 1
+
+
+def _critical(alpha: float, n: int) -> np.ndarray:
+    size = 1 << max(6, int(n).bit_length())  # >= n + 1
+    return _critical_counts(float(alpha), size)[: n + 1]
+
+
 def mcnemar_power(n: int, p_lost: float, p_gained: float, alpha: float = 0.05) -> float:
     """Exact power of the two-sided exact McNemar test at level `alpha` for n paired
     examples whose per-example probabilities of a lost / gained flip are given.
@@ -148,15 +172,30 @@ def mcnemar_power(n: int, p_lost: float, p_gained: float, alpha: float = 0.05) -
     if p_disc == 0:
         return 0.0
     share_lost = p_lost / p_disc
-    power = 0.0
-    for d in range(1, n + 1):
-        k = np.arange(d + 1)
-        tail = binom.cdf(np.minimum(k, d - k), d, 0.5)
-        reject = np.minimum(1.0, 2 * tail) < alpha
-        if not reject.any():
-            continue
-        power += binom.pmf(d, n, p_disc) * binom.pmf(k[reject], d, share_lost).sum()
-    return float(power)
+    c = _critical(alpha, n)
+    d = np.arange(n + 1)
+    # both tails of lost: <= c[d] and >= d - c[d] (disjoint, c[d] < d / 2); empty where c = -1
+    both = binom.cdf(c, d, share_lost) + np.where(c >= 0, binom.sf(d - c - 1, d, share_lost), 0.0)
+    return float(np.sum(binom.pmf(d, n, p_disc) * both))
+
+
+def regression_power(n: int, p_lost: float, p_gained: float, alpha: float = 0.05, min_delta: float = 0.0) -> float:
+    """Probability that `compare` calls a task *regressed*: the exact McNemar test rejects at
+    level `alpha` in the direction of more lost than gained pairs, and the observed delta is
+    at least `min_delta` points down (harness.compare's task rule with one test at `alpha`)."""
+    from scipy.stats import binom
+
+    p_disc = p_lost + p_gained
+    if p_disc == 0:
+        return 0.0
+    share_lost = p_lost / p_disc
+    c = _critical(alpha, n)
+    d = np.arange(n + 1)
+    # lost - gained >= n * min_delta / 100 (the verdict's own 1e-9 point tolerance, in pairs)
+    excess = math.ceil(n * min_delta / 100.0 - n * 1e-11)
+    low = np.maximum(d - c, np.ceil((d + excess) / 2))  # smallest lost that fails the gate
+    tail = np.where(c >= 0, binom.sf(low - 1, d, share_lost), 0.0)
+    return float(np.sum(binom.pmf(d, n, p_disc) * tail))
 
 
 def normal_power(delta: float, se: float, alpha: float = 0.05) -> float:
@@ -172,3 +211,100 @@ def macro_delta_se(tasks: list[tuple[int, float, float]]) -> float:
     (n, p_lost, p_gained): per-example delta has variance p_l + p_g - (p_g - p_l)^2."""
     var = sum((pl + pg - (pg - pl) ** 2) / n for n, pl, pg in tasks) / len(tasks) ** 2
     return 100.0 * math.sqrt(var)
+
+
+# ---------------------------------------------------------------- minimal detectable effect (MDE)
+
+POWER = 0.8  # the power an MDE is quoted at
+
+
+def _alternative(d: float, p_disc: float) -> tuple[float, float]:
+    """(p_lost, p_gained) of a true regression of d (a fraction) at discordance p_disc: the
+    discordance is held at the observed rate, but never below d (a regression of d means at
+    least a share d of the examples flipped from right to wrong)."""
+    q = max(p_disc, d)
+    return (q + d) / 2, (q - d) / 2
+
+
+def _smallest(power_at, tol: float = 1e-4) -> float | None:
+    """The smallest d in (0, 1] with power_at(d) >= POWER, by bisection (power_at rises with d),
+    to `tol` (1e-4 = 0.01 points), rounded up so the returned d always has the power; None
+    when even d = 1 (every example lost) does not reach it."""
+    if power_at(1.0) < POWER:
+        return None
+    lo, hi = 0.0, 1.0
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if power_at(mid) >= POWER else (mid, hi)
+    return hi
+
+
+def task_mde(n: int, p_disc: float, alpha: float, min_delta: float = 0.0) -> float | None:
+    """Minimal detectable effect of one task, in points: the smallest true regression d with
+    `regression_power` >= 0.8 (exact McNemar at level `alpha`, observed delta <= -min_delta),
+    for n pairs at discordance rate `p_disc` = (lost + gained) / n.
+
+    Assumptions: the discordance under the regression is the observed one, with p_lost =
+    (p_disc + d) / 2 and p_gained = (p_disc - d) / 2; where that is below d (identical runs have
+    p_disc = 0) it is taken as d, the least a regression of d implies: all flips are losses, the
+    easiest case to detect, so the MDE is then a best case. `compare` passes its per-task level
+    alpha / m over the m corrected tests: Holm's first step, so it is exact for one regressed task
+    among unchanged ones and conservative otherwise (Benjamini-Hochberg too is at least that
+    strict for a single true effect). None when no d <= 100 points reaches 80 % power (too few
+    pairs for the test to reject at that level)."""
+    if n <= 0:
+        return None
+    d = _smallest(lambda d: regression_power(n, *_alternative(d, p_disc), alpha=alpha, min_delta=min_delta))
+    return None if d is None else 100.0 * d
+
+
+def suite_mde(tasks: list[tuple[int, float]], alpha: float, min_delta: float = 0.0) -> float | None:
+    """Minimal detectable effect of a suite's macro-average delta, in points, for tasks given
+    as (n, p_disc): the smallest regression d, the same in every task, that the suite rule
+    (significant at `alpha`, macro delta <= -min_delta) catches with 80 % power.
+
+    `compare` tests the suite with a paired bootstrap; here its normal approximation: the macro
+    delta is normal with standard error `macro_delta_se` (each task at `_alternative`'s
+    p_lost / p_gained), and is flagged when it falls below -max(z * se, min_delta), z the
+    two-sided normal quantile at `alpha` (the regression tail of `normal_power`)."""
+    tasks = [(n, q) for n, q in tasks if n > 0]
+    if not tasks:
+        return None
+    z = float(norm.ppf(1 - alpha / 2))
+
+    def power_at(d: float) -> float:
+        se = macro_delta_se([(n, *_alternative(d, q)) for n, q in tasks]) / 100.0
+        if se <= 0:  # every example flipped: the delta is certain
+            return 1.0
+        return float(norm.cdf((d - max(z * se, min_delta / 100.0)) / se))
+
+    d = _smallest(power_at)
+    return None if d is None else 100.0 * d
+
+
+def required_n(mde_points: float, p_disc: float, alpha: float = 0.05, power: float = POWER) -> int:
+    """Paired examples one task needs for the exact McNemar test at level `alpha` to detect a
+    regression of `mde_points` with probability `power`, at discordance rate `p_disc`.
+
+    The normal approximation (Connor 1987), with delta = mde_points / 100 and discordance
+    q = max(p_disc, delta):
+
+        n0 = (z_{1-alpha/2} * sqrt(q) + z_{power} * sqrt(q - delta^2))^2 / delta^2
+
+    then the exact test decides: the smallest n from about n0 / 2 upwards whose exact power
+    (`mcnemar_power`, regression tail) reaches `power`. The exact power is not monotone in n
+    (the binomial rejection region moves in steps), so an n a few above the answer can fall
+    a little short; the answer is the first that reaches it."""
+    if not 0 < mde_points <= 100:
+        raise ValueError(f"mde_points must be in (0, 100] (got {mde_points!r})")
+    if not 0 <= p_disc <= 1 or not 0 < alpha < 1 or not 0 < power < 1:
+        raise ValueError("p_disc must be in [0, 1], alpha and power in (0, 1)")
+    delta = mde_points / 100.0
+    p_lost, p_gained = _alternative(delta, p_disc)
+    q = p_lost + p_gained
+    z_a, z_b = float(norm.ppf(1 - alpha / 2)), float(norm.ppf(power))
+    n0 = (z_a * math.sqrt(q) + z_b * math.sqrt(max(q - delta ** 2, 0.0))) ** 2 / delta ** 2
+    n = max(1, int(n0 / 2))
+    while regression_power(n, p_lost, p_gained, alpha) < power:
+        n += max(1, n // 200)  # steps of 0.5 %: exact to one pair below 200, quick above
+    return n

@@ -327,7 +327,7 @@ def test_markdown_and_json_outputs(tmp_path, capsys):
     # the task, and with it the AGIEval macro average (-17.5 and 0 -> -8.75)
     assert report["regressions"] == ["sm1:agieval (macro)", "sm1:agieval/lsat-ar"]
     assert report["settings"] == {"alpha": 0.05, "min_delta": 1.0, "correction": "holm", "bootstrap": 10000,
-                                  "seed": 0, "repeats": "first", "intersection": False}
+                                  "seed": 0, "repeats": "first", "intersection": False, "mde_power": 0.8}
     lsat = next(t for t in report["tasks"] if t["task"] == "agieval/lsat-ar")
     assert (lsat["lost"], lsat["gained"], lsat["delta"], lsat["verdict"]) == (40, 5, -17.5, "regressed")
     assert {s["suite"] for s in report["suites"]} == {"agieval", "bbh"}
