@@ -181,9 +181,10 @@ class Comparison:
         for s in self.suites:
             tasks = [t for t in self.tasks if t.variant == s.variant and t.suite == s.suite]
             where = f"{s.suite} ({s.variant})" if variants else s.suite
-            lines.append(f"this comparison would catch a regression of {mde_text(s.mde)} on {where} with "
-                         f"{100 * POWER:.0f} % power (n={s.n}, discordance {pct(100 * s.discordance)} %); "
-                         f"in one task alone {_range(t.mde for t in tasks)}")
+            what = ("would catch a regression of " + mde_text(s.mde) if s.mde is not None
+                    else "is too small to catch any regression")
+            lines.append(f"this comparison {what} on {where} with {100 * POWER:.0f} % power (n={s.n}, "
+                         f"discordance {pct(100 * s.discordance)} %); in one task alone {_range(t.mde for t in tasks)}")
         return lines
 
     def to_dict(self) -> dict:

@@ -12,7 +12,7 @@ from harness.compare import IMPROVED, NO_CHANGE, REGRESSED, compare_runs
 from orca.errors import UserError
 from harness.flips import find_flips
 from harness.results import load_run, summarize_variant, write_run_meta, write_samples, write_summary
-from harness.stats import PairedCounts, mcnemar_exact, paired_counts
+from harness.stats import PairedCounts, mcnemar_exact, paired_counts, suite_mde, task_mde
 
 EMPTY_SM = ""
 
@@ -356,3 +356,50 @@ def test_notes_on_softer_differences(tmp_path):
     assert any(n.startswith("data files differ for bbh/navigate") for n in notes)
     assert "both runs evaluated the same checkpoint (fingerprint f00d)" in notes
     assert "decoding differs: temperature 0.0 vs 0.7" in notes
+
+
+# ------------------------------------------------------------------ minimal detectable effect
+
+def test_mde_is_printed_per_task_and_suite(tmp_path, capsys):
+    # two BBH tasks of 120 with 19 and 10 flips, one AGIEval task unchanged
+    spec = {"bbh/navigate": (120, 60, 10, 9), "bbh/snarks": (120, 70, 6, 4), "agieval/lsat-ar": (80, 30, 0, 0)}
+    base, cand = pair_of_runs(tmp_path, spec)
+    result = compare_runs(base, cand)
+    nav = next(t for t in result.tasks if t.task == "bbh/navigate")
+    assert nav.mde == task_mde(120, 19 / 120, 0.05 / 3, 1.0)  # Holm's first step over 3 task tests
+    bbh = next(s for s in result.suites if s.suite == "bbh")
+    assert bbh.mde == suite_mde([(120, 19 / 120), (120, 10 / 120)], 0.05 / 2, 1.0)  # 2 suite tests
+    assert bbh.mde < nav.mde  # the average of two tasks sees smaller regressions than one task
+
+    assert main(["compare", str(base), str(cand)]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines in a pipe
+    assert (f"MDE: this comparison would catch a regression of >= {bbh.mde:.1f} points on bbh with 80 % power "
+            "(n=240, discordance 12.1 %)") in out
+    assert "MDE" in out.split("Tasks")[1].split("\n")[0] or " MDE " in out
+
+    assert main(["compare", str(base), str(cand), "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    assert "| MDE (80 % power) |" in md
+    assert f"| {nav.p_adjusted:.4f} | {nav.mde:.1f} | no significant change |" in md
+    assert main(["compare", str(base), str(cand), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    by_task = {t["task"]: t for t in report["tasks"]}
+    assert by_task["bbh/navigate"]["mde"] == round(nav.mde, 4)
+    assert by_task["agieval/lsat-ar"]["discordance"] == 0.0 and by_task["agieval/lsat-ar"]["mde"] > 0
+
+
+def test_the_gates_print_the_mde(tmp_path, capsys):
+    from harness.gate import compare_with_baseline
+
+    base, cand = pair_of_runs(tmp_path, {"bbh/navigate": (40, 20, 4, 3), "bbh/snarks": (40, 20, 2, 2)})
+    assert compare_with_baseline(base, cand) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "MDE: this comparison would catch a regression of >= " in out and "on bbh with 80 % power (n=80" in out
+
+
+def test_mde_of_too_few_examples_says_so(tmp_path):
+    # 5 pairs: even 5 losses of 5 give McNemar p = 0.0625, so no task regression can be shown
+    base, cand = pair_of_runs(tmp_path, {"bbh/navigate": (5, 2, 1, 1), "bbh/snarks": (5, 2, 1, 0)})
+    result = compare_runs(base, cand)
+    assert [t.mde for t in result.tasks] == [None, None]
+    assert result.mde_lines()[0].endswith("(n=10, discordance 30.0 %); in one task alone none (too few examples)")

@@ -14,8 +14,9 @@ import pytest
 from scipy.stats import binomtest
 
 from harness.results import wilson_ci95
-from harness.stats import (Z95, PairedCounts, adjust_pvalues, benjamini_hochberg, bootstrap_macro_delta, holm,
-                           macro_delta_se, mcnemar_exact, mcnemar_power, normal_power, paired_counts)
+from harness.stats import (POWER, Z95, PairedCounts, adjust_pvalues, benjamini_hochberg, bootstrap_macro_delta, holm,
+                           macro_delta_se, mcnemar_exact, mcnemar_power, normal_power, paired_counts, regression_power,
+                           required_n, suite_mde, task_mde)
 
 ALPHA = 0.05
 SIMS = 400
@@ -242,3 +243,109 @@ def test_wilson_interval_matches_the_closed_form():
             half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
             assert wilson_ci95(k, n) == pytest.approx([100 * (centre - half), 100 * (centre + half)],
                                                       rel=1e-9, abs=1e-9), (k, n)
+
+
+# ------------------------------------------------------------------ minimal detectable effect (MDE)
+
+def _power_by_definition(n: int, p_lost: float, p_gained: float, alpha: float) -> float:
+    """mcnemar_power the slow way: for every discordant count d, every lost count k that
+    the exact test (scipy's binomtest) rejects, weighted by its probability."""
+    from scipy.stats import binom
+
+    total = 0.0
+    for d in range(1, n + 1):
+        for k in range(d + 1):
+            if mcnemar_exact(k, d - k) < alpha:
+                total += binom.pmf(d, n, p_lost + p_gained) * binom.pmf(k, d, p_lost / (p_lost + p_gained))
+    return total
+
+
+@pytest.mark.parametrize("n,p_lost,p_gained,alpha", [(40, 0.2, 0.02, ALPHA / 3), (60, 0.1, 0.06, ALPHA),
+                                                     (25, 0.3, 0.0, ALPHA / 27)])
+def test_mcnemar_power_matches_its_definition(n, p_lost, p_gained, alpha):
+    assert mcnemar_power(n, p_lost, p_gained, alpha) == pytest.approx(_power_by_definition(n, p_lost, p_gained, alpha),
+                                                                      abs=1e-12)
+
+
+def _gate_rate(rng, n: int, p_lost: float, p_gained: float, alpha: float, min_delta: float) -> float:
+    """Share of simulated pairs that compare's task rule calls regressed."""
+    hits = 0
+    for _ in range(SIMS):
+        c = paired_counts(*simulate_pairs(rng, n, p_lost, p_gained))
+        hits += mcnemar_exact(c.lost, c.gained) < alpha and c.delta <= -min_delta
+    return hits / SIMS
+
+
+def test_task_mde_has_80_percent_power_by_simulation():
+    # the SmolLM2 gate's shape: 3 tasks x 40, Holm level alpha / 3, 16 % of the pairs discordant
+    n, p_disc, alpha, min_delta = 40, 0.16, ALPHA / 3, 1.0
+    mde = task_mde(n, p_disc, alpha, min_delta)
+    d = mde / 100
+    q = max(p_disc, d)
+    # exact: the returned MDE has the power, 0.05 points less does not
+    assert regression_power(n, (q + d) / 2, (q - d) / 2, alpha, min_delta) >= POWER
+    d_less = d - 0.0005
+    q_less = max(p_disc, d_less)
+    assert regression_power(n, (q_less + d_less) / 2, (q_less - d_less) / 2, alpha, min_delta) < POWER
+    # simulated: at the MDE about 80 % of regressed candidates fail the gate, at 2/3 of it clearly fewer
+    rng = np.random.default_rng(31)
+    at = _gate_rate(rng, n, (q + d) / 2, (q - d) / 2, alpha, min_delta)
+    d3 = 2 * d / 3
+    q3 = max(p_disc, d3)
+    below = _gate_rate(rng, n, (q3 + d3) / 2, (q3 - d3) / 2, alpha, min_delta)
+    print(f"task MDE {mde:.2f} points: simulated power {at:.3f} at it, {below:.3f} at 2/3 of it")
+    assert abs(at - POWER) < 3.5 * math.sqrt(POWER * (1 - POWER) / SIMS)
+    assert below < POWER - 0.15
+
+
+def test_the_issue_figure_for_the_smollm2_gate():
+    # issue 21: 120 pairs, 19 discordant: "detects with 80 % power only a regression of about 10 points"
+    assert 9.5 < task_mde(120, 19 / 120, ALPHA) < 11
+
+
+def test_mde_shrinks_with_n_and_grows_with_discordance():
+    tasks = [task_mde(n, 0.2, ALPHA / 27) for n in (50, 100, 200, 400, 800, 1600)]
+    assert all(a > b for a, b in zip(tasks, tasks[1:])), tasks
+    suites = [suite_mde([(n, 0.2)] * 27, ALPHA) for n in (10, 40, 160, 640)]
+    assert all(a > b for a, b in zip(suites, suites[1:])), suites
+    assert task_mde(200, 0.1, ALPHA) < task_mde(200, 0.2, ALPHA) < task_mde(200, 0.4, ALPHA)
+    # more examples in the average: the suite catches less than any one of its tasks
+    assert suite_mde([(200, 0.2)] * 27, ALPHA / 2) < task_mde(200, 0.2, ALPHA / 27)
+
+
+def test_mde_of_identical_runs_and_of_too_few_examples():
+    # no discordance observed: a regression of d still means d of the pairs were lost
+    d = task_mde(100, 0.0, ALPHA) / 100
+    assert regression_power(100, d, 0.0, ALPHA) >= POWER > regression_power(100, d - 0.001, 0.0, ALPHA)
+    assert task_mde(100, 0.0, ALPHA) == task_mde(100, d / 2, ALPHA)  # below d the rule is the same
+    # 5 pairs: even 5 losses of 5 give p = 0.0625 > 0.05, so no regression can be shown
+    assert task_mde(5, 0.4, ALPHA) is None
+    assert task_mde(6, 0.4, ALPHA) is not None
+
+
+def test_suite_mde_has_80_percent_power_under_the_bootstrap():
+    spec, alpha, min_delta = [(100, 0.2), (150, 0.2), (200, 0.2), (250, 0.2)], ALPHA, 1.0
+    mde = suite_mde(spec, alpha, min_delta)
+    d = mde / 100
+    rng = np.random.default_rng(41)
+    detected = 0
+    for _ in range(SIMS):
+        tasks = [paired_counts(*simulate_pairs(rng, n, (q + d) / 2, (q - d) / 2)) for n, q in spec]
+        res = bootstrap_macro_delta(tasks, resamples=1000, seed=int(rng.integers(1 << 31)))
+        detected += res.p_value < alpha and res.delta <= -min_delta
+    print(f"suite MDE {mde:.2f} points: bootstrap power {detected / SIMS:.3f}")
+    assert abs(detected / SIMS - POWER) < 0.08
+
+
+def test_required_n_is_the_first_n_with_the_power():
+    for mde, p_disc, alpha in [(10, 0.16, ALPHA), (20, 0.3, ALPHA / 3), (15, 0.0, ALPHA)]:
+        n = required_n(mde, p_disc, alpha)
+        q = max(p_disc, mde / 100)
+        p_lost, p_gained = (q + mde / 100) / 2, (q - mde / 100) / 2
+        assert n < 200  # steps of one pair here
+        assert regression_power(n, p_lost, p_gained, alpha) >= POWER > regression_power(n - 1, p_lost, p_gained, alpha)
+        assert task_mde(n, p_disc, alpha) <= mde
+    # the issue's target: 4 points at the observed 16 % discordance takes several hundred pairs in one test
+    assert 700 < required_n(4, 0.16, ALPHA) < 900
+    with pytest.raises(ValueError):
+        required_n(0, 0.1)
