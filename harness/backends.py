@@ -108,8 +108,12 @@ class LMEvalBackend:
     supports_loglikelihood = True
 
     def __init__(self, lm, spec: str, kind: str, path: Path, tokenizer, revision: str | None,
-                 dtype: str | None = None, batch_size: int | None = None):
+                 dtype: str | None = None, batch_size: int | None = None, shown_path: str | None = None):
         self.lm, self.spec, self.kind, self.path = lm, spec, kind, path
+        # what run.json records as model.path: the folder as the user typed it, or None when
+        # the backend found it itself (the default checkpoint, a GGUF file's converted copy in
+        # the cache): a published run must not name a folder of the machine that ran it
+        self.shown_path = shown_path
         self.tokenizer = tokenizer
         self.revision = revision
         self.dtype, self.batch_size = dtype, batch_size
@@ -123,7 +127,7 @@ class LMEvalBackend:
             self._engine_reason = f"{kind} backend"
 
     def describe(self) -> dict:
-        out = {"spec": self.spec, "backend": self.kind, "path": str(self.path), "revision": self.revision,
+        out = {"spec": self.spec, "backend": self.kind, "path": self.shown_path, "revision": self.revision,
                "fingerprint": self.fingerprint,
                "chat_template": bool(getattr(self.tokenizer, "chat_template", None))}
         if self.kind in ("hf", "gguf"):
@@ -282,7 +286,9 @@ def make_hf_backend(path_str: str, spec: str, cfg) -> LMEvalBackend:
                   revision=cfg.revision or "main", max_length=cfg.max_length)
     except (OSError, ValueError) as e:
         raise UserError(f"--model {spec}: cannot load {path} as a causal LM: {str(e).splitlines()[0]}") from None
-    return LMEvalBackend(lm, spec, "hf", path, lm.tokenizer, cfg.revision, dtype=dtype, batch_size=cfg.batch_size)
+    typed = None if path_str == "default" or spec == "default" else path_str
+    return LMEvalBackend(lm, spec, "hf", path, lm.tokenizer, cfg.revision, dtype=dtype, batch_size=cfg.batch_size,
+                         shown_path=typed)
 
 
 def make_vllm_backend(path_str: str, spec: str, cfg) -> LMEvalBackend:
@@ -296,7 +302,7 @@ def make_vllm_backend(path_str: str, spec: str, cfg) -> LMEvalBackend:
 
     lm = VLLM(pretrained=str(path), batch_size="auto", max_length=cfg.max_length,
               data_parallel_size=int(os.environ.get("ORCA_VLLM_DP", "1")))
-    return LMEvalBackend(lm, spec, "vllm", path, lm.tokenizer, cfg.revision)
+    return LMEvalBackend(lm, spec, "vllm", path, lm.tokenizer, cfg.revision, shown_path=path_str)
 
 
 # The OpenAI `seed` of the request being sent. A context variable because each request is

@@ -86,12 +86,17 @@ def refresh_or_compare(candidate: str | Path, baseline: str | Path, refresh: Cal
 
 
 def replace_directory(src: str | Path, dst: str | Path) -> None:
-    """Copy `src` over `dst`; the old `dst` is kept until the copy is whole."""
+    """Copy `src` over `dst` (its run.json without local paths: harness.publish); the old
+    `dst` is kept until the copy is whole."""
     src = Path(src)
     dst = Path(dst)
     tmp = dst.with_name(dst.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(LOCK_NAME))  # the writer lock is no result
+    if (tmp / "run.json").is_file():  # a committed baseline names no folder of this machine
+        from harness.publish import make_portable
+
+        make_portable(tmp)
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
 

@@ -248,7 +248,9 @@ def make_gguf_backend(path_str: str, spec: str, cfg, named: dict | None = None) 
     sha256 = sha256_file(path)
     hf_dir, header = convert_gguf(path, sha256, spec)
     hf = make_hf_backend(str(hf_dir), spec, cfg)
-    return GGUFBackend(hf, spec, {"file": str(path), "sha256": sha256, **header}, named)
+    # the file name only: its sha256 (and for a named model the package and version) says which
+    # file it was; where it lay (site-packages, a download folder) is this machine's business
+    return GGUFBackend(hf, spec, {"file": path.name, "sha256": sha256, **header}, named)
 
 
 def make_named_backend(name: str, cfg) -> GGUFBackend:

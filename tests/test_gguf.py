@@ -118,7 +118,9 @@ def test_gguf_converts_once_to_the_same_model_and_records_its_hash(tiny_checkpoi
     model = json.loads((tmp_path / "a" / "run.json").read_text())["model"]
     assert model["backend"] == "gguf" and model["fingerprint"] == sha[:16]
     assert model["gguf"]["sha256"] == sha and model["gguf"]["quantization"] == "F32"
-    assert model["gguf"]["architecture"] == "llama" and model["gguf"]["file"] == str(tiny_gguf)
+    assert model["gguf"]["architecture"] == "llama" and model["gguf"]["file"] == tiny_gguf.name
+    # no folder of this machine: not the converted copy in the cache (the spec keeps what was typed)
+    assert model["path"] is None and model["spec"] == f"gguf:{tiny_gguf}"
 
     # a second run loads the converted checkpoint: no conversion, same answers
     assert _run(f"gguf:{tiny_gguf}", tmp_path / "b", "--mode", "loglikelihood", "--no-cache") == 0
