@@ -10,6 +10,9 @@ What it runs (`gate_run_args`, the same `orca-eval` commands a person would type
         --max-new-tokens 32 --system-message 1 --dtype bfloat16 --output WORK/run
     orca-eval compare results/baselines/smollm2-135m-instruct WORK/run --fail-on-regression
 
+`compare` ends with the gate's minimal detectable effect: the regression it catches with 80 %
+power at this n and the observed discordance (docs/compare.md), so a pass says how much it rules out.
+
 The subset: three BBH tasks with short prompts and one-word answers (Yes/No, True/False), the first
 40 examples of each, so the gate takes minutes on 2 CPU cores. Generate mode, the paper's protocol:
 the answer is extracted from the model's own text, so a model that stops answering in the format
