@@ -13,8 +13,8 @@ from harness.data import BBH_TASKS, SUITES
 from orca.errors import UserError
 from harness.flips import find_flips, render_flips_markdown, render_flips_text, write_flips_jsonl
 from harness.reference import load_references
-from harness.report import (build_comparison, leaderboard_entries, load_runs, macro_interval, render_markdown,
-                            render_text, table_rows)
+from harness.report import (build_comparison, leaderboard_entries, load_runs, macro_interval, partial_coverage,
+                            render_markdown, render_text, run_labels, table_rows)
 from harness.results import load_run, summarize_variant, wilson_ci95, write_run_meta, write_samples, write_summary
 
 AGIEVAL = SUITES["agieval"]
@@ -173,10 +173,20 @@ def test_missing_tasks_are_noted_and_not_ranked(tmp_path, paper):
     assert _md_row(md, "*average (8 orca-paper tasks)*").endswith("| 50.0 (50.0)* |")
     assert _md_row(md, "*relative to ChatGPT*").endswith("| 88 % | — |")
     assert _md_row(md, "LSAT-LR").endswith("| — |")
-    entry = next(e for e in leaderboard_entries(ag) if e.column.is_run)
-    assert entry.rank is None and entry.covered == 3 and entry.interval is None
+    # not in the ranking at all (its 50.0 over 3 tasks would sort above ChatGPT's 47.2 over 8) ...
+    assert not any(e.column.is_run for e in leaderboard_entries(ag))
     ranked = [(e.rank, e.column.label) for e in leaderboard_entries(ag) if e.rank]
     assert ranked == [(1, "GPT-4"), (2, "ChatGPT"), (3, "Text-Davinci-003"), (4, "Orca-13B"), (5, "Vicuna-13B")]
+    # ... but compared on its own 3 tasks (AQuA-RAT, LogiQA, LSAT-AR) with the references over the same 3:
+    # ChatGPT (31.9 + 35.0 + 24.4) / 3 = 30.43, GPT-4 (40.6 + 49.3 + 35.2) / 3 = 41.7
+    [entry] = partial_coverage(ag)
+    assert entry.tasks == AGIEVAL[:3] and entry.average == 50.0
+    assert entry.interval == pytest.approx(macro_interval([(10, 20)] * 3))
+    refs = dict(entry.references)
+    assert refs["ChatGPT"] == pytest.approx(30.4333, abs=1e-3) and refs["GPT-4"] == pytest.approx(41.7)
+    assert "Human" not in refs  # people are not a reference model to beat
+    assert ("three sm1: covers 3 of 8 tasks; on those 3: 50.0 against Text-Davinci-003 24.8, ChatGPT 30.4, "
+            "GPT-4 41.7, Vicuna-13B 23.4, Orca-13B 28.1.") in md
 
 
 def test_rich_text_table(tmp_path, paper):
