@@ -138,7 +138,7 @@ def run_ablations(run: RunResult, label: str, alpha: float = ALPHA) -> list[Abla
 
 # --------------------------------------------------------------------------- cell text
 
-HEADER = ["variant", "n", "accuracy", "95% CI (Wilson)", "Δ vs {base}", "lost/gained", "adjusted p", "verdict"]
+HEADER = ["variant", "n", "accuracy", "95% CI", "Δ vs {base}", "lost/gained", "Holm p", "verdict"]
 
 
 def fmt_p(p: float | None) -> str:

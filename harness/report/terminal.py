@@ -60,10 +60,39 @@ def split_tables(console, s: SuiteComparison) -> list | None:
     return tables if all(fits(console, t) for t in tables) else None
 
 
+def ablation_tables(comp: Comparison) -> list:
+    """rich renderables: per run and suite with several variants, the ablation table and its notes."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from harness.report.ablation import HELPS, HURTS, NO_DIFFERENCE, header, method_note, table_cells
+
+    out = []
+    for ab in comp.ablations:
+        if not ab.rows:
+            out += [Text(ab.title, style="bold"), *(Text(n, style="dim") for n in ab.notes), Text("")]
+            continue
+        table = Table(title=ab.title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0),
+                      pad_edge=False)
+        for i, h in enumerate(header(ab)):
+            # numbers never wrap (a broken "[10.6, 40.8]" reads as two values); the verdict may
+            table.add_column(h, justify="left" if i in (0, 7) else "right", no_wrap=i != 7, min_width=8 if i == 7 else None)
+        for cells in table_cells(ab):
+            style = {HELPS: "green", HURTS: "red"}.get(cells[-1], "")
+            # "n.s." keeps the table within 80 columns; the note below spells it out
+            table.add_row(*cells[:-1], Text("n.s." if cells[-1] == NO_DIFFERENCE else cells[-1], style=style))
+        notes = [method_note(ab) + f" n.s.: {NO_DIFFERENCE}."] + ab.notes
+        out += [table, *(Text(n, style="dim") for n in notes), Text("")]
+    return out
+
+
 def _closing_notes(comp: Comparison) -> list:
     from rich.text import Text
 
-    out = [Text(n, style="bold yellow") for n in comp.notes]
+    out = ablation_tables(comp)
+    out += [Text(n, style="bold yellow") for n in comp.notes]
+    out += [Text(f"Run {short}: {full}", style="dim") for short, full in comp.renamed]
     for ref in comp.references:
         out.append(Text(f"Reference {ref.name}: {ref.citation}", style="dim"))
     return out
