@@ -106,8 +106,8 @@ def _auto_label(run: RunResult, level: int) -> str:
     if level >= 3:
         m = _AUTO_NAME.fullmatch(run.name)
         parts.append(m.group(2) if m else run.path.name)
-    if level >= 4:
-        parts.append(f"[{run.path.parent.name}/{run.path.name}]")
+    if level >= 4:  # copies of one run: where each lies
+        parts.append(f"[{run.path.parent.name}]")
     return " ".join(p for p in parts if p)
 
 
@@ -126,11 +126,11 @@ def run_labels(runs: list[RunResult]) -> dict[int, str]:
         clash = [i for i in labels if list(labels.values()).count(labels[i]) > 1]
         if not clash:
             return labels
+        if not any(i in auto and level[i] < 4 for i in clash):
+            break
         for i in clash:
             if i in auto and level[i] < 4:
                 level[i] += 1
-        if not any(i in auto and level[i] < 4 for i in clash):
-            break
     # same names left (two copies of one run, or given names that clash): add the directory
     return {i: (labels[i] if list(labels.values()).count(labels[i]) == 1 else f"{labels[i]} [{r.path.name}]"
                 if r.path.name != labels[i] else f"{labels[i]} [{r.path.parent.name}/{r.path.name}]")
