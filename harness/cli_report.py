@@ -82,8 +82,8 @@ def run_flips(args) -> int:
 
 def run_report(args) -> int:
     from harness.reference import load_references
-    from harness.report import (all_run_dirs, build_comparison, load_runs, render_html, render_markdown,
-                                print_tables, render_text, resolve_run_dirs)
+    from harness.report import (all_run_dirs, build_comparison, check_shared_tasks, load_runs, render_html,
+                                render_markdown, print_tables, render_text, resolve_run_dirs)
 
     if args.flips:
         return run_flips(args)
@@ -98,7 +98,10 @@ def run_report(args) -> int:
             print(f"orca-eval: note: no finished runs under {args.runs_dir}", file=sys.stderr)
         dirs += [d for d in found if d.resolve() not in {x.resolve() for x in dirs}]
     refs = load_references(args.reference or (["all"] if args.all else [DEFAULT_REFERENCE]))
-    comp = build_comparison(load_runs(dirs), refs)
+    runs = load_runs(dirs)
+    if not args.all:  # runs named together are meant to be compared; --all is a listing of whatever is there
+        check_shared_tasks(runs)
+    comp = build_comparison(runs, refs)
     if args.format == "markdown":
         _emit(render_markdown(comp), args.out)
     elif args.format == "html":

@@ -13,8 +13,9 @@ from harness.data import BBH_TASKS, SUITES
 from orca.errors import UserError
 from harness.flips import find_flips, render_flips_markdown, render_flips_text, write_flips_jsonl
 from harness.reference import load_references
-from harness.report import (build_comparison, leaderboard_entries, load_runs, macro_interval, render_markdown,
-                            render_text, table_rows)
+from harness.report import (build_comparison, leaderboard_entries, load_runs, macro_interval, partial_coverage,
+                            render_markdown, render_text, run_labels, table_rows)
+from harness.report.build import check_shared_tasks
 from harness.results import load_run, summarize_variant, wilson_ci95, write_run_meta, write_samples, write_summary
 
 AGIEVAL = SUITES["agieval"]
@@ -173,10 +174,20 @@ def test_missing_tasks_are_noted_and_not_ranked(tmp_path, paper):
     assert _md_row(md, "*average (8 orca-paper tasks)*").endswith("| 50.0 (50.0)* |")
     assert _md_row(md, "*relative to ChatGPT*").endswith("| 88 % | — |")
     assert _md_row(md, "LSAT-LR").endswith("| — |")
-    entry = next(e for e in leaderboard_entries(ag) if e.column.is_run)
-    assert entry.rank is None and entry.covered == 3 and entry.interval is None
+    # not in the ranking at all (its 50.0 over 3 tasks would sort above ChatGPT's 47.2 over 8) ...
+    assert not any(e.column.is_run for e in leaderboard_entries(ag))
     ranked = [(e.rank, e.column.label) for e in leaderboard_entries(ag) if e.rank]
     assert ranked == [(1, "GPT-4"), (2, "ChatGPT"), (3, "Text-Davinci-003"), (4, "Orca-13B"), (5, "Vicuna-13B")]
+    # ... but compared on its own 3 tasks (AQuA-RAT, LogiQA, LSAT-AR) with the references over the same 3:
+    # ChatGPT (31.9 + 35.0 + 24.4) / 3 = 30.43, GPT-4 (40.6 + 49.3 + 35.2) / 3 = 41.7
+    [entry] = partial_coverage(ag)
+    assert entry.tasks == AGIEVAL[:3] and entry.average == 50.0
+    assert entry.interval == pytest.approx(macro_interval([(10, 20)] * 3))
+    refs = dict(entry.references)
+    assert refs["ChatGPT"] == pytest.approx(30.4333, abs=1e-3) and refs["GPT-4"] == pytest.approx(41.7)
+    assert "Human" not in refs  # people are not a reference model to beat
+    assert ("three sm1: covers 3 of 8 tasks; on those 3: 50.0 against Text-Davinci-003 24.8, ChatGPT 30.4, "
+            "GPT-4 41.7, Vicuna-13B 23.4, Orca-13B 28.1.") in md
 
 
 def test_rich_text_table(tmp_path, paper):
@@ -356,6 +367,8 @@ def test_cli_flips(tmp_path, capsys):
     (["report", "--flips", "a"], "--flips takes exactly two runs"),
     (["report", "a", "--reference", "nope"], "unknown reference set 'nope'"),
     (["report", "--flips", "a", "c"], "share no examples"),
+    (["report", "a", "c"], "the 2 runs share no tasks (a: bbh/navigate; c: bbh/snarks): nothing to compare"),
+    (["report", "a", "c", "--format", "html"], "share no tasks"),
 ])
 def test_cli_user_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
     runs = tmp_path / "runs"
@@ -392,3 +405,71 @@ def test_repeats_use_the_mean_and_flips_use_repeat_0(tmp_path, paper):
     other = make_run(tmp_path, "other", {"sm1": {"bbh/navigate": outcomes(10, 7)}})
     t = find_flips(load_run(run_dir), load_run(other)).tasks[0]
     assert (t.shared, t.both_right, t.b_only) == (10, 6, 1)  # repeat 0: docs 0-5 right; other: docs 0-6
+
+
+# --------------------------------------------------------------------------- display names
+
+def _auto(root: Path, name: str, tasks: list[str], limit: int | None = None, model: str = "smollm2-135m-instruct",
+          mode: str = "generate") -> Path:
+    """A run named as `orca-eval run` names it without --name."""
+    d = make_run(root, name, {"sm1": {t: outcomes(4, 2) for t in tasks}}, limit=limit)
+    meta = json.loads((d / "run.json").read_text())
+    meta["model"].update(spec=f"gguf:/cache/{model}.Q4_1.gguf", named_model={"name": model})
+    meta["mode"] = mode
+    (d / "run.json").write_text(json.dumps(meta))
+    return d
+
+
+def test_display_names_are_short_unique_and_keep_given_names(tmp_path):
+    dirs = [
+        _auto(tmp_path, "gguf-b179c9523d0e6a0f-bbh_navigate+sports_understanding-generate-a4a44b",
+              ["bbh/navigate", "bbh/sports_understanding"]),
+        _auto(tmp_path, "gguf-b179c9523d0e6a0f-bbh_navigate-generate-77aa01", ["bbh/navigate"]),
+        _auto(tmp_path, "gguf-b179c9523d0e6a0f-bbh-loglikelihood-0b1c2d", BBH, mode="loglikelihood"),
+        _auto(tmp_path, "gguf-b179c9523d0e6a0f-agieval-generate-111111", AGIEVAL, limit=4),
+        _auto(tmp_path, "gguf-b179c9523d0e6a0f-agieval-generate-222222", AGIEVAL, limit=13),
+        _auto(tmp_path / "copy", "gguf-b179c9523d0e6a0f-agieval-generate-222222", AGIEVAL, limit=13),
+        tiny_agieval(tmp_path),
+    ]
+    labels = run_labels(load_runs(dirs))
+    assert labels == {
+        0: "smollm2-135m-instruct gen bbh 2 tasks",  # same model and mode as 1, 3, 4, 5: what it covers
+        1: "smollm2-135m-instruct gen navigate",
+        2: "smollm2-135m-instruct ll",  # the only loglikelihood run: model and mode are enough
+        3: "smollm2-135m-instruct gen agieval limit4",  # same tasks as 4: the --limit tells them apart
+        4: f"smollm2-135m-instruct gen agieval limit13 222222 [{tmp_path.name}]",  # copies of one run: the hash,
+        5: "smollm2-135m-instruct gen agieval limit13 222222 [copy]",  # then the folder they lie in
+        6: "tiny",  # a name the user gave is kept
+    }
+    # the full names stay in the report: tooltips in HTML, a legend in Markdown and the terminal
+    comp = build_comparison(load_runs(dirs[:3]), [], with_ablation=False)
+    md = render_markdown(comp)
+    assert "- Run `smollm2-135m-instruct ll`: `gguf-b179c9523d0e6a0f-bbh-loglikelihood-0b1c2d (" in md
+    assert "gguf-b179c9523d0e6a0f" not in _md_row(md, "task")
+
+
+def test_model_without_a_named_model_uses_its_spec(tmp_path):
+    d = make_run(tmp_path, "SmolLM2-135M-Instruct-bbh-generate-abcdef", {"sm1": {"bbh/navigate": outcomes(4, 2)}})
+    meta = json.loads((d / "run.json").read_text())
+    meta["model"] = {"spec": "hf:HuggingFaceTB/SmolLM2-135M-Instruct", "backend": "hf"}
+    (d / "run.json").write_text(json.dumps(meta))
+    assert run_labels(load_runs([d])) == {0: "SmolLM2-135M-Instruct gen"}
+
+
+def test_runs_sharing_no_tasks_are_refused_and_any_overlap_is_enough(tmp_path, paper):
+    a = make_run(tmp_path, "a", {"sm1": {"bbh/navigate": outcomes(6, 6)}})
+    b = make_run(tmp_path, "b", {"sm1": {"bbh/snarks": outcomes(6, 6)}})
+    c = make_run(tmp_path, "c", {"sm1": {"bbh/snarks": outcomes(6, 3), "bbh/navigate": outcomes(6, 3)}})
+    with pytest.raises(UserError, match="share no tasks"):
+        check_shared_tasks(load_runs([a, b]))
+    check_shared_tasks(load_runs([a, b, c]))  # c shares a task with each: a comparison
+    check_shared_tasks(load_runs([a]))  # one run: against the references
+
+
+def test_cli_all_lists_runs_that_share_no_tasks(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    make_run(runs, "a", {"sm1": {"bbh/navigate": outcomes(6, 6)}})
+    make_run(runs, "b", {"sm1": {"bbh/snarks": outcomes(6, 6)}})
+    assert main(["report", "--all", "--runs-dir", str(runs), "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    assert "a sm1: covers 1 of 23 tasks; on those 1: 100.0 against ChatGPT 55.6, GPT-4 68.8" in md

@@ -3,12 +3,14 @@ sets in one `SuiteComparison` per suite (harness.report.model), with each suite'
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from orca.errors import UserError
 from harness.reference import ReferenceSet
-from harness.report.cells import published_text
-from harness.report.model import CHECK_MARK, SUITE_NAMES, SUITE_ORDER, Column, Comparison, SuiteComparison
+from harness.report.cells import fmt, published_text
+from harness.report.model import (CHECK_MARK, SUITE_NAMES, SUITE_ORDER, Column, Comparison, SuiteComparison,
+                                  partial_coverage)
 from harness.results import RunResult, load_run
 
 
@@ -60,10 +62,84 @@ def load_runs(dirs: list[str | Path]) -> list[RunResult]:
     return [load_run(d, with_samples=False) for d in dirs]
 
 
+# `orca-eval run` without --name calls a run MODEL-SUITE-MODE-HASH (harness.runner.default_run_name):
+# unique, but as a column header `gguf-b179c9523d0e6a0f-bbh_navigate+sports_understanding-generate-a4a44b`.
+_AUTO_NAME = re.compile(r".+-(generate|loglikelihood)-([0-9a-f]{6})")
+_MODE_SHORT = {"generate": "gen", "loglikelihood": "ll"}
+MAX_MODEL_CHARS = 24
+
+
+def model_short_name(meta: dict) -> str:
+    """The model as a person would name it: its named_model name, else the last part of its spec."""
+    model = meta.get("model") or {}
+    name = (model.get("named_model") or {}).get("name")
+    if not name:
+        spec = str(model.get("spec") or model.get("path") or "model")
+        name = Path(spec.split(":", 1)[-1].rstrip("/")).name or spec
+        name = name.removesuffix(".gguf")
+    return name if len(name) <= MAX_MODEL_CHARS else name[: MAX_MODEL_CHARS - 1] + "…"
+
+
+def _scope(meta: dict) -> str:
+    """What a run covers, briefly: a whole suite ("bbh"), one task ("navigate"), or "bbh 2 tasks"."""
+    from harness.data import SUITES
+
+    tasks = [t for t in meta.get("tasks") or [] if isinstance(t, str)]
+    suites = sorted({t.split("/", 1)[0] for t in tasks})
+    if not tasks:
+        return str(meta.get("suite") or "")
+    if all(set(SUITES.get(x, [])) <= set(tasks) for x in suites):
+        return "+".join(suites)
+    if len(tasks) == 1:
+        return tasks[0].split("/", 1)[-1]
+    return f"{'+'.join(suites)} {len(tasks)} tasks"
+
+
+def _auto_label(run: RunResult, level: int) -> str:
+    """An auto-named run's display name, more specific with each level until it is unique."""
+    meta = run.meta
+    parts = [model_short_name(meta), _MODE_SHORT.get(meta.get("mode"), str(meta.get("mode") or ""))]
+    if level >= 1:
+        parts.append(_scope(meta))
+    if level >= 2 and meta.get("limit"):
+        parts.append(f"limit{meta['limit']}")
+    if level >= 3:
+        m = _AUTO_NAME.fullmatch(run.name)
+        parts.append(m.group(2) if m else run.path.name)
+    if level >= 4:  # copies of one run: where each lies
+        parts.append(f"[{run.path.parent.name}]")
+    return " ".join(p for p in parts if p)
+
+
 def run_labels(runs: list[RunResult]) -> dict[int, str]:
-    """Run index -> column label: the run's name, with its directory added when two runs share a name."""
-    names = [r.name for r in runs]
-    return {i: (r.name if names.count(r.name) == 1 else f"{r.name} [{r.path.name}]") for i, r in enumerate(runs)}
+    """Run index -> short, unique display name (column headers, ranking rows, plots).
+
+    A name the user gave (`run --name`) is kept. An automatic name is replaced by model,
+    mode (gen / ll) and, only as far as needed to tell runs apart, what it covers, its
+    --limit and its hash. Runs sharing a name get their directory added. The full name
+    stays available: `full_names`."""
+    auto = {i for i, r in enumerate(runs) if _AUTO_NAME.fullmatch(r.name)}
+    level = {i: 0 for i in auto}
+    labels: dict[int, str] = {}
+    for _ in range(6):
+        labels = {i: (_auto_label(r, level[i]) if i in auto else r.name) for i, r in enumerate(runs)}
+        clash = [i for i in labels if list(labels.values()).count(labels[i]) > 1]
+        if not clash:
+            return labels
+        if not any(i in auto and level[i] < 4 for i in clash):
+            break
+        for i in clash:
+            if i in auto and level[i] < 4:
+                level[i] += 1
+    # same names left (two copies of one run, or given names that clash): add the directory
+    return {i: (labels[i] if list(labels.values()).count(labels[i]) == 1 else f"{labels[i]} [{r.path.name}]"
+                if r.path.name != labels[i] else f"{labels[i]} [{r.path.parent.name}/{r.path.name}]")
+            for i, r in enumerate(runs)}
+
+
+def full_names(runs: list[RunResult]) -> dict[int, str]:
+    """Run index -> its own name and directory (tooltips and legends)."""
+    return {i: f"{r.name} ({r.path})" for i, r in enumerate(runs)}
 
 
 def _variant_tasks(run: RunResult, variant: str) -> dict[str, dict]:
@@ -77,13 +153,13 @@ def _variant_tasks(run: RunResult, variant: str) -> dict[str, dict]:
     return tasks
 
 
-def _run_columns(run: RunResult, label: str, index: int) -> list[Column]:
+def _run_columns(run: RunResult, label: str, index: int, full_name: str) -> list[Column]:
     cols = []
     partial = run.is_partial()
     for variant in run.variants:
         tasks = _variant_tasks(run, variant)
         col = Column(key=f"run{index}:{variant}", label=f"{label} {variant}", kind="run", source=label,
-                     variant=variant, partial=partial, run=run)
+                     variant=variant, partial=partial, run=run, full_name=full_name)
         for task, t in tasks.items():
             col.scores[task] = float(t["accuracy"])
             col.official[task] = float(t.get("accuracy_official", t["accuracy"]))
@@ -94,7 +170,7 @@ def _run_columns(run: RunResult, label: str, index: int) -> list[Column]:
         cols.append(col)
     if len(cols) > 1:
         best = Column(key=f"run{index}:best", label=f"{label} best-SM", kind="run-best", source=label,
-                      partial=partial, run=run)
+                      partial=partial, run=run, full_name=full_name)
         for task in sorted({t for c in cols for t in c.scores}):
             # the first variant wins ties, so the choice is reproducible
             winner = max((c for c in cols if task in c.scores), key=lambda c: c.scores[task])
@@ -118,13 +194,15 @@ def _partial_note(run: RunResult, label: str) -> str:
         f"{label}: partial run: {size} per variant; not comparable with full-test-set figures."
 
 
-def build_comparison(runs: list[RunResult], references: list[ReferenceSet]) -> Comparison:
-    """Line runs up against reference sets, one `SuiteComparison` per suite either side has.
+def build_comparison(runs: list[RunResult], references: list[ReferenceSet], with_ablation: bool = True) -> Comparison:
+    """Line runs up against reference sets, one `SuiteComparison` per suite either side has;
+    with `with_ablation`, per run with several system-message variants its paired
+    ablation against sm1 (harness.report.ablation; reads the run's samples).
 
     The first reference set with per-task numbers for a suite defines that suite's task
     set for averages; further sets add columns (tasks they share) or suite-only entries."""
-    labels = run_labels(runs)
-    run_cols = [(i, _run_columns(r, labels[i], i)) for i, r in enumerate(runs)]
+    labels, full = run_labels(runs), full_names(runs)
+    run_cols = [(i, _run_columns(r, labels[i], i, full[i])) for i, r in enumerate(runs)]
     suites = set()
     for ref in references:
         suites.update(ref.suites)
@@ -177,7 +255,29 @@ def build_comparison(runs: list[RunResult], references: list[ReferenceSet]) -> C
         out.append(comp)
 
     notes = [_partial_note(r, labels[i]) for i, r in enumerate(runs) if r.is_partial()]
-    return Comparison(runs=runs, references=references, suites=out, notes=notes)
+    renamed = [(labels[i], full[i]) for i, r in enumerate(runs) if labels[i] != r.name]
+    ablations = []
+    if with_ablation:
+        from harness.report.ablation import run_ablations
+
+        for i, r in enumerate(runs):
+            ablations.extend(run_ablations(r, labels[i]))
+    return Comparison(runs=runs, references=references, suites=out, notes=notes, ablations=ablations, renamed=renamed)
+
+
+def check_shared_tasks(runs: list[RunResult]) -> None:
+    """Refuse runs of which no two have a task in common: there is nothing to put side by
+    side, and every table and chart would be the runs' disjoint pieces (one line, exit 2)."""
+    if len(runs) < 2:
+        return
+    labels = run_labels(runs)
+    tasks = [{t for v in r.variants for t in r.summary["variants"][v].get("tasks", {})} for r in runs]
+    if any(tasks[i] & tasks[j] for i in range(len(runs)) for j in range(i + 1, len(runs))):
+        return
+    have = "; ".join(f"{labels[i]}: {', '.join(sorted(t)[:3])}{' ...' if len(t) > 3 else ''}"
+                     for i, t in enumerate(tasks))
+    raise UserError(f"the {len(runs)} runs share no tasks ({have}): nothing to compare; "
+                    "report them one at a time, or add a run that has tasks of each")
 
 
 def _suite_notes(comp: SuiteComparison, ref_suite, runs, labels) -> list[str]:
@@ -214,6 +314,12 @@ def _suite_notes(comp: SuiteComparison, ref_suite, runs, labels) -> list[str]:
             notes.append(f"{c.source}: lacks {len(missing)} of the {k} reference tasks "
                          f"({', '.join(comp.labels[t] for t in missing)}); its averages marked * cover "
                          f"only the tasks it has and are not ranked.")
+    for e in partial_coverage(comp):
+        if not e.tasks:
+            continue
+        same = ", ".join(f"{name} {fmt(v)}" for name, v in e.references)
+        notes.append(f"{e.column.label}: covers {len(e.tasks)} of {k} tasks; on those {len(e.tasks)}: "
+                     f"{fmt(e.average)}" + (f" against {same}" if same else "") + ".")
     if any(c.kind == "run-best" for c in comp.columns):
         notes.append("best-SM: per task the run's best system-message variant (the paper's Table 9 view); "
                      "chosen on the test data, so optimistic, and given no interval.")

@@ -14,7 +14,8 @@ from importlib.resources import files
 from harness.reference import BASELINE_MODEL, round_half_up
 from harness.report.build import run_labels
 from harness.report.cells import column_header, fmt, published_text, table_rows
-from harness.report.model import CHECK_MARK, DASH, SUITE_NAMES, Comparison, SuiteComparison, leaderboard_entries
+from harness.report.model import (CHECK_MARK, DASH, SUITE_NAMES, Comparison, SuiteComparison, leaderboard_entries,
+                                  partial_coverage)
 from harness.results import RunResult
 
 
@@ -30,8 +31,8 @@ def _e(text) -> str:
 
 def _html_suite_table(s: SuiteComparison) -> str:
     cols = s.columns
-    head = "".join(f'<th class="kind-{c.kind}" title="{_e(c.note or c.source)}">{_e(column_header(s, c))}</th>'
-                   for c in cols)
+    head = "".join(f'<th class="kind-{c.kind}" title="{_e(c.note or c.full_name or c.source)}">'
+                   f'{_e(column_header(s, c))}</th>' for c in cols)
     body = []
     for row in table_rows(s):
         cls = "avg" if row.kind == "average" else f"row-{row.kind}"
@@ -47,36 +48,52 @@ def _html_suite_table(s: SuiteComparison) -> str:
             f'</thead><tbody>{"".join(body)}</tbody></table><ul class="note">{notes}</ul>')
 
 
+def _name_cell(c, sort: str, badges: str) -> str:
+    """The system cell: a run links to its drill-down and shows its full name on hover."""
+    title = f' title="{_e(c.full_name)}"' if c.full_name else ""
+    link = f'<a href="#run-{_e(c.run.path.name)}"{title}>{_e(c.label)}</a>' if c.run else _e(c.label)
+    return f'<td class="name" data-sort="{_e(sort)}">{link}{badges}</td>'
+
+
+def _badges(c) -> str:
+    out = ""
+    if c.partial:
+        out += '<span class="badge partial" title="--limit: a subset of each task\'s examples">partial</span>'
+    if c.kind in ("reference", "human"):
+        out += f'<span class="badge ref">{_e(c.source)}</span>'
+    if c.kind == "human":
+        out += '<span class="badge">unranked</span>'
+    if c.kind == "run-best":
+        out += '<span class="badge" title="chosen on the test data: shown, not ranked">unranked</span>'
+    if c.published_check or (c.check and c.kind in ("reference", "human")):
+        out += f'<span class="badge check" title="{_e(c.published_check or c.check)}">check</span>'
+    return out
+
+
+def _interval_cell(interval, approximate: bool) -> tuple[str, str]:
+    if not interval:
+        return DASH, ""
+    lo, hi = interval
+    return f"{'≈' if approximate else ''}[{fmt(lo)}, {fmt(hi)}]", f"{hi - lo:.4f}"
+
+
 def _html_leaderboard(s: SuiteComparison) -> str:
+    """The ranking: entries with every reference task (model.leaderboard_entries). Headers
+    are short so that the table fits a 1280 px window."""
     k = len(s.reference_tasks)
-    heads = [("rank", "num"), ("system", "text"), ("kind", "text"), (f"average ({k} tasks)", "num"),
-             ("95% interval", "num"), ("official extractor", "num"), (f"vs {BASELINE_MODEL}", "num"),
-             ("tasks", "num"), ("examples", "num"), ("published", "num")]
+    heads = [("rank", "num"), ("system", "text"), (f"average ({k} tasks)", "num"), ("95% interval", "num"),
+             ("official", "num"), (f"vs {BASELINE_MODEL}", "num"), ("tasks", "num"), ("examples", "num"),
+             ("published", "num")]
     name_cls = ' class="name"'
-    th = "".join(f'<th data-type="{t}"{name_cls if h in ("system", "kind") else ""}>{_e(h)}</th>' for h, t in heads)
+    th = "".join(f'<th data-type="{t}"{name_cls if h == "system" else ""}>{_e(h)}</th>' for h, t in heads)
     rows = []
     for e in leaderboard_entries(s):
         c = e.column
-        badges = ""
-        if c.partial:
-            badges += '<span class="badge partial">partial</span>'
-        if c.kind in ("reference", "human"):
-            badges += f'<span class="badge ref">{_e(c.source)}</span>'
-        if c.published_check or (c.check and c.kind in ("reference", "human")):
-            badges += f'<span class="badge check" title="{_e(c.published_check or c.check)}">check</span>'
-        if e.interval:
-            lo, hi = e.interval
-            approx = "≈" if c.approximate_counts else ""
-            ci, ci_sort = f"{approx}[{fmt(lo)}, {fmt(hi)}]", f"{hi - lo:.4f}"
-        else:
-            ci, ci_sort = DASH, ""
-        avg = fmt(e.average) + ("*" if e.average is not None and e.covered < k else "")
         cells = [
             (str(e.rank) if e.rank else DASH, str(e.rank) if e.rank else ""),
             (None, c.label),
-            (c.kind, c.kind),
-            (avg, f"{e.average:.6f}" if e.average is not None else ""),
-            (ci, ci_sort),
+            (fmt(e.average), f"{e.average:.6f}" if e.average is not None else ""),
+            _interval_cell(e.interval, c.approximate_counts),
             (fmt(e.official), f"{e.official:.6f}" if e.official is not None else ""),
             (DASH if e.relative is None else f"{round_half_up(e.relative, 0):.0f} %",
              f"{e.relative:.6f}" if e.relative is not None else ""),
@@ -85,24 +102,64 @@ def _html_leaderboard(s: SuiteComparison) -> str:
             (published_text(c.published, c.published_check) if c.published else DASH,
              f"{c.published[0]:.6f}" if c.published else ""),
         ]
-        tds = []
-        for i, (text, sort) in enumerate(cells):
-            if i == 1:
-                link = f'<a href="#run-{_e(c.run.path.name)}">{_e(c.label)}</a>' if c.run else _e(c.label)
-                tds.append(f'<td class="name" data-sort="{_e(sort)}">{link}{badges}</td>')
-            else:
-                kind = ' class="kind"' if i == 2 else ""
-                tds.append(f'<td{kind} data-sort="{_e(sort)}">{_e(text)}</td>')
-        rows.append(f'<tr class="kind-{c.kind}">' + "".join(tds) + "</tr>")
+        tds = [_name_cell(c, sort, _badges(c)) if i == 1 else f'<td data-sort="{_e(sort)}">{_e(text)}</td>'
+               for i, (text, sort) in enumerate(cells)]
+        rows.append(f'<tr class="kind-{c.kind}" title="{_e(c.kind)}">' + "".join(tds) + "</tr>")
     for src, m in s.suite_only:
         pub = published_text(m.published_average, m.average_check)
+        dashes = f'<td data-sort="">{DASH}</td>' * 6
         rows.append(f'<tr class="kind-suite-only" title="{_e(m.note or "")}"><td data-sort="">{DASH}</td>'
                     f'<td class="name" data-sort="{_e(m.name)}">{_e(m.name)}<span class="badge ref">{_e(src)}</span>'
-                    f'</td><td class="kind">published only</td><td data-sort="">{DASH}</td><td data-sort="">{DASH}</td>'
-                    f'<td data-sort="">{DASH}</td><td data-sort="">{DASH}</td><td data-sort="">{DASH}</td>'
-                    f'<td data-sort="">{DASH}</td><td data-sort="{m.published_average[0]:.6f}">{_e(pub)}</td></tr>')
+                    f'<span class="badge">published only</span></td>{dashes}'
+                    f'<td data-sort="{m.published_average[0]:.6f}">{_e(pub)}</td></tr>')
     return (f'<table class="sortable leaderboard" id="leaderboard-{_e(s.suite)}"><thead><tr>{th}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def _html_partial_coverage(s: SuiteComparison, entries) -> str:
+    """Runs lacking some reference tasks, each beside the references' averages over its own tasks."""
+    if not entries:
+        return ""
+    k = len(s.reference_tasks)
+    names = []
+    for e in entries:
+        names += [n for n, _ in e.references if n not in names]
+    heads = (["system", "covers", "its average", "95% interval"]
+             + names)
+    name_cls = ' class="name"'
+    th = "".join(f"<th{name_cls if h == 'system' else ''}>{_e(h)}</th>" for h in heads)
+    rows = []
+    for e in entries:
+        c = e.column
+        ci, _ = _interval_cell(e.interval, False)
+        refs = dict(e.references)
+        tip = ", ".join(s.labels[t] for t in e.tasks)
+        tds = [_name_cell(c, c.label, _badges(c)),
+               f'<td title="{_e(tip)}">{len(e.tasks)} of {k}</td>', f"<td>{_e(fmt(e.average))}</td>",
+               f"<td>{_e(ci)}</td>"] + [f"<td>{_e(fmt(refs.get(n)))}</td>" for n in names]
+        rows.append(f'<tr class="kind-{c.kind}">' + "".join(tds) + "</tr>")
+    return (f'<h3>{_e(SUITE_NAMES.get(s.suite, s.suite))}: runs covering part of the suite (not ranked)</h3>'
+            f'<p class="meta">Each is compared on the tasks it has only: its average over them beside every '
+            f'reference model\'s average over the same tasks.</p>'
+            f'<table class="partial-coverage" id="partial-{_e(s.suite)}"><thead><tr>{th}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def _html_ablation(ab, uri: str | None) -> str:
+    from harness.report.ablation import header, method_note, table_cells
+
+    anchor = f"ablation-{_e(ab.run)}-{_e(ab.suite)}".replace(" ", "_")
+    if not ab.rows:
+        return f'<h3 id="{anchor}">{_e(ab.title)}</h3><p class="note">{_e("; ".join(ab.notes))}</p>'
+    th = "".join(f"<th>{_e(h)}</th>" for h in header(ab))
+    body = "".join(f'<tr class="verdict-{_e(cells[-1].split()[0])}"><td class="task">{_e(cells[0])}</td>'
+                   + "".join(f"<td>{_e(x)}</td>" for x in cells[1:]) + "</tr>" for cells in table_cells(ab))
+    fig = (f'<figure><img class="plot" alt="{_e(ab.title)}: accuracy per system message with 95% intervals" '
+           f'src="{uri}"><figcaption>{_e(ab.title)}: accuracy per system message, 95% Wilson intervals'
+           f'</figcaption></figure>') if uri else ""
+    notes = "".join(f"<li>{_e(n)}</li>" for n in [method_note(ab)] + ab.notes)
+    return (f'<h3 id="{anchor}">{_e(ab.title)}</h3>{fig}<table class="ablation" id="{anchor}-table"><thead><tr>{th}'
+            f'</tr></thead><tbody>{body}</tbody></table><ul class="note">{notes}</ul>')
 
 
 def _system_message_text(variant: dict | None) -> str:
@@ -164,6 +221,8 @@ def render_html(comp: Comparison, title: str = "orca-eval leaderboard", plots: b
     Inline CSS/JS, images as data: URIs; nothing is fetched when it is opened."""
     images: dict[str, list[tuple[str, str]]] = {}
     ranking_imgs: dict[str, str] = {}
+    partial_imgs: dict[str, str] = {}
+    ablation_imgs: dict[int, str | None] = {}
     if plots:
         from harness.report import plots as P
         labels = run_labels(comp.runs)
@@ -183,6 +242,12 @@ def render_html(comp: Comparison, title: str = "orca-eval leaderboard", plots: b
             png = P.ranking_png(s, leaderboard_entries(s))
             if png:
                 ranking_imgs[s.suite] = P.data_uri(png)
+            png = P.partial_coverage_png(s, partial_coverage(s))
+            if png:
+                partial_imgs[s.suite] = P.data_uri(png)
+        for ab in comp.ablations:
+            png = P.ablation_png(ab)
+            ablation_imgs[id(ab)] = P.data_uri(png) if png else None
 
     generated_at = generated_at or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     css = _asset("leaderboard.css")
@@ -192,9 +257,13 @@ def render_html(comp: Comparison, title: str = "orca-eval leaderboard", plots: b
              f'<h1>{_e(title)}</h1><p class="meta">Generated {_e(generated_at)} · {len(comp.runs)} run(s) · '
              f'reference: {_e(", ".join(r.name for r in comp.references) or "none")}. Click a column header to sort.</p>']
     nav = "".join(f'<a href="#suite-{_e(s.suite)}">{_e(SUITE_NAMES.get(s.suite, s.suite))}</a>' for s in comp.suites)
+    nav += '<a href="#ablation">ablation</a>' if comp.ablations else ""
     parts.append(f"<nav>{nav}<a href=\"#runs\">runs</a><a href=\"#method\">method</a></nav>")
     for n in comp.notes:
         parts.append(f'<p class="note"><span class="badge partial">partial</span> {_e(n)}</p>')
+    if comp.renamed:
+        items = "".join(f"<li><b>{_e(a)}</b>: <code>{_e(b)}</code></li>" for a, b in comp.renamed)
+        parts.append(f'<p class="note">Run names shortened for the tables:</p><ul class="note legend">{items}</ul>')
     for s in comp.suites:
         name = SUITE_NAMES.get(s.suite, s.suite)
         parts.append(f'<section id="suite-{_e(s.suite)}"><h2>{_e(name)}: ranking by average</h2>'
@@ -203,7 +272,18 @@ def render_html(comp: Comparison, title: str = "orca-eval leaderboard", plots: b
             parts.append(f'<figure><img class="plot" alt="{_e(name)} ranking with 95% intervals" '
                          f'src="{ranking_imgs[s.suite]}"><figcaption>{_e(name)} averages with 95% intervals'
                          f'</figcaption></figure>')
+        partial = partial_coverage(s)
+        parts.append(_html_partial_coverage(s, partial))
+        if s.suite in partial_imgs:
+            parts.append(f'<figure><img class="plot" alt="{_e(name)} runs covering part of the suite against the '
+                         f'references on the same tasks" src="{partial_imgs[s.suite]}"><figcaption>{_e(name)}: '
+                         f'runs covering part of the suite, each against the references on its own tasks'
+                         f'</figcaption></figure>')
         parts.append(f"<h3>{_e(name)} per task</h3>{_html_suite_table(s)}</section>")
+    if comp.ablations:
+        parts.append('<section id="ablation"><h2>System-message ablation</h2>')
+        parts.extend(_html_ablation(ab, ablation_imgs.get(id(ab))) for ab in comp.ablations)
+        parts.append("</section>")
     parts.append('<section id="runs"><h2>Runs</h2>')
     labels = run_labels(comp.runs)
     for i, run in enumerate(comp.runs):
@@ -216,7 +296,8 @@ def render_html(comp: Comparison, title: str = "orca-eval leaderboard", plots: b
     parts.append(
         '<section id="method"><h2>Method</h2><ul class="note">'
         "<li>Averages are unweighted means over the reference's task set (BBH: the paper's 23 tasks), the same set "
-        "for every row; 'tasks' says how many of them an entry has (runs missing some are marked * and not ranked).</li>"
+        "for every row. Only entries with every one of those tasks are ranked; a run covering part of the suite is "
+        "listed below the ranking, compared on its own tasks with the references' averages over the same tasks.</li>"
         "<li>95% interval of a run's average: the tasks are independent binomials, so the variance of the mean is "
         "the sum of the per-task variances p̃(1−p̃)/n (p̃: Agresti-Coull adjusted proportion) over K²; "
         "interval = mean ± 1.96·sd. "

@@ -9,6 +9,20 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _md_ablation(ab) -> list[str]:
+    from harness.report.ablation import header, method_note, table_cells
+
+    out = [f"\n### {_md_escape(ab.title)}\n"]
+    if ab.rows:
+        out.append("| " + " | ".join(header(ab)) + " |")
+        out.append("|---|" + "---:|" * 6 + "---|")
+        out += ["| " + " | ".join(_md_escape(x) for x in cells) + " |" for cells in table_cells(ab)]
+        out.append("")
+        out.append(f"- {_md_escape(method_note(ab))}")
+    out += [f"- {_md_escape(n)}" for n in ab.notes]
+    return out
+
+
 def render_markdown(comp: Comparison) -> str:
     """GitHub-flavoured Markdown: one table per suite, best per row in bold, notes below."""
     out = []
@@ -30,6 +44,10 @@ def render_markdown(comp: Comparison) -> str:
         out.append("")
     for n in comp.notes:
         out.append(f"- **{_md_escape(n)}**")
+    for short, full in comp.renamed:
+        out.append(f"- Run `{short}`: `{full}`")
+    for ab in comp.ablations:
+        out.extend(_md_ablation(ab))
     for ref in comp.references:
         out.append(f"\nReference `{ref.name}`: {ref.citation}" + (f" <{ref.url}>" if ref.url else ""))
     return "\n".join(out).rstrip() + "\n"

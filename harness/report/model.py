@@ -51,6 +51,7 @@ class Column:
     published_check: str | None = None
     note: str | None = None
     run: RunResult | None = None
+    full_name: str | None = None  # a run's own name and directory, where `label` is a short display name
 
     @property
     def is_run(self) -> bool:
@@ -148,6 +149,8 @@ class Comparison:
     references: list[ReferenceSet]
     suites: list[SuiteComparison]
     notes: list[str]
+    ablations: list = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (display name, full name) of shortened runs  # harness.report.ablation.Ablation, per multi-variant run and suite
 
 
 def macro_interval(counts: list[tuple[float, int]], z: float = Z95) -> tuple[float, float]:
@@ -191,9 +194,16 @@ class Entry:
 
 
 def leaderboard_entries(s: SuiteComparison) -> list[Entry]:
-    """Columns of a suite ranked by like-for-like average; people, best-SM and incomplete runs unranked."""
+    """The ranking: columns with every reference task (and published-only entries aside),
+    ranked by like-for-like average; people and best-SM shown but unranked.
+
+    Runs missing reference tasks are not here: an average over 2 easy tasks is not
+    comparable with one over 23, and sorted in among them it would sit above GPT-4.
+    They are compared on their own tasks instead (`partial_coverage`)."""
     entries = []
     for c in s.columns:
+        if not s.complete(c):
+            continue
         avg, covered = s.average(c)
         off = s.average(c, official=True)[0] if c.is_run else None
         examples = sum(n for t, (_, n) in c.counts.items() if t in s.reference_tasks) if c.kind == "run" else None
@@ -203,7 +213,42 @@ def leaderboard_entries(s: SuiteComparison) -> list[Entry]:
     rank = 0
     for e in entries:
         # best-SM is selected on the test data, so it is shown but not ranked
-        if e.column.kind in ("reference", "run") and e.average is not None and s.complete(e.column):
+        if e.column.kind in ("reference", "run") and e.average is not None:
             rank += 1
             e.rank = rank
     return entries
+
+
+@dataclass
+class PartialEntry:
+    """A run column that lacks some reference tasks, compared on the tasks it has."""
+
+    column: Column
+    tasks: list[str]  # the reference tasks it covers
+    average: float | None  # over `tasks`
+    official: float | None
+    interval: tuple[float, float] | None
+    references: list[tuple[str, float]]  # (reference model, its average over the same `tasks`)
+    examples: int | None
+
+
+def partial_coverage(s: SuiteComparison) -> list[PartialEntry]:
+    """Run columns that cover only some of the reference tasks, each beside every reference
+    model's average over the *same* tasks (references lacking one of them are left out),
+    most tasks first. They are never ranked against full-coverage entries."""
+    refs = [c for c in s.columns if c.kind == "reference"]
+    out = []
+    for c in s.columns:
+        if not c.is_run or s.complete(c):
+            continue
+        tasks = [t for t in s.reference_tasks if t in c.scores]
+        avg = _macro_average(c.scores, tasks)[0]
+        off = _macro_average(c.official, tasks)[0]
+        counts = [c.counts.get(t) for t in tasks]
+        # best-SM is chosen on the test data: no interval for it, as in the ranking
+        interval = macro_interval(counts) if tasks and c.kind == "run" and None not in counts else None
+        same = [(r.label, _macro_average(r.scores, tasks)[0]) for r in refs if tasks and all(t in r.scores for t in tasks)]
+        examples = sum(c.counts[t][1] for t in tasks if t in c.counts) if c.kind == "run" else None
+        out.append(PartialEntry(c, tasks, avg, off, interval, same, examples))
+    out.sort(key=lambda e: (-len(e.tasks), -(e.average if e.average is not None else -1), e.column.label))
+    return out

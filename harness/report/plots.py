@@ -136,3 +136,59 @@ def ranking_png(s, entries) -> bytes | None:
     ax.set_xlabel(f"average accuracy over {len(s.reference_tasks)} tasks (%)")
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
+
+
+def partial_coverage_png(s, entries) -> bytes | None:
+    """Per run covering part of a suite, its average beside the references' averages over
+    the same tasks: one bar group per run, so nothing here reads as a rank among full runs."""
+    shown = [e for e in entries if e.average is not None]
+    if not shown:
+        return None
+    names = []
+    for e in shown:
+        names += [n for n, _ in e.references if n in COMPARE_WITH and n not in names]
+    series = ["run"] + names
+    fig = Figure(figsize=(7.5, max(2.0, 0.2 * len(shown) * len(series) + 1.2)))
+    ax = fig.add_subplot()
+    bar = 0.8 / len(series)
+    for j, name in enumerate(series):
+        ys = [i + (j - (len(series) - 1) / 2) * bar for i in range(len(shown))]
+        xs = [e.average if name == "run" else dict(e.references).get(name, 0.0) for e in shown]
+        ax.barh(ys, xs, height=bar, color=RUN_COLOR if name == "run" else COLORS.get(name, "#999999"),
+                label="the run" if name == "run" else f"{name}, same tasks")
+    ax.set_yticks(range(len(shown)))
+    ax.set_yticklabels([f"{e.column.label} ({len(e.tasks)}/{len(s.reference_tasks)})" for e in shown], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("average accuracy over the run's own tasks (%)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=min(5, len(series)), frameon=False)
+    return _png(fig)
+
+
+VERDICT_COLORS = {"baseline": RUN_COLOR, "helps": "#2e8b57", "hurts": "#c0392b", "no significant difference": "#7a8494"}
+
+
+def ablation_png(ab) -> bytes | None:
+    """Accuracy per system message with its 95 % Wilson interval (the paper's ablation
+    figure), the base variant's accuracy as a dashed line, points coloured by verdict."""
+    if not ab.rows:
+        return None
+    rows = ab.rows
+    fig = Figure(figsize=(7.0, max(2.0, 0.32 * len(rows) + 1.2)))
+    ax = fig.add_subplot()
+    ys = list(range(len(rows)))
+    for y, r in zip(ys, rows):
+        color = VERDICT_COLORS.get(r.verdict, "#7a8494")
+        ax.errorbar([r.accuracy], [y], xerr=[[r.accuracy - r.ci[0]], [r.ci[1] - r.accuracy]], fmt="o",
+                    color=color, ecolor=color, elinewidth=1.5, capsize=3, markersize=5)
+    ax.axvline(rows[0].accuracy, color=RUN_COLOR, linestyle="--", linewidth=0.8)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([r.variant + ("" if r.verdict in ("baseline", "no significant difference")
+                                     else f" ({r.verdict})") for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(f"accuracy over the suite's examples (%), 95% Wilson interval; dashed: {ab.base}")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(ab.title, fontsize=9)
+    return _png(fig)

@@ -17,6 +17,7 @@ def rich_tables(comp: Comparison) -> list:
         out.append(suite_table(s))
         out.extend(Text(n, style="dim") for n in s.notes)
         out.append(Text(""))
+    out.extend(ablation_tables(comp))
     out.extend(_closing_notes(comp))
     return out
 
@@ -60,10 +61,58 @@ def split_tables(console, s: SuiteComparison) -> list | None:
     return tables if all(fits(console, t) for t in tables) else None
 
 
+def ablation_table(ab):
+    """One ablation as a rich Table (None when it could not be computed)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from harness.report.ablation import HELPS, HURTS, NO_DIFFERENCE, header, table_cells
+
+    if not ab.rows:
+        return None
+    table = Table(title=ab.title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False)
+    for i, h in enumerate(header(ab)):
+        # numbers never wrap (a broken "[10.6, 40.8]" reads as two values); the verdict may
+        table.add_column(h, justify="left" if i in (0, 7) else "right", no_wrap=i != 7, min_width=8 if i == 7 else None)
+    for cells in table_cells(ab):
+        style = {HELPS: "green", HURTS: "red"}.get(cells[-1], "")
+        # "n.s." keeps the table within 80 columns; the notes spell it out
+        table.add_row(*cells[:-1], Text("n.s." if cells[-1] == NO_DIFFERENCE else cells[-1], style=style))
+    return table
+
+
+def ablation_notes(ab) -> list[str]:
+    from harness.report.ablation import NO_DIFFERENCE, method_note
+
+    return ([method_note(ab) + f" n.s.: {NO_DIFFERENCE}."] if ab.rows else [ab.title]) + ab.notes
+
+
+def ablation_lines(ab) -> list[str]:
+    """An ablation in the long format for narrow terminals: one line per variant."""
+    from harness.report.ablation import header, table_cells
+
+    names = header(ab)
+    return [ab.title] + ["  " + ", ".join(f"{h} {c}" if i else c for i, (h, c) in enumerate(zip(names, cells)))
+                         for cells in table_cells(ab)]
+
+
+def ablation_tables(comp: Comparison) -> list:
+    """rich renderables: per run and suite with several variants, the ablation table and its notes."""
+    from rich.text import Text
+
+    out = []
+    for ab in comp.ablations:
+        table = ablation_table(ab)
+        out += ([table] if table is not None else []) + [Text(n, style="dim") for n in ablation_notes(ab)] + [Text("")]
+    return out
+
+
 def _closing_notes(comp: Comparison) -> list:
     from rich.text import Text
 
     out = [Text(n, style="bold yellow") for n in comp.notes]
+    out += [Text(f"Run {short}: {full}", style="dim") for short, full in comp.renamed]
     for ref in comp.references:
         out.append(Text(f"Reference {ref.name}: {ref.citation}", style="dim"))
     return out
@@ -99,7 +148,7 @@ def print_tables(console, comp: Comparison, fit: bool = False) -> None:
     does not fit beside the task names printed in the long format (harness/terminal.py)."""
     from rich.text import Text
 
-    from harness.terminal import fits, print_lines, print_wide
+    from harness.terminal import fits, print_fitting, print_lines, print_wide
 
     if not fit:
         for r in rich_tables(comp):
@@ -114,6 +163,13 @@ def print_tables(console, comp: Comparison, fit: bool = False) -> None:
         else:
             print_lines(console, suite_lines(s))
         for n in s.notes:
+            console.print(Text(n, style="dim"))
+        console.print()
+    for ab in comp.ablations:
+        table = ablation_table(ab)
+        if table is not None:
+            print_fitting(console, [[table]], lambda: ablation_lines(ab))
+        for n in ablation_notes(ab):
             console.print(Text(n, style="dim"))
         console.print()
     for r in _closing_notes(comp):
