@@ -1,0 +1,143 @@
+"""Does the SmolLM2 gate catch a real regression, and pass changes that should not matter?
+
+    .venv/bin/python bench/gate_power.py --noise 0.05 --seeds 10
+    .venv/bin/python bench/gate_power.py --noise 0.05 --seeds 1 --calibrate   # + full-BBH accuracy of seed 0
+
+For each seed, `harness.gate.damage_checkpoint` adds Gaussian noise of NOISE x each weight matrix's
+own spread to SmolLM2-135M-Instruct, and the gate (`python -m harness.gate --model hf:COPY`) runs
+against the committed baseline exactly as CI runs it; a seed counts as caught when the gate exits 1.
+Controls, which must pass (exit 0): the undamaged weights in float32 (the baseline is bfloat16) and
+with another batch size. `--calibrate` also evaluates the undamaged model and seed 0's copy on the
+whole of BBH with the gate's settings (mode, budget, dtype, system message), which is how the noise
+level is chosen: a full-BBH drop of about 5 points.
+
+Every gate run goes to WORK/<name>/ (kept, so a killed bench resumes from the output cache and the
+damaged copies on disk). Last line: one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def gate_once(model: str, work: Path, dtype: str | None = None, batch_size: int | None = None) -> dict:
+    """Run the gate on `model`; its exit code, wall time, and the suite line of its comparison."""
+    from harness import gate
+    from harness.compare import compare_runs
+
+    argv = ["--model", model, "--work", str(work)]
+    if dtype:
+        argv += ["--dtype", dtype]
+    if batch_size:
+        argv += ["--batch-size", str(batch_size)]
+    start = time.perf_counter()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = gate.main(argv)
+    seconds = time.perf_counter() - start
+    if rc not in (0, 1):
+        raise SystemExit(f"gate_power: the gate failed to run on {model} (exit {rc}):\n{err.getvalue()[-2000:]}")
+    comparison = compare_runs(gate.BASELINE, work / "run")
+    suite = comparison.suites[0]
+    lost = sum(t.lost for t in comparison.tasks)
+    gained = sum(t.gained for t in comparison.tasks)
+    return {"model": model, "exit": rc, "caught": rc == 1, "s": round(seconds, 1), "n": suite.n,
+            "delta": round(suite.delta, 2), "ci95": [round(x, 2) for x in suite.ci95],
+            "discordance": round((lost + gained) / suite.n, 3), "lost": lost, "gained": gained,
+            "mde": getattr(suite, "mde", None)}
+
+
+def full_bbh_accuracy(model: str, output: Path) -> dict:
+    """`orca-eval run` on all of BBH with the gate's settings; the macro accuracy and its time."""
+    from harness import gate
+    from harness.cli import main as cli_main
+    from harness.results import load_run
+
+    args = gate_run_args_full(model, output)
+    start = time.perf_counter()
+    rc = cli_main(args)
+    if rc:
+        raise SystemExit(f"gate_power: full-BBH run of {model} failed (exit {rc})")
+    suite = load_run(output, with_samples=False).summary["variants"]["sm1"]["suites"]["bbh"]
+    return {"model": model, "accuracy": suite["accuracy"], "n": suite.get("n"), "s": round(time.perf_counter() - start, 1),
+            "dtype": gate.GATE_DTYPE, "max_new_tokens": gate.GATE_MAX_NEW_TOKENS}
+
+
+def gate_run_args_full(model: str, output: Path) -> list[str]:
+    """The gate's `run` arguments, on the whole of BBH instead of its subset."""
+    from harness import gate
+
+    args = gate.gate_run_args(model, output)
+    i = args.index("--suite")
+    args[i + 1] = "bbh"
+    j = args.index("--limit")
+    del args[j:j + 2]
+    return args
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--noise", type=float, default=0.05, help="noise, times each matrix's std (default 0.05)")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/orca-gate-power"))
+    ap.add_argument("--calibrate", action="store_true", help="also measure full-BBH accuracy (base and seed 0)")
+    ap.add_argument("--no-controls", action="store_true", help="skip the float32 and batch-size controls")
+    args = ap.parse_args()
+    if not (args.noise > 0) or args.seeds < 1:
+        raise SystemExit("gate_power: --noise must be > 0 and --seeds >= 1")
+
+    from harness import gate
+    from harness.cli import _quiet_libraries
+    from harness.models_gguf import convert_gguf
+    from harness.named_models import resolve_named_model
+    from orca.io import sha256_file
+
+    _quiet_libraries()
+    gguf_path, _ = resolve_named_model(gate.GATE_MODEL)
+    base_dir = convert_gguf(gguf_path, sha256_file(gguf_path), gate.GATE_MODEL)[0]  # cached after the first time
+    args.work.mkdir(parents=True, exist_ok=True)
+    out: dict = {"noise": args.noise, "gate": {"tasks": len(gate.GATE_TASKS), "limit": gate.GATE_LIMIT,
+                                               "max_new_tokens": gate.GATE_MAX_NEW_TOKENS, "dtype": gate.GATE_DTYPE}}
+
+    def damaged(seed: int) -> Path:
+        dst = args.work / f"noise{args.noise}-seed{seed}"
+        if not (dst / "config.json").exists():
+            gate.damage_checkpoint(base_dir, dst, noise=args.noise, seed=seed)
+        return dst
+
+    if args.calibrate:
+        base = full_bbh_accuracy(gate.GATE_MODEL, args.work / "full-base")
+        seed0 = full_bbh_accuracy(f"hf:{damaged(0)}", args.work / f"full-noise{args.noise}-seed0")
+        out["full_bbh"] = {"base": base, "seed0": seed0, "drop": round(base["accuracy"] - seed0["accuracy"], 2)}
+        print(json.dumps({"full_bbh": out["full_bbh"]}), flush=True)
+
+    seeds = []
+    for seed in range(args.seeds):
+        r = gate_once(f"hf:{damaged(seed)}", args.work / f"gate-noise{args.noise}-seed{seed}")
+        r["seed"] = seed
+        seeds.append(r)
+        print(json.dumps(r), flush=True)
+    out["seeds"] = seeds
+    out["caught"] = sum(r["caught"] for r in seeds)
+
+    if not args.no_controls:
+        controls = {"float32": gate_once(gate.GATE_MODEL, args.work / "gate-float32", dtype="float32"),
+                    "batch_size_16": gate_once(gate.GATE_MODEL, args.work / "gate-batch16", batch_size=16)}
+        for name, r in controls.items():
+            print(json.dumps({name: r}), flush=True)
+        out["controls"] = controls
+        out["controls_pass"] = all(not r["caught"] for r in controls.values())
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
