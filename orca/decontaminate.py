@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from orca.io import sha256_file
+
 DEFAULT_N = 13
 MIN_N = 5
 REPORT_FILE = "decontamination.json"
@@ -472,14 +474,6 @@ def print_report(report: dict, file=None) -> None:
 
 # ----------------------------------------------------------------------------- the record `train` looks for
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def decontamination_record(path: str | Path) -> dict | None:
     """The report that made `path` (a clean copy with the same bytes), else None."""
     path = Path(path)
@@ -493,5 +487,5 @@ def decontamination_record(path: str | Path) -> dict | None:
         return None
     if not entries:
         return None
-    digest = _sha256(path)
+    digest = sha256_file(path)
     return report if any(e.get("clean_sha256") == digest for e in entries) else None
