@@ -20,8 +20,6 @@ from harness.taskdefs import check_families, load_suites, suite_module
 
 # The suites and their task order are the lm-eval group files tasks/<suite>/_<suite>.yaml.
 SUITES = {suite: [t.key for t in tasks] for suite, tasks in load_suites().items()}
-AGIEVAL_TASKS = [t.split("/", 1)[1] for t in SUITES["agieval"]]
-BBH_TASKS = [t.split("/", 1)[1] for t in SUITES["bbh"]]
 SUITES["all"] = SUITES["agieval"] + SUITES["bbh"]
 ALL_TASKS = SUITES["all"]
 

@@ -174,8 +174,6 @@ def read_json_object(path: str | Path, what: str = "file") -> dict:
     return obj
 
 
-_read_json = read_json_object
-
 # Fields of run.json that report and compare read, with their JSON types.
 RUN_FIELDS = {"name": (str, type(None)), "model": dict, "variants": dict, "decoding": (dict, type(None)),
               "data": (dict, type(None)), "mode": str, "prompt_style": str, "limit": (int, type(None)),

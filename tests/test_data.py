@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from harness.data import (AGIEVAL_TASKS, BBH_TASKS, SUITES, load_task_data, parse_agieval_jsonl,
+from harness.data import (SUITES, load_task_data, parse_agieval_jsonl,
                           parse_bbh_json, resolve_tasks)
 from orca.errors import UserError
 from harness.cli import main
@@ -12,8 +12,8 @@ from harness.cli import main
 def test_suite_sizes_match_the_paper(data_dir):
     agieval = sum(len(load_task_data(t, str(data_dir)).docs) for t in SUITES["agieval"])
     bbh = sum(len(load_task_data(t, str(data_dir)).docs) for t in SUITES["bbh"])
-    assert (len(AGIEVAL_TASKS), agieval) == (8, 2546)
-    assert (len(BBH_TASKS), bbh) == (27, 6511)
+    assert (len(SUITES["agieval"]), agieval) == (8, 2546)
+    assert (len(SUITES["bbh"]), bbh) == (27, 6511)
 
 
 def test_resolve_tasks():

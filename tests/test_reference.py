@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.data import BBH_TASKS, SUITES
+from harness.data import SUITES
 from orca.errors import UserError
 from harness.reference import (REFERENCE_DIR, available_references, average_consistency, load_reference,
                                load_references, round_half_up)
 
 AGIEVAL_TASKS = SUITES["agieval"]
-BBH_STEMS = BBH_TASKS
 PAPER_MD = Path(__file__).resolve().parents[2] / "shared" / "reference" / "orca-paper.md"
 
 
@@ -26,7 +25,7 @@ def test_task_sets_use_our_task_keys(paper):
     assert paper.suites["agieval"].tasks == AGIEVAL_TASKS
     bbh = paper.suites["bbh"]
     assert len(bbh.tasks) == 23
-    assert sorted(bbh.tasks + bbh.excluded_tasks) == sorted(f"bbh/{s}" for s in BBH_STEMS)
+    assert sorted(bbh.tasks + bbh.excluded_tasks) == sorted(SUITES["bbh"])
     assert sorted(bbh.excluded_tasks) == ["bbh/dyck_languages", "bbh/multistep_arithmetic_two",
                                           "bbh/object_counting", "bbh/word_sorting"]
     assert [m.name for m in paper.suites["agieval"].models] == [

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.data import BBH_TASKS, SUITES
+from harness.data import SUITES
 from orca.errors import UserError
 from harness.flips import find_flips, render_flips_markdown, render_flips_text, write_flips_jsonl
 from harness.reference import load_references
@@ -19,8 +19,7 @@ from harness.report.build import check_shared_tasks
 from harness.results import load_run, summarize_variant, wilson_ci95, write_run_meta, write_samples, write_summary
 
 AGIEVAL = SUITES["agieval"]
-BBH_STEMS = BBH_TASKS
-BBH = [f"bbh/{s}" for s in BBH_STEMS]
+BBH = list(SUITES["bbh"])
 BBH_EXCLUDED = {"bbh/dyck_languages", "bbh/multistep_arithmetic_two", "bbh/object_counting", "bbh/word_sorting"}
 LETTERS = "ABCDE"
 
