@@ -353,8 +353,8 @@ def _check_failures(cfg: PipelineConfig, name: str, c: dict, summary, out: Path)
 def decontaminate_stages(cfg: PipelineConfig, log) -> dict:
     """Every stage's teacher data checked against the benchmark (orca/decontaminate.py):
     clean copies, removed.jsonl and decontamination.json under run_dir/decontamination/STAGE."""
-    # Orchestration over both packages, like evaluate_checkpoint below: the benchmark
-    # documents come from the harness (issue 15 moves this module up into harness/).
+    # Orchestration over both packages, like evaluate_checkpoint below: the core
+    # (orca/decontaminate.py) knows no benchmark, so the harness reads the benchmark documents.
     from harness.cli_decontaminate import benchmark_index
     from orca.decontaminate import DecontaminationInputError, decontaminate_files
 

@@ -402,8 +402,7 @@ def decontaminate_files(train_files: list[str | Path], index: BenchmarkIndex, ou
                 res.clean_sha256 = out.commit()
             removed_out.commit()
             report["files"] = [r.as_dict() for r in results]
-            # Written last: it is the record that the clean copies are complete (orca.io is
-            # not imported here -- orca/ sits below harness/).
+            # Written last: it is the record that the clean copies are complete.
             out = _AtomicOut(out_dir / REPORT_FILE)
             outputs.append(out)
             out.write(json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))

@@ -9,8 +9,9 @@ the setting reaches a cache, a run directory or a paid API.
     check_number(args.temperature, "--temperature", low=0)
     check_number(stage["warmup_ratio"], f"{where}: field 'warmup_ratio'", low=0, high=1)
 
-Kept in orca/ (the lower layer) so harness/ and orca/ share it; UserError comes from
-orca.errors until the shared pieces move down (issue 15).
+Kept in orca/, the lower layer (harness/ imports orca/, never the reverse), so that
+harness/ and orca/ share it; its errors are orca.errors' UserError, like every other
+check of a user's input.
 """
 from __future__ import annotations
 
