@@ -8,8 +8,13 @@ doc_id is the example's position there, as in the harness's outputs.
 """
 from __future__ import annotations
 
-from harness.data import load_task_data, resolve_tasks
-from orca.decontaminate import BenchmarkDocument
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orca.decontaminate import BenchmarkDocument
+
+# What training data is checked against unless a command or config says otherwise.
+DEFAULT_AGAINST = "agieval,bbh"
 
 
 def document_text(task: str, doc: dict) -> str:
@@ -18,10 +23,13 @@ def document_text(task: str, doc: dict) -> str:
     return doc["input"]
 
 
-def benchmark_documents(spec: str = "agieval,bbh", data_dir: str | None = None) -> tuple[list[BenchmarkDocument],
-                                                                                        dict]:
+def benchmark_documents(spec: str = DEFAULT_AGAINST, data_dir: str | None = None) -> tuple[list[BenchmarkDocument],
+                                                                                          dict]:
     """Documents of every task named by `spec` (suites, tasks or a comma list; an unknown
     name is a UserError) and a provenance record: per task its source file and SHA-256."""
+    # imported here, not above: the CLI reads DEFAULT_AGAINST at start-up
+    from harness.data import load_task_data, resolve_tasks
+    from orca.decontaminate import BenchmarkDocument
     from orca.paths import data_dir as resolve_data_dir
 
     source = data_dir if str(data_dir or "").startswith("hf:") else str(resolve_data_dir(data_dir))

@@ -12,6 +12,8 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+from harness.benchmark_text import DEFAULT_AGAINST
+from orca.decontaminate_defaults import DEFAULT_N, MIN_N
 from orca.errors import UserError
 
 
@@ -27,9 +29,10 @@ def register(sub) -> None:
                     "options). Writes a clean copy of each file, removed.jsonl and decontamination.json to "
                     "--out-dir; --check writes nothing and exits 1 when contamination is found. See docs/data.md.")
     p.add_argument("--train", nargs="+", required=True, metavar="FILE", help="training JSONL files (.jsonl[.gz])")
-    p.add_argument("--against", default="agieval,bbh",
-                   help="benchmark suites or tasks, comma separated (default: agieval,bbh)")
-    p.add_argument("--n", type=int, default=13, help="n-gram length in words (default 13, at least 5)")
+    p.add_argument("--against", default=DEFAULT_AGAINST,
+                   help=f"benchmark suites or tasks, comma separated (default: {DEFAULT_AGAINST})")
+    p.add_argument("--n", type=int, default=DEFAULT_N,
+                   help=f"n-gram length in words (default {DEFAULT_N}, at least {MIN_N})")
     p.add_argument("--out-dir", default="decontaminated",
                    help="where the clean copies, removed.jsonl and decontamination.json go (default: ./decontaminated)")
     p.add_argument("--check", action="store_true",
@@ -50,11 +53,11 @@ def benchmark_index(against: str, data_dir: str | None, n: int):
     return BenchmarkIndex(docs, n), provenance
 
 
-def run_decontamination(train_files, against: str = "agieval,bbh", n: int = 13, out_dir=None,
+def run_decontamination(train_files, against: str = DEFAULT_AGAINST, n: int = DEFAULT_N, out_dir=None,
                         data_dir: str | None = None) -> dict:
     """Load the benchmark documents, index them, stream the training files (see
     orca.decontaminate.decontaminate_files); user mistakes become UserError."""
-    from orca.decontaminate import MIN_N, DecontaminationInputError, decontaminate_files
+    from orca.decontaminate import DecontaminationInputError, decontaminate_files
 
     if n < MIN_N:
         raise UserError(f"--n must be at least {MIN_N} (shorter n-grams match ordinary prose), got {n}")

@@ -36,6 +36,7 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from orca.decontaminate_defaults import DEFAULT_N, MIN_N
 from orca.errors import UserError, is_of_type, missing_field, reject_unknown_fields, unknown_field
 from orca.io import write_json_atomic, write_text_atomic
 from orca.redact import redact_url
@@ -142,8 +143,8 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
     else:
         decontaminate = dict(_fields(f"{source}: decontaminate", decontaminate if decontaminate is not None else {},
                                      {"against": str, "n": int, "data_dir": (str, type(None))}))
-        if decontaminate.get("n", 13) < 5:
-            raise UserError(f"{source}: decontaminate: field 'n' must be at least 5, got {decontaminate['n']}")
+        if decontaminate.get("n", DEFAULT_N) < MIN_N:
+            raise UserError(f"{source}: decontaminate: field 'n' must be at least {MIN_N}, got {decontaminate['n']}")
         if decontaminate.get("data_dir") and not decontaminate["data_dir"].startswith("hf:"):
             decontaminate["data_dir"] = str((base / decontaminate["data_dir"]).resolve())
     train = parse_train_config({**train_raw, "stages": stages, "output_dir": str(run_dir / "train")},
@@ -355,11 +356,12 @@ def decontaminate_stages(cfg: PipelineConfig, log) -> dict:
     clean copies, removed.jsonl and decontamination.json under run_dir/decontamination/STAGE."""
     # Orchestration over both packages, like evaluate_checkpoint below: the core
     # (orca/decontaminate.py) knows no benchmark, so the harness reads the benchmark documents.
+    from harness.benchmark_text import DEFAULT_AGAINST
     from harness.cli_decontaminate import benchmark_index
     from orca.decontaminate import DecontaminationInputError, decontaminate_files
 
     d = cfg.decontaminate
-    against, n = d.get("against", "agieval,bbh"), d.get("n", 13)
+    against, n = d.get("against", DEFAULT_AGAINST), d.get("n", DEFAULT_N)
     try:
         index, provenance = benchmark_index(against, d.get("data_dir"), n)
         out = {"against": against, "n": n, "clean": {}, "reports": {}, "lines": {}, "removed": {}}

@@ -37,10 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from orca.decontaminate_defaults import DEFAULT_N, MIN_N
 from orca.io import sha256_file
 
-DEFAULT_N = 13
-MIN_N = 5
 REPORT_FILE = "decontamination.json"
 REMOVED_FILE = "removed.jsonl"
 MAX_REFS_PER_TASK = 1000   # report lists at most this many line references per task; removed.jsonl has all
