@@ -6,7 +6,10 @@ import os
 
 
 
-def _positive_int(s: str) -> int:
+def _integer(s: str) -> int:
+    """An integer option's value. Its range (>= 1 for --limit, --batch-size, ...) is checked
+    by RunConfig, which the pipeline's `evaluate` section goes through too, so that both say
+    "--limit must be >= 1 (got 0)"."""
     try:
         v = int(s)
     except ValueError:
@@ -25,23 +28,23 @@ def register(sub) -> None:
     p.add_argument("--system-message", action="append", dest="system_messages", metavar="V",
                    help="id 1..16 (Orca paper Table 2; 1 = empty), none, literal text or @file; repeat for "
                         "several variants (default: 1)")
-    p.add_argument("--limit", type=_positive_int, help="first N examples of each task (marks the run partial)")
+    p.add_argument("--limit", type=_integer, help="first N examples of each task (marks the run partial)")
     p.add_argument("--mode", default="generate", help="generate (the paper's protocol) | loglikelihood")
     p.add_argument("--prompt-style", default="orca", help="orca (default) | agieval (AGIEval's official zero-shot form)")
-    p.add_argument("--batch-size", type=_positive_int, default=None,
+    p.add_argument("--batch-size", type=_integer, default=None,
                    help="rows generated together (default: chosen from memory, at most 64 on CPU, 256 on a GPU; "
                         "HFLM fallbacks use 16)")
-    p.add_argument("--max-new-tokens", type=_positive_int,
+    p.add_argument("--max-new-tokens", type=_integer,
                    help="generation budget per answer (default 512; 32 for the default model)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); the paper sampled Orca at 0.7")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (with --temperature > 0)")
     p.add_argument("--seed", type=int, default=1234, help="seed of sampled decoding")
-    p.add_argument("--repeats", type=_positive_int, default=1, help="sample K times, report mean ± spread")
+    p.add_argument("--repeats", type=_integer, default=1, help="sample K times, report mean ± spread")
     p.add_argument("--output", help="run directory (default results/runs/<name>)")
     p.add_argument("--name", help="run name recorded in run.json")
     p.add_argument("--data-dir", help="benchmark data (default $ORCA_DATA_DIR, else ../shared/data); hf:ORG/NAME for a hub dataset")
     p.add_argument("--base-url", help="OpenAI-compatible API base URL (key from $OPENAI_API_KEY)")
-    p.add_argument("--concurrency", type=_positive_int, default=8, help="parallel API requests")
+    p.add_argument("--concurrency", type=_integer, default=8, help="parallel API requests")
     p.add_argument("--max-retries", type=int, default=10, help="retries per API request (429s included)")
     p.add_argument("--timeout", type=float, default=120.0,
                    help="seconds one API request may take in all before it counts as failed (default 120)")

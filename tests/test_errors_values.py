@@ -83,6 +83,11 @@ def test_check_number_accepts_edges():
     (["--max-retries", "-1"], "--max-retries must be >= 0"),
     (["--device", "foo"], "--device must be cpu, cuda, cuda:N or mps, got 'foo'"),
     (["--max-length", "-5"], "--max-length must be >= 1"),
+    (["--limit", "0"], "--limit must be >= 1 (got 0)"),
+    (["--batch-size", "0"], "--batch-size must be >= 1 (got 0)"),
+    (["--max-new-tokens", "-3"], "--max-new-tokens must be >= 1 (got -3)"),
+    (["--repeats", "0"], "--repeats must be >= 1 (got 0)"),
+    (["--concurrency", "0"], "--concurrency must be >= 1 (got 0)"),
     (["--system-message", "-1"], "unknown system message id -1"),
     (["--system-message", "0"], "unknown system message id 0"),
     (["--system-message", "+17"], "unknown system message id 17"),
@@ -96,6 +101,15 @@ def test_run_refuses_nonsense_before_touching_cache_or_output(tmp_path, capsys, 
                "--limit", "1", "--output", str(out), "--no-progress"] + flags)
     assert rc == 2 and message in _one_line_error(capsys)
     assert not out.exists() and _tree(cache) == before
+
+
+@pytest.mark.parametrize("flag", ["--limit", "--batch-size", "--max-new-tokens", "--repeats", "--concurrency"])
+def test_run_integer_options_refuse_a_non_integer_while_parsing(tmp_path, capsys, flag):
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--suite", "bbh/navigate", flag, "1.5", "--output", str(tmp_path / "out")])
+    assert e.value.code == 2
+    assert f"run: argument {flag}: expected an integer, got '1.5'" in _one_line_error(capsys)
+    assert not (tmp_path / "out").exists()
 
 
 def test_run_refuses_bad_tpm_even_with_a_warm_cache(tmp_path, capsys, monkeypatch):
