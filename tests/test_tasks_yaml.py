@@ -50,8 +50,28 @@ def test_suites_and_families_come_from_the_yaml():
     assert data.SUITES["agieval"][5:] == ["agieval/sat-math", "agieval/sat-en", "agieval/sat-en-without-passage"]
     assert task_family("bbh/navigate") == "yes_no"
     assert {t.family for t in suites["agieval"]} == {"mc"}
+
+
+# What every generation must stop at, written here rather than read from tasks/ (a check
+# against a union of the YAML's own lists could not fail): the end of the assistant's turn
+# in each prompt format the harness uses. "</s>": the plain Orca template's end of a
+# response (orca/template.py) and LLaMA's end of sequence; "<|im_end|>": ChatML's end of
+# turn (chat templates such as SmolLM2's); "### User:": the plain template's next user
+# turn, which a base model goes on to write after its answer.
+END_OF_TURN = ("</s>", "<|im_end|>", "### User:")
+
+
+def test_every_task_stops_at_the_end_of_the_assistant_turn():
+    from harness import taskdefs
     from harness.backends import STOP_SEQUENCES
-    assert "</s>" in STOP_SEQUENCES and all(set(t.until) <= set(STOP_SEQUENCES) for t in taskdefs.all_tasks().values())
+    from orca.template import USER_HEADER
+
+    assert USER_HEADER.strip() in END_OF_TURN  # the template this list was written for
+    tasks = taskdefs.all_tasks()
+    assert len(tasks) == 35
+    wrong = {key: t.until for key, t in tasks.items() if t.until != END_OF_TURN}
+    assert wrong == {}
+    assert STOP_SEQUENCES == list(END_OF_TURN)  # the fallback when a request names none
 
 
 def test_malformed_task_yaml_is_one_error_naming_file_and_field(tmp_path):
