@@ -17,18 +17,12 @@ from harness.cli import main
 from harness.compare import compare_runs
 from orca.errors import UserError
 from harness.flips import find_flips
+from helpers import one_line_error
 from orca.io import sha256_text
 from harness.results import load_run, summarize_variant, write_run_meta, write_samples, write_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "results" / "baselines" / "ci-tiny"
-
-
-def one_line_error(capsys, argv) -> str:
-    assert main([str(a) for a in argv]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("orca-eval: error: ") and "Traceback" not in err, err
-    return err.strip()
 
 
 def copy_run(tmp_path: Path, name: str = "run") -> Path:

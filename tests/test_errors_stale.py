@@ -21,7 +21,7 @@ from harness import pipeline as pl
 from harness.pipeline import load_pipeline_config, run_pipeline
 from orca.train import train
 from orca.train_config import load_train_config, parse_train_config
-from test_errors_values import _one_line_error  # noqa: E402  (tests/ is on sys.path under pytest; one rule for "one line, exit 2")
+from helpers import error_line
 
 
 def _files(path: Path) -> dict:
@@ -73,7 +73,7 @@ def test_train_refuses_a_finished_stage_with_a_changed_config(trained, tiny_init
     cfg = _train_config(trained, tiny_init, **change)
     before = _files(trained / "out")
     assert main(["train", "--config", str(cfg)]) == 2
-    err = _one_line_error(capsys)
+    err = error_line(capsys)
     assert "stage 's1'" in err and "different config" in err and changed in err
     assert _files(trained / "out") == before
     _train_config(trained, tiny_init)  # restore for the next member
@@ -86,14 +86,14 @@ def test_train_refuses_when_the_data_changed_or_the_seed(trained, tiny_init, cap
     try:
         _teacher(data, 8, extra="!")  # same size, new content
         assert main(["train", "--config", str(cfg)]) == 2
-        assert "changed: stage.data" in _one_line_error(capsys)
+        assert "changed: stage.data" in error_line(capsys)
     finally:
         data.write_bytes(original)
     raw = json.loads(cfg.read_text())
     raw["seed"] = 1
     cfg.write_text(json.dumps(raw))
     assert main(["train", "--config", str(cfg)]) == 2
-    assert "changed: seed" in _one_line_error(capsys)
+    assert "changed: seed" in error_line(capsys)
     _train_config(trained, tiny_init)
 
 
@@ -198,7 +198,7 @@ def test_pipeline_checks_every_section_before_the_first_step(tmp_path, tiny_init
     with pytest.raises(UserError, match="pipeline.json"):
         load_pipeline_config(cfg)
     assert main(["pipeline", "--config", str(cfg)]) == 2
-    assert message in _one_line_error(capsys)
+    assert message in error_line(capsys)
     assert not (tmp_path / "run").exists()  # nothing ran
 
 
@@ -217,12 +217,12 @@ def test_pipeline_checks_collect_and_sample_sections(tmp_path, tiny_init, ci_dat
     cfg = tmp_path / "pipeline.json"
     cfg.write_text(json.dumps(raw))
     assert main(["pipeline", "--config", str(cfg)]) == 2
-    assert message in _one_line_error(capsys)
+    assert message in error_line(capsys)
     raw["collect"]["stage1"] = {"model": "gpt-4", "queries": "flan5m"}
     raw["sample"] = {"flan": ["flan.jsonl"], "scale": 2}
     cfg.write_text(json.dumps(raw))
     assert main(["pipeline", "--config", str(cfg)]) == 2
-    assert "sample: field 'scale' must be > 0 and <= 1" in _one_line_error(capsys)
+    assert "sample: field 'scale' must be > 0 and <= 1" in error_line(capsys)
     assert not (tmp_path / "run").exists()
 
 

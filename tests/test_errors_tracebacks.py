@@ -19,19 +19,12 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from helpers import one_line_error
 from orca.errors import user_message_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "results" / "baselines" / "ci-tiny"
 NO_API = "http://127.0.0.1:9/v1"  # nothing listens there; these commands fail before asking
-
-
-def one_line_error(capsys, argv, rc=2) -> str:
-    assert main([str(a) for a in argv]) == rc
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("orca-eval: error: "), err
-    assert "Traceback" not in err
-    return err.strip()
 
 
 def copy_run(tmp_path: Path, name: str = "run") -> Path:

@@ -21,16 +21,10 @@ from harness.cli import main  # noqa: E402
 from harness.data import load_task_data  # noqa: E402
 from orca.errors import UserError  # noqa: E402
 from harness.prompts import parse_system_variant  # noqa: E402
+from helpers import error_line  # noqa: E402
 from harness.results import load_run  # noqa: E402
 from orca.train_config import load_train_config  # noqa: E402
 from orca.values import check_device, check_number  # noqa: E402
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err
-    assert err.startswith("orca-eval: error: ") and err.count("\n") == 1, err
-    assert "Traceback" not in err
-    return err
 
 
 def _tree(path: Path) -> dict:
@@ -99,7 +93,7 @@ def test_run_refuses_nonsense_before_touching_cache_or_output(tmp_path, capsys, 
     out = tmp_path / "out"
     rc = main(["run", "--suite", "bbh/navigate", "--model", "openai:gpt-4", "--base-url", "http://127.0.0.1:9/v1",
                "--limit", "1", "--output", str(out), "--no-progress"] + flags)
-    assert rc == 2 and message in _one_line_error(capsys)
+    assert rc == 2 and message in error_line(capsys)
     assert not out.exists() and _tree(cache) == before
 
 
@@ -108,7 +102,7 @@ def test_run_integer_options_refuse_a_non_integer_while_parsing(tmp_path, capsys
     with pytest.raises(SystemExit) as e:
         main(["run", "--suite", "bbh/navigate", flag, "1.5", "--output", str(tmp_path / "out")])
     assert e.value.code == 2
-    assert f"run: argument {flag}: expected an integer, got '1.5'" in _one_line_error(capsys)
+    assert f"run: argument {flag}: expected an integer, got '1.5'" in error_line(capsys)
     assert not (tmp_path / "out").exists()
 
 
@@ -123,9 +117,9 @@ def test_run_refuses_bad_tpm_even_with_a_warm_cache(tmp_path, capsys, monkeypatc
         cache, run_files = _tree(Path(os.environ["ORCA_CACHE_DIR"])), _tree(out)
         srv.reset_stats()
         assert main(args + ["--tpm", "-5"]) == 2
-        assert "--tpm must be > 0" in _one_line_error(capsys)
+        assert "--tpm must be > 0" in error_line(capsys)
         assert main(args + ["--temperature", "nan"]) == 2
-        assert "--temperature must be a finite number" in _one_line_error(capsys)
+        assert "--temperature must be a finite number" in error_line(capsys)
         assert srv.stats()["requests"] == 0
     assert _tree(Path(os.environ["ORCA_CACHE_DIR"])) == cache and _tree(out) == run_files
     json.loads((out / "run.json").read_text())  # still valid JSON, no NaN
@@ -174,7 +168,7 @@ def test_collect_refuses_nonsense_even_when_everything_is_answered(tmp_path, cap
         before = out.read_bytes()
         srv.reset_stats()
         assert main(base + flags) == 2
-        assert message in _one_line_error(capsys)
+        assert message in error_line(capsys)
         assert srv.stats()["requests"] == 0
     assert out.read_bytes() == before
 
@@ -221,7 +215,7 @@ def test_collect_partly_failed_is_non_zero(tmp_path, capsys):
 def test_compare_refuses_nonsense_settings(tmp_path, capsys, flags, message):
     # checked before either run is read, so the runs need not exist
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b")] + flags) == 2
-    assert message in _one_line_error(capsys)
+    assert message in error_line(capsys)
 
 
 # ----------------------------------------------------------------------------- training config
@@ -253,7 +247,7 @@ def test_training_config_refuses_out_of_range_values(tmp_path, capsys, line, mes
     with pytest.raises(UserError, match=r"train.yaml: stages\[0\]: "):
         load_train_config(cfg)
     assert main(["train", "--config", str(cfg)]) == 2
-    assert message in _one_line_error(capsys)
+    assert message in error_line(capsys)
     assert not (tmp_path / "out").exists()
 
 
@@ -279,12 +273,12 @@ def test_score_refuses_a_non_empty_folder_without_a_run(tmp_path, data_dir, caps
     (folder / "notes.txt").write_text("my own file")
     before = _tree(folder)
     assert main(["score", "--suite", "bbh/navigate", "--predictions", str(preds), "--output", str(folder)]) == 2
-    assert "not empty and holds no orca-eval run" in _one_line_error(capsys)
+    assert "not empty and holds no orca-eval run" in error_line(capsys)
     assert _tree(folder) == before
     afile = tmp_path / "afile"
     afile.write_text("x")
     assert main(["score", "--suite", "bbh/navigate", "--predictions", str(preds), "--output", str(afile)]) == 2
-    assert "is a file, not a directory" in _one_line_error(capsys)
+    assert "is a file, not a directory" in error_line(capsys)
 
 
 @pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00", b"[1, 2]", b'{"model": "x"}'])
@@ -295,7 +289,7 @@ def test_score_with_a_corrupt_run_json_is_one_line(tmp_path, data_dir, capsys, c
     folder.mkdir()
     (folder / "run.json").write_bytes(content)
     assert main(["score", "--suite", "bbh/navigate", "--predictions", str(preds), "--output", str(folder)]) == 2
-    err = _one_line_error(capsys)
+    err = error_line(capsys)
     assert "corrupt run.json" in err or "different model" in err
     assert (folder / "run.json").read_bytes() == content
 
@@ -307,7 +301,7 @@ def test_score_refuses_a_doc_id_that_is_not_an_integer(tmp_path, data_dir, capsy
                              [{"task": "bbh/navigate", field: value, "prediction": "Yes"}])
     assert main(["score", "--suite", "bbh/navigate", "--predictions", str(preds),
                  "--output", str(tmp_path / "r")]) == 2
-    assert f"p.jsonl:1: field {field!r}" in _one_line_error(capsys)
+    assert f"p.jsonl:1: field {field!r}" in error_line(capsys)
     assert not (tmp_path / "r").exists()
 
 
@@ -334,5 +328,5 @@ def test_data_sample_refuses_a_bad_scale(tmp_path, capsys, scale):
     flan.write_text('{"inputs": "q", "targets": "a", "task_source": "T0", "task_name": "t", '
                     '"template_type": "zs_opt"}\n')
     assert main(["data", "sample", "--flan", str(flan), "--out-dir", str(tmp_path / "out"), "--scale", scale]) == 2
-    assert "--scale must be" in _one_line_error(capsys)
+    assert "--scale must be" in error_line(capsys)
     assert not (tmp_path / "out").exists()

