@@ -3,7 +3,6 @@ the harness.results writers (the same files a real run writes)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -11,65 +10,9 @@ from harness.cli import main
 from harness.compare import IMPROVED, NO_CHANGE, REGRESSED, compare_runs
 from orca.errors import UserError
 from harness.flips import find_flips
-from harness.results import load_run, summarize_variant, write_run_meta, write_samples, write_summary
+from harness.results import load_run
 from harness.stats import PairedCounts, mcnemar_exact, paired_counts, suite_mde, task_mde
-
-EMPTY_SM = ""
-
-
-def outcomes(n: int, base_correct: int, lost: int = 0, gained: int = 0) -> tuple[list[bool], list[bool]]:
-    """Paired outcomes with exactly `lost` base-right examples turned wrong and `gained`
-    base-wrong examples turned right in the candidate."""
-    assert lost <= base_correct and gained <= n - base_correct
-    base = [i < base_correct for i in range(n)]
-    cand = list(base)
-    for i in range(lost):
-        cand[i] = False
-    for i in range(gained):
-        cand[base_correct + i] = True
-    return base, cand
-
-
-def write_run(run_dir: Path, task_outcomes: dict[str, list[bool]], *, variants: dict[str, str | None] | None = None,
-              mode: str = "loglikelihood", prompt_style: str = "orca", repeats: dict[str, list[list[bool]]] | None = None,
-              prompt_salt: dict[int, str] | None = None) -> Path:
-    """A finished run directory: run.json, samples per variant and task, summary.json."""
-    variants = variants if variants is not None else {"sm1": EMPTY_SM}
-    summary = {"variants": {}}
-    for v, system_message in variants.items():
-        rows_by_task = {}
-        for task, correct in task_outcomes.items():
-            rows = []
-            reps = (repeats or {}).get(task) or [correct]
-            for rep, rep_correct in enumerate(reps):
-                for doc_id, ok in enumerate(rep_correct):
-                    salt = (prompt_salt or {}).get(doc_id, "")
-                    rows.append({"doc_id": doc_id, "repeat": rep, "prompt_sha": f"{v}-{task}-{doc_id}{salt}",
-                                 "output": "(A)", "extracted": "A", "target": f"T{doc_id}",
-                                 "correct": bool(ok), "extracted_official": "A", "correct_official": bool(ok)})
-            write_samples(run_dir, v, task, rows)
-            rows_by_task[task] = rows
-        summary["variants"][v] = summarize_variant(rows_by_task)
-    write_run_meta(run_dir, {
-        "name": run_dir.name, "model": {"spec": f"hf:/ckpt/{run_dir.name}", "backend": "hf"},
-        "suite": "all", "tasks": sorted(task_outcomes), "mode": mode, "prompt_style": prompt_style,
-        "variants": {v: {"system_message": sm, "system_message_id": 1 if sm == EMPTY_SM else None}
-                     for v, sm in variants.items()},
-        "decoding": {"do_sample": False, "temperature": 0.0, "top_p": 1.0, "max_new_tokens": 512},
-        "seed": 1234, "repeats": len(next(iter((repeats or {}).values()), [None])),
-        "limit": None,
-    })
-    write_summary(run_dir, summary)
-    return run_dir
-
-
-def pair_of_runs(tmp_path: Path, spec: dict[str, tuple[int, int, int, int]], **kw) -> tuple[Path, Path]:
-    """spec: task -> (n, base_correct, lost, gained)."""
-    pairs = {t: outcomes(*s) for t, s in spec.items()}
-    base = write_run(tmp_path / "base", {t: b for t, (b, _) in pairs.items()}, **kw)
-    cand = write_run(tmp_path / "cand", {t: c for t, (_, c) in pairs.items()}, **kw)
-    return base, cand
-
+from helpers import EMPTY_SM, pair_of_runs, paired_outcomes, write_run
 
 STEADY = {"agieval/sat-math": (200, 90, 10, 10), "bbh/navigate": (250, 150, 12, 13)}
 
@@ -124,7 +67,7 @@ def test_compare_and_flips_pair_and_count_alike(tmp_path):
     flips = {t.task: t for t in find_flips(load_run(base), load_run(cand)).tasks}
     assert sorted(flips) == sorted(spec) == sorted(t.task for t in result.tasks)
     for t in result.tasks:
-        assert PairedCounts(t.n, t.lost, t.gained) == paired_counts(*outcomes(*spec[t.task]))
+        assert PairedCounts(t.n, t.lost, t.gained) == paired_counts(*paired_outcomes(*spec[t.task]))
         assert (t.n, t.lost, t.gained) == (flips[t.task].shared, flips[t.task].a_only, flips[t.task].b_only)
         assert (t.lost, t.gained) == spec[t.task][2:]
 
@@ -213,7 +156,7 @@ def _refused(capsys, argv: list[str]) -> str:
 
 
 def test_refuses_different_example_sets_unless_intersection(tmp_path, capsys):
-    base_ok, cand_ok = outcomes(100, 50, 20, 2)
+    base_ok, cand_ok = paired_outcomes(100, 50, 20, 2)
     base = write_run(tmp_path / "base", {"agieval/lsat-ar": base_ok, "bbh/navigate": base_ok})
     cand = write_run(tmp_path / "cand", {"agieval/lsat-ar": cand_ok[:80], "bbh/navigate": cand_ok})
     out = tmp_path / "report.json"

@@ -19,7 +19,7 @@ from harness.compare import compare_runs
 from harness.compare_render import print_table
 from harness.terminal import print_run_summary
 from orca.system_messages import SYSTEM_MESSAGES
-from test_report import make_run, outcomes
+from helpers import make_run, outcomes
 
 BBH_LONG = "bbh/tracking_shuffled_objects_seven_objects"
 AGIEVAL = ["agieval/lsat-ar", "agieval/sat-en-without-passage", "agieval/logiqa-en"]

@@ -194,7 +194,7 @@ def test_pipeline_paths_of_the_wrong_json_type(tmp_path, capsys, yaml_text, expe
 # ----------------------------------------------------------------- paths of the wrong kind
 
 def test_file_where_a_directory_is_expected(tmp_path, capsys):
-    from test_flan import make_rows, write_jsonl
+    from helpers import make_rows, write_jsonl
 
     a_file = write(tmp_path / "a-file", "x")
     pred = write(tmp_path / "p.jsonl", '{"task": "bbh/navigate", "doc_id": 0, "prediction": "Yes"}\n')

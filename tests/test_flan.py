@@ -13,40 +13,9 @@ from orca.errors import UserError
 from orca import flan
 from orca.collect import load_queries
 from orca.system_messages import SYSTEM_MESSAGES, allowed_message_ids
+from helpers import make_rows, write_jsonl
 
 SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "flan-sample"
-
-
-def make_rows() -> list[dict]:
-    """A small FLAN-v2-shaped collection with everything the sampler must handle."""
-    rows = []
-
-    def add(src, task, n, template="zs_noopt", prefix=None):
-        for i in range(n):
-            rows.append({"inputs": f"{prefix or task} input {i}", "targets": f"{task} target {i}",
-                         "task_source": src, "task_name": task, "template_type": template})
-
-    for t in range(3):
-        add("CoT", f"cot_task{t}", 10)
-    add("NIv2", "task001_big", 40)
-    add("NIv2", "task002_small", 2)
-    add("NIv2", "task003_mid", 8)
-    add("Flan2021", "huge_flan_task", 400, "zs_opt")
-    add("Flan2021", "small_flan_a", 25)
-    add("Flan2021", "small_flan_b", 25, "zs_opt")
-    add("T0", "t0_task_a", 200)
-    add("T0", "t0_task_b", 30)
-    add("T0", "bigbench_t0_task", 30)
-    add("Dialog", "dialog_task", 20)
-    add("Flan2021", "huge_flan_task", 50, "fs_opt", prefix="few-shot")   # few-shot: dropped
-    # Duplicates: same inputs again (another template / task); one copy must survive.
-    add("Flan2021", "small_flan_a_copy", 5, "zs_noopt", prefix="small_flan_a")
-    return rows
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 def examples(rows):

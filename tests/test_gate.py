@@ -7,7 +7,7 @@ import pytest
 from harness import gate
 from harness.results import load_run
 from orca.errors import UserError
-from test_compare import pair_of_runs  # noqa: E402  (tests/ is on sys.path under pytest)
+from helpers import pair_of_runs  # noqa: E402  (tests/ is on sys.path under pytest)
 
 
 def test_baseline_is_the_gate_subset_of_the_named_model():

@@ -7,16 +7,7 @@ import torch
 
 from orca.packing import best_fit_decreasing, collate, document_block_mask, model_inputs, pack_examples, packing_stats
 from orca.tokenize import IGNORE_INDEX
-
-
-def _examples(lengths, seed=0):
-    rng = random.Random(seed)
-    out = []
-    for n in lengths:
-        ids = [rng.randrange(3, 32000) for _ in range(n)]
-        cut = n // 2
-        out.append({"input_ids": ids, "labels": [IGNORE_INDEX] * cut + ids[cut:]})
-    return out
+from helpers import token_examples
 
 
 def test_best_fit_decreasing_invariants():
@@ -41,7 +32,7 @@ def test_best_fit_is_tightest():
 def test_pack_is_seeded_and_orca_shaped_lengths_pack_densely():
     rng = random.Random(2)
     # Short prompts+answers like FLAN queries with teacher explanations: many fit per row.
-    examples = _examples([rng.randint(120, 1100) for _ in range(600)])
+    examples = token_examples([rng.randint(120, 1100) for _ in range(600)])
     rows_a, stats = pack_examples(examples, 2048, seed=5)
     rows_b, _ = pack_examples(examples, 2048, seed=5)
     rows_c, _ = pack_examples(examples, 2048, seed=6)
@@ -53,7 +44,7 @@ def test_pack_is_seeded_and_orca_shaped_lengths_pack_densely():
 
 
 def test_collate_positions_restart_and_mask_is_block_diagonal():
-    rows = [_examples([3, 2]), _examples([4])]
+    rows = [token_examples([3, 2]), token_examples([4])]
     batch = collate(rows, "sdpa", pad_id=0)
     assert batch["position_ids"][0].tolist() == [0, 1, 2, 0, 1]
     assert batch["position_ids"][1].tolist()[:4] == [0, 1, 2, 3]
@@ -72,7 +63,7 @@ def test_collate_positions_restart_and_mask_is_block_diagonal():
 
 
 def test_targets_are_listed_on_the_host_and_short_batches_fill_up_with_padding_rows():
-    rows = [_examples([5, 4]), _examples([6])]
+    rows = [token_examples([5, 4]), token_examples([6])]
     for attn in ("sdpa", "flex_attention", "flash_attention_2"):
         batch = collate(rows, attn, pad_id=0, pad_to=12, pad_rows_to=3)
         labels = batch["labels"]
@@ -88,14 +79,13 @@ def test_targets_are_listed_on_the_host_and_short_batches_fill_up_with_padding_r
 
 
 def test_flash_attention_layout_is_one_flat_row_with_restarting_positions():
-    batch = collate([_examples([3, 2]), _examples([4])], "flash_attention_2")
+    batch = collate([token_examples([3, 2]), token_examples([4])], "flash_attention_2")
     assert "attention_mask" not in batch
     assert batch["input_ids"].shape == (1, 9)
     assert batch["position_ids"][0].tolist() == [0, 1, 2, 0, 1, 0, 1, 2, 3]
     from transformers.modeling_flash_attention_utils import prepare_fa_kwargs_from_position_ids
     (cu_q, _), (max_q, _) = prepare_fa_kwargs_from_position_ids(batch["position_ids"])
     assert cu_q.tolist() == [0, 3, 5, 9] and int(max_q) == 4
-
 
 
 def test_flash_attention_layout_is_what_transformers_flattening_collator_makes():
@@ -105,7 +95,7 @@ def test_flash_attention_layout_is_what_transformers_flattening_collator_makes()
     from transformers import DataCollatorWithFlattening
 
     rng = random.Random(3)
-    examples = _examples([rng.randint(2, 300) for _ in range(60)], seed=3)
+    examples = token_examples([rng.randint(2, 300) for _ in range(60)], seed=3)
     assert all(e["labels"][0] == IGNORE_INDEX for e in examples)
     rows, _ = pack_examples(examples, 512, seed=0)
     library = DataCollatorWithFlattening(return_tensors="pt")
@@ -143,7 +133,7 @@ def test_no_contamination_packed_equals_alone(tiny_model, attn, request):
     if attn == "flex_attention":  # forward only: torch has no FlexAttention backward on CPU
         request.getfixturevalue("uncompiled_flex")
     tiny_model.config._attn_implementation = attn
-    examples = _examples([37, 90, 12, 55], seed=3)
+    examples = token_examples([37, 90, 12, 55], seed=3)
     target = 2  # a middle example: has neighbours on both sides
     packed = collate([examples], attn, pad_id=32000, pad_to=230)  # with trailing padding too
     if attn == "flex_attention":
@@ -179,7 +169,7 @@ def test_no_contamination_packed_equals_alone(tiny_model, attn, request):
 def test_flex_block_mask_matches_the_dense_mask_tile_by_tile():
     """The BlockMask's per-tile metadata (what the compiled kernel skips or computes
     without masking) agrees with the dense block-diagonal mask of the SDPA path."""
-    rows = [_examples([37, 90, 12, 55]), _examples([100, 60])]
+    rows = [token_examples([37, 90, 12, 55]), token_examples([100, 60])]
     dense = collate(rows, "sdpa", pad_to=230)["attention_mask"][:, 0]  # [B, T, T], padding block included
     block = 16
     mask = document_block_mask(collate(rows, "flex_attention", pad_to=230)["segment_ids"], block_size=block)

@@ -9,88 +9,18 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.data import SUITES
 from orca.errors import UserError
 from harness.flips import find_flips, render_flips_markdown, render_flips_text, write_flips_jsonl
 from harness.reference import load_references
 from harness.report import (build_comparison, leaderboard_entries, load_runs, macro_interval, partial_coverage,
                             render_markdown, render_text, run_labels, table_rows)
 from harness.report.build import check_shared_tasks
-from harness.results import load_run, summarize_variant, wilson_ci95, write_run_meta, write_samples, write_summary
+from harness.results import load_run, summarize_variant, wilson_ci95, write_samples, write_summary
+from helpers import AGIEVAL, BBH, SM1, bbh_partial, make_run, outcomes, tiny_agieval
 
-AGIEVAL = SUITES["agieval"]
-BBH = list(SUITES["bbh"])
-BBH_EXCLUDED = {"bbh/dyck_languages", "bbh/multistep_arithmetic_two", "bbh/object_counting", "bbh/word_sorting"}
-LETTERS = "ABCDE"
-
-
-def outcomes(n: int, correct: int, official: int | None = None) -> list[tuple[bool, bool]]:
-    """n examples, the first `correct` right (robust); the first `official` of those right for the official extractor."""
-    official = correct if official is None else official
-    assert official <= correct <= n
-    return [(i < correct, i < official) for i in range(n)]
-
-
-def make_run(root: Path, name: str, results: dict[str, dict[str, list[tuple[bool, bool]]]],
-             limit: int | None = None, n_totals: dict[str, int] | None = None, doc_offset: int = 0,
-             targets_shift: int = 0) -> Path:
-    """A finished run directory: run.json, samples/VARIANT/*.jsonl and summary.json, written with
-    harness.results from (robust correct, official correct) outcomes per example."""
-    run_dir = root / name
-    variants = {}
-    summary = {"variants": {}}
-    for variant, tasks in results.items():
-        sm_id = int(variant[2:]) if variant.startswith("sm") else None
-        variants[variant] = {"system_message": "" if sm_id == 1 else f"message {sm_id}", "system_message_id": sm_id}
-        task_rows = {}
-        for task, outs in tasks.items():
-            rows = []
-            for i, (ok, ok_off) in enumerate(outs):
-                doc = i + doc_offset
-                target = LETTERS[(doc + targets_shift) % 4]
-                wrong = LETTERS[(doc + targets_shift + 1) % 4]
-                extracted = target if ok else (None if i % 5 == 4 else wrong)
-                rows.append({"doc_id": doc, "prompt_sha": f"{variant}-{task}-{doc}",
-                             "output": f"{name} says ({extracted})" if extracted else f"{name} rambles",
-                             "extracted": extracted, "target": target, "correct": ok,
-                             "extracted_official": target if ok_off else wrong, "correct_official": ok_off,
-                             "repeat": 0})
-            write_samples(run_dir, variant, task, rows)
-            task_rows[task] = rows
-        summary["variants"][variant] = summarize_variant(task_rows, n_totals)
-    suites = sorted({t.split("/")[0] for v in results.values() for t in v})
-    write_run_meta(run_dir, {
-        "name": name, "model": {"spec": f"hf:/models/{name}", "backend": "hf", "path": f"/models/{name}",
-                                "revision": None},
-        "suite": suites[0] if len(suites) == 1 else "all", "tasks": sorted({t for v in results.values() for t in v}),
-        "mode": "generate", "prompt_style": "orca", "variants": variants,
-        "decoding": {"do_sample": False, "temperature": 0.0, "top_p": 1.0, "max_new_tokens": 512},
-        "seed": 1234, "repeats": 1, "limit": limit, "data": {"dir": "/data", "hashes": {}},
-        "packages": {"lm_eval": "0.4.13"}, "git_commit": "0123abc", "started_at": "2024-01-01T00:00:00Z",
-        "finished_at": "2024-01-01T01:00:00Z"})
-    write_summary(run_dir, summary)
-    return run_dir
-
-
-# AGIEval run "tiny": 40 examples per task. sm1 accuracies 25,30,40,40,50,30,70,35 (mean 40.0),
-# official 20,25,35,35,45,25,65,30 (mean 35.0); sm2 accuracies 30,25,20,45,45,35,75,30 (mean 38.125).
-SM1 = [10, 12, 16, 16, 20, 12, 28, 14]
-SM2 = [12, 10, 8, 18, 18, 14, 30, 12]
-
-
-def tiny_agieval(root: Path) -> Path:
-    return make_run(root, "tiny", {
-        "sm1": {t: outcomes(40, c, c - 2) for t, c in zip(AGIEVAL, SM1)},
-        "sm2": {t: outcomes(40, c) for t, c in zip(AGIEVAL, SM2)},
-    })
-
-
-def bbh_partial(root: Path) -> Path:
-    """All 27 BBH tasks under --limit 10: 5/10 on the paper's 23, 0/10 on the other 4."""
-    n_totals = {t: (187 if t.endswith("causal_judgement") else 146 if t.endswith("penguins_in_a_table")
-                    else 178 if t.endswith("snarks") else 250) for t in BBH}
-    return make_run(root, "bbh-small", {"none": {t: outcomes(10, 0 if t in BBH_EXCLUDED else 5) for t in BBH}},
-                    limit=10, n_totals=n_totals)
+# tiny_agieval (tests/helpers.py): AGIEval run "tiny", 40 examples per task. sm1 accuracies
+# 25,30,40,40,50,30,70,35 (mean 40.0), official 20,25,35,35,45,25,65,30 (mean 35.0); sm2
+# accuracies 30,25,20,45,45,35,75,30 (mean 38.125).
 
 
 @pytest.fixture

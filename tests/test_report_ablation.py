@@ -13,9 +13,9 @@ from harness.report.ablation import HELPS, HURTS, NO_DIFFERENCE, run_ablations, 
 from harness.results import load_run
 
 try:
-    from test_report import make_run
+    from helpers import make_run
 except ImportError:  # tests/ imported as a package
-    from tests.test_report import make_run
+    from tests.helpers import make_run
 
 A, B = "bbh/navigate", "bbh/snarks"
 

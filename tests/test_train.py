@@ -13,42 +13,9 @@ import torch
 from orca.errors import UserError
 from orca.train import train
 from orca.train_config import load_train_config, parse_train_config
+from helpers import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def write_teacher_data(path: Path, n: int, seed: int, model: str = "gpt-3.5-turbo") -> Path:
-    """Collector-style lines: answer is the animal among the options (a rule a tiny model learns)."""
-    import random
-
-    rng = random.Random(seed)
-    animals = ["dog", "cat", "horse", "sheep", "goat", "mouse", "tiger", "lion"]
-    things = ["chair", "table", "lamp", "spoon", "window", "pencil", "bottle", "carpet"]
-    rows = []
-    for i in range(n):
-        opts = rng.sample(things, 3)
-        k = rng.randrange(4)
-        opts.insert(k, rng.choice(animals))
-        letters = "ABCD"
-        query = "Which is an animal? " + " ".join(f"({letters[j]}){o}" for j, o in enumerate(opts))
-        rows.append({"id": f"q{seed}-{i}", "status": "ok", "system_message_id": 1, "system": "", "query": query,
-                     "model": model, "response": f"({letters[k]}){opts[k]}\nA {opts[k]} is an animal."})
-    rows.append({"id": "failed-1", "status": "failed", "system_message_id": 1, "model": model, "error": "429"})
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def write_config(tmp: Path, n1: int = 40, n2: int = 20, **stage_overrides) -> Path:
-    write_teacher_data(tmp / "chatgpt.jsonl", n1, seed=1)
-    write_teacher_data(tmp / "gpt4.jsonl", n2, seed=2, model="gpt-4")
-    s1 = dict(name="stage1", data="chatgpt.jsonl", init="tiny:0", epochs=2, lr=3e-3, batch_size=2,
-              grad_accum=2, max_len=128, warmup_steps=2)
-    s1.update(stage_overrides)
-    s2 = dict(name="stage2", data="gpt4.jsonl", init="stage:stage1", epochs=1, lr=1e-3, batch_size=2, max_len=128)
-    cfg = {"output_dir": "out", "seed": 0, "log_every": 1, "stages": [s1, s2]}
-    path = tmp / "train.json"
-    path.write_text(json.dumps(cfg))
-    return path
 
 
 @pytest.mark.parametrize("patch, message", [

@@ -12,7 +12,7 @@ import torch
 
 pytest.importorskip("deepspeed")
 
-from test_train import write_teacher_data  # noqa: E402  (tests/ is on sys.path under pytest)
+from helpers import write_teacher_data  # noqa: E402  (tests/ is on sys.path under pytest)
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import torch
 
 from orca.packing import collate, model_inputs
 from orca.tokenize import IGNORE_INDEX
-from test_packing import _examples  # noqa: E402  (tests/ is on sys.path under pytest)
+from helpers import token_examples  # noqa: E402  (tests/ is on sys.path under pytest)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -29,7 +29,7 @@ def test_flex_packed_equals_alone_forward_and_backward_on_cuda():
                       attn_implementation="flex_attention")
     model = LlamaForCausalLM(cfg).cuda().train()  # train(): transformers compiles flex for training
     params = [p for p in model.parameters()]
-    examples = _examples([37, 90, 12, 55, 160], seed=3)
+    examples = token_examples([37, 90, 12, 55, 160], seed=3)
     labels = [torch.tensor(e["labels"], device="cuda") for e in examples]
 
     packed = collate([examples], "flex_attention", pad_id=32000, pad_to=384)
@@ -64,7 +64,7 @@ def _train_once(tmp_path, n_examples: int) -> tuple[int, int, list, str]:
 
     from rich.console import Console
 
-    from test_train import write_config
+    from helpers import write_config
 
     from orca.train import train
     from orca.train_config import load_train_config
