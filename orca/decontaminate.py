@@ -26,10 +26,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import string
 import sys
-import tempfile
 import time
 import unicodedata
 from collections import Counter
@@ -38,7 +36,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from orca.decontaminate_defaults import DEFAULT_N, MIN_N
-from orca.io import sha256_file
+from orca.io import AtomicWriter, sha256_file, write_json_atomic
 
 REPORT_FILE = "decontamination.json"
 REMOVED_FILE = "removed.jsonl"
@@ -286,35 +284,9 @@ class TaskOverlap:
     refs: list = field(default_factory=list)   # "file:line", at most MAX_REFS_PER_TASK
 
 
-class _AtomicOut:
-    """A file written beside its destination and renamed over it only on commit."""
-
-    def __init__(self, dest: Path):
-        self.dest = dest
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-        self.f = os.fdopen(fd, "wb")
-        self.hash = hashlib.sha256()
-
-    def write(self, data: bytes) -> None:
-        if not data.endswith(b"\n"):
-            data += b"\n"
-        self.f.write(data)
-        self.hash.update(data)
-
-    def commit(self) -> str:
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        self.f.close()
-        os.chmod(self.tmp, 0o644)
-        os.replace(self.tmp, self.dest)
-        return self.hash.hexdigest()
-
-    def discard(self) -> None:
-        if not self.f.closed:
-            self.f.close()
-        if os.path.exists(self.tmp):
-            os.unlink(self.tmp)
+def _line(data: bytes) -> bytes:
+    """A training line as written out: with its line break (a file's last line may lack one)."""
+    return data if data.endswith(b"\n") else data + b"\n"
 
 
 def clean_name(path: str | Path) -> str:
@@ -349,13 +321,13 @@ def decontaminate_files(train_files: list[str | Path], index: BenchmarkIndex, ou
     start = time.monotonic()
     results: list[FileResult] = []
     overlaps: dict[str, TaskOverlap] = {}
-    outputs: list[_AtomicOut] = []
-    removed_out = _AtomicOut(out_dir / REMOVED_FILE) if out_dir is not None else None
+    outputs: list[AtomicWriter] = []
+    removed_out = AtomicWriter(out_dir / REMOVED_FILE) if out_dir is not None else None
     try:
         for path in paths:
             res = FileResult(str(path))
             file_hash = hashlib.sha256()
-            clean = _AtomicOut(out_dir / clean_name(path)) if out_dir is not None else None
+            clean = AtomicWriter(out_dir / clean_name(path)) if out_dir is not None else None
             if clean:
                 outputs.append(clean)
             for lineno, raw, row in iter_training_lines(path):
@@ -366,7 +338,7 @@ def decontaminate_files(train_files: list[str | Path], index: BenchmarkIndex, ou
                 found = index.matches(normalize_words(text)) if text is not None else []
                 if not found:
                     if clean:
-                        clean.write(raw)
+                        clean.write(_line(raw))
                     continue
                 res.removed += 1
                 # Per task, the document with the most shared n-grams: a task's fixed
@@ -391,7 +363,7 @@ def decontaminate_files(train_files: list[str | Path], index: BenchmarkIndex, ou
                         "ngram": first.ngram,
                         "overlaps": [{"benchmark_task": m.task, "doc_id": m.doc_id, "ngram": m.ngram}
                                      for m in per_task.values()],
-                        "row": row}, ensure_ascii=False).encode("utf-8"))
+                        "row": row}, ensure_ascii=False).encode("utf-8") + b"\n")
             res.sha256 = file_hash.hexdigest()
             results.append(res)
         report = _report(index, results, overlaps, benchmarks, time.monotonic() - start, out_dir)
@@ -402,10 +374,7 @@ def decontaminate_files(train_files: list[str | Path], index: BenchmarkIndex, ou
             removed_out.commit()
             report["files"] = [r.as_dict() for r in results]
             # Written last: it is the record that the clean copies are complete.
-            out = _AtomicOut(out_dir / REPORT_FILE)
-            outputs.append(out)
-            out.write(json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
-            out.commit()
+            write_json_atomic(out_dir / REPORT_FILE, report)
         return report
     finally:
         for out in outputs + ([removed_out] if removed_out else []):

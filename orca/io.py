@@ -1,6 +1,7 @@
 """Atomic file writes and append-only JSONL that survives kill -9."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -12,22 +13,51 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+class AtomicWriter:
+    """A file written in pieces beside its destination and renamed over it by `commit()`,
+    so readers see the old file or the whole new one, never part of it: for output too
+    large to hold in memory (decontamination's clean copies). `commit()` returns the
+    SHA-256 of the bytes written. Call `discard()` in a `finally`: before a commit it
+    removes the temporary file, after one it does nothing."""
+
+    def __init__(self, dest: str | Path):
+        self.dest = Path(dest)
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(dir=self.dest.parent, prefix=f".{self.dest.name}.", suffix=".tmp")
+        self.f = os.fdopen(fd, "wb")
+        self.hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self.f.write(data)
+        self.hash.update(data)
+
+    def commit(self) -> str:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        self.f.close()
+        os.chmod(self.tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
+        os.replace(self.tmp, self.dest)
+        return self.hash.hexdigest()
+
+    def discard(self) -> None:
+        try:
+            # a write that failed (a full disk, a file size limit) fails again on close,
+            # and the exception being handled is the one that says so
+            with contextlib.suppress(OSError):
+                self.f.close()
+        finally:
+            if os.path.exists(self.tmp):
+                os.unlink(self.tmp)
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write `text` to `path` so readers see the old file or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    out = AtomicWriter(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        out.write(text.encode("utf-8"))
+        out.commit()
+    finally:
+        out.discard()
 
 
 def write_json_atomic(path: str | Path, obj) -> None:
