@@ -14,7 +14,6 @@ convert once.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -92,19 +91,6 @@ def converted_dir_for(sha256: str) -> Path:
     return cache_dir() / "models" / f"gguf-{sha256[:16]}"
 
 
-class _FileLock:
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self):
-        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-
-
 def convert_gguf(path: str | Path, sha256: str, spec: str, log=None) -> tuple[Path, dict]:
     """The plain checkpoint of the GGUF file at `path` (hash `sha256`) and the file's
     header, converting it on first use. Later calls read the header recorded with the
@@ -114,7 +100,9 @@ def convert_gguf(path: str | Path, sha256: str, spec: str, log=None) -> tuple[Pa
     final = converted_dir_for(sha256)
     if not final.is_dir() or _damage(final):
         final.parent.mkdir(parents=True, exist_ok=True)
-        with _FileLock(final.parent / f".{final.name}.lock"):
+        from filelock import FileLock
+
+        with FileLock(final.parent / f".{final.name}.lock"):  # one converter per file; others wait for it
             damage = _damage(final) if final.is_dir() else None
             if damage:
                 # A converted checkpoint cut short (a full disk, a copy, a kill during a

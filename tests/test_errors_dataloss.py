@@ -235,3 +235,28 @@ def test_resumed_training_logs_each_step_once(tmp_path, tiny_init, monkeypatch, 
     total = sum(json.loads((tmp_path / "out" / "s1" / "data_stats.json").read_text())["steps_per_epoch"])
     assert total > crash_after_step + 1
     assert steps == list(range(1, total + 1))  # each step logged once
+
+
+def test_a_cache_shared_by_two_processes_is_locked_and_waited_for(tmp_path):
+    """Appends and reads of an output cache hold an exclusive lock on PATH.lock: a second
+    process waits for it (never fails, never writes alongside), and goes on once it is free."""
+    import subprocess
+
+    path = tmp_path / "model.jsonl"
+    cache = OutputCache(path)
+    child = ("import sys\nfrom harness.cache import OutputCache\nprint('start', flush=True)\n"
+             f"c = OutputCache({str(path)!r})\nc.put_many({{'k2': 'two'}})\nprint('done', flush=True)\n")
+    root = Path(__file__).resolve().parent.parent
+    with cache._locked():
+        proc = subprocess.Popen([sys.executable, "-c", child], cwd=root, stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline() == "start\n"
+            with pytest.raises(subprocess.TimeoutExpired):
+                proc.wait(timeout=1.0)  # blocked on the lock
+            assert not path.exists()
+        except BaseException:
+            proc.kill()
+            raise
+    assert proc.stdout.read() == "done\n" and proc.wait(timeout=60) == 0
+    assert read_jsonl(path).rows == [{"k": "k2", "v": "two"}]
+    assert path.with_suffix(".lock").is_file()  # left in place: waiters share its inode
