@@ -32,7 +32,7 @@ def test_baseline_table_rows_are_the_summary_figures():
 def test_update_rewrites_a_stale_table_and_check_reports_it(tmp_path, monkeypatch, capsys):
     readme = tmp_path / "README-smollm2.md"
     original = (BASELINES_DIR / "README-smollm2.md").read_text()
-    stale = re.sub(r"\| bbh/navigate \| 40 \| [0-9.]+ \|", "| bbh/navigate | 40 | 99.9 |", original)
+    stale = re.sub(r"\| bbh/navigate \| ([0-9]+) \| [0-9.]+ \|", r"| bbh/navigate | \1 | 99.9 |", original)
     assert stale != original  # the committed table has the row (whatever its number)
     readme.write_text(stale)
     base = tmp_path / "run"
