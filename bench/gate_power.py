@@ -5,7 +5,7 @@
     .venv/bin/python bench/gate_power.py --seeds 0                                              # the controls alone
 
 For each seed, `harness.gate.damage_checkpoint` adds Gaussian noise of NOISE x each weight matrix's
-own spread to SmolLM2-135M-Instruct, and the gate (`python -m harness.gate --model hf:COPY`) runs
+own spread to SmolLM2-135M-Instruct, and the gate (`.venv/bin/python -m harness.gate --model hf:COPY`) runs
 against the committed baseline exactly as CI runs it; a seed counts as caught when the gate exits 1.
 Controls, which must pass (exit 0): the undamaged weights in float32 (the baseline is bfloat16) and
 with another batch size. `--calibrate SEEDS` evaluates the undamaged model and those seeds' copies on the
