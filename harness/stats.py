@@ -158,6 +158,16 @@ def _critical(alpha: float, n: int) -> np.ndarray:
     return _critical_counts(float(alpha), size)[: n + 1]
 
 
+def _discordant_counts(n: int, p_lost: float, p_gained: float, alpha: float):
+    """What both power sums share: P(D = d) for d = 0..n discordant pairs, the share of them
+    that are lost, and the exact test's critical lost count c[d] at `alpha` (-1: no rejection)."""
+    from scipy.stats import binom
+
+    d = np.arange(n + 1)
+    p_disc = p_lost + p_gained
+    return binom.pmf(d, n, p_disc), p_lost / p_disc, _critical(alpha, n), d
+
+
 def mcnemar_power(n: int, p_lost: float, p_gained: float, alpha: float = 0.05) -> float:
     """Exact power of the two-sided exact McNemar test at level `alpha` for n paired
     examples whose per-example probabilities of a lost / gained flip are given.
@@ -168,15 +178,12 @@ def mcnemar_power(n: int, p_lost: float, p_gained: float, alpha: float = 0.05) -
     """
     from scipy.stats import binom
 
-    p_disc = p_lost + p_gained
-    if p_disc == 0:
+    if p_lost + p_gained == 0:
         return 0.0
-    share_lost = p_lost / p_disc
-    c = _critical(alpha, n)
-    d = np.arange(n + 1)
+    weight, share_lost, c, d = _discordant_counts(n, p_lost, p_gained, alpha)
     # both tails of lost: <= c[d] and >= d - c[d] (disjoint, c[d] < d / 2); empty where c = -1
     both = binom.cdf(c, d, share_lost) + np.where(c >= 0, binom.sf(d - c - 1, d, share_lost), 0.0)
-    return float(np.sum(binom.pmf(d, n, p_disc) * both))
+    return float(np.sum(weight * both))
 
 
 def regression_power(n: int, p_lost: float, p_gained: float, alpha: float = 0.05, min_delta: float = 0.0) -> float:
@@ -185,17 +192,14 @@ def regression_power(n: int, p_lost: float, p_gained: float, alpha: float = 0.05
     at least `min_delta` points down (harness.compare's task rule with one test at `alpha`)."""
     from scipy.stats import binom
 
-    p_disc = p_lost + p_gained
-    if p_disc == 0:
+    if p_lost + p_gained == 0:
         return 0.0
-    share_lost = p_lost / p_disc
-    c = _critical(alpha, n)
-    d = np.arange(n + 1)
+    weight, share_lost, c, d = _discordant_counts(n, p_lost, p_gained, alpha)
     # lost - gained >= n * min_delta / 100 (the verdict's own 1e-9 point tolerance, in pairs)
     excess = math.ceil(n * min_delta / 100.0 - n * 1e-11)
     low = np.maximum(d - c, np.ceil((d + excess) / 2))  # smallest lost that fails the gate
     tail = np.where(c >= 0, binom.sf(low - 1, d, share_lost), 0.0)
-    return float(np.sum(binom.pmf(d, n, p_disc) * tail))
+    return float(np.sum(weight * tail))
 
 
 def normal_power(delta: float, se: float, alpha: float = 0.05) -> float:
