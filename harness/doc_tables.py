@@ -44,6 +44,61 @@ def published_table(root: str | Path = PUBLISHED_DIR / "smollm2-135m-instruct") 
     return "\n".join(lines)
 
 
+def _full_runs(root: Path, mode: str, variant: str) -> dict[str, tuple[Path, dict, dict]]:
+    """suite -> (run dir, run.json, the variant's summary) of the published runs in `mode` that
+    evaluated every example of the suite (no --limit) with system-message variant `variant`."""
+    out = {}
+    for run_dir in sorted(p.parent for p in root.glob("*/summary.json")):
+        meta, summary = _load(run_dir)
+        if meta["mode"] != mode or meta.get("limit") or variant not in summary["variants"]:
+            continue
+        body = summary["variants"][variant]
+        for suite in body["suites"]:
+            tasks = [f for name, f in body["tasks"].items() if name.startswith(suite + "/")]
+            if tasks and not any(t.get("partial") for t in tasks):
+                out[suite] = (run_dir, meta, body)
+    return out
+
+
+def paper_comparison_table(root: str | Path = PUBLISHED_DIR / "smollm2-135m-instruct",
+                           label: str = "SmolLM2-135M-Instruct") -> str:
+    """README's full row beside the paper's systems: macro averages over the tasks of the
+    paper's Tables 8 (AGIEval) and 11 (BBH, 23 tasks), from the cells of the reference file,
+    and the published full generate-mode sm1 run over the same tasks. A suite without a full
+    run shows a dash, never a partial average."""
+    from harness.reference import DEFAULT_REFERENCE, load_reference
+
+    ref = load_reference(DEFAULT_REFERENCE)
+    suites = [s for s in ("agieval", "bbh") if s in ref.suites]
+    runs = _full_runs(Path(root), "generate", "sm1")
+    head = " | ".join(f"{s.upper() if s == 'bbh' else 'AGIEval'} ({len(ref.suites[s].tasks)} tasks)" for s in suites)
+    lines = [f"| system | {head} | source |", "|---|" + "--:|" * len(suites) + "---|"]
+    names = []
+    for s in suites:
+        names += [m.name for m in ref.suites[s].models if m.kind == "model" and m.name not in names]
+    for name in names:
+        cells = []
+        for s in suites:
+            m = ref.suites[s].model(name)
+            cells.append(pct(m.average()) if m is not None and m.average() is not None else "-")
+        lines.append(f"| {name} | {' | '.join(cells)} | Orca paper (zero-shot) |")
+    used = []
+    for field, extractor in (("accuracy", "robust"), ("accuracy_official", "official")):
+        cells = []
+        for s in suites:
+            keys = list(ref.suites[s].tasks)
+            if s not in runs or any(k not in runs[s][2]["tasks"] for k in keys):
+                cells.append("-")
+                continue
+            run_dir, _, body = runs[s]
+            cells.append(pct(sum(body["tasks"][k][field] for k in keys) / len(keys)))
+            if run_dir.name not in used:
+                used.append(run_dir.name)
+        source = ", ".join(f"`{u}`" for u in used) or "no full run published yet"
+        lines.append(f"| **{label}** (generate, sm1, {extractor} extractor) | {' | '.join(cells)} | {source} |")
+    return "\n".join(lines)
+
+
 def gate_baseline_table(run_dir: str | Path = BASELINES_DIR / "smollm2-135m-instruct") -> str:
     """results/baselines/README-smollm2.md: the gate baseline's figures per task."""
     run_dir = Path(run_dir)
@@ -58,6 +113,7 @@ def gate_baseline_table(run_dir: str | Path = BASELINES_DIR / "smollm2-135m-inst
 # (file, marker name, generator)
 TABLES = [
     (PROJECT / "README.md", "results table", published_table),
+    (PROJECT / "README.md", "paper comparison", paper_comparison_table),
     (BASELINES_DIR / "README-smollm2.md", "baseline table", gate_baseline_table),
 ]
 

@@ -45,3 +45,15 @@ def test_update_rewrites_a_stale_table_and_check_reports_it(tmp_path, monkeypatc
     assert doc_tables.update() == [readme]
     assert readme.read_text() == original
     assert doc_tables.main(["--check"]) == 0
+
+
+def test_paper_comparison_shows_only_full_runs_beside_the_paper(tmp_path):
+    from tests.helpers import bbh_partial, tiny_agieval
+
+    tiny_agieval(tmp_path)   # every example (no --limit): sm1 robust 40.0, official 35.0
+    bbh_partial(tmp_path)    # --limit 10: never averaged beside the paper's full-suite numbers
+    rows = doc_tables.paper_comparison_table(tmp_path, label="Tiny").splitlines()
+    assert rows[0] == "| system | AGIEval (8 tasks) | BBH (23 tasks) | source |"
+    assert "| GPT-4 | 62.0 | 67.4 | Orca paper (zero-shot) |" in rows
+    assert rows[-2] == "| **Tiny** (generate, sm1, robust extractor) | 40.0 | - | `tiny` |"
+    assert rows[-1] == "| **Tiny** (generate, sm1, official extractor) | 35.0 | - | `tiny` |"
