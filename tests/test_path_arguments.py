@@ -47,7 +47,7 @@ def test_the_documented_write_ci_data_snippet_runs(tmp_path):
 def test_readers_take_str(tmp_path):
     from harness.results import read_json_object
     from harness.run_dir import existing_run_meta
-    from harness.data import parse_bbh_json
+    from harness.suites.bbh import parse_bbh_json
 
     (tmp_path / "x.json").write_text('{"examples": [{"input": "q", "target": "a"}]}')
     assert read_json_object(str(tmp_path / "x.json")) == {"examples": [{"input": "q", "target": "a"}]}
