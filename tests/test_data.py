@@ -4,8 +4,10 @@ import json
 import pytest
 
 from harness.data import SUITES, load_task_data, resolve_tasks
-from harness.suites.agieval import parse_agieval_jsonl
-from harness.suites.bbh import parse_bbh_json
+from harness.suites import get_suite
+
+parse_agieval_jsonl = get_suite("agieval").read_file
+parse_bbh_json = get_suite("bbh").read_file
 from orca.errors import UserError
 from harness.cli import main
 

@@ -61,8 +61,8 @@ class Toy(Suite):
     def data_files(self, root, name):
         return [Path(root) / "toy" / f"{name}.json"]
 
-    def read_file(self, path):
-        return [self.validate_doc(row, f"{path}[{i}]") for i, row in enumerate(json.loads(Path(path).read_text()))]
+    def rows(self, path):
+        return [(f"{path}[{i}]", row) for i, row in enumerate(json.loads(Path(path).read_text()))]
 
     def validate_doc(self, row, where):
         if not isinstance(row, dict) or not isinstance(row.get("q"), str) or "answer" not in row:

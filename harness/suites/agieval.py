@@ -12,38 +12,6 @@ from harness.suites.base import Suite
 OPTION_LETTERS = "ABCDEFG"  # label i of an example's `options` list
 
 
-def parse_agieval_jsonl(path: str | Path) -> list[dict]:
-    """AGIEval v1 JSONL: one {passage, question, options, label} object per line."""
-    path = Path(path)
-    docs = [validate_agieval_doc(row, where) for where, row in iter_jsonl_objects(path, "AGIEval file")]
-    if not docs:
-        raise UserError(f"{path}: no examples")
-    return docs
-
-
-def validate_agieval_doc(row, where: str) -> dict:
-    if not isinstance(row, dict):
-        raise UserError(f"{where}: expected a JSON object")
-    for key in ("question", "options", "label"):
-        if key not in row:
-            raise UserError(f"{where}: missing field {key!r}")
-    options = row["options"]
-    if not isinstance(options, list) or len(options) < 2 or not all(isinstance(o, str) for o in options):
-        raise UserError(f"{where}: field 'options' must be a list of at least 2 strings")
-    label = row["label"]
-    if isinstance(label, list) and len(label) == 1:
-        label = label[0]
-    letters = OPTION_LETTERS[: len(options)]
-    if not isinstance(label, str) or label not in letters:
-        raise UserError(f"{where}: field 'label' must be one of {letters} (got {label!r})")
-    passage = row.get("passage")
-    if passage is not None and not isinstance(passage, str):
-        raise UserError(f"{where}: field 'passage' must be a string or null")
-    if not isinstance(row["question"], str):
-        raise UserError(f"{where}: field 'question' must be a string")
-    return {"passage": passage, "question": row["question"], "options": options, "label": label}
-
-
 def orca_prompt(doc: dict) -> str:
     passage = (doc.get("passage") or "").strip()
     head = f"{passage}\n" if passage else ""
@@ -73,11 +41,31 @@ class AGIEval(Suite):
         return [root / "agieval" / "v1" / f"{name}.jsonl", root / "data" / "v1" / f"{name}.jsonl",
                 root / "v1" / f"{name}.jsonl", root / f"{name}.jsonl"]
 
-    def read_file(self, path: str | Path) -> list[dict]:
-        return parse_agieval_jsonl(path)
+    def rows(self, path: Path):
+        """AGIEval v1 JSONL: one {passage, question, options, label} object per line."""
+        return iter_jsonl_objects(path, "AGIEval file")
 
     def validate_doc(self, row, where: str) -> dict:
-        return validate_agieval_doc(row, where)
+        if not isinstance(row, dict):
+            raise UserError(f"{where}: expected a JSON object")
+        for key in ("question", "options", "label"):
+            if key not in row:
+                raise UserError(f"{where}: missing field {key!r}")
+        options = row["options"]
+        if not isinstance(options, list) or len(options) < 2 or not all(isinstance(o, str) for o in options):
+            raise UserError(f"{where}: field 'options' must be a list of at least 2 strings")
+        label = row["label"]
+        if isinstance(label, list) and len(label) == 1:
+            label = label[0]
+        letters = OPTION_LETTERS[: len(options)]
+        if not isinstance(label, str) or label not in letters:
+            raise UserError(f"{where}: field 'label' must be one of {letters} (got {label!r})")
+        passage = row.get("passage")
+        if passage is not None and not isinstance(passage, str):
+            raise UserError(f"{where}: field 'passage' must be a string or null")
+        if not isinstance(row["question"], str):
+            raise UserError(f"{where}: field 'question' must be a string")
+        return {"passage": passage, "question": row["question"], "options": options, "label": label}
 
     def doc_options(self, doc: dict) -> dict[str, str] | None:
         """Letter -> option text, from the example's ["(A)text", "(B)text", ...]."""

@@ -101,9 +101,17 @@ class Suite:
         """Where task `name`'s file may be under a data folder, the layout reported first."""
         raise NotImplementedError
 
-    def read_file(self, path: str | Path) -> list[dict]:
-        """The validated examples of one data file."""
+    def rows(self, path: Path):
+        """(where, raw example) for each example of one data file, `where` naming it in errors."""
         raise NotImplementedError
+
+    def read_file(self, path: str | Path) -> list[dict]:
+        """The validated examples of one data file (none is an error)."""
+        path = Path(path)
+        docs = [self.validate_doc(row, where) for where, row in self.rows(path)]
+        if not docs:
+            raise UserError(f"{path}: no examples")
+        return docs
 
     def validate_doc(self, row, where: str) -> dict:
         """One example as the harness keeps it; a wrong one is a UserError naming `where`."""

@@ -10,32 +10,6 @@ from harness import extract
 from harness.suites.base import Suite
 
 
-def parse_bbh_json(path: str | Path) -> list[dict]:
-    """BBH task JSON: {"examples": [{"input", "target"}, ...]}."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("examples"), list):
-        raise UserError(f"{path}: missing field 'examples' (a list of {{input, target}})")
-    docs = []
-    for i, ex in enumerate(data["examples"]):
-        docs.append(validate_bbh_doc(ex, f"{path}: examples[{i}]"))
-    if not docs:
-        raise UserError(f"{path}: no examples")
-    return docs
-
-
-def validate_bbh_doc(ex, where: str) -> dict:
-    if not isinstance(ex, dict):
-        raise UserError(f"{where}: expected an object")
-    for key in ("input", "target"):
-        if not isinstance(ex.get(key), str):
-            raise UserError(f"{where}: missing or non-string field {key!r}")
-    return {"input": ex["input"], "target": ex["target"]}
-
-
 def orca_prompt(doc: dict) -> str:
     return doc["input"]
 
@@ -59,11 +33,23 @@ class BBH(Suite):
         root = Path(root)
         return [root / "bbh" / f"{name}.json", root / f"{name}.json"]
 
-    def read_file(self, path: str | Path) -> list[dict]:
-        return parse_bbh_json(path)
+    def rows(self, path: Path):
+        """BBH task JSON: {"examples": [{"input", "target"}, ...]}."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("examples"), list):
+            raise UserError(f"{path}: missing field 'examples' (a list of {{input, target}})")
+        return [(f"{path}: examples[{i}]", ex) for i, ex in enumerate(data["examples"])]
 
-    def validate_doc(self, row, where: str) -> dict:
-        return validate_bbh_doc(row, where)
+    def validate_doc(self, ex, where: str) -> dict:
+        if not isinstance(ex, dict):
+            raise UserError(f"{where}: expected an object")
+        for key in ("input", "target"):
+            if not isinstance(ex.get(key), str):
+                raise UserError(f"{where}: missing or non-string field {key!r}")
+        return {"input": ex["input"], "target": ex["target"]}
 
     def doc_options(self, doc: dict) -> dict[str, str] | None:
         """Letter -> option text, from the input's "Options:\\n(A) ...\\n(B) ..." block."""
