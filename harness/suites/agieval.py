@@ -41,7 +41,7 @@ class AGIEval(Suite):
         return [root / "agieval" / "v1" / f"{name}.jsonl", root / "data" / "v1" / f"{name}.jsonl",
                 root / "v1" / f"{name}.jsonl", root / f"{name}.jsonl"]
 
-    def rows(self, path: Path):
+    def rows(self, path: str | Path):
         """AGIEval v1 JSONL: one {passage, question, options, label} object per line."""
         return iter_jsonl_objects(path, "AGIEval file")
 

@@ -101,7 +101,7 @@ class Suite:
         """Where task `name`'s file may be under a data folder, the layout reported first."""
         raise NotImplementedError
 
-    def rows(self, path: Path):
+    def rows(self, path: str | Path):
         """(where, raw example) for each example of one data file, `where` naming it in errors."""
         raise NotImplementedError
 

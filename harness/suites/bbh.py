@@ -33,8 +33,9 @@ class BBH(Suite):
         root = Path(root)
         return [root / "bbh" / f"{name}.json", root / f"{name}.json"]
 
-    def rows(self, path: Path):
+    def rows(self, path: str | Path):
         """BBH task JSON: {"examples": [{"input", "target"}, ...]}."""
+        path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
