@@ -62,6 +62,7 @@ def main() -> int:
     from harness.prompts import user_prompt
     from harness.runner import RunConfig, stop_sequences
     from harness.scoring import score_output
+    from harness.suites import get_task
     from harness.stats import mcnemar_exact
     from orca.paths import data_dir
 
@@ -73,7 +74,7 @@ def main() -> int:
     # example 0 of every task, then example 1, ...: a reference stopped part way still spans
     # every task (--partial compares what it has)
     docs_by_task = {t: load_task_data(t, str(data_dir())).docs[: args.per_task] for t in tasks}
-    items = [(task, doc_id, docs[doc_id], backend.format_prompt(user_prompt(task, docs[doc_id]), ""))
+    items = [(task.key, doc_id, docs[doc_id], backend.format_prompt(user_prompt(task, docs[doc_id]), ""))
              for doc_id in range(args.per_task) for task, docs in docs_by_task.items() if doc_id < len(docs)]
     work = Path(args.work) / f"{backend.fingerprint}-{args.dtype}-{args.new_tokens}"
     work.mkdir(parents=True, exist_ok=True)
@@ -121,7 +122,7 @@ def main() -> int:
     # 3. the equality table
     rows, diffs = [], []
     for i, ((task, doc_id, doc, prompt), out) in enumerate(zip(items, outs)):
-        r, e = score_output(task, doc, ref[i]["output"]), score_output(task, doc, out)
+        r, e = score_output(get_task(task), doc, ref[i]["output"]), score_output(get_task(task), doc, out)
         same = out == ref[i]["output"]
         rows.append((r["correct"], e["correct"]))
         if not same:

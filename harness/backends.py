@@ -43,7 +43,7 @@ from orca.template import chat_messages, render_for_tokenizer
 
 @dataclass(frozen=True)
 class Decoding:
-    max_new_tokens: int = 512
+    max_new_tokens: int        # tokens per answer (RunConfig: the tasks' max_gen_toks by default)
     temperature: float = 0.0
     top_p: float = 1.0
 
@@ -57,7 +57,7 @@ class Decoding:
 
 
 def _stop_sequences() -> list[str]:
-    from harness.taskdefs import all_tasks
+    from harness.suites import all_tasks
 
     return list(dict.fromkeys(s for t in all_tasks().values() for s in t.until))
 

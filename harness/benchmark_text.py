@@ -1,10 +1,11 @@
 """The benchmark documents as text, for decontamination (orca/decontaminate.py).
 
-A document is what could leak into training data: the passage, question and options of
-an AGIEval item, the input of a BBH item (its question with the options written in).
-Answers are left out: a line that holds only "(B)" or "True" proves nothing. Documents
-come from harness.data's public loader, so they are exactly the examples evaluated, and
-doc_id is the example's position there, as in the harness's outputs.
+A document is what could leak into training data, as each suite writes it
+(`Suite.document_text`, harness/suites/): the passage, question and options of an AGIEval
+item, the input of a BBH item (its question with the options written in). Answers are left
+out: a line that holds only "(B)" or "True" proves nothing. Documents come from
+harness.data's public loader, so they are exactly the examples evaluated, and doc_id is
+the example's position there, as in the harness's outputs.
 """
 from __future__ import annotations
 
@@ -15,12 +16,6 @@ if TYPE_CHECKING:
 
 # What training data is checked against unless a command or config says otherwise.
 DEFAULT_AGAINST = "agieval,bbh"
-
-
-def document_text(task: str, doc: dict) -> str:
-    if task.startswith("agieval/"):
-        return "\n".join([doc.get("passage") or "", doc["question"], *doc["options"]])
-    return doc["input"]
 
 
 def benchmark_documents(spec: str = DEFAULT_AGAINST, data_dir: str | None = None) -> tuple[list[BenchmarkDocument],
@@ -36,6 +31,6 @@ def benchmark_documents(spec: str = DEFAULT_AGAINST, data_dir: str | None = None
     docs, tasks = [], {}
     for task in resolve_tasks(spec):
         data = load_task_data(task, source)
-        docs += [BenchmarkDocument(task, i, document_text(task, d)) for i, d in enumerate(data.docs)]
-        tasks[task] = {"docs": len(data.docs), "source": data.source, "sha256": data.sha256}
+        docs += [BenchmarkDocument(task.key, i, task.document_text(d)) for i, d in enumerate(data.docs)]
+        tasks[task.key] = {"docs": len(data.docs), "source": data.source, "sha256": data.sha256}
     return docs, {"against": spec, "data_dir": source, "tasks": tasks}

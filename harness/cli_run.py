@@ -17,6 +17,15 @@ def _integer(s: str) -> int:
     return v
 
 
+class _TasksBudget:
+    """The tasks' `max_gen_toks` (tasks/ YAML) in --help, read only when help is shown."""
+
+    def __str__(self) -> str:
+        from harness.suites import default_budget
+
+        return str(default_budget())
+
+
 def register(sub) -> None:
     p = sub.add_parser("run", help="evaluate a model on AGIEval / BBH (the main job)",
                        description="Zero-shot evaluation as the Orca paper ran it. Results go to "
@@ -34,8 +43,9 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=_integer, default=None,
                    help="rows generated together (default: chosen from memory, at most 64 on CPU, 256 on a GPU; "
                         "HFLM fallbacks use 16)")
-    p.add_argument("--max-new-tokens", type=_integer,
-                   help="generation budget per answer (default 512; 32 for the default model)")
+    budget = p.add_argument("--max-new-tokens", type=_integer,
+                            help="generation budget per answer (default %(budget)s; 32 for the default model)")
+    budget.budget = _TasksBudget()
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); the paper sampled Orca at 0.7")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (with --temperature > 0)")
     p.add_argument("--seed", type=int, default=1234, help="seed of sampled decoding")

@@ -67,11 +67,12 @@ def paper_comparison_table(root: str | Path = PUBLISHED_DIR / "smollm2-135m-inst
     and the published full generate-mode sm1 run over the same tasks. A suite without a full
     run shows a dash, never a partial average."""
     from harness.reference import DEFAULT_REFERENCE, load_reference
+    from harness.report.model import suite_title
 
     ref = load_reference(DEFAULT_REFERENCE)
     suites = [s for s in ("agieval", "bbh") if s in ref.suites]
     runs = _full_runs(Path(root), "generate", "sm1")
-    head = " | ".join(f"{s.upper() if s == 'bbh' else 'AGIEval'} ({len(ref.suites[s].tasks)} tasks)" for s in suites)
+    head = " | ".join(f"{suite_title(s)} ({len(ref.suites[s].tasks)} tasks)" for s in suites)
     lines = [f"| system | {head} | source |", "|---|" + "--:|" * len(suites) + "---|"]
     names = []
     for s in suites:

@@ -291,7 +291,7 @@ def _eval_run_config(ev: dict, checkpoint: Path, out_dir: Path):
                      system_messages=[str(s) for s in ev.get("system_messages", ["1"])],
                      limit=ev.get("limit"), mode=ev.get("mode", "loglikelihood"),
                      prompt_style=ev.get("prompt_style", "orca"), batch_size=ev.get("batch_size"),
-                     max_new_tokens=ev.get("max_new_tokens", 512), dtype=ev.get("dtype"), output=str(out_dir),
+                     max_new_tokens=ev.get("max_new_tokens"), dtype=ev.get("dtype"), output=str(out_dir),
                      data_dir=ev.get("data_dir"), name=out_dir.name, progress=False)
 
 

@@ -1,14 +1,10 @@
 """Zero-shot prompts (user turns) and system-message variants.
 
-Prompt styles (a registry, per suite):
-- `orca` (default): the Orca paper's zero-shot protocol -- the question with its
-  options as the user turn, no exemplars, no "let's think step by step"; the model
-  answers freely and the answer is extracted from its text.
-- `agieval`: AGIEval's official zero-shot form ("Q: ... Answer Choices: ...
-  A: Among A through E, the answer is"), for numbers comparable with the AGIEval
-  paper; for BBH the matching "Q: ...\\nA:" form.
-The system message is added by the model backend: into the chat template for chat
-models, else the plain Orca template (orca/template.py).
+The user turn is the task's suite's business: each suite (harness/suites/) writes one per
+prompt style (harness/suites/base.py PROMPT_STYLES: `orca`, the Orca paper's protocol, and
+`agieval`, AGIEval's official zero-shot form). The system message is added by the model
+backend: into the chat template for chat models, else the plain Orca template
+(orca/template.py).
 """
 from __future__ import annotations
 
@@ -18,44 +14,12 @@ from pathlib import Path
 
 from orca.errors import UserError
 from orca.system_messages import SYSTEM_MESSAGES
+from harness.suites import Task, get_task
 
 
-def agieval_orca(doc: dict) -> str:
-    passage = (doc.get("passage") or "").strip()
-    head = f"{passage}\n" if passage else ""
-    return f"{head}Q: {doc['question']} Answer Choices: {' '.join(doc['options'])}"
-
-
-def agieval_official(doc: dict) -> str:
-    # AGIEval's dataset_loader.convert_zero_shot for English QA tasks, verbatim shape.
-    passage = doc.get("passage") or ""
-    count = len(doc["options"])
-    from harness.taskdefs import suite_module  # the suite's option letters (tasks/agieval/utils.py)
-
-    last = suite_module("agieval").OPTION_LETTERS[(5 if count == 1 else count) - 1]
-    return (f"{passage}Q: {doc['question']} Answer Choices: {' '.join(doc['options'])}\n"
-            f"A: Among A through {last}, the answer is")
-
-
-def bbh_orca(doc: dict) -> str:
-    return doc["input"]
-
-
-def bbh_official(doc: dict) -> str:
-    return f"Q: {doc['input']}\nA:"
-
-
-PROMPT_STYLES = {
-    "orca": {"agieval": agieval_orca, "bbh": bbh_orca},
-    "agieval": {"agieval": agieval_official, "bbh": bbh_official},
-}
-
-
-def user_prompt(task: str, doc: dict, style: str = "orca") -> str:
-    """The user turn for one example of `task` in prompt style `style`."""
-    if style not in PROMPT_STYLES:
-        raise UserError(f"unknown prompt style {style!r}; choose from {', '.join(PROMPT_STYLES)}")
-    return PROMPT_STYLES[style][task.split("/", 1)[0]](doc)
+def user_prompt(task: Task | str, doc: dict, style: str = "orca") -> str:
+    """The user turn for one example of `task` (a task or its key) in prompt style `style`."""
+    return get_task(task).prompt(doc, style)
 
 
 @dataclass(frozen=True)

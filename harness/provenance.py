@@ -15,7 +15,7 @@ from importlib import metadata
 
 from harness.finished import code_fingerprint
 from harness.prompts import SystemVariant
-from harness.scoring import damaged_targets
+from harness.data import damaged_targets
 from orca.paths import PROJECT_ROOT
 
 PACKAGES = ("orca-eval", "lm-eval", "torch", "transformers", "datasets", "openai", "deepspeed", "vllm")

@@ -10,32 +10,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.data import ALL_TASKS, load_task_data, resolve_tasks
+from harness.data import load_task_data, resolve_tasks
 from orca.errors import UserError, type_name
 from orca.io import iter_jsonl_objects, sha256_file, sha256_text
 from harness.prompts import parse_system_variant, user_prompt
 from harness.provenance import data_record, run_metadata, utc_now
 from harness.results import summarize_variant, task_file_name, write_run_meta, write_samples, write_summary
 from harness.run_dir import check_same_predictions, output_dir
-from harness.scoring import score_output, task_family
+from harness.scoring import score_output
+from harness.suites import Task, all_tasks
 from harness import extract
 from orca.paths import data_dir
 
 
-def _task_key(name, where: str, allowed: list[str]) -> str:
+def _task_of(name, where: str, allowed: dict[str, Task]) -> Task:
     if name is None:
         raise UserError(f"{where}: missing field 'task'")
     if not isinstance(name, str):
         raise UserError(f"{where}: field 'task' must be a string, got {name!r}")
-    key = name if name in ALL_TASKS else next((t for t in ALL_TASKS if t.split("/", 1)[1] == name), None)
+    known = all_tasks()
+    key = name if name in known else next((k for k, t in known.items() if t.name == name), None)
     if key is None:
         raise UserError(f"{where}: unknown task {name!r}")
     if key not in allowed:
         raise UserError(f"{where}: task {key} is not in the suite being scored")
-    return key
+    return allowed[key]
 
 
-def _find_doc(row: dict, docs: list[dict], task: str, where: str, index_by_input: dict) -> int | None:
+def _find_doc(row: dict, docs: list[dict], task: Task, where: str, index_by_input: dict) -> int | None:
     if "target" in row and (isinstance(row["target"], bool) or not isinstance(row["target"], (str, int))):
         # str(None) would store the target "None" and count the row wrong
         raise UserError(f"{where}: field 'target' must be a string, got {type_name(row['target'])}")
@@ -43,13 +45,13 @@ def _find_doc(row: dict, docs: list[dict], task: str, where: str, index_by_input
         if field in row:
             i = row[field]
             if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(docs):  # true is not 1
-                raise UserError(f"{where}: field {field!r} = {i!r} is not an example index of {task} "
+                raise UserError(f"{where}: field {field!r} = {i!r} is not an example index of {task.key} "
                                 f"(0..{len(docs) - 1})")
             return i
     if "input" in row:
         i = index_by_input.get(str(row["input"]).strip())
         if i is None:
-            raise UserError(f"{where}: field 'input' matches no example of {task}")
+            raise UserError(f"{where}: field 'input' matches no example of {task.key}")
         return i
     if "target" in row:
         return None
@@ -61,19 +63,17 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
                       name: str | None = None) -> Path:
     """Score a predictions JSONL file; returns the run directory written."""
     path = Path(predictions)
-    tasks = resolve_tasks(suite)
+    tasks = {t.key: t for t in resolve_tasks(suite)}
     root = str(data_dir(data)) if not str(data or "").startswith("hf:") else data
-    task_data = {t: load_task_data(t, root) for t in tasks}
+    task_data = {t: load_task_data(t, root) for t in tasks.values()}
     variant = parse_system_variant(system_message)
-    lookup = {}
-    for t, td in task_data.items():
-        key = "question" if t.startswith("agieval/") else "input"
-        lookup[t] = {d[key].strip(): i for i, d in enumerate(td.docs)}
+    # a prediction's `input` names its example by the suite's match field (BBH input, AGIEval question)
+    lookup = {t: {d[t.suite.match_field].strip(): i for i, d in enumerate(td.docs)} for t, td in task_data.items()}
 
-    rows_by_task: dict[str, dict[int, dict]] = {}
-    target_only: dict[str, int] = {}
+    rows_by_task: dict[Task, dict[int, dict]] = {}
+    target_only: dict[Task, int] = {}
     for where, row in iter_jsonl_objects(path, "predictions file"):
-        task = _task_key(row.get("task"), where, tasks)
+        task = _task_of(row.get("task"), where, tasks)
         pred = row.get("prediction")
         if not isinstance(pred, str):
             raise UserError(f"{where}: missing field 'prediction'" if "prediction" not in row
@@ -83,7 +83,7 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
         by_id = rows_by_task.setdefault(task, {})
         if i is None:  # target only: score as given, without option texts
             target = str(row["target"])
-            family = task_family(task)
+            family = task.family
             ex = extract.extract_answer(pred, family, None)
             off = extract.extract_official(pred, family, None)
             i = len(docs) + target_only.get(task, 0)  # past the real ids: no collision with doc_id rows
@@ -95,10 +95,10 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
             scored = score_output(task, docs[i], pred)
             if "target" in row and str(row["target"]).strip() != str(scored["target"]).strip():
                 raise UserError(f"{where}: field 'target' {row['target']!r} disagrees with the data "
-                                f"({scored['target']!r}) for example {i} of {task}")
+                                f"({scored['target']!r}) for example {i} of {task.key}")
             sha = sha256_text(user_prompt(task, docs[i], prompt_style))[:16]
         if i in by_id:
-            raise UserError(f"{where}: a second prediction for example {i} of {task}")
+            raise UserError(f"{where}: a second prediction for example {i} of {task.key}")
         by_id[i] = {"doc_id": i, "repeat": 0, "prompt_sha": sha, "user_sha": sha, "output": pred, **scored}
     if not rows_by_task:
         raise UserError(f"{path}: no predictions")
@@ -106,7 +106,7 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
     # As `run` names its folder by what it ran: two files called preds.jsonl get two folders.
     run_dir = output_dir(output, name or f"scored-{path.stem}-{sha256_text(str(path.resolve()))[:6]}")
     check_same_predictions(run_dir, f"predictions:{path.name}", path, variant.name)
-    samples = {t: sorted(by_id.values(), key=lambda r: r["doc_id"]) for t, by_id in rows_by_task.items()}
+    samples = {t.key: sorted(by_id.values(), key=lambda r: r["doc_id"]) for t, by_id in rows_by_task.items()}
     # A re-score replaces the earlier scoring: its summary goes first (a kill from here on leaves
     # no summary, i.e. an unfinished run, never a mix), and so do sample files of tasks that
     # this predictions file no longer has.
@@ -117,7 +117,7 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
     for stale in sorted((run_dir / "samples" / variant.name).glob("*.jsonl")):
         if stale.name not in current:
             stale.unlink()
-    n_totals = {t: len(task_data[t].docs) for t in samples}
+    n_totals = {t: len(task_data[tasks[t]].docs) for t in samples}
     write_summary(run_dir, {"variants": {variant.name: summarize_variant(samples, n_totals)}})
     now = utc_now()
     write_run_meta(run_dir, run_metadata(
@@ -126,7 +126,8 @@ def score_predictions(predictions: str | Path, suite: str, output: str | Path | 
                "revision": None, "fingerprint": sha256_file(path)[:16]},
         suite=suite, tasks=sorted(samples), mode="generate", prompt_style=prompt_style, variants=[variant],
         decoding=None, seed=None, repeats=1, limit=None,
-        data=data_record(root, {t: task_data[t] for t in samples}, sources=False), started_at=now, finished_at=now))
+        data=data_record(root, {t: task_data[tasks[t]] for t in samples}, sources=False), started_at=now,
+        finished_at=now))
     return run_dir
 
 

@@ -14,7 +14,9 @@ from harness.pipeline import parse_pipeline_config
 
 
 def test_generated_data_is_fixed_and_loads_as_agieval_and_bbh(tmp_path):
-    from harness.data import parse_agieval_jsonl, parse_bbh_json
+    from harness.suites import get_suite
+
+    parse_agieval_jsonl, parse_bbh_json = get_suite("agieval").read_file, get_suite("bbh").read_file
 
     a = ci.write_ci_data(tmp_path / "a")
     b = ci.write_ci_data(tmp_path / "b")

@@ -34,15 +34,14 @@ def answer_batch(tokenizer, tasks=TASKS, limit=LIMIT):
     from harness import extract
     from harness.data import load_task_data
     from harness.prompts import parse_system_variant, user_prompt
-    from harness.runner import FIXED_CHOICES
-    from harness.scoring import task_family
+    from harness.suites import FIXED_CHOICES, get_task
     from orca.paths import data_dir
     from orca.template import render_for_tokenizer
 
     system = parse_system_variant(SYSTEM).text
     seqs, choice_ids, gold = [], [], []
     for task in tasks:
-        family = task_family(task)
+        family = get_task(task).family
         choices = FIXED_CHOICES[family]
         for doc in load_task_data(task, str(data_dir())).docs[:limit]:
             context = render_for_tokenizer(tokenizer, user_prompt(task, doc, "orca"), system)

@@ -3,8 +3,11 @@ import json
 
 import pytest
 
-from harness.data import (SUITES, load_task_data, parse_agieval_jsonl,
-                          parse_bbh_json, resolve_tasks)
+from harness.data import SUITES, load_task_data, resolve_tasks
+from harness.suites import get_suite
+
+parse_agieval_jsonl = get_suite("agieval").read_file
+parse_bbh_json = get_suite("bbh").read_file
 from orca.errors import UserError
 from harness.cli import main
 
@@ -17,9 +20,12 @@ def test_suite_sizes_match_the_paper(data_dir):
 
 
 def test_resolve_tasks():
-    assert resolve_tasks("agieval/lsat-ar") == ["agieval/lsat-ar"]
-    assert resolve_tasks("navigate") == ["bbh/navigate"]
-    assert resolve_tasks("all") == SUITES["agieval"] + SUITES["bbh"]
+    def keys(spec):
+        return [t.key for t in resolve_tasks(spec)]
+
+    assert keys("agieval/lsat-ar") == ["agieval/lsat-ar"]
+    assert keys("navigate") == ["bbh/navigate"]
+    assert keys("all") == SUITES["agieval"] + SUITES["bbh"]
     assert len(resolve_tasks("agieval,bbh/navigate")) == 9
     with pytest.raises(UserError, match="did you mean agieval/lsat-ar"):
         resolve_tasks("agieval/lsat_ar")

@@ -12,11 +12,10 @@ from harness.extract import (
     FAMILIES, extract_answer, extract_official, is_correct, normalize_target, options_from_agieval,
     options_from_text,
 )
-from harness.scoring import task_family as family_for_task
-from harness.taskdefs import suite_families
+from harness.suites import get_suite, get_task
 
-BBH_TASK_FAMILY = suite_families("bbh")                     # task -> family, from tasks/bbh/*.yaml
-(AGIEVAL_FAMILY,) = set(suite_families("agieval").values())
+BBH_TASK_FAMILY = {t.name: t.family for t in get_suite("bbh").tasks}   # task -> family, from tasks/bbh/*.yaml
+(AGIEVAL_FAMILY,) = {t.family for t in get_suite("agieval").tasks}
 from orca.paths import data_dir
 
 # Options of real examples (BBH inputs parsed by options_from_text; AGIEval by options_from_agieval).
@@ -500,9 +499,9 @@ def test_unknown_family_and_task_are_user_errors():
     with pytest.raises(UserError, match="unknown answer family 'letters'"):
         extract_answer("B", "letters")
     with pytest.raises(UserError, match="bbh/nonexistent"):
-        family_for_task("bbh/nonexistent")
-    assert family_for_task("agieval/lsat-ar") == "mc"
-    assert family_for_task("bbh/navigate") == "yes_no"
+        get_task("bbh/nonexistent")
+    assert get_task("agieval/lsat-ar").family == "mc"
+    assert get_task("bbh/navigate").family == "yes_no"
 
 
 def test_none_text_is_unparsed():

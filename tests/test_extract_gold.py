@@ -6,8 +6,8 @@ import pytest
 
 from harness.data import SUITES, load_task_data
 from harness.extract import extract_answer, is_correct
-from harness.scoring import damaged_targets
-from harness.scoring import task_family, task_options, task_target
+from harness.data import damaged_targets
+from harness.suites import get_task
 
 PHRASINGS = {
     "so_the_answer_is": "So the answer is {}.",
@@ -29,7 +29,8 @@ def test_gold_scores_100_percent_in_every_phrasing(docs, suite):
     assert len(examples) == N_EXAMPLES[suite]
     wrong = {name: [] for name in PHRASINGS}
     for task, doc in examples:
-        family, options, target = task_family(task), task_options(task, doc), task_target(task, doc)
+        t = get_task(task)
+        family, options, target = t.family, t.options(doc), t.target(doc)
         for name, phrasing in PHRASINGS.items():
             got = extract_answer(phrasing.format(target), family, options)
             if not is_correct(got, target, family):

@@ -12,7 +12,7 @@ import pytest
 
 from harness.data import load_task_data
 from harness.extract import extract_answer, extract_official
-from harness.scoring import task_family, task_options
+from harness.suites import get_task
 
 ROWS = [json.loads(line) for line in (Path(__file__).parent / "data" / "smollm2_outputs.jsonl").read_text().splitlines()
         if line.strip()]
@@ -40,6 +40,7 @@ def test_the_robust_extractor_gives_the_hand_verdict_on_all_but_one():
 def test_real_output_extracts_as_pinned(docs, i):
     row = ROWS[i]
     doc = docs[row["task"]][row["doc_id"]]
-    family, options = task_family(row["task"]), task_options(row["task"], doc)
+    task = get_task(row["task"])
+    family, options = task.family, task.options(doc)
     assert extract_answer(row["output"], family, options) == row["robust"], row["note"]
     assert extract_official(row["output"], family, options) == row["official"]

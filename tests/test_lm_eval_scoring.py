@@ -13,7 +13,7 @@ import pytest
 from harness.data import SUITES, load_task_data
 from harness.prompts import user_prompt
 from harness.results import load_run
-from harness.scoring import task_target
+from harness.suites import get_task
 from harness.score_file import score_predictions
 from harness.paths import TASKS_DIR
 
@@ -21,7 +21,7 @@ N_DOCS = 4
 
 
 def _output(task: str, doc_id: int, doc: dict) -> str:
-    target = task_target(task, doc)
+    target = get_task(task).target(doc)
     return [
         f"Let me work through it.\nSo the answer is {target}.",        # right (robust and official, mostly)
         "Considering each option in turn, I would say (A) or maybe True.",  # a hedge / first letter

@@ -47,9 +47,9 @@ def test_the_documented_write_ci_data_snippet_runs(tmp_path):
 def test_readers_take_str(tmp_path):
     from harness.results import read_json_object
     from harness.run_dir import existing_run_meta
-    from harness.data import parse_bbh_json
+    from harness.suites import get_suite
 
     (tmp_path / "x.json").write_text('{"examples": [{"input": "q", "target": "a"}]}')
     assert read_json_object(str(tmp_path / "x.json")) == {"examples": [{"input": "q", "target": "a"}]}
     assert existing_run_meta(str(tmp_path / "nothing-here")) is None
-    assert parse_bbh_json(str(tmp_path / "x.json"))
+    assert get_suite("bbh").read_file(str(tmp_path / "x.json"))

@@ -149,7 +149,8 @@ def test_run_in_a_log_counts_the_whole_run_cached_answers_included(tiny_checkpoi
 def test_rank_zero_counts_what_the_other_ranks_append_to_the_shared_cache(tmp_path):
     """Under torchrun each rank computes a slice; rank 0's display counts the whole run."""
     from harness.cache import OutputCache, request_key
-    from harness.runner import Request, RunProgress
+    from harness.run_compute import RunProgress
+    from harness.run_requests import Request
 
     keys = [request_key("gen", i) for i in range(8)]
     requests = [Request("sm1", "bbh/navigate", i, 0, f"p{i}", [k]) for i, k in enumerate(keys)]

@@ -2,7 +2,7 @@
 prompts are the harness's zero-shot prompts, their named filters are our extractors."""
 from harness import extract
 from harness.data import ALL_TASKS, load_task_data
-from harness.scoring import task_family
+from harness.suites import get_task
 from harness.prompts import user_prompt
 from harness.paths import TASKS_DIR
 
@@ -29,7 +29,7 @@ def test_task_manager_loads_every_task_with_our_prompts_and_filters(data_dir):
         robust = task.config.filter_list[0]["filter"][0]["filter_fn"]
         official = task.config.filter_list[1]["filter"][0]["filter_fn"]
         said = f"Let me explain each step.\nSo the answer is {target}."
-        assert extract.is_correct(robust([[said]], [docs[5]])[0][0], target, task_family(key))
+        assert extract.is_correct(robust([[said]], [docs[5]])[0][0], target, get_task(key).family)
         assert robust([["I cannot answer that."]], [docs[5]]) == [[""]]
         assert isinstance(official([[said]], [docs[5]])[0][0], str)
 
@@ -43,12 +43,12 @@ def _copy_tasks(tmp_path):
 
 
 def test_suites_and_families_come_from_the_yaml():
-    from harness import data, taskdefs
+    from harness import data, suites as registry
 
-    suites = taskdefs.load_suites()
+    suites = registry.load_suites()
     assert [t.key for t in suites["agieval"]] == data.SUITES["agieval"]
     assert data.SUITES["agieval"][5:] == ["agieval/sat-math", "agieval/sat-en", "agieval/sat-en-without-passage"]
-    assert task_family("bbh/navigate") == "yes_no"
+    assert get_task("bbh/navigate").family == "yes_no"
     assert {t.family for t in suites["agieval"]} == {"mc"}
 
 
@@ -62,12 +62,12 @@ END_OF_TURN = ("</s>", "<|im_end|>", "### User:")
 
 
 def test_every_task_stops_at_the_end_of_the_assistant_turn():
-    from harness import taskdefs
+    from harness import suites
     from harness.backends import STOP_SEQUENCES
     from orca.template import USER_HEADER
 
     assert USER_HEADER.strip() in END_OF_TURN  # the template this list was written for
-    tasks = taskdefs.all_tasks()
+    tasks = suites.all_tasks()
     assert len(tasks) == 35
     wrong = {key: t.until for key, t in tasks.items() if t.until != END_OF_TURN}
     assert wrong == {}
@@ -78,7 +78,7 @@ def test_malformed_task_yaml_is_one_error_naming_file_and_field(tmp_path):
     import pytest
 
     from orca.errors import UserError
-    from harness.taskdefs import check_families, load_suites
+    from harness.suites import check_families, load_suites
 
     cases = [
         ("bbh/navigate.yaml", lambda t: t.replace("family: yes_no", "family: maybe"),

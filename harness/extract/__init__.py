@@ -21,7 +21,7 @@ numbers.py (`number`), dyck.py, word_list.py, exact.py (the fallback). Shared by
 text.py (clean-up, sentences), cues.py (answer, conclusion and refusal phrases),
 commitment.py (what is read, repetition loops, when a mention counts). options.py reads
 a question's lettered options. Which family a task uses is its tasks/ YAML's business
-(harness/scoring.py `task_family`).
+(harness/suites/: a `Task`'s `family`).
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from orca.errors import UserError
 from harness.pairing import first_repeats, pair_examples, rows_by_doc
-from harness.report.model import SUITE_NAMES, SUITE_ORDER
+from harness.report.model import suite_sort_key, suite_title
 from harness.results import RunResult, load_run, wilson_ci95
 from harness.stats import adjust_pvalues, mcnemar_exact
 
@@ -62,7 +62,7 @@ class Ablation:
 
     @property
     def title(self) -> str:
-        return f"System-message ablation: {self.run}, {SUITE_NAMES.get(self.suite, self.suite)}"
+        return f"System-message ablation: {self.run}, {suite_title(self.suite)}"
 
 
 def _first_rows(run: RunResult, variant: str, suite: str) -> dict[str, dict[int, dict]]:
@@ -132,7 +132,7 @@ def run_ablations(run: RunResult, label: str, alpha: float = ALPHA) -> list[Abla
         except UserError as e:
             return [Ablation(label, "", "", [], [f"not computed: {e}"], alpha)]
     suites = sorted({t.split("/", 1)[0] for v in run.variants for t in run.samples.get(v, {})},
-                    key=lambda s: (SUITE_ORDER.get(s, 99), s))
+                    key=suite_sort_key)
     return [a for a in (suite_ablation(run, label, s, alpha) for s in suites) if a is not None]
 
 

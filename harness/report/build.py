@@ -9,7 +9,7 @@ from pathlib import Path
 from orca.errors import UserError
 from harness.reference import ReferenceSet
 from harness.report.cells import fmt, published_text
-from harness.report.model import (CHECK_MARK, SUITE_NAMES, SUITE_ORDER, Column, Comparison, SuiteComparison,
+from harness.report.model import (CHECK_MARK, Column, Comparison, SuiteComparison, suite_sort_key, suite_title,
                                   partial_coverage)
 from harness.results import RunResult, load_run
 
@@ -211,7 +211,7 @@ def build_comparison(runs: list[RunResult], references: list[ReferenceSet], with
             suites.update(t.split("/", 1)[0] for t in c.scores)
 
     out = []
-    for suite in sorted(suites, key=lambda s: (SUITE_ORDER.get(s, 99), s)):
+    for suite in sorted(suites, key=suite_sort_key):
         primary = next((r for r in references if suite in r.suites and r.suites[suite].tasks), None)
         ref_suite = primary.suites[suite] if primary else None
         run_tasks = sorted({t for _, cols in run_cols for c in cols for t in c.scores if t.startswith(suite + "/")})
@@ -221,7 +221,7 @@ def build_comparison(runs: list[RunResult], references: list[ReferenceSet], with
             reference_tasks = run_tasks
         tasks = reference_tasks + [t for t in run_tasks if t not in reference_tasks]
         comp = SuiteComparison(
-            suite=suite, title=SUITE_NAMES.get(suite, suite), reference_tasks=reference_tasks, tasks=tasks,
+            suite=suite, title=suite_title(suite), reference_tasks=reference_tasks, tasks=tasks,
             labels={t: t.split("/", 1)[1] for t in tasks}, columns=[])
         if ref_suite:
             comp.labels.update(ref_suite.labels)
@@ -282,7 +282,7 @@ def check_shared_tasks(runs: list[RunResult]) -> None:
 
 def _suite_notes(comp: SuiteComparison, ref_suite, runs, labels) -> list[str]:
     notes = []
-    name = SUITE_NAMES.get(comp.suite, comp.suite)
+    name = suite_title(comp.suite)
     k = len(comp.reference_tasks)
     run_cols = [c for c in comp.columns if c.kind == "run"]
     if ref_suite:

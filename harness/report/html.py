@@ -14,7 +14,7 @@ from importlib.resources import files
 from harness.reference import BASELINE_MODEL, round_half_up
 from harness.report.build import run_labels
 from harness.report.cells import column_header, fmt, published_text, table_rows
-from harness.report.model import (CHECK_MARK, DASH, SUITE_NAMES, Comparison, SuiteComparison, leaderboard_entries,
+from harness.report.model import (CHECK_MARK, DASH, Comparison, SuiteComparison, leaderboard_entries, suite_title,
                                   partial_coverage)
 from harness.results import RunResult
 
@@ -138,7 +138,7 @@ def _html_partial_coverage(s: SuiteComparison, entries) -> str:
                f'<td title="{_e(tip)}">{len(e.tasks)} of {k}</td>', f"<td>{_e(fmt(e.average))}</td>",
                f"<td>{_e(ci)}</td>"] + [f"<td>{_e(fmt(refs.get(n)))}</td>" for n in names]
         rows.append(f'<tr class="kind-{c.kind}">' + "".join(tds) + "</tr>")
-    return (f'<h3>{_e(SUITE_NAMES.get(s.suite, s.suite))}: runs covering part of the suite (not ranked)</h3>'
+    return (f'<h3>{_e(suite_title(s.suite))}: runs covering part of the suite (not ranked)</h3>'
             f'<p class="meta">Each is compared on the tasks it has only: its average over them beside every '
             f'reference model\'s average over the same tasks.</p>'
             f'<table class="partial-coverage" id="partial-{_e(s.suite)}"><thead><tr>{th}</tr></thead>'
@@ -235,7 +235,7 @@ def render_html(comp: Comparison, title: str = "orca-eval leaderboard", plots: b
             for s in comp.suites:
                 png, variant = P.task_bars_png(s, i)
                 if png:
-                    items.append((f"{label} ({variant}) per {SUITE_NAMES.get(s.suite, s.suite)} task against "
+                    items.append((f"{label} ({variant}) per {suite_title(s.suite)} task against "
                                   f"the reference models", P.data_uri(png)))
             images[label] = items
         for s in comp.suites:
@@ -256,7 +256,7 @@ def render_html(comp: Comparison, title: str = "orca-eval leaderboard", plots: b
              f'<style>\n{css}</style></head><body>',
              f'<h1>{_e(title)}</h1><p class="meta">Generated {_e(generated_at)} · {len(comp.runs)} run(s) · '
              f'reference: {_e(", ".join(r.name for r in comp.references) or "none")}. Click a column header to sort.</p>']
-    nav = "".join(f'<a href="#suite-{_e(s.suite)}">{_e(SUITE_NAMES.get(s.suite, s.suite))}</a>' for s in comp.suites)
+    nav = "".join(f'<a href="#suite-{_e(s.suite)}">{_e(suite_title(s.suite))}</a>' for s in comp.suites)
     nav += '<a href="#ablation">ablation</a>' if comp.ablations else ""
     parts.append(f"<nav>{nav}<a href=\"#runs\">runs</a><a href=\"#method\">method</a></nav>")
     for n in comp.notes:
@@ -265,7 +265,7 @@ def render_html(comp: Comparison, title: str = "orca-eval leaderboard", plots: b
         items = "".join(f"<li><b>{_e(a)}</b>: <code>{_e(b)}</code></li>" for a, b in comp.renamed)
         parts.append(f'<p class="note">Run names shortened for the tables:</p><ul class="note legend">{items}</ul>')
     for s in comp.suites:
-        name = SUITE_NAMES.get(s.suite, s.suite)
+        name = suite_title(s.suite)
         parts.append(f'<section id="suite-{_e(s.suite)}"><h2>{_e(name)}: ranking by average</h2>'
                      f'<p class="meta">{_e(s.title)}</p>{_html_leaderboard(s)}')
         if s.suite in ranking_imgs:

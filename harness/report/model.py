@@ -23,9 +23,21 @@ from dataclasses import dataclass, field
 from harness.reference import BASELINE_MODEL, ReferenceModel, ReferenceSet
 from harness.results import RunResult
 from harness.stats import Z95
+from harness.suites import get_suite
 
-SUITE_ORDER = {"agieval": 0, "bbh": 1}
-SUITE_NAMES = {"agieval": "AGIEval", "bbh": "BBH"}
+
+def suite_title(suite: str) -> str:
+    """A suite's display name ("AGIEval"); one this code does not know keeps its own name."""
+    known = get_suite(suite)
+    return known.title if known else suite
+
+
+def suite_sort_key(suite: str) -> tuple[int, str]:
+    """Suites in their reports' order (harness/suites/ `order`), unknown ones last, by name."""
+    known = get_suite(suite)
+    return (known.order if known else 99, suite)
+
+
 CHECK_MARK = "†"
 DASH = "—"
 
