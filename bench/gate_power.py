@@ -126,8 +126,8 @@ def main() -> int:
 
     from harness import gate
     from harness.cli import _quiet_libraries
-    from harness.models_gguf import convert_gguf
-    from harness.named_models import resolve_named_model
+    from harness.models.gguf_file import convert_gguf
+    from harness.models.named import resolve_named_model
     from orca.io import sha256_file
 
     _quiet_libraries()

@@ -42,7 +42,7 @@ def _local_checkpoint(cfg) -> Path | None:
     if cfg.model == "default":
         from orca.paths import cache_dir
 
-        from harness.default_model import DEFAULT_NAME
+        from harness.models.default import DEFAULT_NAME
         path = cache_dir() / "models" / DEFAULT_NAME
     elif cfg.model.startswith("hf:") and not cfg.revision:
         path = Path(cfg.model[3:]).expanduser()
@@ -55,7 +55,7 @@ def finished_run(cfg, tasks: list[str], variants: list, data: dict) -> Path | No
     """The run directory when it holds a finished run of exactly this evaluation, else None.
     `cfg` is validated; `variants` the parsed system-message variants; `data` run.json's
     data record of the data just loaded."""
-    from harness.backends import fingerprint_checkpoint
+    from harness.models.lmeval_backend import fingerprint_checkpoint
     from harness.provenance import package_versions
     from harness.run_dir import IDENTITY_FIELDS, _get, existing_run_meta, output_dir
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import extract
-from harness.backends import Decoding, make_backend
-from harness.backend_flags import check_backend_flags
+from harness.models import Decoding, make_backend
+from harness.models.flags import check_backend_flags
 from harness.cache import OutputCache, request_key
 from harness.data import load_task_data, resolve_tasks
 from harness.finished import finished_run
@@ -50,7 +50,7 @@ class RunConfig:
     limit: int | None = None
     mode: str = "generate"
     prompt_style: str = "orca"
-    batch_size: int | None = None       # rows per step; None: chosen from memory (harness/engine.py)
+    batch_size: int | None = None       # rows per step; None: chosen from memory (harness/models/engine.py)
     max_new_tokens: int | None = None   # 512, or 32 for the default model
     temperature: float = 0.0
     top_p: float = 1.0

@@ -10,7 +10,7 @@ import pytest
 
 from harness import precision
 from harness.cli import main
-from harness.precision import resolve_dtype
+from harness.models.precision import resolve_dtype
 from orca.errors import UserError
 
 
