@@ -357,7 +357,7 @@ def decontaminate_stages(cfg: PipelineConfig, log) -> dict:
     # Orchestration over both packages, like evaluate_checkpoint below: the core
     # (orca/decontaminate.py) knows no benchmark, so the harness reads the benchmark documents.
     from harness.benchmark_text import DEFAULT_AGAINST
-    from harness.cli_decontaminate import benchmark_index
+    from harness.decontaminate import benchmark_index
     from orca.decontaminate import DecontaminationInputError, decontaminate_files
 
     d = cfg.decontaminate

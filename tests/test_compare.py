@@ -331,12 +331,12 @@ def test_mde_is_printed_per_task_and_suite(tmp_path, capsys):
     assert by_task["agieval/lsat-ar"]["discordance"] == 0.0 and by_task["agieval/lsat-ar"]["mde"] > 0
 
 
-def test_the_gates_print_the_mde(tmp_path, capsys):
+def test_the_gates_print_the_mde(tmp_path, capfd):
     from harness.gate import compare_with_baseline
 
     base, cand = pair_of_runs(tmp_path, {"bbh/navigate": (40, 20, 4, 3), "bbh/snarks": (40, 20, 2, 2)})
-    assert compare_with_baseline(base, cand) == 0
-    out = " ".join(capsys.readouterr().out.split())
+    assert compare_with_baseline(base, cand) == 0  # `orca-eval compare` in a child process
+    out = " ".join(capfd.readouterr().out.split())
     assert "MDE: this comparison would catch a regression of >= " in out and "on bbh with 80 % power (n=80" in out
 
 
