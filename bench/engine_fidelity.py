@@ -62,7 +62,7 @@ def main() -> int:
     from harness.prompts import user_prompt
     from harness.runner import RunConfig, stop_sequences
     from harness.scoring import score_output
-    from harness.stats import mcnemar_exact
+    from harness.compare.stats import mcnemar_exact
     from orca.paths import data_dir
 
     _quiet_libraries()

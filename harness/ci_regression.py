@@ -170,8 +170,8 @@ def refresh_baseline(candidate: str | Path, random_init: str | Path) -> Path:
     """Replace the committed baselines with this run's evaluations (atomically per directory)."""
     candidate = Path(candidate)
     random_init = Path(random_init)
-    from harness.compare import compare_runs
-    from harness.compare_render import render_markdown
+    from harness.compare.runs import compare_runs
+    from harness.compare.render import render_markdown
 
     replace_directory(candidate, BASELINE)
     replace_directory(random_init, RANDOM_INIT_BASELINE)

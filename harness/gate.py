@@ -23,7 +23,7 @@ The design (measured; the calculation is in results/baselines/README-smollm2.md)
   flipping 40 % of the answers both ways; in generate mode the same copy lost 12 points.
 - Tasks: the 13 BBH tasks on which the undamaged model is right on at least 4 of the first 20
   examples at this budget (a task it never gets right has nothing to lose).
-- n: 13 x 64 = 832 paired examples, from `harness.stats.required_n(4, 0.16)` = 825: an MDE of
+- n: 13 x 64 = 832 paired examples, from `harness.compare.stats.required_n(4, 0.16)` = 825: an MDE of
   4 points at 80 % power for a change that flips 16 % of the answers, as the issue measured
   between SmolLM2 before and after the two-stage experiment.
 - dtype: bfloat16, fixed for baseline and candidate on every machine.

@@ -467,8 +467,8 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
     comparison = None
     if len(names) >= 2:
         def compare():
-            from harness.compare import compare_runs
-            from harness.compare_render import render_markdown
+            from harness.compare.runs import compare_runs
+            from harness.compare.render import render_markdown
             c = compare_runs(evals[names[0]]["run"], evals[names[-1]]["run"],
                              alpha=cfg.compare.get("alpha", 0.05), min_delta=cfg.compare.get("min_delta", 1.0))
             write_text_atomic(cfg.run_dir / "compare.md", render_markdown(c))

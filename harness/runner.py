@@ -50,7 +50,7 @@ class RunConfig:
     limit: int | None = None
     mode: str = "generate"
     prompt_style: str = "orca"
-    batch_size: int | None = None       # rows per step; None: chosen from memory (harness/models/engine.py)
+    batch_size: int | None = None       # rows per step; None: chosen from memory (harness/engine.py)
     max_new_tokens: int | None = None   # 512, or 32 for the default model
     temperature: float = 0.0
     top_p: float = 1.0

@@ -34,7 +34,7 @@ def test_generated_data_is_fixed_and_loads_as_agieval_and_bbh(tmp_path):
 
 
 def test_committed_baseline_matches_generator_and_beats_random_init(tmp_path):
-    from harness.compare import compare_runs
+    from harness.compare.runs import compare_runs
 
     base = load_run(ci.BASELINE)
     assert base.meta["mode"] == "loglikelihood"
