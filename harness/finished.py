@@ -13,28 +13,11 @@ which computes only what the cache lacks.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 
-from orca.paths import PROJECT_ROOT
-
-CODE_DIRS = ("harness", "orca", "tasks")
-
-
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """A hash of the code that turns examples into prompts and answers into scores."""
-    h = hashlib.sha256()
-    for d in CODE_DIRS:
-        for f in sorted((PROJECT_ROOT / d).rglob("*")):
-            if f.is_file() and f.suffix in (".py", ".yaml", ".yml", ".json") and "__pycache__" not in f.parts:
-                h.update(f.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
-                h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
+from harness.provenance import code_fingerprint
 
 def _local_checkpoint(cfg) -> Path | None:
     """The checkpoint folder of `default` or `hf:PATH` if it already exists, else None (the
