@@ -177,10 +177,12 @@ def _check_evaluate(source, evaluate: dict, run_dir: Path) -> None:
         raise UserError(f"{source}: evaluate: {e}") from None
 
 
-def eval_run_config(ev: dict, checkpoint: Path, out_dir: Path):
+def eval_run_config(ev: dict, checkpoint: str | Path, out_dir: str | Path):
     """The evaluate section as the RunConfig of `orca-eval run` on `checkpoint` (checked up front
     by _check_evaluate, run by run.py's evaluate_checkpoint)."""
     from harness.runner import RunConfig
+
+    out_dir = Path(out_dir)
 
     return RunConfig(suite=ev.get("suite", "agieval"), model=f"hf:{checkpoint}",
                      system_messages=[str(s) for s in ev.get("system_messages", ["1"])],

@@ -55,7 +55,8 @@ def run_step(cfg: PipelineConfig, step: str, fn, log, identity: dict, still_done
     return out
 
 
-def read_marker(marker: Path) -> dict:
+def read_marker(marker: str | Path) -> dict:
+    marker = Path(marker)
     try:
         saved = json.loads(marker.read_bytes())
     except ValueError:
