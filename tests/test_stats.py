@@ -14,9 +14,9 @@ import pytest
 from scipy.stats import binomtest
 
 from harness.results import wilson_ci95
-from harness.compare.stats import (POWER, Z95, PairedCounts, adjust_pvalues, benjamini_hochberg, bootstrap_macro_delta, holm,
-                           macro_delta_se, mcnemar_exact, mcnemar_power, normal_power, paired_counts, regression_power,
-                           required_n, suite_mde, task_mde)
+from harness.compare.stats import (POWER, Z95, PairedCounts, adjust_pvalues, benjamini_hochberg,
+                                   bootstrap_macro_delta, holm, macro_delta_se, mcnemar_exact, mcnemar_power,
+                                   normal_power, paired_counts, regression_power, required_n, suite_mde, task_mde)
 
 ALPHA = 0.05
 SIMS = 400
