@@ -3,7 +3,10 @@
 Two checks, because either alone can miss a case: importing every orca module with
 `harness` blocked catches module-level imports (also indirect ones, through a third
 package); reading every orca file's syntax tree catches imports inside functions,
-which only run when that function is called."""
+which only run when that function is called.
+
+Below them, on one import graph of the tree: no import cycle, and no library module
+importing the command line."""
 from __future__ import annotations
 
 import ast
