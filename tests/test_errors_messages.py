@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.compare import compare_runs
+from harness.compare.runs import compare_runs
 from orca.errors import UserError
-from harness.flips import find_flips
+from harness.compare.flips import find_flips
 from helpers import one_line_error
 from orca.io import sha256_text
 from harness.results import load_run, summarize_variant, write_run_meta, write_samples, write_summary

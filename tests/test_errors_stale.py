@@ -17,7 +17,7 @@ import pytest
 from harness.cli import main
 from orca.errors import UserError
 from harness import ci_regression as ci
-from harness import pipeline as pl
+from harness.pipeline import markers
 from harness.pipeline import load_pipeline_config, run_pipeline
 from orca.train import train
 from orca.train_config import load_train_config, parse_train_config
@@ -229,7 +229,7 @@ def test_pipeline_checks_collect_and_sample_sections(tmp_path, tiny_init, ci_dat
 # ----------------------------------------------------------------------------- pipeline: step records
 
 def test_step_records_refuse_a_changed_config_and_redo_compare(tmp_path):
-    cfg = pl.PipelineConfig(run_dir=tmp_path / "run", train=None, source=tmp_path / "p.yaml")
+    cfg = markers.PipelineConfig(run_dir=tmp_path / "run", train=None, source=tmp_path / "p.yaml")
     calls = []
     logged = []
 
@@ -237,24 +237,24 @@ def test_step_records_refuse_a_changed_config_and_redo_compare(tmp_path):
         calls.append(1)
         return {"result": len(calls)}
 
-    assert pl._step(cfg, "evaluate-s1", fn, logged.append, {"evaluate": {"limit": 4}}) == {"result": 1}
-    assert pl._step(cfg, "evaluate-s1", fn, logged.append, {"evaluate": {"limit": 4}}) == {"result": 1}
+    assert markers.run_step(cfg, "evaluate-s1", fn, logged.append, {"evaluate": {"limit": 4}}) == {"result": 1}
+    assert markers.run_step(cfg, "evaluate-s1", fn, logged.append, {"evaluate": {"limit": 4}}) == {"result": 1}
     assert len(calls) == 1 and "done earlier" in logged[-1]
     with pytest.raises(UserError, match=r"step evaluate-s1 was done with a different config "
                                         r"\(changed: evaluate.limit\)"):
-        pl._step(cfg, "evaluate-s1", fn, logged.append, {"evaluate": {"limit": 8}})
+        markers.run_step(cfg, "evaluate-s1", fn, logged.append, {"evaluate": {"limit": 8}})
     assert len(calls) == 1
     # compare only reads the evaluations: redone, and its record updated
-    assert pl._step(cfg, "compare", fn, logged.append, {"compare": {"min_delta": 1.0}}) == {"result": 2}
-    assert pl._step(cfg, "compare", fn, logged.append, {"compare": {"min_delta": 2.0}}) == {"result": 3}
+    assert markers.run_step(cfg, "compare", fn, logged.append, {"compare": {"min_delta": 1.0}}) == {"result": 2}
+    assert markers.run_step(cfg, "compare", fn, logged.append, {"compare": {"min_delta": 2.0}}) == {"result": 3}
     assert "config changed: compare.min_delta" in logged[-1]
-    assert pl._step(cfg, "compare", fn, logged.append, {"compare": {"min_delta": 2.0}}) == {"result": 3}
+    assert markers.run_step(cfg, "compare", fn, logged.append, {"compare": {"min_delta": 2.0}}) == {"result": 3}
     # a marker written before hashes were kept is taken as it is; a corrupt one is one clear line
     (tmp_path / "run/steps/sample.json").write_text('{"queries": "q"}')
-    assert pl._step(cfg, "sample", fn, logged.append, {"sample": {}}) == {"queries": "q"}
+    assert markers.run_step(cfg, "sample", fn, logged.append, {"sample": {}}) == {"queries": "q"}
     (tmp_path / "run/steps/sample.json").write_text('{"queries": ')
     with pytest.raises(UserError, match="corrupt step record"):
-        pl._step(cfg, "sample", fn, logged.append, {"sample": {}})
+        markers.run_step(cfg, "sample", fn, logged.append, {"sample": {}})
 
 
 def test_a_stage_killed_before_its_first_checkpoint_takes_the_new_config(trained, tiny_init, tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.loglikelihood import shared_prefix_loglikelihood
+from harness.models.loglikelihood import shared_prefix_loglikelihood
 
 TOLERANCE = 1e-4
 
