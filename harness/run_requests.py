@@ -60,11 +60,6 @@ def request_seed(seed: int, task: str, doc_id: int, repeat: int) -> int:
     return int(request_key("seed", seed, task, doc_id, repeat)[:8], 16)
 
 
-def stop_sequences(tasks: list[Task]) -> list[str]:
-    """The run's stop sequences: its tasks' `generation_kwargs.until` (tasks/ YAML)."""
-    return list(dict.fromkeys(s for t in tasks for s in t.until))
-
-
 def score_requests(cfg: RunConfig, requests: list[Request], docs, cache: OutputCache) -> dict:
     """variant -> task key -> sample rows."""
     out: dict[str, dict[str, list[dict]]] = {}

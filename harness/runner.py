@@ -28,7 +28,8 @@ from harness.results import summarize_variant, write_run_meta, write_samples, wr
 from harness.run_compute import compute_missing, drop_wrong_kind
 from harness.run_config import RunConfig, default_run_name
 from harness.run_dir import LOCK_NAME, check_same_run, output_dir
-from harness.run_requests import Request, build_requests, score_requests, stop_sequences
+from harness.run_requests import Request, build_requests, score_requests
+from harness.suites import stop_sequences
 from orca.paths import cache_dir, data_dir
 
 __all__ = ["RunConfig", "default_run_name", "run_evaluation", "stop_sequences"]

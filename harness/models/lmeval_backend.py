@@ -17,14 +17,15 @@ from orca.template import render_for_tokenizer
 from harness.models.base import Decoding
 
 
-def _stop_sequences() -> list[str]:
-    from harness.suites import all_tasks
+def _all_stop_sequences() -> list[str]:
+    from harness.suites import stop_sequences
 
-    return list(dict.fromkeys(s for t in all_tasks().values() for s in t.until))
+    return stop_sequences()
 
 
-# Every task's stop sequences (tasks/ YAML), for callers that need one list.
-STOP_SEQUENCES = _stop_sequences()
+# Every task's stop sequences (tasks/ YAML, through harness/suites): the fallback when a
+# generate call names none.
+STOP_SEQUENCES = _all_stop_sequences()
 
 
 def fingerprint_checkpoint(path: Path) -> str:

@@ -18,7 +18,7 @@ from harness.suites.taskyaml import TaskDef, load_suites
 
 __all__ = ["FIXED_CHOICES", "PROMPT_STYLES", "Suite", "Task", "TaskDef", "all_tasks", "check_families",
            "default_budget", "get_suite", "get_task", "load_suites", "register", "resolve", "suite_task_keys",
-           "suites", "unregister"]
+           "stop_sequences", "suites", "unregister"]
 
 _added: dict[str, Suite] = {}   # suites registered at run time, after the built-in ones
 _tasks: dict[str, Task] | None = None
@@ -137,3 +137,10 @@ def default_budget(tasks=None) -> int:
     """The generation budget when none is given: the largest `max_gen_toks` of `tasks`
     (every task when None), so one run with several suites cuts none of them short."""
     return max(t.max_gen_toks for t in (all_tasks().values() if tasks is None else tasks))
+
+
+def stop_sequences(tasks=None) -> list[str]:
+    """Where generation stops: the `generation_kwargs.until` of `tasks` (every task when None,
+    the fallback for a request that names none), in first-seen order without repeats. The one
+    source of stop sequences: a run's list (run.json) and the backends' fallback both come here."""
+    return list(dict.fromkeys(s for t in (all_tasks().values() if tasks is None else tasks) for s in t.until))
