@@ -151,7 +151,7 @@ def main() -> int:
         "answers_wall_fraction_of_limit": round(s.ok / elapsed * 60 / args.rpm, 4),
         "rate_limited_429s": st["rate_limited"],
         "server_500s": st["faults"]["500"],
-        "retries": s.retries,
+        "retries": s.teacher.retries,
         "ok": s.ok,
         "failed": s.failed,
         "lost": lost,

@@ -92,8 +92,8 @@ def _cmd_collect(args) -> int:
         cost = "n/a" if s.cost_usd is None else f"${s.cost_usd:,.2f}"
         print(f"{args.out}: {s.ok} ok, {s.failed} failed of {s.total} queries "
               f"({s.skipped} from earlier runs; this run {s.new_ok} ok, {s.new_failed} failed in "
-              f"{s.elapsed_s:.1f}s, {s.answered_per_min:.0f}/min, {s.rate_limited} x 429, "
-              f"{s.prompt_tokens + s.completion_tokens:,} tokens, cost {cost})")
+              f"{s.elapsed_s:.1f}s, {s.answered_per_min:.0f}/min, {s.teacher.rate_limited} x 429, "
+              f"{s.teacher.prompt_tokens + s.teacher.completion_tokens:,} tokens, cost {cost})")
         if s.failure_reasons:
             print("retried/failed reasons: " + ", ".join(f"{k} {v}" for k, v in s.failure_reasons.items()),
                   file=sys.stderr)

@@ -31,7 +31,7 @@ from orca.progress import progress_display
 from orca.redact import redact_url
 from orca.system_messages import SYSTEM_MESSAGES
 from orca.values import check_number, check_seed
-from orca.teacher import FatalTeacherError, TeacherClient, check_client_settings
+from orca.teacher import FatalTeacherError, TeacherClient, TeacherStats, check_client_settings
 
 # Table 4 of the paper: USD per 1K tokens (prompt, completion).
 PRICES_PER_1K: dict[str, tuple[float, float]] = {
@@ -147,20 +147,32 @@ class CollectSummary:
     new_ok: int = 0
     new_failed: int = 0
     elapsed_s: float = 0.0
-    requests: int = 0
-    rate_limited: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    # The client's own counters (requests, 429s, retries, tokens, failure reasons) for this
+    # run: the teacher's TeacherStats itself, not a copy of its fields.
+    teacher: TeacherStats = field(default_factory=TeacherStats)
     cost_usd: float | None = None
-    failure_reasons: dict = field(default_factory=dict)
+
+    @property
+    def failure_reasons(self) -> dict:
+        return dict(self.teacher.reasons)
 
     @property
     def answered_per_min(self) -> float:
         return 60.0 * (self.new_ok + self.new_failed) / self.elapsed_s if self.elapsed_s else 0.0
 
+    def fields(self) -> dict:
+        """The summary as JSON (the pipeline's collect marker): these keys in this order, as
+        written since before the teacher's counters were kept as one object."""
+        t = self.teacher
+        return {"total": self.total, "skipped": self.skipped, "ok": self.ok, "failed": self.failed,
+                "new_ok": self.new_ok, "new_failed": self.new_failed, "elapsed_s": self.elapsed_s,
+                "requests": t.requests, "rate_limited": t.rate_limited, "retries": t.retries,
+                "prompt_tokens": t.prompt_tokens, "completion_tokens": t.completion_tokens,
+                "cost_usd": self.cost_usd, "failure_reasons": self.failure_reasons}
+
     def as_dict(self) -> dict:
-        d = dict(self.__dict__)
+        """`data collect --json`: the fields plus the answer rate."""
+        d = self.fields()
         d["answered_per_min"] = round(self.answered_per_min, 2)
         return d
 
@@ -250,14 +262,11 @@ async def collect_async(queries_path: str | Path, out_path: str | Path, model: s
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         await teacher.close()
-    s = teacher.stats
     summary.elapsed_s = time.monotonic() - start
     summary.ok += summary.new_ok
     summary.failed += summary.new_failed
-    summary.requests, summary.rate_limited, summary.retries = s.requests, s.rate_limited, s.retries
-    summary.prompt_tokens, summary.completion_tokens = s.prompt_tokens, s.completion_tokens
-    summary.cost_usd = cost_usd(model, s.prompt_tokens, s.completion_tokens)
-    summary.failure_reasons = dict(s.reasons)
+    summary.teacher = teacher.stats
+    summary.cost_usd = cost_usd(model, teacher.stats.prompt_tokens, teacher.stats.completion_tokens)
     return summary
 
 

@@ -234,7 +234,15 @@ def line_text(row: dict, where: str) -> str | None:
 
 def iter_training_lines(path: str | Path) -> Iterator[tuple[int, bytes, dict]]:
     """(line number, raw bytes, object) for each non-blank line; DecontaminationInputError
-    naming FILE:LINE for a missing file, bad UTF-8, malformed JSON or a non-object."""
+    naming FILE:LINE for a missing file, bad UTF-8, malformed JSON or a non-object.
+
+    Not orca/io.py's `iter_jsonl_objects`, on purpose: the clean copy is written from the raw
+    bytes yielded here, byte for byte (io's reader yields only the parsed object); lines are
+    parsed as bytes by `json.loads` (a line with a UTF-8 BOM is read, where io's reader
+    decodes UTF-8 and refuses it), and the errors are DecontaminationInputError with their
+    own wording ("training file not found", "not UTF-8 text" without a byte offset, "cannot
+    read"), which `data decontaminate` and the pipeline print as they are. Atomic writing, in
+    contrast, is io's (AtomicWriter, write_json_atomic)."""
     path = Path(path)
     if not path.is_file():
         raise DecontaminationInputError(f"{path}: training file not found" if not path.exists()

@@ -105,11 +105,11 @@ def test_collector_survives_every_fault_and_rate_limits(tmp_path):
     # Every fault kind really happened and was survived.
     assert all(st["faults"][k] > 0 for k in FAULT_KINDS), st["faults"]
     # The client's limits are above the server's: it provoked 429s and honoured them.
-    assert st["rate_limited"] > 0 and s.rate_limited == st["rate_limited"]
+    assert st["rate_limited"] > 0 and s.teacher.rate_limited == st["rate_limited"]
     # The server handed out exactly one well-formed answer per query, and that is what we kept.
     assert sorted(st["completions_per_key"].values()) == [1] * 120
-    assert s.requests == st["requests"]
-    assert s.prompt_tokens == st["prompt_tokens"] and s.completion_tokens == st["completion_tokens"]
+    assert s.teacher.requests == st["requests"]
+    assert s.teacher.prompt_tokens == st["prompt_tokens"] and s.teacher.completion_tokens == st["completion_tokens"]
 
 
 def test_persistent_failure_is_recorded_with_reason_not_dropped(tmp_path):

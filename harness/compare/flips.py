@@ -1,8 +1,9 @@
 """Flipped examples between two runs: per task, what one got right and the other wrong
 (the paper's "Orca beats ChatGPT" analysis, §6), from the runs' sample files.
 
-Examples pair within a pair of variants -- the same variant name in both runs by default --
-by the rule `compare` uses (harness/compare/pairing.py: doc_id, target and user prompt; a different
+Which variants pair is `pair_variants`'s flips rule (harness/compare/pairing.py: the same
+variant name in both runs by default, or two named ones). Within a pair of variants, examples
+pair by the rule `compare` uses (pairing.py: doc_id, target and user prompt; a different
 prompt template is a note). Only the first repeat is used, so runs with --repeats compare
 their first sample. Pairing refuses runs that share no examples, and runs in which a doc_id
 names a different example (different data).
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 from orca.errors import UserError
 from orca.io import write_jsonl_atomic
-from harness.compare.pairing import first_repeats, pair_examples, rows_by_doc, template_note
+from harness.compare.pairing import first_repeats, pair_examples, pair_variants, rows_by_doc, template_note
 from harness.results import RunResult, task_file_name
 
 
@@ -47,27 +48,6 @@ class FlipReport:
         return sum(getattr(t, attr) for t in self.tasks)
 
 
-def variant_pairs(run_a: RunResult, run_b: RunResult, variant_a: str | None = None,
-                  variant_b: str | None = None) -> list[tuple[str, str]]:
-    """Which variants to pair: the given ones, else every shared name, else the only one of each."""
-    for run, v in ((run_a, variant_a), (run_b, variant_b)):
-        if v is not None and v not in run.variants:
-            raise UserError(f"{run.path}: no variant {v!r} (has: {', '.join(run.variants) or 'none'})")
-    if variant_a or variant_b:
-        va = variant_a or (variant_b if variant_b in run_a.variants else None)
-        vb = variant_b or (variant_a if variant_a in run_b.variants else None)
-        if va is None or vb is None:
-            raise UserError("give both --variant-a and --variant-b when the variant names differ")
-        return [(va, vb)]
-    shared = [v for v in run_a.variants if v in run_b.variants]
-    if shared:
-        return [(v, v) for v in shared]
-    if len(run_a.variants) == 1 and len(run_b.variants) == 1:
-        return [(run_a.variants[0], run_b.variants[0])]
-    raise UserError(f"the runs share no system-message variant ({run_a.name}: {', '.join(run_a.variants)}; "
-                    f"{run_b.name}: {', '.join(run_b.variants)}); pick a pair with --variant-a/--variant-b")
-
-
 def _system_message(run: RunResult, variant: str):
     return ((run.meta.get("variants") or {}).get(variant) or {}).get("system_message")
 
@@ -80,7 +60,8 @@ def find_flips(run_a: RunResult, run_b: RunResult, variant_a: str | None = None,
     metric = "correct_official" if official else "correct"
     report = FlipReport(run_a=run_a.name, run_b=run_b.name, metric=metric)
     template_counts: dict[str, int] = {}
-    for va, vb in variant_pairs(run_a, run_b, variant_a, variant_b):
+    pairs, _ = pair_variants(run_a, run_b, across_names=True, variant_a=variant_a, variant_b=variant_b)
+    for va, vb in pairs:
         tasks_a, tasks_b = run_a.samples.get(va, {}), run_b.samples.get(vb, {})
         for task in sorted(set(tasks_a) & set(tasks_b)):
             a = first_repeats(rows_by_doc(tasks_a[task], run_a.path / "samples" / va / task_file_name(task)))

@@ -12,13 +12,20 @@ Runs written before `user_sha` existed (the committed baselines among them) have
 both sides had the same system message (`rendered_comparable`), since the system turn is
 part of the rendered prompt; across different system messages only doc_id and target can
 be compared.
+
+Which variants pair with which (`pair_variants`) is decided here too, by one of two rules:
+`compare`'s (same names only) and `report --flips`'s (names may differ); its docstring says why.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orca.errors import UserError
+
+if TYPE_CHECKING:
+    from harness.results import RunResult
 
 
 @dataclass
@@ -109,3 +116,56 @@ def template_note(task_counts: dict[str, int]) -> str | None:
     return (f"{total} paired example(s) in {len(task_counts)} task(s) have the same user prompt but a different "
             "rendered prompt: the runs used different prompt templates (e.g. a chat template vs the Orca "
             "template, or an API's messages); compared as the same examples")
+
+
+def pair_variants(run_a: RunResult, run_b: RunResult, *, across_names: bool, requested: list[str] | None = None,
+                  variant_a: str | None = None, variant_b: str | None = None,
+                  intersection: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
+    """Which system-message variant of run A pairs with which of run B: ([(va, vb), ...], notes).
+
+    Two rules, chosen by `across_names`, because the two callers ask different questions:
+
+    - `compare` (across_names=False; `requested` = --variant, `intersection`) is a regression
+      test of one evaluation. A variant pairs only with the variant of the same name (runs.py
+      also refuses a different system message under that name), and the runs must have the
+      same variants unless --intersection: a variant missing from one run would otherwise
+      shrink the test without a word. The errors name the runs "base" and "candidate".
+    - `report --flips` (across_names=True; `variant_a` / `variant_b` = --variant-a/-b) compares
+      any two runs, e.g. two models asked with different system messages (the paper's Orca vs
+      ChatGPT). It pairs the given variants (whose names may differ), else every shared name,
+      ignoring the rest, else the only variant of each run.
+    """
+    shared = [v for v in run_a.variants if v in run_b.variants]
+    if across_names:
+        for run, v in ((run_a, variant_a), (run_b, variant_b)):
+            if v is not None and v not in run.variants:
+                raise UserError(f"{run.path}: no variant {v!r} (has: {', '.join(run.variants) or 'none'})")
+        if variant_a or variant_b:
+            va = variant_a or (variant_b if variant_b in run_a.variants else None)
+            vb = variant_b or (variant_a if variant_a in run_b.variants else None)
+            if va is None or vb is None:
+                raise UserError("give both --variant-a and --variant-b when the variant names differ")
+            return [(va, vb)], []
+        if shared:
+            return [(v, v) for v in shared], []
+        if len(run_a.variants) == 1 and len(run_b.variants) == 1:
+            return [(run_a.variants[0], run_b.variants[0])], []
+        raise UserError(f"the runs share no system-message variant ({run_a.name}: {', '.join(run_a.variants)}; "
+                        f"{run_b.name}: {', '.join(run_b.variants)}); pick a pair with --variant-a/--variant-b")
+    if requested:
+        for v in requested:
+            for run, who in ((run_a, "base"), (run_b, "candidate")):
+                if v not in run.variants:
+                    raise UserError(f"{run.path}: {who} run has no variant {v!r} "
+                                    f"(it has: {', '.join(run.variants) or 'none'})")
+        return [(v, v) for v in dict.fromkeys(requested)], []
+    va, vb = run_a.variants, run_b.variants
+    only = sorted(set(va) ^ set(vb))
+    if only and not intersection:
+        raise UserError(f"cannot compare: variants differ (base: {', '.join(va)}; candidate: {', '.join(vb)}); "
+                        "pass --variant V or --intersection")
+    if not shared:
+        raise UserError(f"cannot compare: no variant in common (base: {', '.join(va)}; "
+                        f"candidate: {', '.join(vb)})")
+    notes = [f"variants only in one run, not compared: {', '.join(only)}"] if only else []
+    return [(v, v) for v in shared], notes

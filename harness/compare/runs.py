@@ -37,7 +37,8 @@ import numpy as np
 from orca.errors import UserError
 from harness.compare.comparison import (IMPROVED, NO_CHANGE, REGRESSED, Comparison, SuiteComparison,
                                         TaskComparison)
-from harness.compare.pairing import Pairing, first_repeats, pair_examples, rows_by_doc, template_note
+from harness.compare.pairing import (Pairing, first_repeats, pair_examples, pair_variants, rows_by_doc,
+                                     template_note)
 from harness.compare.stats import (CORRECTIONS, PairedCounts, adjust_pvalues, bootstrap_macro_delta, mcnemar_exact,
                                    paired_counts, suite_mde, task_mde)
 from harness.results import RunResult, load_run, task_file_name
@@ -123,29 +124,6 @@ def _short(text) -> str:
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
-def _pick_variants(base: RunResult, cand: RunResult, requested: list[str] | None,
-                   intersection: bool) -> tuple[list[str], list[str]]:
-    va, vb = base.variants, cand.variants
-    if requested:
-        variants = [_resolve_variant(v) for v in requested]
-        for v in variants:
-            for run, who in ((base, "base"), (cand, "candidate")):
-                if v not in run.variants:
-                    raise UserError(f"{run.path}: {who} run has no variant {v!r} "
-                                    f"(it has: {', '.join(run.variants) or 'none'})")
-        return list(dict.fromkeys(variants)), []
-    common = [v for v in va if v in vb]
-    only = sorted(set(va) ^ set(vb))
-    if only and not intersection:
-        raise UserError(f"cannot compare: variants differ (base: {', '.join(va)}; candidate: {', '.join(vb)}); "
-                        "pass --variant V or --intersection")
-    if not common:
-        raise UserError(f"cannot compare: no variant in common (base: {', '.join(va)}; "
-                        f"candidate: {', '.join(vb)})")
-    notes = [f"variants only in one run, not compared: {', '.join(only)}"] if only else []
-    return common, notes
-
-
 def compare_runs(base_dir: str | Path, cand_dir: str | Path, alpha: float = 0.05, min_delta: float = 1.0,
                  correction: str = "holm", intersection: bool = False, variants: list[str] | None = None,
                  bootstrap: int = 10_000, seed: int = 0, repeats: str = "first") -> Comparison:
@@ -166,7 +144,9 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, alpha: float = 0.05
         raise UserError(f"--repeats must be one of {', '.join(REPEAT_POLICIES)} (got {repeats!r})")
 
     base, cand = load_run(base_dir), load_run(cand_dir)
-    chosen, notes = _pick_variants(base, cand, variants, intersection)
+    pairs, notes = pair_variants(base, cand, across_names=False, intersection=intersection,
+                                 requested=[_resolve_variant(v) for v in variants] if variants else None)
+    chosen = [v for v, _ in pairs]
     notes += _check_setup(base, cand, chosen)
     result = Comparison(base=str(base.path), candidate=str(cand.path), alpha=alpha, min_delta=min_delta,
                         correction=correction, bootstrap=bootstrap, seed=seed, repeats=repeats,

@@ -160,7 +160,7 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
             # the failures recorded by the last attempt are asked again, as `--retry-failed` does.
             summary = run_collect(queries, out, c["model"], retry_failed=True, **kwargs)
             _check_failures(cfg, name, c, summary, out)
-            return {"teacher_data": str(out), "summary": getattr(summary, "__dict__", str(summary))}
+            return {"teacher_data": str(out), "summary": summary.fields()}
         # The step record is written to run_dir: a key in the base URL must not be (and a new key
         # for the same server is not a new config).
         ids[f"collect-{name}"] = {"collect": {k: redact_url(v) if k == "base_url" else v
