@@ -2,7 +2,8 @@
 (valid / invalid). One `_LabelSet` per family says which phrases state which label ("is
 lying" states No, "not valid" states invalid); the robust rule reads a stated answer, an
 answer given first, a conclusion, then bare statements; the official rule is the first bare
-label (lm-eval BBH flexible-extract)."""
+label (lm-eval BBH flexible-extract). The robust rule's steps are `_LabelSteps`; their order,
+and why it differs from `mc`'s, is in cascade.py."""
 from __future__ import annotations
 
 import bisect
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from harness.extract.commitment import (
     SHORT_OUTPUT, _NEGATED, _agree_in_loop, _cut_off, _final_sentence, _in_loop, _statement_end,
 )
+from harness.extract.cascade import NEXT, run_cascade
 from harness.extract.cues import _ANSWER_CUE, _CONCLUSION_CUE, _REFUSAL
 from harness.extract.registry import Family, register
 from harness.extract.text import _BOLD, _SENTENCE_END, _clause_end, _lower, _norm_text, _prepare
@@ -170,71 +172,99 @@ def _label_robust(ls: _LabelSet, text: str) -> str | None:
     t = _BOLD.sub("", _prepare(text))
     if not t:
         return None
-    low = _lower(t)
-    mentions = ls.mentions(low)
-    # 1. Stated answer; the last one wins; two labels in it ("True or False", "No, it is
-    #    plausible") make it unparsed, as do two different ones inside a repetition loop.
-    statements = ls.statements(low, mentions)
-    stated = []
-    for m in _ANSWER_CUE.finditer(t, low):
-        end = _clause_end(t, m.end(), 80)
-        i = bisect.bisect_left(mentions, (m.end(),))
-        if i < len(mentions) and mentions[i][1] <= end:
-            # "True" / "valid" always name a label; "no" may be a determiner ("no reason")
-            named = statements if ls.bare_needs_end else mentions
-            found = [mentions[i]] + [x for x in named[bisect.bisect_right(named, mentions[i]):] if x[1] <= end]
-            hedge = ls.hedged(low, [x for x in mentions[i:i + 8] if x[1] <= end])  # "Yes and no"
-            stated.append((m.start(), None if hedge else _label_single(ls, low, found, end)))
-    stated = _agree_in_loop(t, stated)
-    if stated:
-        return max(stated, key=lambda s: s[0])[1]
-    if (not statements and _REFUSAL.search(t, low)) or ls.hedged(low, mentions):
+    return run_cascade("labels", _LabelSteps(ls, t))
+
+
+class _LabelSteps:
+    """The label families' steps of the robust cascade (harness/extract/cascade.py, which
+    orders them)."""
+
+    def __init__(self, ls: _LabelSet, t: str):
+        self.ls, self.t = ls, t
+        self.low = _lower(t)
+        self.mentions = ls.mentions(self.low)
+        self.statements = ls.statements(self.low, self.mentions)
+
+    def stated(self):
+        """Stated answer; the last one wins; two labels in it ("True or False", "No, it is
+        plausible") make it unparsed, as do two different ones inside a repetition loop."""
+        ls, t, low, mentions, statements = self.ls, self.t, self.low, self.mentions, self.statements
+        stated = []
+        for m in _ANSWER_CUE.finditer(t, low):
+            end = _clause_end(t, m.end(), 80)
+            i = bisect.bisect_left(mentions, (m.end(),))
+            if i < len(mentions) and mentions[i][1] <= end:
+                # "True" / "valid" always name a label; "no" may be a determiner ("no reason")
+                named = statements if ls.bare_needs_end else mentions
+                found = [mentions[i]] + [x for x in named[bisect.bisect_right(named, mentions[i]):] if x[1] <= end]
+                hedge = ls.hedged(low, [x for x in mentions[i:i + 8] if x[1] <= end])  # "Yes and no"
+                stated.append((m.start(), None if hedge else _label_single(ls, low, found, end)))
+        stated = _agree_in_loop(t, stated)
+        if stated:
+            return max(stated, key=lambda s: s[0])[1]
+        return NEXT
+
+    def refusal(self):
+        if (not self.statements and _REFUSAL.search(self.t, self.low)) or self.ls.hedged(self.low, self.mentions):
+            return None
+        return NEXT
+
+    def first(self):
+        """Answer first: "No, the sentence ...", "True." (not the start of a repetition loop)."""
+        t, low, mentions = self.t, self.low, self.mentions
+        lead = len(t) - len(t.lstrip(" \t\n#>*\"'([")) if t[0] in " \t\n#>*\"'([" else 0
+        if mentions and mentions[0][0] == lead and not _OPERATOR_AFTER.match(low, mentions[0][1]) \
+                and not _in_loop(t, lead):
+            first_end = _clause_end(t, lead, 160)
+            return _label_single(self.ls, low,
+                                 [mentions[0]] + [x for x in self.statements if mentions[0][1] <= x[0] < first_end],
+                                 first_end)
+        return NEXT
+
+    def conclusion(self):
+        """Conclusion: "Therefore, the argument is invalid."; the last statement in the last one
+        outside a repetition loop; two different labels there (not counting phrases about
+        other people: "so Alexis lies and Elanor tells the truth") make it unparsed."""
+        t, low, statements = self.t, self.low, self.statements
+        for m in ([] if _cut_off(t) else reversed(_CONCLUSION_CUE.finditer(t, low))):
+            if _in_loop(t, m.start()):
+                continue
+            end = _clause_end(t, m.end(), 120)
+            found = [x for x in statements if m.end() <= x[0] < end]
+            if found:
+                strong = [x for x in found if not x[4]]
+                if strong and _label_single(self.ls, low, strong, end) is None:
+                    return None
+                if any(x[2] != found[-1][2] for x in statements if x[0] >= end and not x[4]):
+                    break  # the reasoning went on to another label: read the last sentence (bare)
+                return found[-1][2]
+        return NEXT
+
+    def bare(self):
+        """Bare statements (docs/extraction.md, "Commitment"), outside repetition loops. A short
+        output: if they all agree, that label; otherwise the first sentence's, then the last
+        sentence's. A longer one: the first sentence's (answer first), then the finished last
+        sentence's; a label in the middle of a long text is not an answer."""
+        t = self.t
+        statements = [x for x in self.statements if not _in_loop(t, x[0], x[1])]
+        ends = [m.start() for m in _SENTENCE_END.finditer(t)] + [len(t)]
+        starts = [0] + [e + 1 for e in ends[:-1]]
+        spans = [(s, e) for s, e in zip(starts, ends) if t[s:e].strip(" \n.!?")]
+        if len(spans) > 1:
+            statements = [x for x in statements if not x[4]]
+        if not statements:
+            return None
+        short = len(t) <= SHORT_OUTPUT
+        if short and _one(statements):
+            return _one(statements)
+        s, e = spans[0]
+        one = _one([x for x in statements if s <= x[0] < e])
+        if one:
+            return one
+        s, e, finished = _final_sentence(t)
+        if short or finished:
+            return _one([x for x in statements if s <= x[0] < e])
         return None
-    # 2. Answer first: "No, the sentence ...", "True." (not the start of a repetition loop).
-    lead = len(t) - len(t.lstrip(" \t\n#>*\"'([")) if t[0] in " \t\n#>*\"'([" else 0
-    if mentions and mentions[0][0] == lead and not _OPERATOR_AFTER.match(low, mentions[0][1]) \
-            and not _in_loop(t, lead):
-        first_end = _clause_end(t, lead, 160)
-        return _label_single(ls, low, [mentions[0]] + [x for x in statements if mentions[0][1] <= x[0] < first_end],
-                             first_end)
-    # 3. Conclusion: "Therefore, the argument is invalid."; the last statement in the last one
-    #    outside a repetition loop; two different labels there (not counting phrases about
-    #    other people: "so Alexis lies and Elanor tells the truth") make it unparsed.
-    for m in ([] if _cut_off(t) else reversed(_CONCLUSION_CUE.finditer(t, low))):
-        if _in_loop(t, m.start()):
-            continue
-        end = _clause_end(t, m.end(), 120)
-        found = [x for x in statements if m.end() <= x[0] < end]
-        if found:
-            strong = [x for x in found if not x[4]]
-            if strong and _label_single(ls, low, strong, end) is None:
-                return None
-            if any(x[2] != found[-1][2] for x in statements if x[0] >= end and not x[4]):
-                break  # the reasoning went on to another label: read the last sentence (step 4)
-            return found[-1][2]
-    # 4. Bare statements (docs/extraction.md, "Commitment"), outside repetition loops. A short
-    #    output: if they all agree, that label; otherwise the first sentence's, then the last
-    #    sentence's. A longer one: the first sentence's (answer first), then the finished last
-    #    sentence's; a label in the middle of a long text is not an answer.
-    statements = [x for x in statements if not _in_loop(t, x[0], x[1])]
-    ends = [m.start() for m in _SENTENCE_END.finditer(t)] + [len(t)]
-    starts = [0] + [e + 1 for e in ends[:-1]]
-    spans = [(s, e) for s, e in zip(starts, ends) if t[s:e].strip(" \n.!?")]
-    if len(spans) > 1:
-        statements = [x for x in statements if not x[4]]
-    if not statements:
-        return None
-    short = len(t) <= SHORT_OUTPUT
-    if short and _one(statements):
-        return _one(statements)
-    s, e = spans[0]
-    one = _one([x for x in statements if s <= x[0] < e])
-    if one:
-        return one
-    s, e, finished = _final_sentence(t)
-    if short or finished:
-        return _one([x for x in statements if s <= x[0] < e])
-    return None
 
 
 def _label_official(ls: _LabelSet, text: str) -> str | None:

@@ -2,7 +2,8 @@
 with lettered options. The robust rule reads a stated answer ("the answer is (B)", "B is
 correct"), then weaker choices ("I would choose B", "**B**", "So B."), an answer given first,
 a single marked option, and last the option's text without its letter; the official rule is
-the first capital letter A-F (AGIEval, Orca)."""
+the first capital letter A-F (AGIEval, Orca). The robust rule's steps are `_McSteps`; their
+order, and why it differs from the label families', is in cascade.py."""
 from __future__ import annotations
 
 import functools
@@ -11,7 +12,9 @@ import re
 from harness.extract.commitment import (
     _BREAK, _NEGATED, _agree_in_loop, _bare_mention_ok, _cut_off, _final_sentence, _in_loop, _statement_end,
 )
+from harness.extract.cascade import NEXT, run_cascade
 from harness.extract.cues import _ANSWER_CUE, _CONCLUSION_CUE, _REFUSAL, _Spots
+from harness.extract.option_text import _option_from_statement, _option_prefix, _strip_echo
 from harness.extract.options import Options
 from harness.extract.registry import Family, register
 from harness.extract.text import (
@@ -174,274 +177,154 @@ def _mc_single(t: str, start: int, first_end: int, valid: frozenset[str], option
     return len(_mc_candidates(t, start, end, valid, options)[0]) <= 1
 
 
-@functools.lru_cache(maxsize=1024)
-def _option_index_cached(items: tuple[tuple[str, str], ...]) -> dict[str, str | None]:
-    index: dict[str, str | None] = {}
-    for letter, body in items:
-        key = _norm_text(body)
-        if key:
-            index[key] = None if key in index and index[key] != letter else letter
-    return index
-
-
-def _option_index(options: dict[str, str]) -> dict[str, str | None]:
-    """normalised option text -> letter (None where two letters share a text)."""
-    return _option_index_cached(tuple(options.items()))
-
-
-def _joined_runs(options: dict[str, str]) -> dict[str, str]:
-    """BBH's data splits a few comma-containing options into consecutive options and gives
-    the joined text as the target ("Monsters, Inc" = "(A) Monsters" + "(B) Inc"); map the
-    joined text to itself so a model that states it can be scored."""
-    bodies = list(options.values())
-    runs = {}
-    for i in range(len(bodies)):
-        for j in range(i + 2, min(len(bodies), i + 5) + 1):
-            joined = ", ".join(b.strip() for b in bodies[i:j])
-            runs[_norm_text(joined)] = joined
-    return runs
-
-
-def _word_in(needle: str, hay: str) -> bool:
-    """Whether `needle` occurs in `hay` as whole words."""
-    start = 0
-    while True:
-        i = hay.find(needle, start)
-        if i < 0:
-            return False
-        before = hay[i - 1] if i else " "
-        after = hay[i + len(needle)] if i + len(needle) < len(hay) else " "
-        if not (before.isalnum() or after.isalnum()):
-            return True
-        start = i + 1
-
-
-def _option_from_statement(statement: str, options: dict[str, str]) -> str | None:
-    """Map a stated answer without a letter ("the quail is the rightmost") to its letter."""
-    s = _norm_text(statement)
-    if not s:
-        return None
-    index = _option_index(options)
-    if s in index:
-        return index[s]
-    if "," in s:
-        joined = _joined_runs(options).get(s)
-        if joined:
-            return joined
-    if any(_word_in(k, s) for k in index):  # it names option texts: only one may remain
-        return _option_mentioned(s, options, min_len=1)
-    # The statement is part of exactly one option ("the quail" for "The quail is the rightmost").
-    if len(s) >= 4:
-        letters = {v for k, v in index.items() if _word_in(s, k)}
-        if len(letters) == 1 and None not in letters:
-            return letters.pop()
-    return None
-
-
-def _option_prefix(statement: str, options: dict[str, str]) -> str | None:
-    """The option whose whole text (4+ characters) the statement begins with, the longest."""
-    s = _norm_text(statement)
-    best = None
-    for key, letter in _option_index(options).items():
-        if len(key) >= 4 and letter and s.startswith(key) and (best is None or len(key) > len(best[0])):
-            best = (key, letter)
-    return best[1] if best else None
-
-
-def _option_mentioned(text: str, options: dict[str, str], min_len: int = 3) -> str | None:
-    """The one option whose text occurs in `text`, if exactly one does (options that are
-    part of a longer mentioned option do not count)."""
-    hay = _norm_text(text)
-    hits = sorted(((k, v) for k, v in _option_index(options).items() if len(k) >= min_len and _word_in(k, hay)),
-                  key=lambda kv: -len(kv[0]))
-    kept: list[tuple[str, str | None]] = []
-    for k, v in hits:
-        if not any(k in longer for longer, _ in kept):  # "rain man" inside "ruin man" etc.
-            kept.append((k, v))
-    letters = {v for _, v in kept}
-    if len(letters) == 1 and None not in letters:
-        return letters.pop()
-    return None
-
-
-_ECHO_LABEL = re.compile(r"(?i:(?:answer\s+)?(?:choices|options)\s*:?)\s*$")
 _QA_LABEL = re.compile(r"\s*[QA]:(?:[ \t]+(?=\S)|\s*$)")
-_ECHO_LINE = re.compile(r"\s*[\(\[]?([A-Z])[\)\]\.:]\s")
 _LETTER_LINE = re.compile(r"^\s*(?:\*\*|__)?\s*[\(\[]?([A-Z])[\)\]]?\s*[.:]?\s*(?:\*\*|__)?\s*$", re.MULTILINE)
-
-
-@functools.lru_cache(maxsize=1024)
-def _echo_patterns(items: tuple[tuple[str, str], ...]) -> list[re.Pattern]:
-    return [re.compile(r"[\s,;]*[\(\[]?%s[\)\]\.:]\s*%s"
-                       % (re.escape(k), re.escape(v.translate(_UNICODE_FIXES).strip())), re.IGNORECASE)
-            for k, v in items]
-
-
-def _strip_echo(text: str, options: Options, valid: frozenset[str]) -> str:
-    """Drop an echoed options list ("Answer Choices: (A) 5 (B) 6 (C) 7 ...") and the question
-    echoed before it: what follows the list is the answer, or, if nothing does, what precedes it."""
-    span = _echo_span(text, options, valid)
-    if span is None:
-        return text
-    after = text[span[1]:]
-    if after.strip():
-        return _strip_echo(after, options, valid)
-    before = _ECHO_LABEL.sub("", text[:span[0]])
-    return before if len(before) <= 100 else ""  # a long text before the list is the echoed question
-
-
-def _echo_span(text: str, options: Options, valid: frozenset[str]) -> tuple[int, int] | None:
-    if options:
-        items = tuple(options.items())
-        need = min(3, len(items))
-        if sum(1 for k in options if f"{k})" in text or f"{k}." in text or f"{k}:" in text) < need:
-            return None
-        patterns = _echo_patterns(items)
-        for start in range(len(items) - need + 1):
-            for m in patterns[start].finditer(text):
-                end, count = m.end(), 1
-                for p in patterns[start + 1:]:  # extend the run over the following options
-                    more = p.match(text, end)
-                    if not more:
-                        break
-                    end, count = more.end(), count + 1
-                if count >= need:
-                    return m.start(), end
-        return None
-    # Without the options: three or more lines "(A) ...", "(B) ...", "(C) ..." in a row.
-    offset, run_start, expect = 0, None, 0
-    for line in text.split("\n"):
-        m = _ECHO_LINE.match(line)
-        if m and m.group(1) in valid and ord(m.group(1)) - ord("A") == expect:
-            run_start = offset if expect == 0 else run_start
-            expect += 1
-        elif expect >= 3:
-            return run_start, offset
-        else:
-            expect = 0
-            if m and m.group(1) == "A":
-                run_start, expect = offset, 1
-        offset += len(line) + 1
-    return (run_start, len(text)) if expect >= 3 else None
 
 
 def _mc_robust(text: str, options: Options = None) -> str | None:
     t = _prepare(text)
     if not t:
         return None
-    low = _lower(t)
-    valid = frozenset(options) if options else _ALL_LETTERS
+    return run_cascade("mc", _McSteps(t, options))
 
-    # 1. A stated answer: the last "answer is X" / "X is correct" wins ("Option A is wrong
-    #    because ... so the answer is (C)"); a hedge there, or a second option named in it
-    #    ("the answer is (A) and (B)"), makes the output unparseable.
-    stated: list[tuple[int, str | None]] = []
-    text_clauses: list[str] = []
-    for m in _ANSWER_CUE.finditer(t, low):
-        letter, hedged = _letter_after(t, m.end(), valid)
-        prefix = None
-        if letter and options and t[m.end():m.end() + 1].isalpha():
-            # "The answer is A Brazilian teacher ...": an option's text that begins with a letter
-            prefix = _option_prefix(_clause(t, m.end(), 400), options)
-            letter = prefix or letter
-        if letter and not prefix and not _mc_single(t, m.end(), _LETTER_AT.match(t, m.end()).end(),
-                                                           valid, options):
-            letter, hedged = None, True
-        if letter or hedged:
-            stated.append((m.start(), letter))
-        else:
-            line_end = t.find("\n", m.end(), m.end() + 400)
-            text_clauses.append((_clause(t, m.end()), t[m.end():line_end if line_end >= 0 else m.end() + 400]))
-    for m in _LETTER_IS_CORRECT.finditer(t, low):
-        letter = m.group("a") or m.group("b") or m.group("c")
-        if letter in valid and not _NEGATED.search(t, max(0, m.start() - 16), m.start()):
-            stated.append((m.start(), letter))
-    stated = _agree_in_loop(t, stated)
-    if stated:
-        return max(stated, key=lambda s: s[0])[1]
-    if options:
-        for sentence, line in reversed(text_clauses[-8:]):  # "The answer is Frankenstein."; the last ones
-            mapped = _option_from_statement(sentence, options) or _option_from_statement(line, options)
-            if mapped:
-                return mapped
 
-    # 2. Weaker explicit choices: "I would choose (B)", "**B**", "So A."; not inside a
-    #    repetition loop, and naming one option only.
-    weak = []
-    for m in _CHOOSE.finditer(t, low):
-        letter, hedged = _letter_after(t, m.end(), valid)
-        if letter and not _mc_single(t, m.end(), _LETTER_AT.match(t, m.end()).end(), valid, options):
-            letter, hedged = None, True
-        if (letter or hedged) and not _in_loop(t, m.start()):
-            weak.append((m.start(), letter))
-    for m in _BOLD_LETTER.finditer(t, low):
-        letter = m.group("l") or m.group("p")
-        if letter in valid and not _in_loop(t, m.start()):
-            weak.append((m.start(), letter if _mc_single(t, m.start(), m.end(), valid, options) else None))
-    for m in ([] if _cut_off(t) else _CONCLUSION_CUE.finditer(t, low)):  # "So A.", "Therefore, (C)."
-        letter, hedged = _letter_after(t, m.end(), valid)
-        if (letter or hedged) and _ENDS_SENTENCE.match(t, _LETTER_AT.match(t, m.end()).end()) \
-                and not _in_loop(t, m.start()):
-            weak.append((m.start(), letter))
-    if weak:
+class _McSteps:
+    """The `mc` steps of the robust cascade (harness/extract/cascade.py, which orders them)."""
+
+    def __init__(self, t: str, options: Options):
+        self.t, self.options = t, options
+        self.low = _lower(t)
+        self.valid = frozenset(options) if options else _ALL_LETTERS
+
+    @functools.cached_property
+    def body(self) -> str:
+        """The output without an echoed options list, nor the "A:" label of a "Q: ... A:" prompt."""
+        body = _strip_echo(self.t, self.options, self.valid)
+        qa = _QA_LABEL.match(body)  # "A: ..." in a "Q: ... A:" prompt is a label, not option A
+        return body[qa.end():] if qa else body
+
+    @functools.cached_property
+    def body_low(self) -> str:
+        return self.low if self.body is self.t else _lower(self.body)
+
+    def stated(self):
+        """A stated answer: the last "answer is X" / "X is correct" wins ("Option A is wrong
+        because ... so the answer is (C)"); a hedge there, or a second option named in it
+        ("the answer is (A) and (B)"), makes the output unparseable."""
+        t, low, valid, options = self.t, self.low, self.valid, self.options
+        stated: list[tuple[int, str | None]] = []
+        text_clauses: list[str] = []
+        for m in _ANSWER_CUE.finditer(t, low):
+            letter, hedged = _letter_after(t, m.end(), valid)
+            prefix = None
+            if letter and options and t[m.end():m.end() + 1].isalpha():
+                # "The answer is A Brazilian teacher ...": an option's text that begins with a letter
+                prefix = _option_prefix(_clause(t, m.end(), 400), options)
+                letter = prefix or letter
+            if letter and not prefix and not _mc_single(t, m.end(), _LETTER_AT.match(t, m.end()).end(),
+                                                               valid, options):
+                letter, hedged = None, True
+            if letter or hedged:
+                stated.append((m.start(), letter))
+            else:
+                line_end = t.find("\n", m.end(), m.end() + 400)
+                text_clauses.append((_clause(t, m.end()), t[m.end():line_end if line_end >= 0 else m.end() + 400]))
+        for m in _LETTER_IS_CORRECT.finditer(t, low):
+            letter = m.group("a") or m.group("b") or m.group("c")
+            if letter in valid and not _NEGATED.search(t, max(0, m.start() - 16), m.start()):
+                stated.append((m.start(), letter))
+        stated = _agree_in_loop(t, stated)
+        if stated:
+            return max(stated, key=lambda s: s[0])[1]
+        if options:
+            for sentence, line in reversed(text_clauses[-8:]):  # "The answer is Frankenstein."; the last ones
+                mapped = _option_from_statement(sentence, options) or _option_from_statement(line, options)
+                if mapped:
+                    return mapped
+        return NEXT
+
+    def choice(self):
+        """Weaker explicit choices: "I would choose (B)", "**B**", "So A."; not inside a
+        repetition loop, and naming one option only."""
+        t, low, valid, options = self.t, self.low, self.valid, self.options
+        weak = []
+        for m in _CHOOSE.finditer(t, low):
+            letter, hedged = _letter_after(t, m.end(), valid)
+            if letter and not _mc_single(t, m.end(), _LETTER_AT.match(t, m.end()).end(), valid, options):
+                letter, hedged = None, True
+            if (letter or hedged) and not _in_loop(t, m.start()):
+                weak.append((m.start(), letter))
+        for m in _BOLD_LETTER.finditer(t, low):
+            letter = m.group("l") or m.group("p")
+            if letter in valid and not _in_loop(t, m.start()):
+                weak.append((m.start(), letter if _mc_single(t, m.start(), m.end(), valid, options) else None))
+        for m in ([] if _cut_off(t) else _CONCLUSION_CUE.finditer(t, low)):  # "So A.", "Therefore, (C)."
+            letter, hedged = _letter_after(t, m.end(), valid)
+            if (letter or hedged) and _ENDS_SENTENCE.match(t, _LETTER_AT.match(t, m.end()).end()) \
+                    and not _in_loop(t, m.start()):
+                weak.append((m.start(), letter))
+        if not weak:
+            return NEXT
         last = max(weak, key=lambda s: s[0])
         sentence_start = max((b.end() for b in _BREAK.finditer(t, max(0, last[0] - 200), last[0])), default=0)
         if any(s[1] != last[1] for s in weak if s[0] >= sentence_start):
             return None  # "**(A)** and **(C)**"
         return last[1]
 
-    if _REFUSAL.search(t, low) or _EITHER.search(t, low):
-        return None
-    body = _strip_echo(t, options, valid)
-    qa = _QA_LABEL.match(body)  # "A: ..." in a "Q: ... A:" prompt is a label, not option A
-    if qa:
-        body = body[qa.end():]
-    if body is not t:
-        low = _lower(body)
+    def refusal(self):
+        return None if _REFUSAL.search(self.t, self.low) or _EITHER.search(self.t, self.low) else NEXT
 
-    # 3. The answer given first: "(B) The specialist ...", "B.", "B", "Option C - ...", or a
-    #    line holding nothing but a letter; its first statement must name one option only
-    #    ("(A) and (B) are both sarcastic." is not an answer), and not start a repetition loop.
-    m = _LEADING.match(body)
-    if m and not _REJECTED_AFTER.match(body, m.end()) and not _in_loop(body, m.start("x")):
-        letter, hedged = _letter_after(body, m.start("x"), valid)
-        if hedged or (letter and not _mc_single(body, m.start("x"), m.end(), valid, options)):
+    def first(self):
+        """The answer given first: "(B) The specialist ...", "B.", "B", "Option C - ...", or a
+        line holding nothing but a letter; its first statement must name one option only
+        ("(A) and (B) are both sarcastic." is not an answer), and not start a repetition loop."""
+        body, valid = self.body, self.valid
+        m = _LEADING.match(body)
+        if m and not _REJECTED_AFTER.match(body, m.end()) and not _in_loop(body, m.start("x")):
+            letter, hedged = _letter_after(body, m.start("x"), valid)
+            if hedged or (letter and not _mc_single(body, m.start("x"), m.end(), valid, self.options)):
+                return None
+            if letter:
+                return letter
+        lines = {m.group(1) for m in _LETTER_LINE.finditer(body) if not _in_loop(body, m.start(), m.end())} & valid
+        if len(lines) == 1:
+            return lines.pop()
+        return NEXT
+
+    def marked(self):
+        """Bare mentions (docs/extraction.md, "Commitment"): exactly one option marked in the
+        whole output, "I believe (C) fits best.", where the output is short or the mark is in
+        its finished last sentence, and not inside a repetition loop."""
+        body = self.body
+        marks = [(m, (m.group("p") or m.group("o")).upper()) for m in _MARKER.finditer(body, self.body_low)]
+        marked = {letter for _, letter in marks} & self.valid
+        if len(marked) == 1:
+            return marked.pop() if any(_bare_mention_ok(body, m.start(), m.end()) for m, _ in marks) else None
+        if marked or not self.options:
             return None
-        if letter:
-            return letter
-    lines = {m.group(1) for m in _LETTER_LINE.finditer(body) if not _in_loop(body, m.start(), m.end())} & valid
-    if len(lines) == 1:
-        return lines.pop()
+        return NEXT
 
-    # 4. Bare mentions (docs/extraction.md, "Commitment"): exactly one option marked in the
-    #    whole output, "I believe (C) fits best.", where the output is short or the mark is in
-    #    its finished last sentence, and not inside a repetition loop.
-    marks = [(m, (m.group("p") or m.group("o")).upper()) for m in _MARKER.finditer(body, low)]
-    marked = {letter for _, letter in marks} & valid
-    if len(marked) == 1:
-        return marked.pop() if any(_bare_mention_ok(body, m.start(), m.end()) for m, _ in marks) else None
-    if marked or not options:
+    def option_text(self):
+        """The option's text without its letter: the whole short answer, or its finished last
+        sentence; questions ("What is the date today?") do not count."""
+        body, options = self.body, self.options
+        sentences = [s for s in _sentences(body) if not s.endswith("?")]
+        statement = " ".join(sentences)
+        if len(statement) <= 200 and not _in_loop(body, 0, len(body)):
+            mapped = _option_from_statement(statement, options)
+            if mapped:
+                return mapped
+        # the first sentence, where it states an option's text (answer first: "The antecedent of
+        # the pronoun ... is ambiguous."), then the finished last sentence
+        first = next((x for x in _SENTENCE_END.split(body) if x.strip()), "").strip()
+        if first and not first.endswith("?") and len(first) <= 200 and not _in_loop(body, 0, len(first)):
+            mapped = _option_from_statement(first, options)
+            if mapped:
+                return mapped
+        start, end, finished = _final_sentence(body)
+        if sentences and finished and _bare_mention_ok(body, start, end):
+            return _option_from_statement(sentences[-1], options)
         return None
-
-    # 5. The option's text without its letter: the whole short answer, or its finished last
-    #    sentence; questions ("What is the date today?") do not count.
-    sentences = [s for s in _sentences(body) if not s.endswith("?")]
-    statement = " ".join(sentences)
-    if len(statement) <= 200 and not _in_loop(body, 0, len(body)):
-        mapped = _option_from_statement(statement, options)
-        if mapped:
-            return mapped
-    # the first sentence, where it states an option's text (answer first: "The antecedent of
-    # the pronoun ... is ambiguous."), then the finished last sentence
-    first = next((x for x in _SENTENCE_END.split(body) if x.strip()), "").strip()
-    if first and not first.endswith("?") and len(first) <= 200 and not _in_loop(body, 0, len(first)):
-        mapped = _option_from_statement(first, options)
-        if mapped:
-            return mapped
-    start, end, finished = _final_sentence(body)
-    if sentences and finished and _bare_mention_ok(body, start, end):
-        return _option_from_statement(sentences[-1], options)
-    return None
 
 
 def _mc_official(text: str, options: Options = None) -> str | None:
