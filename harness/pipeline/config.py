@@ -11,6 +11,8 @@ from orca.train_config import TrainConfig, parse_train_config, read_config_file
 from orca.values import check_number
 
 TOP = ("run_dir", "sample", "collect", "data", "decontaminate", "train", "evaluate", "compare")
+# The evaluate section: the RunConfig fields it may set and the YAML types each takes
+# (its defaults are RunConfig's; see eval_run_config).
 EVAL_FIELDS = {"suite": str, "mode": str, "limit": (int, type(None)), "system_messages": list,
                "data_dir": (str, type(None)), "batch_size": int, "prompt_style": str, "max_new_tokens": int,
                "dtype": str}
@@ -179,17 +181,15 @@ def _check_evaluate(source, evaluate: dict, run_dir: Path) -> None:
 
 def eval_run_config(ev: dict, checkpoint: str | Path, out_dir: str | Path):
     """The evaluate section as the RunConfig of `orca-eval run` on `checkpoint` (checked up front
-    by _check_evaluate, run by run.py's evaluate_checkpoint)."""
+    by _check_evaluate, run by run.py's evaluate_checkpoint). A field the section leaves out takes
+    RunConfig's default (harness/run_config.py), except mode: the pipeline scores by loglikelihood."""
     from harness.runner import RunConfig
 
     out_dir = Path(out_dir)
-
-    return RunConfig(suite=ev.get("suite", "agieval"), model=f"hf:{checkpoint}",
-                     system_messages=[str(s) for s in ev.get("system_messages", ["1"])],
-                     limit=ev.get("limit"), mode=ev.get("mode", "loglikelihood"),
-                     prompt_style=ev.get("prompt_style", "orca"), batch_size=ev.get("batch_size"),
-                     max_new_tokens=ev.get("max_new_tokens"), dtype=ev.get("dtype"), output=str(out_dir),
-                     data_dir=ev.get("data_dir"), name=out_dir.name, progress=False)
+    settings = {"mode": "loglikelihood", **{k: ev[k] for k in EVAL_FIELDS if k in ev}}
+    if "system_messages" in settings:
+        settings["system_messages"] = [str(s) for s in settings["system_messages"]]  # YAML may give ids as ints
+    return RunConfig(**settings, model=f"hf:{checkpoint}", output=str(out_dir), name=out_dir.name, progress=False)
 
 
 def load_pipeline_config(path: str | Path) -> PipelineConfig:
