@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orca.collect_config import pipeline_fields
 from orca.decontaminate_defaults import DEFAULT_N, MIN_N
 from orca.errors import UserError, is_of_type, missing_field, reject_unknown_fields, unknown_field
 from orca.train_config import TrainConfig, parse_train_config, read_config_file
@@ -16,6 +17,8 @@ TOP = ("run_dir", "sample", "collect", "data", "decontaminate", "train", "evalua
 EVAL_FIELDS = {"suite": str, "mode": str, "limit": (int, type(None)), "system_messages": list,
                "data_dir": (str, type(None)), "batch_size": int, "prompt_style": str, "max_new_tokens": int,
                "dtype": str}
+# A collect section's fields and their YAML types; what they mean and their defaults: data
+# collect's (orca/collect_config.py), except queries (flan5m | flan1m | a file) and max_failed_fraction.
 COLLECT_FIELDS = {"model": str, "base_url": (str, type(None)), "rpm": (int, float), "tpm": (int, float),
                   "queries": str, "concurrency": int, "max_tokens": int, "temperature": (int, float),
                   "top_p": (int, float), "max_retries": int, "timeout": (int, float),
@@ -122,10 +125,9 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
                           compare=compare, source=Path(source), decontaminate=decontaminate)
 
 
-COLLECT_RANGES = {"rpm": dict(low=0, low_open=True), "tpm": dict(low=0, low_open=True),
-                  "concurrency": dict(integer=True, low=1), "max_tokens": dict(integer=True, low=1),
-                  "temperature": dict(low=0, high=2), "top_p": dict(low=0, low_open=True, high=1),
-                  "max_retries": dict(integer=True, low=0), "timeout": dict(low=0, low_open=True),
+# The range of each collect field: data collect's (orca/collect_config.py), plus the pipeline's own.
+COLLECT_RANGES = {**{key: f.metadata["range"] for key, f in pipeline_fields().items()
+                     if key in COLLECT_FIELDS and f.metadata["range"]},
                   "max_failed_fraction": dict(low=0, high=1)}
 
 
@@ -140,8 +142,9 @@ def _check_sections(source, base: Path, run_dir: Path, sample, collect: dict, ev
             if not isinstance(f, str) or not (base / f).exists():
                 raise UserError(f"{source}: sample: field 'flan': {f!r} not found")
     for name, c in collect.items():
-        for key, ranges in COLLECT_RANGES.items():
-            if key in c:
+        for key in COLLECT_FIELDS:  # in the order of the fields, as the checks always went
+            ranges = COLLECT_RANGES.get(key)
+            if ranges and key in c:
                 check_number(c[key], f"{source}: collect.{name}: field {key!r}", **ranges)
         q = c.get("queries")
         if q is not None and q not in ("flan5m", "flan1m") and not (base / q).is_file():
