@@ -1,25 +1,63 @@
-"""`orca-eval run`'s settings (RunConfig) and their checks, made before anything is loaded."""
+"""`orca-eval run`'s settings (RunConfig), declared once, and their checks, made before
+anything is loaded.
+
+Each field of RunConfig carries its command-line option in its metadata (flag, help, and
+the argparse keywords it needs); `add_run_arguments` builds `orca-eval run`'s options from
+them, in field order, and the pipeline's `evaluate` section takes its defaults from the
+same fields (EVALUATE_FIELDS). A new setting is one field here.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import argparse
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from harness.cache import request_key
-from harness.models import Decoding
-from harness.models.flags import check_backend_flags
-from harness.run_dir import check_output
-from harness.suites import PROMPT_STYLES, default_budget, resolve
 from orca.errors import UserError
-from orca.values import check_device, check_number, check_seed
+
+if TYPE_CHECKING:
+    from harness.models import Decoding
+
+# The rest of harness is imported where it is used: `orca-eval --help` builds the parser
+# from this module and must stay quick (tests/test_startup.py).
 
 MODES = ("generate", "loglikelihood")
 DEFAULT_MODEL_MAX_NEW_TOKENS = 32
+
+
+def integer(s: str) -> int:
+    """An integer option's value. Its range (>= 1 for --limit, --batch-size, ...) is checked
+    by RunConfig.validate, which the pipeline's `evaluate` section goes through too, so that
+    both say "--limit must be >= 1 (got 0)"."""
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
+    return v
+
+
+class _TasksBudget:
+    """The tasks' `max_gen_toks` (tasks/ YAML) in --help, read only when help is shown."""
+
+    def __str__(self) -> str:
+        from harness.suites import default_budget
+
+        return str(default_budget())
+
+
+def option(default, flag: str, help: str, **argparse_kw):
+    """A RunConfig field and its `orca-eval run` option: `flag` with `help`; argparse_kw
+    (type, action, metavar, ...) as add_argument takes them. The default is the field's."""
+    kw = {"default_factory": default} if callable(default) else {"default": default}
+    return field(**kw, metadata={"flag": flag, "help": help, **argparse_kw})
 
 
 def budget_of(spec: str) -> int:
     """The default generation budget of a run of `spec`: its tasks' `max_gen_toks`. A spec that
     names no known task is refused where the run resolves its tasks, after every setting is
     checked (as before the budget was read from the YAML); every task's budget stands in here."""
+    from harness.suites import default_budget, resolve
+
     try:
         tasks = resolve(spec)
     except UserError:
@@ -29,35 +67,59 @@ def budget_of(spec: str) -> int:
 
 @dataclass
 class RunConfig:
-    suite: str = "agieval"
-    model: str = "default"
-    system_messages: list[str] = field(default_factory=lambda: ["1"])  # the paper's empty message
-    limit: int | None = None
-    mode: str = "generate"
-    prompt_style: str = "orca"
-    batch_size: int | None = None       # rows per step; None: chosen from memory (harness/models/engine.py)
-    max_new_tokens: int | None = None   # the tasks' max_gen_toks (tasks/ YAML), or 32 for the default model
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 1234
-    repeats: int = 1
-    output: str | None = None
-    name: str | None = None
-    data_dir: str | None = None
-    base_url: str | None = None
-    concurrency: int = 8
-    rpm: float | None = None
-    tpm: float | None = None
-    max_retries: int = 10
-    request_timeout: float = 120.0
-    device: str | None = None
-    dtype: str | None = None
-    max_length: int | None = None
-    revision: str | None = None
-    use_cache: bool = True
-    progress: bool = True
+    # Field order is the order of the options in `orca-eval run --help`.
+    suite: str = option("agieval", "--suite", "agieval | bbh | all | a task (agieval/lsat-ar, bbh/navigate)")
+    model: str = option("default", "--model",
+                        "hf:PATH | openai:MODEL | vllm:PATH | gguf:PATH | a named model (orca-eval models) | "
+                        "default (the project's tiny LLaMA, trained by orca-eval on first use: answers parse, "
+                        "scores near chance)")
+    # the paper's empty message; argparse's "append" would add to a default list, so the
+    # option's default is None and the field's default stands in
+    system_messages: list[str] = option(lambda: ["1"], "--system-message",
+                                        "id 1..16 (Orca paper Table 2; 1 = empty), none, literal text or @file; "
+                                        "repeat for several variants (default: 1)", action="append", metavar="V")
+    limit: int | None = option(None, "--limit", "first N examples of each task (marks the run partial)",
+                               type=integer)
+    mode: str = option("generate", "--mode", "generate (the paper's protocol) | loglikelihood")
+    prompt_style: str = option("orca", "--prompt-style", "orca (default) | agieval (AGIEval's official zero-shot form)")
+    # rows per step; None: chosen from memory (harness/models/engine.py)
+    batch_size: int | None = option(None, "--batch-size",
+                                    "rows generated together (default: chosen from memory, at most 64 on CPU, "
+                                    "256 on a GPU; HFLM fallbacks use 16)", type=integer)
+    # None: the tasks' max_gen_toks (tasks/ YAML), or 32 for the default model (validate)
+    max_new_tokens: int | None = option(None, "--max-new-tokens",
+                                        "generation budget per answer (default %(budget)s; 32 for the default model)",
+                                        type=integer)
+    temperature: float = option(0.0, "--temperature", "0 = greedy (default); the paper sampled Orca at 0.7",
+                                type=float)
+    top_p: float = option(1.0, "--top-p", "nucleus sampling (with --temperature > 0)", type=float)
+    seed: int = option(1234, "--seed", "seed of sampled decoding", type=int)
+    repeats: int = option(1, "--repeats", "sample K times, report mean ± spread", type=integer)
+    output: str | None = option(None, "--output", "run directory (default results/runs/<name>)")
+    name: str | None = option(None, "--name", "run name recorded in run.json")
+    data_dir: str | None = option(None, "--data-dir", "benchmark data (default $ORCA_DATA_DIR, else ../shared/data); "
+                                                      "hf:ORG/NAME for a hub dataset")
+    base_url: str | None = option(None, "--base-url", "OpenAI-compatible API base URL (key from $OPENAI_API_KEY)")
+    concurrency: int = option(8, "--concurrency", "parallel API requests", type=integer)
+    max_retries: int = option(10, "--max-retries", "retries per API request (429s included)", type=int)
+    request_timeout: float = option(120.0, "--timeout", "seconds one API request may take in all before it "
+                                                        "counts as failed (default 120)", type=float, metavar="TIMEOUT")
+    rpm: float | None = option(None, "--rpm", "client-side requests/min limit for API models", type=float)
+    tpm: float | None = option(None, "--tpm", "client-side tokens/min limit for API models", type=float)
+    device: str | None = option(None, "--device", "cpu | cuda | cuda:1 (default: cuda if available)")
+    dtype: str | None = option(None, "--dtype", "auto (default: bfloat16 on a GPU or a CPU with bf16 units, else "
+                                                "float32) | bfloat16 | float16 | float32")
+    max_length: int | None = option(None, "--max-length", "model context length override", type=int)
+    revision: str | None = option(None, "--revision", "model revision to record (and load, for hub models)")
+    use_cache: bool = option(True, "--no-cache", "recompute every output (the shared cache is not read, and its "
+                                                 "entries are never replaced)", action="store_false")
+    progress: bool = option(True, "--no-progress", "no progress bar or progress lines", action="store_false")
 
     def validate(self) -> None:
+        from harness.models.flags import check_backend_flags
+        from harness.run_dir import check_output
+        from harness.suites import PROMPT_STYLES
+
         if self.max_new_tokens is None:
             # The default model (tiny, trained on a few hundred examples) states its answer
             # early and rarely ends cleanly: the tasks' 512 tokens of it would only make the
@@ -85,6 +147,8 @@ class RunConfig:
     def check_values(self) -> None:
         """Non-finite or out-of-range numbers are refused before the cache or the run
         directory is touched (nan in run.json would be invalid JSON and poison the run)."""
+        from orca.values import check_device, check_number, check_seed
+
         check_number(self.temperature, "--temperature", low=0)
         check_number(self.top_p, "--top-p", low=0, low_open=True, high=1)
         check_seed(self.seed)
@@ -97,11 +161,34 @@ class RunConfig:
 
     @property
     def decoding(self) -> Decoding:
+        from harness.models import Decoding
+
         return Decoding(self.max_new_tokens, self.temperature, self.top_p)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """`orca-eval run`'s options, one per RunConfig field (the parsed value lands under the
+    field's name)."""
+    for f in fields(RunConfig):
+        kw = dict(f.metadata)
+        # Options with an action (append, store_false) default to None, and the field's default
+        # stands in: a default list would be appended to, and --help shows no "(default: True)".
+        default = None if "action" in kw else f.default
+        action = parser.add_argument(kw.pop("flag"), dest=f.name, default=default, **kw)
+        if f.name == "max_new_tokens":
+            action.budget = _TasksBudget()  # the %(budget)s of its help, read only when help is shown
+
+
+def run_config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig of parsed `orca-eval run` options; an option left None takes the field's default."""
+    given = {f.name: getattr(args, f.name) for f in fields(RunConfig)}
+    return RunConfig(**{name: value for name, value in given.items() if value is not None})
 
 
 def default_run_name(cfg: RunConfig, backend) -> str:
     """The folder name `run` gives a run without --name: MODEL-SUITE-MODE-HASH of what makes its numbers."""
+    from harness.cache import request_key
+
     base = Path(cfg.model.split(":", 1)[-1]).name or "model"
     ident = request_key(backend.fingerprint, cfg.suite, cfg.mode, cfg.prompt_style, cfg.system_messages,
                         cfg.decoding.to_json(), cfg.seed, cfg.repeats, cfg.limit)[:6]

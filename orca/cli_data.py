@@ -1,10 +1,10 @@
 """`orca-eval data sample|collect|lengths`: thin CLI over orca.flan and orca.collect."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
+from orca.collect_config import add_collect_arguments, collect_config_from_args
 from orca.errors import UserError
 
 
@@ -30,26 +30,7 @@ def register(sub) -> None:
     p.set_defaults(func=_cmd_sample)
 
     c = dsub.add_parser("collect", help="ask a teacher model for every query (resumable)")
-    c.add_argument("--queries", required=True, help="JSONL lines {id, query, system_message_id|system}")
-    c.add_argument("--model", required=True, help="teacher model, e.g. gpt-3.5-turbo or gpt-4")
-    c.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: OpenAI)")
-    c.add_argument("--rpm", type=float, default=None, help="requests per minute to stay under")
-    c.add_argument("--tpm", type=float, default=None, help="tokens per minute to stay under")
-    c.add_argument("--out", required=True, help="append-only JSONL output (resumed if present)")
-    c.add_argument("--concurrency", type=int, default=16, help="requests in flight at most")
-    c.add_argument("--max-retries", type=int, default=8, help="retries per request (429s included)")
-    c.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
-    c.add_argument("--retry-failed", action="store_true",
-                   help="ask again queries recorded as failed by an earlier run")
-    c.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the API's)")
-    c.add_argument("--top-p", type=float, default=None, help="nucleus sampling (default: the API's)")
-    c.add_argument("--max-tokens", type=int, default=None, help="answer length cap (default: the API's)")
-    c.add_argument("--backoff-base", type=float, default=1.0,
-                   help="seconds; retry n waits up to base*2^(n-1) (full jitter)")
-    c.add_argument("--backoff-max", type=float, default=60.0, help="cap of one retry wait, seconds")
-    c.add_argument("--seed", type=int, default=0, help="seed of the retry jitter")
-    c.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show the progress bar (default: when stderr is a terminal)")
+    add_collect_arguments(c)  # one option per CollectConfig field (orca/collect_config.py)
     c.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     c.set_defaults(func=_cmd_collect)
 
@@ -80,12 +61,8 @@ def _cmd_sample(args) -> int:
 def _cmd_collect(args) -> int:
     from orca.collect import collect
 
-    s = collect(args.queries, args.out, args.model, base_url=args.base_url, rpm=args.rpm,
-                tpm=args.tpm, concurrency=args.concurrency, max_retries=args.max_retries,
-                timeout_s=args.timeout, retry_failed=args.retry_failed,
-                temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
-                backoff_base_s=args.backoff_base, backoff_max_s=args.backoff_max,
-                seed=args.seed, progress=args.progress)
+    settings = vars(collect_config_from_args(args))
+    s = collect(settings.pop("queries"), settings.pop("out"), settings.pop("model"), **settings)
     if args.json:
         print(json.dumps(s.as_dict()))
     else:

@@ -25,13 +25,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orca.collect_config import CollectConfig
 from orca.errors import UserError
 from orca.io import OneWriter, append_jsonl, iter_jsonl_objects, read_jsonl, write_jsonl_atomic
 from orca.progress import progress_display
 from orca.redact import redact_url
 from orca.system_messages import SYSTEM_MESSAGES
-from orca.values import check_number, check_seed
-from orca.teacher import FatalTeacherError, TeacherClient, TeacherStats, check_client_settings
+from orca.teacher import FatalTeacherError, TeacherClient, TeacherStats
 
 # Table 4 of the paper: USD per 1K tokens (prompt, completion).
 PRICES_PER_1K: dict[str, tuple[float, float]] = {
@@ -186,35 +186,14 @@ def _output_row(q: Query, model: str, result) -> dict:
     }
 
 
-def check_settings(*, rpm=None, tpm=None, concurrency=16, max_retries=8, timeout_s=120.0, temperature=None,
-                   top_p=None, max_tokens=None, backoff_base_s=1.0, backoff_max_s=60.0, seed=0) -> None:
-    """Refuse nonsense settings up front, even when every query is already answered (a
-    warm output must not hide a bad flag that the next cold run would trip over)."""
-    check_client_settings(rpm=rpm, tpm=tpm, concurrency=concurrency, max_retries=max_retries)
-    check_number(timeout_s, "--timeout", low=0, low_open=True)
-    check_number(temperature, "--temperature", low=0, high=2, none_ok=True)  # the API's range
-    check_number(top_p, "--top-p", low=0, low_open=True, high=1, none_ok=True)
-    check_number(max_tokens, "--max-tokens", integer=True, low=1, none_ok=True)
-    check_number(backoff_base_s, "--backoff-base", low=0)
-    check_number(backoff_max_s, "--backoff-max", low=0)
-    check_seed(seed)
-
-
-async def collect_async(queries_path: str | Path, out_path: str | Path, model: str, *,
-                        base_url: str | None = None, rpm: float | None = None,
-                        tpm: float | None = None, concurrency: int = 16, max_retries: int = 8,
-                        timeout_s: float = 120.0, retry_failed: bool = False,
-                        temperature: float | None = None, top_p: float | None = None,
-                        max_tokens: int | None = None, backoff_base_s: float = 1.0,
-                        backoff_max_s: float = 60.0, progress: bool | None = None,
-                        seed: int = 0) -> CollectSummary:
-    """Answer every query not yet in `out_path`; see the module docstring for formats."""
-    check_settings(rpm=rpm, tpm=tpm, concurrency=concurrency, max_retries=max_retries, timeout_s=timeout_s,
-                   temperature=temperature, top_p=top_p, max_tokens=max_tokens, backoff_base_s=backoff_base_s,
-                   backoff_max_s=backoff_max_s, seed=seed)
+async def collect_async(queries_path: str | Path, out_path: str | Path, model: str, **settings) -> CollectSummary:
+    """Answer every query not yet in `out_path`; see the module docstring for formats. `settings`:
+    CollectConfig's fields (orca/collect_config.py), which give the defaults."""
+    cfg = CollectConfig(queries=str(queries_path), out=str(out_path), model=model, **settings)
+    cfg.check()
     out_path = Path(out_path)
     queries = load_queries(queries_path)
-    finished = load_finished(out_path, model, retry_failed)
+    finished = load_finished(out_path, model, cfg.retry_failed)
     _check_same_texts(queries, finished, queries_path, out_path)
     pending = [q for q in queries if q.id not in finished]
     done_rows = [finished[q.id] for q in queries if q.id in finished]
@@ -224,14 +203,14 @@ async def collect_async(queries_path: str | Path, out_path: str | Path, model: s
     if not pending:
         return summary
 
-    teacher = TeacherClient(model, base_url=base_url, rpm=rpm, tpm=tpm, concurrency=concurrency,
-                            max_retries=max_retries, timeout_s=timeout_s, temperature=temperature,
-                            top_p=top_p, max_tokens=max_tokens, backoff_base_s=backoff_base_s,
-                            backoff_max_s=backoff_max_s, seed=seed)
+    teacher = TeacherClient(model, base_url=cfg.base_url, rpm=cfg.rpm, tpm=cfg.tpm, concurrency=cfg.concurrency,
+                            max_retries=cfg.max_retries, timeout_s=cfg.timeout_s, temperature=cfg.temperature,
+                            top_p=cfg.top_p, max_tokens=cfg.max_tokens, backoff_base_s=cfg.backoff_base_s,
+                            backoff_max_s=cfg.backoff_max_s, seed=cfg.seed)
     todo: asyncio.Queue[Query] = asyncio.Queue()
     for q in pending:
         todo.put_nowait(q)
-    display = _Progress(len(queries), len(done_rows), model, teacher, progress)
+    display = _Progress(len(queries), len(done_rows), model, teacher, cfg.progress)
     start = time.monotonic()
 
     async def worker() -> None:
@@ -250,12 +229,12 @@ async def collect_async(queries_path: str | Path, out_path: str | Path, model: s
             display.update(summary, time.monotonic() - start)
 
     # More workers than request slots, so queries backing off do not idle the slots.
-    workers = [asyncio.create_task(worker()) for _ in range(min(len(pending), 2 * concurrency))]
+    workers = [asyncio.create_task(worker()) for _ in range(min(len(pending), 2 * cfg.concurrency))]
     try:
         with display:
             await asyncio.gather(*workers)
     except FatalTeacherError as e:
-        raise UserError(f"{redact_url(base_url) or 'OpenAI API'}: {e} (nothing recorded for unanswered "
+        raise UserError(f"{redact_url(cfg.base_url) or 'OpenAI API'}: {e} (nothing recorded for unanswered "
                         "queries; fix and run again to resume)") from None
     finally:
         for w in workers:

@@ -60,7 +60,7 @@ def scrub(text: str, secret: str | None) -> str:
 
 def check_client_settings(*, rpm, tpm, concurrency, max_retries) -> None:
     """The client's own settings, checked as every numeric setting is (orca.values); data
-    collection checks them with the rest of its flags (orca.collect.check_settings)."""
+    collection checks them with the rest of its flags (orca.collect_config.CollectConfig.check)."""
     check_number(rpm, "--rpm", low=0, low_open=True, none_ok=True)
     check_number(tpm, "--tpm", low=0, low_open=True, none_ok=True)
     check_number(concurrency, "--concurrency", integer=True, low=1)

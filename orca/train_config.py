@@ -19,116 +19,81 @@
         data: data/gpt4.jsonl
         init: stage:stage1                 # the paper: stage 2 starts from stage 1
 
-Every field of a stage is listed in STAGE_FIELDS with its type and default.
+Every field, with its types, default, choices and range, is declared once: StageConfig and
+TrainConfig below.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 
 from orca.errors import UserError, reject_unknown_fields, require
 from orca.values import check_number
 
-# field -> (type(s), default; REQUIRED when it must be given)
-REQUIRED = object()
-STAGE_FIELDS: dict[str, tuple[tuple[type, ...], object]] = {
-    "name": ((str,), REQUIRED),
-    "data": ((str, list), REQUIRED),
-    "queries": ((str, type(None)), None),
-    "init": ((str,), REQUIRED),
-    "epochs": ((int,), 4),
-    "lr": ((float, int), 2e-5),
-    "min_lr_ratio": ((float, int), 0.1),
-    "warmup_steps": ((int,), 0),
-    "warmup_ratio": ((float, int), 0.03),
-    "weight_decay": ((float, int), 0.0),
-    "betas": ((list,), [0.9, 0.95]),
-    "grad_clip": ((float, int), 1.0),
-    "batch_size": ((int,), 1),
-    "grad_accum": ((int,), 1),
-    "max_len": ((int,), 2048),
-    "save_every_steps": ((int,), 0),
-    "max_examples": ((int, type(None)), None),
-    "loss_on": ((str,), "response"),
-}
-TOP_FIELDS: dict[str, tuple[tuple[type, ...], object]] = {
-    "output_dir": ((str,), REQUIRED),
-    "stages": ((list,), REQUIRED),
-    "seed": ((int,), 0),
-    "device": ((str,), "auto"),
-    "attn_implementation": ((str,), "auto"),
-    "deepspeed": ((str, type(None)), None),
-    "bf16": ((bool,), False),
-    "log_every": ((int,), 10),
-    "tokenizer": ((str, type(None)), None),
-    "gradient_checkpointing": ((bool,), False),
-    "warn_not_decontaminated": ((bool,), True),
-    "compile": ((bool,), False),
-}
-CHOICES = {
-    "device": ("auto", "cpu", "cuda"),
-    "attn_implementation": ("auto", "sdpa", "eager", "flex_attention", "flash_attention_2"),
-    "loss_on": ("response", "prompt", "all"),
-}
-# The range of every numeric field (orca.values.check_number keywords): nan, inf and
-# nonsense such as `warmup_ratio: 5` or `max_examples: 0` are refused with file and field.
-RANGES: dict[str, dict] = {
-    "epochs": dict(low=0, low_open=True),
-    "lr": dict(low=0, low_open=True),
-    "min_lr_ratio": dict(low=0, high=1),
-    "warmup_steps": dict(low=0),
-    "warmup_ratio": dict(low=0, high=1),
-    "weight_decay": dict(low=0),
-    "grad_clip": dict(low=0, low_open=True),
-    "batch_size": dict(low=0, low_open=True),
-    "grad_accum": dict(low=0, low_open=True),
+REQUIRED = MISSING  # a setting without a default must be given
+
+
+def setting(default=REQUIRED, *, types: tuple, choices: tuple | None = None, range: dict | None = None):
+    """A config field as the file gives it: the YAML/JSON `types` it takes, its default (a list
+    is copied per config), the `choices` of a string, the `range` of a number (orca.values.check_number
+    keywords: nan, inf and nonsense such as `warmup_ratio: 5` or `max_examples: 0` are refused
+    with file and field)."""
+    meta = {"types": types, "choices": choices, "range": range}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# kw_only: the fields stay in the order the file's errors list them ("known: name, data, ..."),
+# required or not.
+@dataclass(kw_only=True)
+class StageConfig:
+    name: str = setting(types=(str,))
+    data: list[Path] = setting(types=(str, list))
+    queries: Path | None = setting(None, types=(str, type(None)))
+    init: str = setting(types=(str,))
+    epochs: int = setting(4, types=(int,), range=dict(low=0, low_open=True))
+    lr: float = setting(2e-5, types=(float, int), range=dict(low=0, low_open=True))
+    min_lr_ratio: float = setting(0.1, types=(float, int), range=dict(low=0, high=1))
+    warmup_steps: int = setting(0, types=(int,), range=dict(low=0))
+    warmup_ratio: float = setting(0.03, types=(float, int), range=dict(low=0, high=1))
+    weight_decay: float = setting(0.0, types=(float, int), range=dict(low=0))
+    betas: list = setting([0.9, 0.95], types=(list,))
+    grad_clip: float = setting(1.0, types=(float, int), range=dict(low=0, low_open=True))
+    batch_size: int = setting(1, types=(int,), range=dict(low=0, low_open=True))
+    grad_accum: int = setting(1, types=(int,), range=dict(low=0, low_open=True))
     # packing keeps a table over every free-space value up to max_len: 10^12 was a MemoryError
     # after validation; a million tokens is beyond any model's context
-    "max_len": dict(low=0, low_open=True, high=1_000_000),
-    "save_every_steps": dict(low=0),
-    "max_examples": dict(low=0, low_open=True, none_ok=True),  # 0 used to mean "all", -1 "all but one"
-    "log_every": dict(low=0, low_open=True),
-}
+    max_len: int = setting(2048, types=(int,), range=dict(low=0, low_open=True, high=1_000_000))
+    save_every_steps: int = setting(0, types=(int,), range=dict(low=0))
+    # 0 used to mean "all", -1 "all but one"
+    max_examples: int | None = setting(None, types=(int, type(None)), range=dict(low=0, low_open=True, none_ok=True))
+    loss_on: str = setting("response", types=(str,), choices=("response", "prompt", "all"))
 
 
-@dataclass
-class StageConfig:
-    name: str
-    data: list[Path]
-    init: str
-    queries: Path | None = None
-    epochs: int = 4
-    lr: float = 2e-5
-    min_lr_ratio: float = 0.1
-    warmup_steps: int = 0
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
-    betas: list = field(default_factory=lambda: [0.9, 0.95])
-    grad_clip: float = 1.0
-    batch_size: int = 1
-    grad_accum: int = 1
-    max_len: int = 2048
-    save_every_steps: int = 0
-    max_examples: int | None = None
-    loss_on: str = "response"
-
-
-@dataclass
+@dataclass(kw_only=True)
 class TrainConfig:
-    output_dir: Path
-    stages: list[StageConfig]
-    seed: int = 0
-    device: str = "auto"
-    attn_implementation: str = "auto"
-    deepspeed: Path | None = None
-    bf16: bool = False
-    log_every: int = 10
-    tokenizer: Path | None = None
-    gradient_checkpointing: bool = False
-    warn_not_decontaminated: bool = True   # `orca-eval train`: one line per stage whose data has no record
-    compile: bool = False
-    source: Path | None = None
+    output_dir: Path = setting(types=(str,))
+    stages: list[StageConfig] = setting(types=(list,))
+    seed: int = setting(0, types=(int,))
+    device: str = setting("auto", types=(str,), choices=("auto", "cpu", "cuda"))
+    attn_implementation: str = setting("auto", types=(str,),
+                                       choices=("auto", "sdpa", "eager", "flex_attention", "flash_attention_2"))
+    deepspeed: Path | None = setting(None, types=(str, type(None)))
+    bf16: bool = setting(False, types=(bool,))
+    log_every: int = setting(10, types=(int,), range=dict(low=0, low_open=True))
+    tokenizer: Path | None = setting(None, types=(str, type(None)))
+    gradient_checkpointing: bool = setting(False, types=(bool,))
+    # `orca-eval train`: one line per stage whose data has no record
+    warn_not_decontaminated: bool = setting(True, types=(bool,))
+    compile: bool = setting(False, types=(bool,))
+    source: Path | None = None  # the file read (not a field of it)
+
+
+def _file_fields(cls) -> dict[str, Field]:
+    """The fields of `cls` that a config file sets, in declaration order."""
+    return {f.name: f for f in fields(cls) if "types" in f.metadata}
 
 
 def _python_type_words(name: str, value, types: tuple) -> str:
@@ -136,20 +101,25 @@ def _python_type_words(name: str, value, types: tuple) -> str:
     return f"field {name!r} must be {names}, got {value!r}"
 
 
-def _check(where: str, raw: dict, spec: dict) -> dict:
+def _check(where: str, raw: dict, cls) -> dict:
+    """The file's fields for `cls`, checked against their declaration; absent ones take their default."""
+    spec = _file_fields(cls)
     reject_unknown_fields(where, raw, spec)
     out = {}
-    for name, (types, default) in spec.items():
+    for name, f in spec.items():
+        types, choices, ranges = f.metadata["types"], f.metadata["choices"], f.metadata["range"]
+        required = f.default is MISSING and f.default_factory is MISSING
         # A flag written as `epochs: true` is a mistake: require refuses a bool for a number.
-        value = require(raw, name, types, where, optional=default is not REQUIRED, wrong_type=_python_type_words)
+        value = require(raw, name, types, where, optional=not required, wrong_type=_python_type_words)
         if name not in raw:
-            out[name] = default
+            out[name] = f.default if f.default_factory is MISSING else f.default_factory()
             continue
-        if name in CHOICES and value not in CHOICES[name]:
-            raise UserError(f"{where}: field {name!r} must be one of {', '.join(CHOICES[name])}, got {value!r}")
-        if name in RANGES:
-            check_number(value, f"{where}: field {name!r}", integer=float not in types, **RANGES[name])
-        out[name] = value
+        if choices and value not in choices:
+            raise UserError(f"{where}: field {name!r} must be one of {', '.join(choices)}, got {value!r}")
+        if ranges:
+            check_number(value, f"{where}: field {name!r}", integer=float not in types, **ranges)
+        # an integer where a float is declared (lr: 1) is stored as the float it means
+        out[name] = float(value) if float in types else value
     return out
 
 
@@ -158,7 +128,7 @@ def parse_train_config(raw: dict, source: str | Path, base_dir: str | Path | Non
     base_dir = Path(base_dir) if base_dir else Path(source).resolve().parent
     if not isinstance(raw, dict):
         raise UserError(f"{source}: expected a mapping at the top level")
-    top = _check(str(source), raw, TOP_FIELDS)
+    top = _check(str(source), raw, TrainConfig)
     if not top["stages"]:
         raise UserError(f"{source}: field 'stages' must list at least one stage")
 
@@ -170,7 +140,7 @@ def parse_train_config(raw: dict, source: str | Path, base_dir: str | Path | Non
         where = f"{source}: stages[{i}]"
         if not isinstance(s, dict):
             raise UserError(f"{where}: expected a mapping")
-        f = _check(where, s, STAGE_FIELDS)
+        f = _check(where, s, StageConfig)
         if f["name"] in names:
             raise UserError(f"{where}: field 'name': duplicate stage name {f['name']!r}")
         data = f["data"] if isinstance(f["data"], list) else [f["data"]]
@@ -192,22 +162,14 @@ def parse_train_config(raw: dict, source: str | Path, base_dir: str | Path | Non
             check_number(beta, f"{where}: field 'betas'[{k}]", low=0, high=1, high_open=True)
         names.append(f["name"])
         stages.append(StageConfig(**{**f, "data": [resolve(d) for d in data], "init": init,
-                                     "queries": resolve(f["queries"]),
-                                     "lr": float(f["lr"]), "min_lr_ratio": float(f["min_lr_ratio"]),
-                                     "warmup_ratio": float(f["warmup_ratio"]),
-                                     "weight_decay": float(f["weight_decay"]),
-                                     "grad_clip": float(f["grad_clip"])}))
+                                     "queries": resolve(f["queries"])}))
     deepspeed = resolve(top["deepspeed"])
     if deepspeed is not None and not deepspeed.is_file():
         raise UserError(f"{source}: field 'deepspeed': {deepspeed} not found")
     if top["compile"] and deepspeed is not None:
         raise UserError(f"{source}: field 'compile': true is for the plain loop; with DeepSpeed leave it false")
-    return TrainConfig(output_dir=resolve(top["output_dir"]), stages=stages, seed=top["seed"],
-                       device=top["device"], attn_implementation=top["attn_implementation"],
-                       deepspeed=deepspeed, bf16=top["bf16"], log_every=top["log_every"],
-                       tokenizer=resolve(top["tokenizer"]), gradient_checkpointing=top["gradient_checkpointing"],
-                       warn_not_decontaminated=top["warn_not_decontaminated"],
-                       compile=top["compile"], source=Path(source))
+    return TrainConfig(**{**top, "stages": stages, "output_dir": resolve(top["output_dir"]), "deepspeed": deepspeed,
+                          "tokenizer": resolve(top["tokenizer"])}, source=Path(source))
 
 
 def read_config_file(path: str | Path) -> dict:
@@ -257,7 +219,9 @@ def stage_identity(config: TrainConfig, stage: StageConfig) -> dict:
     def content(path: Path | None):
         return sha256_file(path) if path is not None and path.is_file() else None
 
-    fields = {k: v for k, v in dataclasses.asdict(stage).items() if k not in NOT_IDENTITY}
+    # config_identity.json has always listed init before queries: its bytes stay the same
+    fields = {"name": None, "data": None, "init": None} | {
+        k: v for k, v in dataclasses.asdict(stage).items() if k not in NOT_IDENTITY}
     fields["data"] = [content(p) for p in stage.data]
     fields["queries"] = content(stage.queries)
     index = config.stages.index(stage)

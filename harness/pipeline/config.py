@@ -5,15 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orca.collect_config import pipeline_fields
 from orca.decontaminate_defaults import DEFAULT_N, MIN_N
 from orca.errors import UserError, is_of_type, missing_field, reject_unknown_fields, unknown_field
 from orca.train_config import TrainConfig, parse_train_config, read_config_file
 from orca.values import check_number
 
 TOP = ("run_dir", "sample", "collect", "data", "decontaminate", "train", "evaluate", "compare")
+# The evaluate section: the RunConfig fields it may set and the YAML types each takes
+# (its defaults are RunConfig's; see eval_run_config).
 EVAL_FIELDS = {"suite": str, "mode": str, "limit": (int, type(None)), "system_messages": list,
                "data_dir": (str, type(None)), "batch_size": int, "prompt_style": str, "max_new_tokens": int,
                "dtype": str}
+# A collect section's fields and their YAML types; what they mean and their defaults: data
+# collect's (orca/collect_config.py), except queries (flan5m | flan1m | a file) and max_failed_fraction.
 COLLECT_FIELDS = {"model": str, "base_url": (str, type(None)), "rpm": (int, float), "tpm": (int, float),
                   "queries": str, "concurrency": int, "max_tokens": int, "temperature": (int, float),
                   "top_p": (int, float), "max_retries": int, "timeout": (int, float),
@@ -120,10 +125,9 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
                           compare=compare, source=Path(source), decontaminate=decontaminate)
 
 
-COLLECT_RANGES = {"rpm": dict(low=0, low_open=True), "tpm": dict(low=0, low_open=True),
-                  "concurrency": dict(integer=True, low=1), "max_tokens": dict(integer=True, low=1),
-                  "temperature": dict(low=0, high=2), "top_p": dict(low=0, low_open=True, high=1),
-                  "max_retries": dict(integer=True, low=0), "timeout": dict(low=0, low_open=True),
+# The range of each collect field: data collect's (orca/collect_config.py), plus the pipeline's own.
+COLLECT_RANGES = {**{key: f.metadata["range"] for key, f in pipeline_fields().items()
+                     if key in COLLECT_FIELDS and f.metadata["range"]},
                   "max_failed_fraction": dict(low=0, high=1)}
 
 
@@ -138,8 +142,9 @@ def _check_sections(source, base: Path, run_dir: Path, sample, collect: dict, ev
             if not isinstance(f, str) or not (base / f).exists():
                 raise UserError(f"{source}: sample: field 'flan': {f!r} not found")
     for name, c in collect.items():
-        for key, ranges in COLLECT_RANGES.items():
-            if key in c:
+        for key in COLLECT_FIELDS:  # in the order of the fields, as the checks always went
+            ranges = COLLECT_RANGES.get(key)
+            if ranges and key in c:
                 check_number(c[key], f"{source}: collect.{name}: field {key!r}", **ranges)
         q = c.get("queries")
         if q is not None and q not in ("flan5m", "flan1m") and not (base / q).is_file():
@@ -179,17 +184,15 @@ def _check_evaluate(source, evaluate: dict, run_dir: Path) -> None:
 
 def eval_run_config(ev: dict, checkpoint: str | Path, out_dir: str | Path):
     """The evaluate section as the RunConfig of `orca-eval run` on `checkpoint` (checked up front
-    by _check_evaluate, run by run.py's evaluate_checkpoint)."""
+    by _check_evaluate, run by run.py's evaluate_checkpoint). A field the section leaves out takes
+    RunConfig's default (harness/run_config.py), except mode: the pipeline scores by loglikelihood."""
     from harness.runner import RunConfig
 
     out_dir = Path(out_dir)
-
-    return RunConfig(suite=ev.get("suite", "agieval"), model=f"hf:{checkpoint}",
-                     system_messages=[str(s) for s in ev.get("system_messages", ["1"])],
-                     limit=ev.get("limit"), mode=ev.get("mode", "loglikelihood"),
-                     prompt_style=ev.get("prompt_style", "orca"), batch_size=ev.get("batch_size"),
-                     max_new_tokens=ev.get("max_new_tokens"), dtype=ev.get("dtype"), output=str(out_dir),
-                     data_dir=ev.get("data_dir"), name=out_dir.name, progress=False)
+    settings = {"mode": "loglikelihood", **{k: ev[k] for k in EVAL_FIELDS if k in ev}}
+    if "system_messages" in settings:
+        settings["system_messages"] = [str(s) for s in settings["system_messages"]]  # YAML may give ids as ints
+    return RunConfig(**settings, model=f"hf:{checkpoint}", output=str(out_dir), name=out_dir.name, progress=False)
 
 
 def load_pipeline_config(path: str | Path) -> PipelineConfig:

@@ -148,14 +148,14 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
     for i, (name, c) in enumerate(cfg.collect.items()):
         def collect(name=name, c=c, i=i):
             from orca.collect import collect as run_collect
+            from orca.collect_config import pipeline_fields
             q = c.get("queries", "flan5m" if i == 0 else "flan1m")
             queries = cfg.run_dir / "queries" / f"{q}.jsonl" if q in ("flan5m", "flan1m") else \
                 (cfg.source.resolve().parent / q).resolve()
             out = cfg.run_dir / "teacher" / f"{name}.jsonl"
-            kwargs = {k: c[k] for k in ("base_url", "rpm", "tpm", "concurrency", "max_tokens", "temperature",
-                                        "top_p", "max_retries") if k in c}
-            if "timeout" in c:
-                kwargs["timeout_s"] = c["timeout"]
+            # the section's teacher settings, under their CollectConfig names (timeout: timeout_s)
+            kwargs = {f.name: c[key] for key, f in pipeline_fields().items()
+                      if key in c and key not in ("model", "queries")}
             # retry_failed: a failed query never makes the step done (see below), so on a rerun
             # the failures recorded by the last attempt are asked again, as `--retry-failed` does.
             summary = run_collect(queries, out, c["model"], retry_failed=True, **kwargs)
