@@ -31,7 +31,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from orca.errors import UserError
+from orca.errors import UserError, run_entry_point
 from orca.io import write_json_atomic, write_jsonl_atomic, write_text_atomic
 from harness.gate import refresh_or_compare, replace_directory
 from harness.paths import BASELINES_DIR, RUNS_DIR
@@ -196,15 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--break-training", action="store_true",
                     help="train with the loss on the prompt instead of the response (the gate must fail)")
     args = ap.parse_args(argv)
-    try:
+
+    def gate() -> int:
         if args.refresh_baseline and args.break_training:
             raise UserError("--refresh-baseline with --break-training would commit a broken baseline")
         candidate = run_ci(args.work, "prompt" if args.break_training else "response")
         refresh = (lambda c: refresh_baseline(c, evaluate_random_init(args.work))) if args.refresh_baseline else None
         return refresh_or_compare(candidate, args.baseline, refresh)
-    except UserError as e:
-        print(f"orca-eval: error: {e}", file=sys.stderr)
-        return e.exit_code
+
+    return run_entry_point(gate)
 
 
 if __name__ == "__main__":

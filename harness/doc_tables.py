@@ -10,27 +10,27 @@ rewrites its own table.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from harness.display import pct
+from harness.markdown import markdown_table
 from harness.paths import BASELINES_DIR, PUBLISHED_DIR, RESULTS_DIR
+from harness.results import load_run
 from orca.io import write_text_atomic
 
 PROJECT = RESULTS_DIR.parent
 
 
 def _load(run_dir: Path) -> tuple[dict, dict]:
-    return (json.loads((run_dir / "run.json").read_text(encoding="utf-8")),
-            json.loads((run_dir / "summary.json").read_text(encoding="utf-8")))
+    run = load_run(run_dir, with_samples=False)
+    return run.meta, run.summary
 
 
 def published_table(root: str | Path = PUBLISHED_DIR / "smollm2-135m-instruct") -> str:
     """README's "Results on a real model": one row per published run, variant and suite."""
     root = Path(root)
-    lines = ["| mode | suite | system message | limit | tasks | n | accuracy (robust) | official | unparsed | run |",
-             "|---|---|---|--:|--:|--:|--:|--:|--:|---|"]
+    rows = []
     for run_dir in sorted(p.parent for p in root.glob("*/summary.json")):
         meta, summary = _load(run_dir)
         for variant, body in summary["variants"].items():
@@ -38,10 +38,11 @@ def published_table(root: str | Path = PUBLISHED_DIR / "smollm2-135m-instruct") 
                 tasks = [f for name, f in body["tasks"].items() if name.startswith(suite + "/")]
                 n = sum(t["n"] for t in tasks)
                 unparsed = 100 * sum(t["unparsed"] for t in tasks) / n if n else 0.0
-                lines.append(f"| {meta['mode']} | {suite} | {variant} | {meta.get('limit') or ''} | {len(tasks)} | "
-                             f"{n} | {pct(figures['accuracy'])} | {pct(figures['accuracy_official'])} | "
-                             f"{pct(unparsed, 0)} % | `{run_dir.name}` |")
-    return "\n".join(lines)
+                rows.append([meta['mode'], suite, variant, str(meta.get('limit') or ''), str(len(tasks)), str(n),
+                             pct(figures['accuracy']), pct(figures['accuracy_official']), f"{pct(unparsed, 0)} %",
+                             f"`{run_dir.name}`"])
+    return "\n".join(markdown_table(["mode", "suite", "system message", "limit", "tasks", "n", "accuracy (robust)",
+                                     "official", "unparsed", "run"], ["---"] * 3 + ["--:"] * 6 + ["---"], rows))
 
 
 def _full_runs(root: Path, mode: str, variant: str) -> dict[str, tuple[Path, dict, dict]]:
@@ -72,8 +73,8 @@ def paper_comparison_table(root: str | Path = PUBLISHED_DIR / "smollm2-135m-inst
     ref = load_reference(DEFAULT_REFERENCE)
     suites = [s for s in ("agieval", "bbh") if s in ref.suites]
     runs = _full_runs(Path(root), "generate", "sm1")
-    head = " | ".join(f"{suite_title(s)} ({len(ref.suites[s].tasks)} tasks)" for s in suites)
-    lines = [f"| system | {head} | source |", "|---|" + "--:|" * len(suites) + "---|"]
+    head = [f"{suite_title(s)} ({len(ref.suites[s].tasks)} tasks)" for s in suites]
+    rows = []
     names = []
     for s in suites:
         names += [m.name for m in ref.suites[s].models if m.kind == "model" and m.name not in names]
@@ -82,7 +83,7 @@ def paper_comparison_table(root: str | Path = PUBLISHED_DIR / "smollm2-135m-inst
         for s in suites:
             m = ref.suites[s].model(name)
             cells.append(pct(m.average()) if m is not None and m.average() is not None else "-")
-        lines.append(f"| {name} | {' | '.join(cells)} | Orca paper (zero-shot) |")
+        rows.append([name, *cells, "Orca paper (zero-shot)"])
     used = []
     for field, extractor in (("accuracy", "robust"), ("accuracy_official", "official")):
         cells = []
@@ -96,19 +97,17 @@ def paper_comparison_table(root: str | Path = PUBLISHED_DIR / "smollm2-135m-inst
             if run_dir.name not in used:
                 used.append(run_dir.name)
         source = ", ".join(f"`{u}`" for u in used) or "no full run published yet"
-        lines.append(f"| **{label}** (generate, sm1, {extractor} extractor) | {' | '.join(cells)} | {source} |")
-    return "\n".join(lines)
+        rows.append([f"**{label}** (generate, sm1, {extractor} extractor)", *cells, source])
+    return "\n".join(markdown_table(["system", *head, "source"], ["---"] + ["--:"] * len(suites) + ["---"], rows))
 
 
 def gate_baseline_table(run_dir: str | Path = BASELINES_DIR / "smollm2-135m-instruct") -> str:
     """results/baselines/README-smollm2.md: the gate baseline's figures per task."""
     run_dir = Path(run_dir)
     _, summary = _load(run_dir)
-    lines = ["| task | n | accuracy (robust) | unparsed |", "|---|--:|--:|--:|"]
-    for body in summary["variants"].values():
-        for task, f in body["tasks"].items():
-            lines.append(f"| {task} | {f['n']} | {pct(f['accuracy'])} | {pct(f['unparsed_rate'], 0)} % |")
-    return "\n".join(lines)
+    rows = [[task, str(f['n']), pct(f['accuracy']), f"{pct(f['unparsed_rate'], 0)} %"]
+            for body in summary["variants"].values() for task, f in body["tasks"].items()]
+    return "\n".join(markdown_table(["task", "n", "accuracy (robust)", "unparsed"], ["---"] + ["--:"] * 3, rows))
 
 
 # (file, marker name, generator)

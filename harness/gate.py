@@ -39,7 +39,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from orca.errors import UserError
+from orca.errors import UserError, run_entry_point
 from harness.paths import BASELINES_DIR, RUNS_DIR
 from harness.run_dir import LOCK_NAME
 
@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                     "the baseline's; another one is a check that precision does not fail the gate)")
     ap.add_argument("--batch-size", type=int, default=None, help="rows generated together (default: automatic)")
     args = ap.parse_args(argv)
-    try:
+
+    def gate() -> int:
         if args.refresh_baseline and (args.model != GATE_MODEL or args.dtype != GATE_DTYPE):
             raise UserError(f"--refresh-baseline: the baseline is {GATE_MODEL}'s in {GATE_DTYPE}, "
                             f"not {args.model}'s in {args.dtype}")
@@ -185,9 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             return rc
         refresh = refresh_baseline if args.refresh_baseline else None
         return refresh_or_compare(args.work / "run", args.baseline, refresh)
-    except UserError as e:
-        print(f"orca-eval: error: {e}", file=sys.stderr)
-        return e.exit_code
+
+    return run_entry_point(gate)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import copy
 import sys
 from pathlib import Path, PurePosixPath
 
-from orca.errors import UserError
+from orca.errors import UserError, run_entry_point
 from orca.paths import PROJECT_ROOT
 
 # what `tests/test_published.py` refuses in a committed run.json or summary.json
@@ -103,14 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", action="append", type=Path, default=[],
                     help="another checkout whose paths become relative (the one that ran the runs)")
     args = ap.parse_args(argv)
-    try:
+
+    def publish() -> None:
         for d in args.run_dirs:
             changed = make_portable(d, (PROJECT_ROOT, *args.root))
             print(f"{d}: {'rewritten' if changed else 'already portable'}")
-    except UserError as e:
-        print(f"orca-eval: error: {e}", file=sys.stderr)
-        return e.exit_code
-    return 0
+
+    return run_entry_point(publish)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ numbers are never truncated.
 """
 from __future__ import annotations
 
-import json
+import io
 from pathlib import Path
 
 from harness.display import pct
@@ -62,6 +62,18 @@ def print_wide(console, renderable) -> None:
         console.print(renderable)
     finally:
         console.width = width
+
+
+def render_to_text(draw, width: int, color: bool = False) -> str:
+    """What `draw(console)` prints, as a string: rich's own Console on a StringIO, `width`
+    columns, plain text (ANSI colours with `color`): the text files of `report`, `compare`
+    and `report --flips`."""
+    from rich.console import Console
+
+    buf = io.StringIO()
+    draw(Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None,
+                 no_color=not color, highlight=False))
+    return buf.getvalue()
 
 
 # ----------------------------------------------------------------- `run` / `score`: the final table
@@ -119,9 +131,11 @@ def print_run_summary(run_dir: str | Path, console=None) -> str:
     run_dir = Path(run_dir)
     from rich.console import Console
 
+    from harness.results import load_run
+
     console = console or Console()
-    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    run = load_run(run_dir, with_samples=False)
+    summary, meta = run.summary, run.meta
     variants = list(summary["variants"])
     tasks = list(summary["variants"][variants[0]]["tasks"])
     title = (f"{meta['model']['spec']} -- {meta['mode']}, prompt style {meta['prompt_style']}"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import errno
 import io
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 EXIT_OK = 0
@@ -131,6 +133,24 @@ def _short(value) -> str:
 
 
 # ----------------------------------------------------------------- the CLI's translation
+
+def print_error(message) -> None:
+    """The one error line every entry point prints, on stderr."""
+    print(f"orca-eval: error: {message}", file=sys.stderr)
+
+
+def run_entry_point(body: Callable[[], int | None]) -> int:
+    """The exit code of an entry point beside `orca-eval` (`python -m harness.gate`,
+    `-m harness.ci_regression`, `-m harness.publish`, `-m orca.train`): `body()`'s (None: 0),
+    or a UserError's, after its one error line. `orca-eval` itself (harness/cli) translates
+    more: OS errors, undecodable files, Ctrl-C."""
+    try:
+        rc = body()
+    except UserError as e:
+        print_error(e)
+        return e.exit_code
+    return 0 if rc is None else rc
+
 
 class StdoutError(OSError):
     """A write to standard output failed (a closed pipe or descriptor, a full device)."""

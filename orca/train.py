@@ -34,7 +34,7 @@ import torch
 
 from orca.checkpointing import StageCheckpoints
 from orca.distributed import barrier, init_for_deepspeed, rank_world
-from orca.errors import UserError
+from orca.errors import UserError, run_entry_point
 from orca.io import OneWriter, append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
 from orca.packing import MODEL_INPUTS, collate, model_inputs, pack_examples
 from orca.paths import tokenizer_dir
@@ -515,12 +515,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m orca.train CONFIG", file=sys.stderr)
         return 2
-    try:
+
+    def train_config_file() -> None:  # train() returns the checkpoints, not an exit code
         train(load_train_config(args[0]))
-    except UserError as e:
-        print(f"orca-eval: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_entry_point(train_config_file)  # orca's UserErrors all exit 2, as before
 
 
 if __name__ == "__main__":

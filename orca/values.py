@@ -20,7 +20,8 @@ import re
 
 from orca.errors import UserError
 
-DEVICE_RE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+# fullmatch: "cuda\n" passed a `$` here and then failed the second parse with a traceback
+DEVICE_RE = re.compile(r"(cpu|mps|cuda)(?::(\d+))?")
 
 
 def check_number(value, name: str, *, integer: bool = False, low: float | None = None,
@@ -46,10 +47,26 @@ def check_number(value, name: str, *, integer: bool = False, low: float | None =
     return value
 
 
-def check_device(value: str | None, name: str = "--device") -> str | None:
-    """A torch device string we can honour: cpu, cuda, cuda:N or mps (None: the default)."""
-    if value is not None and not (isinstance(value, str) and DEVICE_RE.match(value)):
+def check_device(value: str | None, name: str = "--device", *, here: bool = False) -> str | None:
+    """A torch device string we can honour: cpu, cuda, cuda:N or mps (None: the default); with
+    `here`, also one this machine has (lm-eval's HFLM takes it as given and fails deep inside
+    torch). torch is imported only for that question, and only for cuda and mps."""
+    m = DEVICE_RE.fullmatch(value) if isinstance(value, str) else None
+    if value is not None and m is None:
         raise UserError(f"{name} must be cpu, cuda, cuda:N or mps, got {value!r}")
+    if not here or m is None or m.group(1) == "cpu":
+        return value
+    import torch
+
+    if m.group(1) == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"{name} {value}: no CUDA GPU is available here "
+                            f"(torch {torch.__version__}); use {name} cpu")
+        index, count = int(m.group(2) or 0), torch.cuda.device_count()
+        if index >= count:
+            raise UserError(f"{name} {value}: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1})")
+    elif not torch.backends.mps.is_available():
+        raise UserError(f"{name} {value}: Apple MPS is not available here; use {name} cpu")
     return value
 
 

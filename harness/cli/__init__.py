@@ -13,7 +13,7 @@ import importlib.util
 import os
 import sys
 
-from orca.errors import EXIT_USAGE, StdoutError, UserError, user_message_for
+from orca.errors import EXIT_USAGE, StdoutError, UserError, print_error, user_message_for
 
 COMMAND_MODULES = [
     "harness.cli.run",        # run, score, system-messages, tasks
@@ -51,8 +51,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         command = self.prog.partition(" ")[2]
-        print(f"orca-eval: error: {command + ': ' if command else ''}{message} (see {self.prog} --help)",
-              file=sys.stderr)
+        print_error(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
         sys.exit(EXIT_USAGE)
 
 
@@ -178,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         rc = args.func(args)
         sys.stdout.flush()  # a full disk or closed pipe under stdout shows here, not after exit 0
     except UserError as e:
-        print(f"orca-eval: error: {e}", file=sys.stderr)
+        print_error(e)
         return e.exit_code
     except KeyboardInterrupt:
         print("orca-eval: interrupted (finished work is saved; run the same command again to resume)",
@@ -192,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if isinstance(e, StdoutError):
             _drop_stdout(stdout)
-        print(f"orca-eval: error: {message}", file=sys.stderr)
+        print_error(message)
         return EXIT_USAGE
     finally:
         sys.stdout, Console.on_broken_pipe = stdout, on_broken_pipe

@@ -10,7 +10,6 @@ names a different example (different data).
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 from orca.errors import UserError
@@ -144,9 +143,9 @@ def _caption(report: FlipReport) -> str:
 
 
 def render_flips_markdown(report: FlipReport) -> str:
-    lines = ["| " + " | ".join(_HEADERS) + " |", "|---|---|" + "---:|" * (len(_HEADERS) - 2)]
-    for row in _rows(report):
-        lines.append("| " + " | ".join(row) + " |")
+    from harness.markdown import markdown_table
+
+    lines = markdown_table(_HEADERS, ["---"] * 2 + ["---:"] * (len(_HEADERS) - 2), _rows(report))
     return "\n".join(lines) + "\n\n" + _caption(report) + "\n"
 
 
@@ -177,8 +176,6 @@ def flips_lines(report: FlipReport) -> list[str]:
 
 
 def render_flips_text(report: FlipReport, width: int = 160) -> str:
-    from rich.console import Console
+    from harness.terminal import render_to_text
 
-    buf = io.StringIO()
-    Console(file=buf, width=width, no_color=True, color_system=None, highlight=False).print(flips_rich_table(report))
-    return buf.getvalue()
+    return render_to_text(lambda console: console.print(flips_rich_table(report)), width)

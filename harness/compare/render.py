@@ -7,7 +7,8 @@ from __future__ import annotations
 from harness.compare.comparison import (IMPROVED, NO_CHANGE, REGRESSED, Comparison, SuiteComparison,
                                         TaskComparison, points_text)
 from harness.display import pct
-from harness.terminal import print_fitting
+from harness.markdown import markdown_table
+from harness.terminal import print_fitting, render_to_text
 
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 _STYLE = {IMPROVED: "green", REGRESSED: "bold red", NO_CHANGE: "dim"}
@@ -130,28 +131,26 @@ def render_markdown(c: Comparison) -> str:
         "",
         *[f"MDE: {line}." for line in c.mde_lines()],
         "",
-        "| variant | suite | tasks | n | base % | cand % | Δ pts | 95% CI | p (corrected) | MDE (80 % power) | verdict |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        *markdown_table(["variant", "suite", "tasks", "n", "base %", "cand %", "Δ pts", "95% CI", "p (corrected)",
+                         "MDE (80 % power)", "verdict"], ["---"] * 2 + ["--:"] * 8 + ["---"],
+                        ([s.variant, s.suite, str(s.n_tasks), str(s.n), pct(s.base_accuracy), pct(s.cand_accuracy),
+                          pct(s.delta, sign=True), _interval(s.ci95), _p(s.p_adjusted), _mde(s.mde),
+                          _MARK[s.verdict]] for s in c.suites)),
     ]
-    for s in c.suites:
-        lines.append(f"| {s.variant} | {s.suite} | {s.n_tasks} | {s.n} | {pct(s.base_accuracy)} | "
-                     f"{pct(s.cand_accuracy)} | {pct(s.delta, sign=True)} | {_interval(s.ci95)} | "
-                     f"{_p(s.p_adjusted)} | {_mde(s.mde)} | {_MARK[s.verdict]} |")
-    header = ["| variant | task | n | base % | cand % | Δ pts | lost | gained | p | p (corrected) | MDE (80 % power) "
-              "| verdict |",
-              "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
 
-    def row(t: TaskComparison) -> str:
-        return (f"| {t.variant} | {t.task} | {t.n} | {pct(t.base_accuracy)} | {pct(t.cand_accuracy)} | "
-                f"{pct(t.delta, sign=True)} | {t.lost} | {t.gained} | {_p(t.p_value)} | {_p(t.p_adjusted)} | "
-                f"{_mde(t.mde)} | {_MARK[t.verdict]} |")
+    def task_table(tasks: list[TaskComparison]) -> list[str]:
+        return markdown_table(["variant", "task", "n", "base %", "cand %", "Δ pts", "lost", "gained", "p",
+                               "p (corrected)", "MDE (80 % power)", "verdict"], ["---"] * 2 + ["--:"] * 9 + ["---"],
+                              ([t.variant, t.task, str(t.n), pct(t.base_accuracy), pct(t.cand_accuracy),
+                                pct(t.delta, sign=True), str(t.lost), str(t.gained), _p(t.p_value),
+                                _p(t.p_adjusted), _mde(t.mde), _MARK[t.verdict]] for t in tasks))
 
     significant = [t for t in c.tasks if t.verdict != NO_CHANGE]
     lines += ["", f"**Tasks with a significant change** ({len(significant)} of {len(c.tasks)}; "
                   "lost = base right → candidate wrong, gained = the reverse):", ""]
-    lines += (header + [row(t) for t in significant]) if significant else ["None."]
-    lines += ["", f"<details><summary>All {len(c.tasks)} tasks</summary>", "", *header,
-              *[row(t) for t in c.tasks], "", "</details>"]
+    lines += task_table(significant) if significant else ["None."]
+    lines += ["", f"<details><summary>All {len(c.tasks)} tasks</summary>", "", *task_table(c.tasks),
+              "", "</details>"]
     if c.notes:
         lines += ["", *[f"- note: {n}" for n in c.notes]]
     lines += ["", f"<sub>exact McNemar per task; suite Δ = macro average over tasks, paired bootstrap "
@@ -160,18 +159,6 @@ def render_markdown(c: Comparison) -> str:
     return "\n".join(lines)
 
 
-class _NullWriter:
-    def write(self, _s):
-        return 0
-
-    def flush(self):
-        pass
-
-
 def render_text(c: Comparison, width: int = 160) -> str:
     """The rich tables rendered to plain text (for files and logs)."""
-    from rich.console import Console
-
-    console = Console(width=width, record=True, file=_NullWriter(), color_system=None)
-    print_table(c, console)
-    return console.export_text()
+    return render_to_text(lambda console: print_table(c, console), width)

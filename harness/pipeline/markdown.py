@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.markdown import markdown_table
 from harness.pipeline.config import PipelineConfig
 
 
@@ -12,8 +13,7 @@ def render_report(cfg: PipelineConfig, evals: dict, comparison: dict | None, dec
     from harness.results import load_run
 
     lines = [f"# Explanation-tuning pipeline: {cfg.run_dir.name}", ""]
-    lines += ["| stage | checkpoint | examples | packing factor | efficiency | truncated | suite accuracies (%) |",
-              "|---|---|---|---|---|---|---|"]
+    rows = []
     for name, e in evals.items():
         stats_path = cfg.train.output_dir / name / "data_stats.json"
         stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
@@ -21,8 +21,10 @@ def render_report(cfg: PipelineConfig, evals: dict, comparison: dict | None, dec
         run = load_run(e["run"], with_samples=False)
         accs = "; ".join(f"{v}: " + ", ".join(f"{s} {d['accuracy']:.1f}" for s, d in vs["suites"].items())
                          for v, vs in run.summary["variants"].items())
-        lines.append(f"| {name} | `{e['checkpoint']}` | {p.get('examples', '-')} | {p.get('packing_factor', '-')} "
-                     f"| {p.get('efficiency', '-')} | {stats.get('tokenize', {}).get('truncated', '-')} | {accs} |")
+        rows.append([name, f"`{e['checkpoint']}`", str(p.get('examples', '-')), str(p.get('packing_factor', '-')),
+                     str(p.get('efficiency', '-')), str(stats.get('tokenize', {}).get('truncated', '-')), accs])
+    lines += markdown_table(["stage", "checkpoint", "examples", "packing factor", "efficiency", "truncated",
+                             "suite accuracies (%)"], ["---"] * 7, rows)
     if decontaminated:
         lines += ["", f"Decontamination against {decontaminated['against']} ({decontaminated['n']}-grams): " +
                   "; ".join(f"{name} removed {decontaminated['removed'][name]} of {decontaminated['lines'][name]} "

@@ -2,8 +2,6 @@
 format for tables wider than the terminal, and the same tables as plain text for files."""
 from __future__ import annotations
 
-import io
-
 from harness.report.cells import column_header, table_rows
 from harness.report.model import DASH, Comparison, SuiteComparison
 
@@ -131,13 +129,9 @@ def suite_lines(s: SuiteComparison) -> list[str]:
 
 def render_text(comp: Comparison, width: int = 240, color: bool = False) -> str:
     """The rich tables as plain text (or ANSI with `color`), wide enough not to truncate."""
-    from rich.console import Console
+    from harness.terminal import render_to_text
 
-    buf = io.StringIO()
-    console = Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None,
-                      no_color=not color, highlight=False)
-    print_tables(console, comp)
-    return buf.getvalue()
+    return render_to_text(lambda console: print_tables(console, comp), width, color)
 
 
 def print_tables(console, comp: Comparison, fit: bool = False) -> None:
