@@ -1,135 +1,23 @@
-"""Issue 13, class 5: messages that named the wrong cause now name the right one.
-
-Members tried: a run without its samples (all of them, one variant's, one task's); a field
-present with the wrong type (said "missing"); a directory given where a file is expected
-(said "not found"); an HF run and an API run of the same examples (refused as different
-data because the rendered prompt was the example's identity) -- and `compare` and
-`report --flips` agreeing on what the same example is."""
+"""Which examples of two runs are the same example: `compare` and `report --flips` pair them by
+one rule. An HF run and an API run of the same examples pair, with a note on their different
+prompt templates (the rendered prompt used to be the example's identity, and they were refused
+as different data); a different user prompt, target or --limit is named; runs written before
+user_sha was kept still pair with new runs of the same template."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
 from harness.compare import compare_runs
-from orca.errors import UserError
 from harness.flips import find_flips
-from helpers import one_line_error
-from orca.io import sha256_text
 from harness.results import load_run, summarize_variant, write_run_meta, write_samples, write_summary
+from helpers import BASELINE, one_line_error
+from orca.errors import UserError
+from orca.io import sha256_text
 
-ROOT = Path(__file__).resolve().parent.parent
-BASELINE = ROOT / "results" / "baselines" / "ci-tiny"
-
-
-def copy_run(tmp_path: Path, name: str = "run") -> Path:
-    return Path(shutil.copytree(BASELINE, tmp_path / name))
-
-
-# ----------------------------------------------------------------- a run without its samples
-
-@pytest.mark.parametrize("remove", ["samples", "samples/sm1", "samples/sm1/bbh__date_understanding.jsonl"])
-@pytest.mark.parametrize("command", ["compare", "flips"])
-def test_missing_samples_are_reported_as_missing(tmp_path, capsys, remove, command):
-    run = copy_run(tmp_path)
-    target = run / remove
-    shutil.rmtree(target) if target.is_dir() else target.unlink()
-    argv = ["compare", BASELINE, run] if command == "compare" else ["report", "--flips", BASELINE, run]
-    err = one_line_error(capsys, argv)
-    assert f"{target}: missing" in err, err
-    for misleading in ("different tasks", "no shared examples", "share no examples", "in common"):
-        assert misleading not in err
-
-
-# ----------------------------------------------------------------- wrong type is not "missing"
-
-def _summary_field(run: Path, **task_fields) -> None:
-    s = json.loads((run / "summary.json").read_text())
-    s["variants"]["sm1"]["tasks"]["bbh/date_understanding"].update(task_fields)
-    (run / "summary.json").write_text(json.dumps(s))
-
-
-def _sample_field(run: Path, **fields) -> None:
-    f = run / "samples" / "sm1" / "bbh__date_understanding.jsonl"
-    rows = [json.loads(x) for x in f.read_text().splitlines()]
-    rows[2].update(fields)
-    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
-@pytest.mark.parametrize("mutate, argv_kind, expected", [
-    (lambda r: _summary_field(r, accuracy="41.7"), "report",
-     "bbh/date_understanding: field 'accuracy' must be a number, got a string ('41.7')"),
-    (lambda r: _summary_field(r, n=12.5), "report", "field 'n' must be an integer, got a number (12.5)"),
-    (lambda r: _summary_field(r, n=True), "report", "field 'n' must be an integer, got a boolean"),
-    (lambda r: _sample_field(r, correct="yes"), "compare",
-     "bbh__date_understanding.jsonl:3: field 'correct' must be true or false, got a string ('yes')"),
-    (lambda r: _sample_field(r, repeat="0"), "compare", ":3: field 'repeat' must be an integer, got a string"),
-    (lambda r: _sample_field(r, user_sha=7), "flips", ":3: field 'user_sha' must be a string or null, got an integer"),
-], ids=["accuracy-string", "n-float", "n-bool", "correct-string", "repeat-string", "user_sha-int"])
-def test_a_field_of_the_wrong_type_is_not_called_missing(tmp_path, capsys, mutate, argv_kind, expected):
-    run = copy_run(tmp_path)
-    mutate(run)
-    argv = {"report": ["report", run], "compare": ["compare", BASELINE, run],
-            "flips": ["report", "--flips", BASELINE, run]}[argv_kind]
-    err = one_line_error(capsys, argv)
-    assert expected in err and "missing" not in err
-
-
-def test_an_absent_field_is_still_called_missing(tmp_path, capsys):
-    run = copy_run(tmp_path)
-    s = json.loads((run / "summary.json").read_text())
-    del s["variants"]["sm1"]["tasks"]["bbh/date_understanding"]["accuracy"]
-    (run / "summary.json").write_text(json.dumps(s))
-    assert "bbh/date_understanding: missing field 'accuracy'" in one_line_error(capsys, ["report", run])
-
-
-@pytest.mark.parametrize("row, expected", [
-    ({"task": 5, "doc_id": 0, "prediction": "Yes"}, "p.jsonl:1: field 'task' must be a string, got 5"),
-    ({"doc_id": 0, "prediction": "Yes"}, "p.jsonl:1: missing field 'task'"),
-    ({"task": "bbh/navigate", "doc_id": 0, "prediction": 1}, "p.jsonl:1: field 'prediction' must be a string, got 1"),
-    ({"task": "bbh/navigate", "doc_id": 0}, "p.jsonl:1: missing field 'prediction'"),
-])
-def test_prediction_fields_wrong_type_versus_missing(tmp_path, capsys, row, expected):
-    p = tmp_path / "p.jsonl"
-    p.write_text(json.dumps(row) + "\n")
-    assert expected in one_line_error(capsys, ["score", "--suite", "bbh/navigate", "--predictions", p,
-                                               "--output", tmp_path / "out"])
-
-
-# ----------------------------------------------------------------- a directory is not "not found"
-
-def test_a_directory_given_for_a_file_says_so(tmp_path, capsys):
-    d = tmp_path / "a-dir"
-    d.mkdir()
-    cases = [
-        (["score", "--suite", "bbh/navigate", "--predictions", d], f"{d}: is a directory, not a predictions file"),
-        (["data", "collect", "--queries", d, "--model", "m", "--out", tmp_path / "c.jsonl"],
-         f"{d}: is a directory, not a queries file"),
-        (["train", "--config", d], f"{d}: is a directory, not a config file"),
-        (["pipeline", "--config", d], f"{d}: is a directory, not a config file"),
-        (["data", "lengths", d], f"{d}: is a directory, not a collection output"),
-    ]
-    for argv, expected in cases:
-        err = one_line_error(capsys, argv)
-        assert expected in err and "not found" not in err, err
-    run = copy_run(tmp_path)
-    (run / "run.json").unlink()
-    (run / "run.json").mkdir()
-    assert f"{run / 'run.json'}: is a directory, not a file" in one_line_error(capsys, ["report", run])
-    a_file = tmp_path / "a-file"
-    a_file.write_text("x")
-    assert f"{a_file}: is a file, not a run directory" in one_line_error(capsys, ["compare", a_file, BASELINE])
-    assert f"{a_file}: is a file, not a run directory" in one_line_error(capsys, ["report", a_file])
-    assert f"{a_file}: is a file, not a runs directory" in one_line_error(capsys, ["report", "--all", "--runs-dir",
-                                                                                 a_file])
-    # and a path that is truly absent is still "not found"
-    assert "not found" in one_line_error(capsys, ["train", "--config", tmp_path / "nope.yaml"])
-
-
-# ----------------------------------------------------------------- one pairing rule
 
 DOCS = [{"input": f"Question {i}: is {i} even?", "target": "Yes" if i % 2 == 0 else "No"} for i in range(12)]
 TASK = "bbh/web_of_lies"
