@@ -23,10 +23,11 @@ DOCS = [{"input": f"Question {i}: is {i} even?", "target": "Yes" if i % 2 == 0 e
 TASK = "bbh/web_of_lies"
 
 
-def write_run(run_dir: Path, correct: list[bool], render, *, user=lambda d: d["input"], targets=None,
-              with_user_sha: bool = True, system_message: str = "") -> Path:
+def write_templated_run(run_dir: Path, correct: list[bool], render, *, user=lambda d: d["input"], targets=None,
+                        with_user_sha: bool = True, system_message: str = "") -> Path:
     """A finished run whose rows carry prompt_sha of `render(user prompt)` (the backend's
-    template) and, unless an old-format run is wanted, user_sha of the user prompt."""
+    template) and, unless an old-format run is wanted, user_sha of the user prompt. (The
+    runs of compare and report tests, without templates: helpers.write_run, helpers.make_run.)"""
     rows = []
     for i, (doc, ok) in enumerate(zip(DOCS, correct)):
         u = user(doc)
@@ -70,8 +71,8 @@ def both_pairings(a: Path, b: Path):
 
 
 def test_hf_and_api_runs_of_the_same_examples_pair_with_a_note(tmp_path):
-    hf = write_run(tmp_path / "hf", BASE, orca_template)
-    api = write_run(tmp_path / "api", CAND, api_messages)
+    hf = write_templated_run(tmp_path / "hf", BASE, orca_template)
+    api = write_templated_run(tmp_path / "api", CAND, api_messages)
     c = compare_runs(hf, api, bootstrap=200)
     assert c.tasks[0].n == 12
     assert any("different prompt templates" in n and "12 paired example(s)" in n for n in c.notes), c.notes
@@ -90,8 +91,8 @@ def test_hf_and_api_runs_of_the_same_examples_pair_with_a_note(tmp_path):
     ({"with_user_sha": False, "render": api_messages}, "12 with a different rendered prompt"),
 ], ids=["same", "template", "user-prompt", "target", "old-run", "old-run-other-template"])
 def test_compare_and_flips_agree_on_the_same_example(tmp_path, variant, expected):
-    base = write_run(tmp_path / "base", BASE, orca_template)
-    cand = write_run(tmp_path / "cand", CAND, **{"render": orca_template, **variant})
+    base = write_templated_run(tmp_path / "base", BASE, orca_template)
+    cand = write_templated_run(tmp_path / "cand", CAND, **{"render": orca_template, **variant})
     got_compare, got_flips = both_pairings(base, cand)
     if isinstance(expected, int):
         assert got_compare == got_flips == expected
@@ -103,15 +104,15 @@ def test_compare_and_flips_agree_on_the_same_example(tmp_path, variant, expected
 def test_old_and_new_runs_of_one_template_still_pair(tmp_path):
     """The committed baselines have no user_sha: against a new run of the same template
     (same rendered prompts) they pair as before."""
-    old = write_run(tmp_path / "old", BASE, orca_template, with_user_sha=False)
-    new = write_run(tmp_path / "new", CAND, orca_template)
+    old = write_templated_run(tmp_path / "old", BASE, orca_template, with_user_sha=False)
+    new = write_templated_run(tmp_path / "new", CAND, orca_template)
     assert both_pairings(old, new) == [12, 12]
     assert load_run(BASELINE).samples["sm1"]  # the baseline itself still loads without user_sha
 
 
 def test_limit_difference_is_named(tmp_path, capsys):
-    base = write_run(tmp_path / "base", BASE, orca_template)
-    cand = write_run(tmp_path / "cand", CAND, orca_template)
+    base = write_templated_run(tmp_path / "base", BASE, orca_template)
+    cand = write_templated_run(tmp_path / "cand", CAND, orca_template)
     f = cand / "samples" / "sm1" / "bbh__web_of_lies.jsonl"
     f.write_text("".join(f.read_text().splitlines(keepends=True)[:5]))
     err = one_line_error(capsys, ["compare", base, cand])
