@@ -96,7 +96,7 @@ def pin_one_core() -> int:
 
 def memory_child(train: str, out_dir: str, data_dir: str) -> None:
     """Run in a fresh process: index + stream one file; print figures as JSON."""
-    from harness.cli_decontaminate import benchmark_index
+    from harness.decontaminate import benchmark_index
     from orca.decontaminate import decontaminate_files
 
     pin_one_core()

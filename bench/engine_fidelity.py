@@ -1,4 +1,4 @@
-"""Does the generation engine (harness/engine.py) give what one-at-a-time `model.generate` gives?
+"""Does the generation engine (harness/models/engine.py) give what one-at-a-time `model.generate` gives?
 
 BBH prompts, N a task (the run's exact prompt strings: chat template, sm1's empty system
 turn), greedy, the default 512-token budget, in float32 unless --dtype says otherwise:
@@ -56,14 +56,14 @@ def main() -> int:
 
     import torch
 
-    from harness.backends import make_backend
+    from harness.models import make_backend
     from harness.cli import _quiet_libraries
     from harness.data import load_task_data, resolve_tasks
     from harness.prompts import user_prompt
     from harness.runner import RunConfig, stop_sequences
     from harness.scoring import score_output
     from harness.suites import get_task
-    from harness.stats import mcnemar_exact
+    from harness.compare.stats import mcnemar_exact
     from orca.paths import data_dir
 
     _quiet_libraries()

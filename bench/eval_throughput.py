@@ -141,11 +141,11 @@ def prefill_roofline(ckpt: Path, device: str, dtype: str, rows: int = 16, length
 
 def resolve_checkpoint(model: str) -> tuple[str, Path]:
     """(the --model spec `orca-eval run` takes, the plain checkpoint folder the peers load)."""
-    from harness.named_models import NAMED_MODELS
+    from harness.models.named import NAMED_MODELS
 
     if model in NAMED_MODELS or model.startswith("gguf:"):
-        from harness.models_gguf import check_gguf_file, convert_gguf
-        from harness.named_models import resolve_named_model
+        from harness.models.gguf_file import check_gguf_file, convert_gguf
+        from harness.models.named import resolve_named_model
         from orca.io import sha256_file
 
         path = resolve_named_model(model)[0] if model in NAMED_MODELS else Path(model[5:]).expanduser().resolve()
@@ -179,7 +179,7 @@ def main_real(args) -> int:
     import torch
 
     from harness.cli import _quiet_libraries
-    from harness.precision import resolve_dtype
+    from harness.models.precision import resolve_dtype
     from harness.runner import RunConfig, run_evaluation
     from orca.paths import data_dir
 
@@ -277,9 +277,9 @@ def main() -> int:
     _quiet_libraries()
     from harness.runner import RunConfig, run_evaluation
     from orca.paths import data_dir
-    from harness.default_model import default_checkpoint
+    from harness.models.default import default_checkpoint
 
-    from harness.precision import resolve_dtype
+    from harness.models.precision import resolve_dtype
 
     dtype = resolve_dtype(args.dtype, device)  # one dtype for all three (ours' auto rule)
     ckpt = default_checkpoint()  # made in the user's cache on first use

@@ -56,7 +56,7 @@ def fresh_output_cache(where: Path):
 def gate_once(model: str, work: Path, dtype: str | None = None, batch_size: int | None = None) -> dict:
     """Run the gate on `model`; its exit code, wall time, and the suite line of its comparison."""
     from harness import gate
-    from harness.compare import compare_runs
+    from harness.compare.runs import compare_runs
 
     argv = ["--model", model, "--work", str(work)]
     if dtype:
@@ -126,8 +126,8 @@ def main() -> int:
 
     from harness import gate
     from harness.cli import _quiet_libraries
-    from harness.models_gguf import convert_gguf
-    from harness.named_models import resolve_named_model
+    from harness.models.gguf_file import convert_gguf
+    from harness.models.named import resolve_named_model
     from orca.io import sha256_file
 
     _quiet_libraries()

@@ -52,8 +52,8 @@ def main() -> int:
     import torch
     from lm_eval.api.instance import Instance
 
-    from harness.backends import make_backend
-    from harness.loglikelihood import shared_prefix_loglikelihood
+    from harness.models import make_backend
+    from harness.models.loglikelihood import shared_prefix_loglikelihood
     from harness.runner import RunConfig
 
     backend = make_backend(args.model, RunConfig(model=args.model, batch_size=args.batch, device="cpu"))

@@ -10,7 +10,7 @@ What it does, in --work DIR (default results/runs/ci-tiny-regression, wiped firs
    and a fixed evaluation set in the AGIEval v1 JSONL and BBH JSON formats, under the
    task names agieval/logiqa-en and bbh/date_understanding (generated content, not the
    real tasks: a tiny model cannot learn those in minutes, but it can learn this);
-2. runs the pipeline (harness/pipeline.py): stage 1 from a seeded random-init tiny LLaMA,
+2. runs the pipeline (harness/pipeline/): stage 1 from a seeded random-init tiny LLaMA,
    evaluate, stage 2 from stage 1, evaluate, compare the stages;
 3. gates: `orca-eval compare BASELINE CANDIDATE --fail-on-regression`, BASELINE being
    results/baselines/ci-tiny (the stage-2 run committed by --refresh-baseline).
@@ -170,8 +170,8 @@ def refresh_baseline(candidate: str | Path, random_init: str | Path) -> Path:
     """Replace the committed baselines with this run's evaluations (atomically per directory)."""
     candidate = Path(candidate)
     random_init = Path(random_init)
-    from harness.compare import compare_runs
-    from harness.compare_render import render_markdown
+    from harness.compare.runs import compare_runs
+    from harness.compare.render import render_markdown
 
     replace_directory(candidate, BASELINE)
     replace_directory(random_init, RANDOM_INIT_BASELINE)

@@ -13,28 +13,11 @@ which computes only what the cache lacks.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 
-from orca.paths import PROJECT_ROOT
-
-CODE_DIRS = ("harness", "orca", "tasks")
-
-
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """A hash of the code that turns examples into prompts and answers into scores."""
-    h = hashlib.sha256()
-    for d in CODE_DIRS:
-        for f in sorted((PROJECT_ROOT / d).rglob("*")):
-            if f.is_file() and f.suffix in (".py", ".yaml", ".yml", ".json") and "__pycache__" not in f.parts:
-                h.update(f.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
-                h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
+from harness.provenance import code_fingerprint
 
 def _local_checkpoint(cfg) -> Path | None:
     """The checkpoint folder of `default` or `hf:PATH` if it already exists, else None (the
@@ -42,7 +25,7 @@ def _local_checkpoint(cfg) -> Path | None:
     if cfg.model == "default":
         from orca.paths import cache_dir
 
-        from harness.default_model import DEFAULT_NAME
+        from harness.models.default import DEFAULT_NAME
         path = cache_dir() / "models" / DEFAULT_NAME
     elif cfg.model.startswith("hf:") and not cfg.revision:
         path = Path(cfg.model[3:]).expanduser()
@@ -55,7 +38,7 @@ def finished_run(cfg, tasks: list[str], variants: list, data: dict) -> Path | No
     """The run directory when it holds a finished run of exactly this evaluation, else None.
     `cfg` is validated; `variants` the parsed system-message variants; `data` run.json's
     data record of the data just loaded."""
-    from harness.backends import fingerprint_checkpoint
+    from harness.models.lmeval_backend import fingerprint_checkpoint
     from harness.provenance import package_versions
     from harness.run_dir import IDENTITY_FIELDS, _get, existing_run_meta, output_dir
 
@@ -65,7 +48,7 @@ def finished_run(cfg, tasks: list[str], variants: list, data: dict) -> Path | No
     if path is None:
         return None
     fingerprint = fingerprint_checkpoint(path)
-    from harness.runner import default_run_name  # the name `run` gives it, from the same fingerprint
+    from harness.run_config import default_run_name  # the name `run` gives it, from the same fingerprint
 
     run_name = cfg.name or default_run_name(cfg, SimpleNamespace(fingerprint=fingerprint))
     run_dir = output_dir(cfg.output, run_name)

@@ -4,7 +4,8 @@
     .venv/bin/python -m harness.gate --model hf:DIR         # the same subset and baseline for another checkpoint
     .venv/bin/python -m harness.gate --refresh-baseline     # after an intended change: rewrite the committed baseline
 
-What it runs (`gate_run_args`, the same `orca-eval` commands a person would type):
+What it runs (`gate_run_args`, the same `orca-eval` commands a person would type, run as a person
+runs them: in a child process, so the gate uses the command line without importing it):
 
     orca-eval run --model smollm2-135m-instruct --suite <GATE_TASKS> --limit 64 --mode generate \\
         --max-new-tokens 32 --system-message 1 --dtype bfloat16 --output WORK/run
@@ -22,7 +23,7 @@ The design (measured; the calculation is in results/baselines/README-smollm2.md)
   flipping 40 % of the answers both ways; in generate mode the same copy lost 12 points.
 - Tasks: the 13 BBH tasks on which the undamaged model is right on at least 4 of the first 20
   examples at this budget (a task it never gets right has nothing to lose).
-- n: 13 x 64 = 832 paired examples, from `harness.stats.required_n(4, 0.16)` = 825: an MDE of
+- n: 13 x 64 = 832 paired examples, from `harness.compare.stats.required_n(4, 0.16)` = 825: an MDE of
   4 points at 80 % power for a change that flips 16 % of the answers, as the issue measured
   between SmolLM2 before and after the two-stage experiment.
 - dtype: bfloat16, fixed for baseline and candidate on every machine.
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -73,9 +75,7 @@ def evaluate(model: str, work: str | Path, dtype: str = GATE_DTYPE, batch_size: 
     """Evaluate `model` on the gate's subset into WORK/run (the output cache makes a rerun of an
     unchanged model instant); returns the run's exit status (it has printed any error itself)."""
     work = Path(work)
-    from harness.cli import main as cli_main
-
-    return cli_main(gate_run_args(model, work / "run", dtype, batch_size))
+    return orca_eval(gate_run_args(model, work / "run", dtype, batch_size))
 
 
 def compare_with_baseline(baseline: str | Path, candidate: str | Path) -> int:
@@ -83,11 +83,23 @@ def compare_with_baseline(baseline: str | Path, candidate: str | Path) -> int:
     command CI logs show), once there is a baseline."""
     baseline = Path(baseline)
     candidate = Path(candidate)
-    from harness.cli import main as cli_main
-
     if not (baseline / "summary.json").exists():
         raise UserError(f"{baseline}: no baseline run; create one with --refresh-baseline")
-    return cli_main(["compare", str(baseline), str(candidate), "--fail-on-regression"])
+    return orca_eval(["compare", str(baseline), str(candidate), "--fail-on-regression"])
+
+
+def orca_eval(argv: list[str]) -> int:
+    """`orca-eval ARGV` in a child process (this Python, `-m harness.cli`); its exit status. It
+    prints its own output and one-line errors. Ctrl-C reaches it too: it keeps its finished work,
+    says so and exits 130, which is returned once it has."""
+    sys.stdout.flush()  # what this process printed first comes first
+    sys.stderr.flush()
+    child = subprocess.Popen([sys.executable, "-m", "harness.cli", *argv])
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 def refresh_or_compare(candidate: str | Path, baseline: str | Path, refresh: Callable[[Path], Path] | None) -> int:

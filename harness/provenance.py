@@ -8,17 +8,32 @@ harness/results.py.
 """
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from datetime import datetime, timezone
+from functools import lru_cache
 from importlib import metadata
 
-from harness.finished import code_fingerprint
 from harness.prompts import SystemVariant
 from harness.data import damaged_targets
 from orca.paths import PROJECT_ROOT
 
 PACKAGES = ("orca-eval", "lm-eval", "torch", "transformers", "datasets", "openai", "deepspeed", "vllm")
+# The code run.json's `code` hashes (harness/finished.py reuses a finished run only under the same code).
+CODE_DIRS = ("harness", "orca", "tasks")
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of the code that turns examples into prompts and answers into scores."""
+    h = hashlib.sha256()
+    for d in CODE_DIRS:
+        for f in sorted((PROJECT_ROOT / d).rglob("*")):
+            if f.is_file() and f.suffix in (".py", ".yaml", ".yml", ".json") and "__pycache__" not in f.parts:
+                h.update(f.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
+                h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def package_versions() -> dict:
@@ -89,7 +104,7 @@ def run_metadata(*, name: str, model: dict, suite: str, tasks: list[str], mode: 
         "data": data,
         "packages": package_versions(),
         "git_commit": git_commit(),
-        "code": code_fingerprint(),  # harness/finished.py: a finished run is reused only by the same code
+        "code": code_fingerprint(),  # harness/finished.py reuses a finished run only under the same code
     }
     if record_command:
         meta["command"] = command_line()

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from harness.backends import Decoding
-from harness.backend_flags import check_backend_flags
+from harness.cache import request_key
+from harness.models import Decoding
+from harness.models.flags import check_backend_flags
 from harness.run_dir import check_output
 from harness.suites import PROMPT_STYLES, default_budget, resolve
 from orca.errors import UserError
@@ -33,7 +35,7 @@ class RunConfig:
     limit: int | None = None
     mode: str = "generate"
     prompt_style: str = "orca"
-    batch_size: int | None = None       # rows per step; None: chosen from memory (harness/engine.py)
+    batch_size: int | None = None       # rows per step; None: chosen from memory (harness/models/engine.py)
     max_new_tokens: int | None = None   # the tasks' max_gen_toks (tasks/ YAML), or 32 for the default model
     temperature: float = 0.0
     top_p: float = 1.0
@@ -96,3 +98,11 @@ class RunConfig:
     @property
     def decoding(self) -> Decoding:
         return Decoding(self.max_new_tokens, self.temperature, self.top_p)
+
+
+def default_run_name(cfg: RunConfig, backend) -> str:
+    """The folder name `run` gives a run without --name: MODEL-SUITE-MODE-HASH of what makes its numbers."""
+    base = Path(cfg.model.split(":", 1)[-1]).name or "model"
+    ident = request_key(backend.fingerprint, cfg.suite, cfg.mode, cfg.prompt_style, cfg.system_messages,
+                        cfg.decoding.to_json(), cfg.seed, cfg.repeats, cfg.limit)[:6]
+    return f"{base}-{cfg.suite.replace('/', '_').replace(',', '+')}-{cfg.mode}-{ident}"

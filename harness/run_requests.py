@@ -71,7 +71,7 @@ def score_requests(cfg: RunConfig, requests: list[Request], docs, cache: OutputC
     for r in requests:
         doc = docs[r.task][r.doc_id]
         row = {"doc_id": r.doc_id, "repeat": r.repeat, "prompt_sha": sha256_text(r.prompt)[:16],
-               "user_sha": sha256_text(r.task.prompt(doc, cfg.prompt_style))[:16]}  # see harness/pairing.py
+               "user_sha": sha256_text(r.task.prompt(doc, cfg.prompt_style))[:16]}  # see harness/compare/pairing.py
         if cfg.mode == "generate":
             output = cache.get(r.keys[0])
             row.update(output=output, **score_output(r.task, doc, output))

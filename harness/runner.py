@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.backends import make_backend
-from harness.cache import OutputCache, request_key
+from harness.models import make_backend
+from harness.cache import OutputCache
 from harness.data import load_task_data, resolve_tasks
 from harness.finished import finished_run
 from orca.errors import UserError
@@ -26,7 +26,7 @@ from harness.prompts import SystemVariant, parse_system_variant
 from harness.provenance import data_record, run_metadata, utc_now
 from harness.results import summarize_variant, write_run_meta, write_samples, write_summary
 from harness.run_compute import compute_missing, drop_wrong_kind
-from harness.run_config import RunConfig
+from harness.run_config import RunConfig, default_run_name
 from harness.run_dir import LOCK_NAME, check_same_run, output_dir
 from harness.run_requests import Request, build_requests, score_requests, stop_sequences
 from orca.paths import cache_dir, data_dir
@@ -88,13 +88,6 @@ def count_truncated(cfg: RunConfig, backend, requests: list[Request]) -> dict[st
             for t in tasks:
                 out[t] = out.get(t, 0) + 1
     return dict(sorted(out.items()))
-
-
-def default_run_name(cfg: RunConfig, backend) -> str:
-    base = Path(cfg.model.split(":", 1)[-1]).name or "model"
-    ident = request_key(backend.fingerprint, cfg.suite, cfg.mode, cfg.prompt_style, cfg.system_messages,
-                        cfg.decoding.to_json(), cfg.seed, cfg.repeats, cfg.limit)[:6]
-    return f"{base}-{cfg.suite.replace('/', '_').replace(',', '+')}-{cfg.mode}-{ident}"
 
 
 def run_evaluation(cfg: RunConfig) -> Path:

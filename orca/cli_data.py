@@ -13,7 +13,7 @@ def register(sub) -> None:
     dsub = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
     dsub.required = True
     # `data decontaminate` needs the benchmark loader, which lives in harness/ (above orca/):
-    # harness/cli_decontaminate.py adds it to this group through this default.
+    # harness/cli/decontaminate.py adds it to this group through this default.
     data.set_defaults(data_subcommands=dsub)
 
     p = dsub.add_parser("sample", help="sample zero-shot FLAN-v2 queries (FLAN-5M and its FLAN-1M subset)")

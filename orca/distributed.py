@@ -1,5 +1,5 @@
 """torch.distributed, for training (orca/train.py, orca/checkpointing.py) and data-parallel
-evaluation (harness/backends.py): one place that knows how to start the process group and
+evaluation (harness/models/lmeval_backend.py): one place that knows how to start the process group and
 ask it for rank, world size and barriers. Outside a launcher everything is a single
 process: rank 0 of 1, barriers return at once.
 """

@@ -79,7 +79,7 @@ _TYPE_WORDS = {dict: "an object", list: "a list", str: "a string", int: "an inte
 
 
 # The field checks every reader of a config or record shares (orca/train_config.py,
-# harness/pipeline.py, harness/results.py); numbers are then ranged by orca.values.check_number.
+# harness/pipeline/config.py, harness/results.py); numbers are then ranged by orca.values.check_number.
 
 def unknown_field(where: str, key: str, known) -> UserError:
     return UserError(f"{where}: unknown field {key!r} (known: {', '.join(known)})")

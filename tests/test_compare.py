@@ -1,4 +1,4 @@
-"""harness.compare and `orca-eval compare` on synthetic run directories written with
+"""harness/compare/ and `orca-eval compare` on synthetic run directories written with
 the harness.results writers (the same files a real run writes)."""
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import json
 import pytest
 
 from harness.cli import main
-from harness.compare import IMPROVED, NO_CHANGE, REGRESSED, compare_runs
+from harness.compare.comparison import IMPROVED, NO_CHANGE, REGRESSED
+from harness.compare.runs import compare_runs
 from orca.errors import UserError
-from harness.flips import find_flips
+from harness.compare.flips import find_flips
 from harness.results import load_run
-from harness.stats import PairedCounts, mcnemar_exact, paired_counts, suite_mde, task_mde
+from harness.compare.stats import PairedCounts, mcnemar_exact, paired_counts, suite_mde, task_mde
 from helpers import EMPTY_SM, error_line, one_line_error, pair_of_runs, paired_outcomes, write_run
 
 STEADY = {"agieval/sat-math": (200, 90, 10, 10), "bbh/navigate": (250, 150, 12, 13)}
@@ -57,7 +58,7 @@ def test_one_task_regression_fails_the_gate(tmp_path, capsys):
 
 
 def test_compare_and_flips_pair_and_count_alike(tmp_path):
-    """compare and `report --flips` group rows by doc_id with one function (harness.pairing) and
+    """compare and `report --flips` group rows by doc_id with one function (harness.compare.pairing) and
     compare counts flips with stats.paired_counts: the numbers agree, whatever the line order."""
     spec = {"agieval/lsat-ar": (60, 30, 7, 4), "bbh/navigate": (50, 20, 3, 9)}
     base, cand = pair_of_runs(tmp_path, spec)
@@ -337,12 +338,12 @@ def test_mde_is_printed_per_task_and_suite(tmp_path, capsys):
     assert by_task["agieval/lsat-ar"]["discordance"] == 0.0 and by_task["agieval/lsat-ar"]["mde"] > 0
 
 
-def test_the_gates_print_the_mde(tmp_path, capsys):
+def test_the_gates_print_the_mde(tmp_path, capfd):
     from harness.gate import compare_with_baseline
 
     base, cand = pair_of_runs(tmp_path, {"bbh/navigate": (40, 20, 4, 3), "bbh/snarks": (40, 20, 2, 2)})
-    assert compare_with_baseline(base, cand) == 0
-    out = " ".join(capsys.readouterr().out.split())
+    assert compare_with_baseline(base, cand) == 0  # `orca-eval compare` in a child process
+    out = " ".join(capfd.readouterr().out.split())
     assert "MDE: this comparison would catch a regression of >= " in out and "on bbh with 80 % power (n=80" in out
 
 

@@ -163,7 +163,8 @@ def test_base_checkpoint_is_well_above_chance(runs):
 
 def test_gate_passes_the_same_checkpoint_evaluated_again(runs, capsys):
     from harness.cli import main
-    from harness.compare import NO_CHANGE, compare_runs
+    from harness.compare.comparison import NO_CHANGE
+    from harness.compare.runs import compare_runs
 
     result = compare_runs(runs["base"], runs["same"])
     assert result.verdict == NO_CHANGE

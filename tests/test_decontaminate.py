@@ -10,7 +10,7 @@ import pytest
 
 from harness.benchmark_text import benchmark_documents
 from harness.cli import main
-from harness.cli_decontaminate import benchmark_index
+from harness.decontaminate import benchmark_index
 from orca.decontaminate import (BenchmarkDocument, BenchmarkIndex, decontaminate_files, decontamination_record,
                                 normalize_words)
 

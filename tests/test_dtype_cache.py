@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from harness import precision
+from harness.models import precision
 from harness.cli import main
-from harness.precision import resolve_dtype
+from harness.models.precision import resolve_dtype
 from orca.errors import UserError
 
 

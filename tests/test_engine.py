@@ -1,4 +1,4 @@
-"""The generation engine (harness/engine.py): continuous batching over a slot KV store.
+"""The generation engine (harness/models/engine.py): continuous batching over a slot KV store.
 
 What it must keep: greedy outputs equal to one-at-a-time `model.generate` (float32, where
 rounding cannot flip a tie on these short answers), lm-eval's stop-string semantics (cut at
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.engine import GenerationEngine, SlotKV, _register_attention, engine_unsupported_reason
+from harness.models.engine import GenerationEngine, SlotKV, _register_attention, engine_unsupported_reason
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from openai_server import FakeOpenAIServer  # noqa: E402
 
 
 def test_hf_sends_the_whole_run_in_one_call_to_the_engine(tiny_checkpoint, tmp_path, monkeypatch):
-    from harness.backends import LMEvalBackend
+    from harness.models.lmeval_backend import LMEvalBackend
 
     calls = []
     real_generate = LMEvalBackend.generate
@@ -69,16 +69,16 @@ def _sampling_responder(seen: list):
 
 
 def test_openai_sampled_outputs_do_not_depend_on_batch_size_or_task_order(tmp_path, monkeypatch):
-    import harness.backends as backends
+    import harness.models.openai_chat as backends
 
     clients = []
-    real_init = backends._SeededTeacherClient.__init__
+    real_init = backends.SeededChatClient.__init__
 
     def counting_init(self, *a, **kw):
         clients.append(1)
         real_init(self, *a, **kw)
 
-    monkeypatch.setattr(backends._SeededTeacherClient, "__init__", counting_init)
+    monkeypatch.setattr(backends.SeededChatClient, "__init__", counting_init)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     seen: list = []
     outputs = {}

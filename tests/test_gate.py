@@ -27,10 +27,10 @@ def test_baseline_leaves_room_to_fall():
 
 
 @pytest.mark.slow
-def test_gate_fails_on_a_damaged_copy(tmp_path, smollm2_checkpoint, capsys):
+def test_gate_fails_on_a_damaged_copy(tmp_path, smollm2_checkpoint, capfd):
     damaged = gate.damage_checkpoint(smollm2_checkpoint, tmp_path / "damaged", noise=0.5, seed=0)
     assert gate.main(["--model", f"hf:{damaged}", "--work", str(tmp_path / "bad")]) == 1
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err  # from the `orca-eval` child processes the gate runs
     assert "gate failed" in err
     bad = load_run(tmp_path / "bad" / "run", with_samples=False).summary["variants"]["sm1"]["suites"]["bbh"]
     base = load_run(gate.BASELINE, with_samples=False).summary["variants"]["sm1"]["suites"]["bbh"]

@@ -97,7 +97,7 @@ def test_gguf_converts_once_to_the_same_model_and_records_its_hash(tiny_checkpoi
     from transformers import AutoModelForCausalLM
 
     from orca.io import sha256_file
-    from harness.models_gguf import converted_dir_for
+    from harness.models.gguf_file import converted_dir_for
 
     monkeypatch.setenv("ORCA_CACHE_DIR", str(tmp_path / "cache"))
     sha = sha256_file(tiny_gguf)
@@ -134,7 +134,7 @@ def test_gguf_converts_once_to_the_same_model_and_records_its_hash(tiny_checkpoi
 def test_conversion_killed_midway_leaves_nothing_half_made(tiny_gguf, tmp_path, monkeypatch, capsys):
     """An interrupt after weights were written removes the temp folder; a killed process
     (no cleanup at all) leaves one, which the next conversion removes before converting."""
-    import harness.models_gguf as mg
+    import harness.models.gguf_file as mg
     from orca.io import sha256_file
 
     monkeypatch.setenv("ORCA_CACHE_DIR", str(tmp_path / "cache"))
@@ -219,7 +219,7 @@ def test_a_damaged_conversion_in_the_cache_is_detected_and_redone(tiny_gguf, tmp
     and was never converted again."""
     from transformers import AutoModelForCausalLM
 
-    from harness.models_gguf import convert_gguf
+    from harness.models.gguf_file import convert_gguf
     from orca.io import sha256_file
 
     monkeypatch.setenv("ORCA_CACHE_DIR", str(tmp_path / "cache"))

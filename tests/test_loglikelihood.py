@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.loglikelihood import shared_prefix_loglikelihood
+from harness.models.loglikelihood import shared_prefix_loglikelihood
 from helpers import agieval_pairs
 
 TOLERANCE = 1e-4

@@ -16,8 +16,8 @@ from harness.display import pct
 from rich.console import Console
 
 from harness.cli import main
-from harness.compare import compare_runs
-from harness.compare_render import print_table
+from harness.compare.runs import compare_runs
+from harness.compare.render import print_table
 from harness.terminal import print_run_summary
 from orca.system_messages import SYSTEM_MESSAGES
 from helpers import make_run, outcomes

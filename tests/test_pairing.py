@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.compare import compare_runs
-from harness.flips import find_flips
+from harness.compare.flips import find_flips
+from harness.compare.runs import compare_runs
 from harness.results import load_run, summarize_variant, write_run_meta, write_samples, write_summary
 from helpers import BASELINE, one_line_error
 from orca.errors import UserError

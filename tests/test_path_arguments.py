@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# harness/backends.py is the generation engine's, reworked on another branch; its two
-# path helpers are only called with the Paths it builds itself.
-EXEMPT = {("harness/backends.py", "fingerprint_checkpoint"), ("harness/backends.py", "check_causal_lm_dir")}
+# harness/models/lmeval_backend.py's two path helpers are only called with the Paths it builds itself.
+EXEMPT = {("harness/models/lmeval_backend.py", "fingerprint_checkpoint"),
+          ("harness/models/lmeval_backend.py", "check_causal_lm_dir")}
 
 
 def _path_only_parameters():

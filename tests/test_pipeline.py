@@ -141,7 +141,7 @@ evaluate: {{suite: bbh/date_understanding, mode: loglikelihood, data_dir: "{data
 
 def test_pipeline_allows_a_configured_share_of_failures(tmp_path, monkeypatch):
     """`max_failed_fraction` is the explicit threshold: within it the collect step is done."""
-    from harness.pipeline import _check_failures, _failed_in_marker
+    from harness.pipeline.run import _check_failures, _failed_in_marker
     from orca.collect import CollectSummary
 
     s = CollectSummary(total=10, skipped=0, ok=9, failed=1)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness import ci_regression as ci
-from harness import pipeline as pl
 from harness.cli import main
+from harness.pipeline import markers
 from harness.pipeline import load_pipeline_config, run_pipeline
 from helpers import error_line, one_line_error, write
 from orca.errors import UserError
@@ -108,7 +108,7 @@ def test_pipeline_paths_of_the_wrong_json_type(tmp_path, capsys, yaml_text, expe
 # ----------------------------------------------------------------------------- step records
 
 def test_step_records_refuse_a_changed_config_and_redo_compare(tmp_path):
-    cfg = pl.PipelineConfig(run_dir=tmp_path / "run", train=None, source=tmp_path / "p.yaml")
+    cfg = markers.PipelineConfig(run_dir=tmp_path / "run", train=None, source=tmp_path / "p.yaml")
     calls = []
     logged = []
 
@@ -116,24 +116,24 @@ def test_step_records_refuse_a_changed_config_and_redo_compare(tmp_path):
         calls.append(1)
         return {"result": len(calls)}
 
-    assert pl._step(cfg, "evaluate-s1", fn, logged.append, {"evaluate": {"limit": 4}}) == {"result": 1}
-    assert pl._step(cfg, "evaluate-s1", fn, logged.append, {"evaluate": {"limit": 4}}) == {"result": 1}
+    assert markers.run_step(cfg, "evaluate-s1", fn, logged.append, {"evaluate": {"limit": 4}}) == {"result": 1}
+    assert markers.run_step(cfg, "evaluate-s1", fn, logged.append, {"evaluate": {"limit": 4}}) == {"result": 1}
     assert len(calls) == 1 and "done earlier" in logged[-1]
     with pytest.raises(UserError, match=r"step evaluate-s1 was done with a different config "
                                         r"\(changed: evaluate.limit\)"):
-        pl._step(cfg, "evaluate-s1", fn, logged.append, {"evaluate": {"limit": 8}})
+        markers.run_step(cfg, "evaluate-s1", fn, logged.append, {"evaluate": {"limit": 8}})
     assert len(calls) == 1
     # compare only reads the evaluations: redone, and its record updated
-    assert pl._step(cfg, "compare", fn, logged.append, {"compare": {"min_delta": 1.0}}) == {"result": 2}
-    assert pl._step(cfg, "compare", fn, logged.append, {"compare": {"min_delta": 2.0}}) == {"result": 3}
+    assert markers.run_step(cfg, "compare", fn, logged.append, {"compare": {"min_delta": 1.0}}) == {"result": 2}
+    assert markers.run_step(cfg, "compare", fn, logged.append, {"compare": {"min_delta": 2.0}}) == {"result": 3}
     assert "config changed: compare.min_delta" in logged[-1]
-    assert pl._step(cfg, "compare", fn, logged.append, {"compare": {"min_delta": 2.0}}) == {"result": 3}
+    assert markers.run_step(cfg, "compare", fn, logged.append, {"compare": {"min_delta": 2.0}}) == {"result": 3}
     # a marker written before hashes were kept is taken as it is; a corrupt one is one clear line
     (tmp_path / "run/steps/sample.json").write_text('{"queries": "q"}')
-    assert pl._step(cfg, "sample", fn, logged.append, {"sample": {}}) == {"queries": "q"}
+    assert markers.run_step(cfg, "sample", fn, logged.append, {"sample": {}}) == {"queries": "q"}
     (tmp_path / "run/steps/sample.json").write_text('{"queries": ')
     with pytest.raises(UserError, match="corrupt step record"):
-        pl._step(cfg, "sample", fn, logged.append, {"sample": {}})
+        markers.run_step(cfg, "sample", fn, logged.append, {"sample": {}})
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from harness.cli import main
-from harness.cli_report import PUBLISHED_DIR
+from harness.paths import PUBLISHED_DIR
 from harness.paths import RESULTS_DIR
 from harness.publish import local_paths, portable_run_meta
 from harness.results import load_run

@@ -34,7 +34,7 @@ pytestmark = [
 @pytest.fixture(scope="session")
 def smollm2():
     """The loaded SmolLM2 backend (converting the GGUF file on first use in this cache)."""
-    from harness.backends import make_backend
+    from harness.models import make_backend
     from harness.runner import RunConfig
 
     return make_backend(MODEL, RunConfig(model=MODEL, batch_size=8, device="cpu", dtype="float32"))
@@ -56,7 +56,7 @@ def test_its_chat_template_carries_the_system_message(smollm2, tmp_path):
     assert "<|im_start|>system\n<|im_end|>" in smollm2.format_prompt(user, "")
     assert "named SmolLM" in smollm2.format_prompt(user, None)
 
-    from harness.backends import Decoding
+    from harness.models import Decoding
 
     plain, as_pirate = smollm2.generate([smollm2.format_prompt(user, None), prompt], Decoding(max_new_tokens=24), 0)
     assert "Paris" in plain
@@ -91,7 +91,7 @@ def test_stop_sequences_end_its_answers_and_extraction_reads_them(smollm2, tmp_p
 def test_loglikelihood_equals_hflm_on_smollm2(smollm2, data_dir):
     from lm_eval.api.instance import Instance
 
-    from harness.loglikelihood import shared_prefix_loglikelihood
+    from harness.models.loglikelihood import shared_prefix_loglikelihood
     from helpers import agieval_pairs
 
     pairs = agieval_pairs(data_dir, smollm2.tokenizer, ["agieval/aqua-rat", "agieval/sat-math"], 1)

@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli import main
 from orca.errors import UserError
-from harness.flips import find_flips, render_flips_markdown, render_flips_text, write_flips_jsonl
+from harness.compare.flips import find_flips, render_flips_markdown, render_flips_text, write_flips_jsonl
 from harness.reference import load_references
 from harness.report import (build_comparison, leaderboard_entries, load_runs, macro_interval, partial_coverage,
                             render_markdown, render_text, run_labels, table_rows)

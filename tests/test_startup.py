@@ -33,7 +33,7 @@ def test_light_commands_import_no_heavy_library(argv):
 
 def test_compare_choices_match_the_statistics_module():
     from harness.cli import build_parser
-    from harness.stats import CORRECTIONS
+    from harness.compare.stats import CORRECTIONS
 
     parser = build_parser()
     compare = parser._subparsers._group_actions[0].choices["compare"]

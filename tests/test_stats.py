@@ -1,4 +1,4 @@
-"""harness.stats: exact McNemar, multiple-testing corrections, paired bootstrap (and the
+"""harness.compare.stats: exact McNemar, multiple-testing corrections, paired bootstrap (and the
 per-task Wilson interval of harness.results, which scipy computes).
 
 Power and false-positive rates are measured on seeded synthetic paired outcomes and
@@ -14,9 +14,9 @@ import pytest
 from scipy.stats import binomtest
 
 from harness.results import wilson_ci95
-from harness.stats import (POWER, Z95, PairedCounts, adjust_pvalues, benjamini_hochberg, bootstrap_macro_delta, holm,
-                           macro_delta_se, mcnemar_exact, mcnemar_power, normal_power, paired_counts, regression_power,
-                           required_n, suite_mde, task_mde)
+from harness.compare.stats import (POWER, Z95, PairedCounts, adjust_pvalues, benjamini_hochberg,
+                                   bootstrap_macro_delta, holm, macro_delta_se, mcnemar_exact, mcnemar_power,
+                                   normal_power, paired_counts, regression_power, required_n, suite_mde, task_mde)
 
 ALPHA = 0.05
 SIMS = 400

@@ -63,7 +63,7 @@ END_OF_TURN = ("</s>", "<|im_end|>", "### User:")
 
 def test_every_task_stops_at_the_end_of_the_assistant_turn():
     from harness import suites
-    from harness.backends import STOP_SEQUENCES
+    from harness.models.lmeval_backend import STOP_SEQUENCES
     from orca.template import USER_HEADER
 
     assert USER_HEADER.strip() in END_OF_TURN  # the template this list was written for

@@ -8,9 +8,9 @@ per variant its accuracy with a 95 % interval, and each variant against the base
 - interval: the 95 % Wilson score interval of that proportion (harness.results.wilson_ci95,
   the interval summary.json gives each task), which stays inside [0, 100] and keeps its
   coverage at small n, where the normal interval does not;
-- comparison: every example pairs with itself under the base variant (harness.pairing: same
+- comparison: every example pairs with itself under the base variant (harness.compare.pairing: same
   doc_id, target and user prompt), so only the discordant pairs carry the difference: the
-  exact McNemar test on the pooled lost / gained counts (harness.stats.mcnemar_exact);
+  exact McNemar test on the pooled lost / gained counts (harness.compare.stats.mcnemar_exact);
 - multiplicity: Holm over the k - 1 comparisons of one run and suite (family-wise error at
   `alpha`); "helps" / "hurts" only where the adjusted p is below `alpha`.
 
@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from orca.errors import UserError
-from harness.pairing import first_repeats, pair_examples, rows_by_doc
+from harness.compare.pairing import first_repeats, pair_examples, rows_by_doc
 from harness.report.model import suite_sort_key, suite_title
 from harness.results import RunResult, load_run, wilson_ci95
-from harness.stats import adjust_pvalues, mcnemar_exact
+from harness.compare.stats import adjust_pvalues, mcnemar_exact
 
 BASE_VARIANT = "sm1"  # the paper's evaluation default: the empty system message
 ALPHA = 0.05

@@ -62,7 +62,7 @@ def load_runs(dirs: list[str | Path]) -> list[RunResult]:
     return [load_run(d, with_samples=False) for d in dirs]
 
 
-# `orca-eval run` without --name calls a run MODEL-SUITE-MODE-HASH (harness.runner.default_run_name):
+# `orca-eval run` without --name calls a run MODEL-SUITE-MODE-HASH (harness.run_config.default_run_name):
 # unique, but as a column header `gguf-b179c9523d0e6a0f-bbh_navigate+sports_understanding-generate-a4a44b`.
 _AUTO_NAME = re.compile(r".+-(generate|loglikelihood)-([0-9a-f]{6})")
 _MODE_SHORT = {"generate": "gen", "loglikelihood": "ll"}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from harness.reference import BASELINE_MODEL, ReferenceModel, ReferenceSet
 from harness.results import RunResult
-from harness.stats import Z95
+from harness.compare.stats import Z95
 from harness.suites import get_suite
 
 

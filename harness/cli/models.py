@@ -20,8 +20,8 @@ def register(sub) -> None:
 
 
 def cmd_models(args) -> int:
-    from harness.models_gguf import SOURCE_FILE
-    from harness.named_models import list_named_models
+    from harness.models.gguf_file import SOURCE_FILE
+    from harness.models.named import list_named_models
     from orca.paths import cache_dir
 
     print("Named models (--model NAME):")

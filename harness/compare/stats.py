@@ -189,7 +189,7 @@ def mcnemar_power(n: int, p_lost: float, p_gained: float, alpha: float = 0.05) -
 def regression_power(n: int, p_lost: float, p_gained: float, alpha: float = 0.05, min_delta: float = 0.0) -> float:
     """Probability that `compare` calls a task *regressed*: the exact McNemar test rejects at
     level `alpha` in the direction of more lost than gained pairs, and the observed delta is
-    at least `min_delta` points down (harness.compare's task rule with one test at `alpha`)."""
+    at least `min_delta` points down (harness.compare.runs' task rule with one test at `alpha`)."""
     from scipy.stats import binom
 
     if p_lost + p_gained == 0:

@@ -1,11 +1,11 @@
-"""How a `compare` result (harness.compare.Comparison) is shown: rich tables for a terminal or
+"""How a `compare` result (harness.compare.comparison.Comparison) is shown: rich tables for a terminal or
 a CI log (a long one-line-per-field format when the terminal is too narrow), the same as plain
 text for a file, and Markdown for a pull-request comment. The JSON form is the result's own
 `to_json()`, since it is the data rather than a view of it."""
 from __future__ import annotations
 
-from harness.compare import (IMPROVED, NO_CHANGE, REGRESSED, Comparison, SuiteComparison, TaskComparison,
-                             points_text)
+from harness.compare.comparison import (IMPROVED, NO_CHANGE, REGRESSED, Comparison, SuiteComparison,
+                                        TaskComparison, points_text)
 from harness.display import pct
 from harness.terminal import print_fitting
 
@@ -22,7 +22,7 @@ def _p(p: float) -> str:
     return "<0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
-# what the MDE column means, said once under each table (harness.compare: mde_lines)
+# what the MDE column means, said once under each table (comparison.py: mde_lines)
 MDE_HEADER = "MDE: the regression (points) caught with 80 % power"
 
 

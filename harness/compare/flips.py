@@ -2,7 +2,7 @@
 (the paper's "Orca beats ChatGPT" analysis, §6), from the runs' sample files.
 
 Examples pair within a pair of variants -- the same variant name in both runs by default --
-by the rule `compare` uses (harness.pairing: doc_id, target and user prompt; a different
+by the rule `compare` uses (harness/compare/pairing.py: doc_id, target and user prompt; a different
 prompt template is a note). Only the first repeat is used, so runs with --repeats compare
 their first sample. Pairing refuses runs that share no examples, and runs in which a doc_id
 names a different example (different data).
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from orca.errors import UserError
 from orca.io import write_jsonl_atomic
-from harness.pairing import first_repeats, pair_examples, rows_by_doc, template_note
+from harness.compare.pairing import first_repeats, pair_examples, rows_by_doc, template_note
 from harness.results import RunResult, task_file_name
 
 

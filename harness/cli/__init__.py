@@ -1,7 +1,8 @@
 """`orca-eval`: a thin command-line layer over functions that tests call directly.
 
-Each command lives in its own module with a `register(subparsers)` function that
-adds its parser and sets `func`; this file only wires them together.
+Each command lives in its own module of this package (orca/'s in orca/cli_*.py) with a
+`register(subparsers)` function that adds its parser and sets `func`; this file only wires
+them together. Library code never imports this package (tests/test_layering.py).
 """
 from __future__ import annotations
 
@@ -15,14 +16,14 @@ import sys
 from orca.errors import EXIT_USAGE, StdoutError, UserError, user_message_for
 
 COMMAND_MODULES = [
-    "harness.cli_run",        # run, score, system-messages, tasks
-    "harness.cli_report",     # report
-    "harness.cli_compare",    # compare
-    "harness.cli_models",     # models
+    "harness.cli.run",        # run, score, system-messages, tasks
+    "harness.cli.report",     # report
+    "harness.cli.compare",    # compare
+    "harness.cli.models",     # models
     "orca.cli_data",          # data sample, data collect, data lengths
-    "harness.cli_decontaminate",  # data decontaminate (after orca.cli_data: it joins that group)
+    "harness.cli.decontaminate",  # data decontaminate (after orca.cli_data: it joins that group)
     "orca.cli_train",         # train
-    "harness.cli_pipeline",   # pipeline
+    "harness.cli.pipeline",   # pipeline
 ]
 
 
@@ -196,7 +197,3 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sys.stdout, Console.on_broken_pipe = stdout, on_broken_pipe
     return int(rc or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 
 A named model is a GGUF file inside an installed package, so it comes from the
 package registry (no model hub, works offline once installed). `orca-eval models`
-lists them; the GGUF backend (harness/models_gguf.py) does the loading.
+lists them; the GGUF backend (harness/models/gguf_file.py) does the loading.
 """
 from __future__ import annotations
 

@@ -1,20 +1,18 @@
 """`orca-eval data decontaminate`: training files checked against the benchmark documents.
 
-The subcommand joins the `data` group that orca/cli_data.py makes. It lives here, not
-there, because it reads the benchmark documents with harness.data, and orca/ (training
+The subcommand joins the `data` group that orca/cli_data.py makes. It lives in harness/,
+not there, because it reads the benchmark documents with harness.data, and orca/ (training
 and data) does not import harness/; the core (orca/decontaminate.py) takes the
-documents as input.
+documents as input, harness/decontaminate.py gives it them.
 """
 from __future__ import annotations
 
 import json
 import sys
-from functools import lru_cache
-from pathlib import Path
 
 from harness.benchmark_text import DEFAULT_AGAINST
+from harness.decontaminate import run_decontamination
 from orca.decontaminate_defaults import DEFAULT_N, MIN_N
-from orca.errors import UserError
 
 
 def register(sub) -> None:
@@ -40,38 +38,6 @@ def register(sub) -> None:
     p.add_argument("--data-dir", default=None, help="benchmark data (default: $ORCA_DATA_DIR, else ../shared/data)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of tables")
     p.set_defaults(func=cmd_decontaminate)
-
-
-@lru_cache(maxsize=2)
-def benchmark_index(against: str, data_dir: str | None, n: int):
-    """The n-gram index of the benchmark documents, built once per process (harness.data
-    caches the documents the same way)."""
-    from harness.benchmark_text import benchmark_documents
-    from orca.decontaminate import BenchmarkIndex
-
-    docs, provenance = benchmark_documents(against, data_dir)
-    return BenchmarkIndex(docs, n), provenance
-
-
-def run_decontamination(train_files, against: str = DEFAULT_AGAINST, n: int = DEFAULT_N, out_dir=None,
-                        data_dir: str | None = None) -> dict:
-    """Load the benchmark documents, index them, stream the training files (see
-    orca.decontaminate.decontaminate_files); user mistakes become UserError."""
-    from orca.decontaminate import DecontaminationInputError, decontaminate_files
-
-    if n < MIN_N:
-        raise UserError(f"--n must be at least {MIN_N} (shorter n-grams match ordinary prose), got {n}")
-    try:
-        for f in train_files:  # before the benchmark side is read: a typo fails at once
-            if not Path(f).is_file():
-                raise DecontaminationInputError(f"{f}: training file not found" if not Path(f).exists()
-                                                else f"{f}: not a file")
-        index, provenance = benchmark_index(against, data_dir, n)
-        return decontaminate_files(train_files, index, out_dir, benchmarks=provenance)
-    except DecontaminationInputError as e:
-        raise UserError(str(e)) from None
-    except OSError as e:  # a full disk or an unwritable --out-dir
-        raise UserError(f"{getattr(e, 'filename', None) or out_dir}: cannot write ({e.strerror or e})") from None
 
 
 def cmd_decontaminate(args) -> int:

@@ -54,7 +54,8 @@ def _emit(text: str, out: str | None) -> None:
 
 
 def run_flips(args) -> int:
-    from harness.flips import find_flips, flips_lines, flips_rich_table, render_flips_markdown, write_flips_jsonl
+    from harness.compare.flips import (find_flips, flips_lines, flips_rich_table, render_flips_markdown,
+                                       write_flips_jsonl)
     from harness.report import resolve_run_dirs
     from harness.results import load_run
 

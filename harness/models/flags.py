@@ -12,7 +12,7 @@ import re
 from orca.errors import UserError
 from orca.values import check_device as orca_check_device
 
-from harness.precision import DTYPES  # noqa: E402
+from harness.models.precision import DTYPES
 
 
 def check_backend_flags(device: str | None, dtype: str | None, max_length: int | None,

@@ -7,7 +7,7 @@ import sys
 from orca.errors import check_output_file
 from orca.io import write_text_atomic
 
-# harness.stats.CORRECTIONS, spelled out: importing harness.stats (scipy) here would cost
+# harness.compare.stats.CORRECTIONS, spelled out: importing harness.compare.stats (scipy) here would cost
 # every `orca-eval` start, `--help` included, about a second (tests/test_startup.py checks
 # that the two agree).
 CORRECTIONS = ("holm", "bh")
@@ -48,8 +48,8 @@ def register(sub) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Run the comparison, print or write it, and return the gate's exit code."""
-    from harness.compare import compare_runs
-    from harness.compare_render import print_table, render_markdown, render_text
+    from harness.compare.runs import compare_runs
+    from harness.compare.render import print_table, render_markdown, render_text
 
     if args.out:
         check_output_file(args.out, "--out")

@@ -22,9 +22,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from harness.backends import LMEvalBackend, make_hf_backend
 from orca.errors import UserError
 from orca.io import sha256_file, write_json_atomic
+
+from harness.models.huggingface import make_hf_backend
+from harness.models.lmeval_backend import LMEvalBackend
+from harness.models.named import NAMED_MODELS, resolve_named_model
+from harness.models.registry import register_model, register_name
 
 GGUF_MAGIC = b"GGUF"
 SOURCE_FILE = "gguf_source.json"   # written into each converted checkpoint: where it came from
@@ -230,6 +234,7 @@ class GGUFBackend(LMEvalBackend):
         return out
 
 
+@register_model("gguf", "PATH")
 def make_gguf_backend(path_str: str, spec: str, cfg, named: dict | None = None) -> GGUFBackend:
     path = Path(path_str).expanduser().resolve()
     check_gguf_file(path, spec)
@@ -242,7 +247,9 @@ def make_gguf_backend(path_str: str, spec: str, cfg, named: dict | None = None) 
 
 
 def make_named_backend(name: str, cfg) -> GGUFBackend:
-    from harness.named_models import resolve_named_model
-
     path, named = resolve_named_model(name)
     return make_gguf_backend(str(path), name, cfg, named=named)
+
+
+for _name in NAMED_MODELS:  # every named model is a GGUF file inside a package (named.py)
+    register_name(_name, make_named_backend)
