@@ -1,5 +1,6 @@
 """Shared fixtures: the real benchmark data beside the project, tiny checkpoints,
-an isolated cache directory per test session."""
+an isolated cache directory per test session; and the one-line summary of skipped tests.
+(Plain helper functions: tests/helpers.py.)"""
 from __future__ import annotations
 
 import os
@@ -36,6 +37,16 @@ def tiny_checkpoint(tmp_path_factory, data_dir) -> Path:
 
     return make_tiny_llama(tmp_path_factory.mktemp("ckpt") / "tiny", seed=0,
                            tokenizer_path=data_dir / "tokenizer")
+
+
+@pytest.fixture(scope="session")
+def tiny_init(tmp_path_factory) -> str:
+    """A random-init tiny LLaMA (seed 0, orca.paths.tokenizer_dir's tokenizer), as the `init`
+    path (a str) of the training stages several modules run; stages write only under their
+    own output_dir."""
+    from orca.tiny import make_tiny_llama
+
+    return str(make_tiny_llama(tmp_path_factory.mktemp("init") / "tiny", seed=0))
 
 
 @pytest.fixture(scope="session")

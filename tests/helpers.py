@@ -1,9 +1,14 @@
 """Helpers shared by several test modules (imported as `from helpers import ...`: pytest
-puts tests/ on sys.path). Test modules import from here, never from each other."""
+puts tests/ on sys.path). Test modules import from here, never from each other.
+
+Plain functions and data live here rather than in conftest.py because test modules would
+have to import them from conftest.py, a file pytest loads by itself (an anti-pattern); the
+fixtures several modules share are in conftest.py."""
 from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 from harness.data import SUITES
@@ -25,6 +30,47 @@ def one_line_error(capsys, argv, rc: int = 2) -> str:
 
     assert main([str(a) for a in argv]) == rc
     return error_line(capsys)
+
+
+# ----------------------------------------------------------------------------- inputs to damage
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = ROOT / "results" / "baselines" / "ci-tiny"  # a committed finished run
+NO_API = "http://127.0.0.1:9/v1"  # nothing listens there; commands given it must fail before asking
+
+# Complete (newline-terminated) lines that are not JSON objects: a reader must refuse each
+# (or, in the output cache, skip and count it), never drop the lines around it.
+CORRUPT_LINES = [
+    b'{"k": "a", "v": ',              # cut short, yet followed by a newline
+    b"not json at all",
+    b'{"id": "x"} trailing',          # an object with garbage after it
+    b"[1, 2, 3]",                     # JSON, but not an object
+    b'"just a string"',
+    b'{"k": "caf\xff\xfe"}',          # not UTF-8
+    b'{"k": "a", "v{"k": "b", "v": 2}',  # a torn write with a later append glued on
+]
+
+
+def copy_run(tmp_path: Path, name: str = "run") -> Path:
+    """A copy of the committed baseline run, to damage."""
+    return Path(shutil.copytree(BASELINE, tmp_path / name))
+
+
+def samples_file(run: Path) -> Path:
+    """The run's first samples file (by path)."""
+    return sorted((run / "samples").rglob("*.jsonl"))[0]
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    """Write `data` (bytes as they are, text as UTF-8) to `path`, making its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data if isinstance(data, bytes) else data.encode())
+    return path
+
+
+def tree_bytes(path: Path) -> dict:
+    """Every file under `path` with its bytes (empty when `path` does not exist)."""
+    return {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()} if path.exists() else {}
 
 
 # ----------------------------------------------------------------------------- runs for report tests
@@ -244,3 +290,21 @@ def token_examples(lengths, seed=0):
         cut = n // 2
         out.append({"input_ids": ids, "labels": [IGNORE_INDEX] * cut + ids[cut:]})
     return out
+
+
+# ----------------------------------------------------------------------------- loglikelihood requests
+
+def agieval_pairs(data_dir: Path, tokenizer, tasks: list[str], per_task: int) -> list[tuple[str, str]]:
+    """(prompt, option) pairs as `orca-eval run --mode loglikelihood` builds them for AGIEval
+    (sm2, the Orca prompt, the model's chat template)."""
+    from harness.data import load_task_data
+    from harness.prompts import user_prompt
+    from orca.system_messages import SYSTEM_MESSAGES
+    from orca.template import render_for_tokenizer
+
+    pairs = []
+    for task in tasks:
+        for doc in load_task_data(task, str(data_dir)).docs[:per_task]:
+            prompt = render_for_tokenizer(tokenizer, user_prompt(task, doc), SYSTEM_MESSAGES[2])
+            pairs += [(prompt, option) for option in doc["options"]]
+    return pairs

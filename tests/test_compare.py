@@ -13,7 +13,7 @@ from orca.errors import UserError
 from harness.compare.flips import find_flips
 from harness.results import load_run
 from harness.compare.stats import PairedCounts, mcnemar_exact, paired_counts, suite_mde, task_mde
-from helpers import EMPTY_SM, pair_of_runs, paired_outcomes, write_run
+from helpers import EMPTY_SM, error_line, one_line_error, pair_of_runs, paired_outcomes, write_run
 
 STEADY = {"agieval/sat-math": (200, 90, 10, 10), "bbh/navigate": (250, 150, 12, 13)}
 
@@ -147,21 +147,12 @@ def test_repeats_first_or_majority(tmp_path):
 
 # ------------------------------------------------------------------ refusals (exit 2, one line)
 
-def _refused(capsys, argv: list[str]) -> str:
-    assert main(argv) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("orca-eval: error: "), captured.err
-    assert "Traceback" not in captured.err
-    return lines[0]
-
-
 def test_refuses_different_example_sets_unless_intersection(tmp_path, capsys):
     base_ok, cand_ok = paired_outcomes(100, 50, 20, 2)
     base = write_run(tmp_path / "base", {"agieval/lsat-ar": base_ok, "bbh/navigate": base_ok})
     cand = write_run(tmp_path / "cand", {"agieval/lsat-ar": cand_ok[:80], "bbh/navigate": cand_ok})
     out = tmp_path / "report.json"
-    msg = _refused(capsys, ["compare", str(base), str(cand), "--out", str(out)])
+    msg = one_line_error(capsys, ["compare", str(base), str(cand), "--out", str(out)])
     assert "sm1:agieval/lsat-ar" in msg and "20 doc_id(s) only in base" in msg and "--intersection" in msg
     assert not out.exists()  # nothing half-written
 
@@ -178,7 +169,7 @@ def test_refuses_a_different_prompt_for_the_same_doc_id(tmp_path, capsys):
     ok = [True] * 50
     base = write_run(tmp_path / "base", {"bbh/navigate": ok})
     cand = write_run(tmp_path / "cand", {"bbh/navigate": ok}, prompt_salt={7: "-edited"})
-    msg = _refused(capsys, ["compare", str(base), str(cand)])
+    msg = one_line_error(capsys, ["compare", str(base), str(cand)])
     # synthetic rows carry no user_sha (like runs from before it): the rendered prompt decides
     assert "1 with a different rendered prompt" in msg and "doc_id 7" in msg
     result = compare_runs(base, cand, intersection=True)
@@ -196,7 +187,7 @@ def test_refuses_a_different_setup_even_with_intersection(tmp_path, capsys, fiel
     base = write_run(tmp_path / "base", {"bbh/navigate": ok}, **base_kw)
     cand = write_run(tmp_path / "cand", {"bbh/navigate": ok}, **cand_kw)
     for extra in ([], ["--intersection"]):
-        msg = _refused(capsys, ["compare", str(base), str(cand), "--fail-on-regression", *extra])
+        msg = one_line_error(capsys, ["compare", str(base), str(cand), "--fail-on-regression", *extra])
         assert expected in msg, msg
 
 
@@ -204,12 +195,12 @@ def test_variants_must_match_or_be_chosen(tmp_path, capsys):
     ok = [True, False] * 30
     base = write_run(tmp_path / "base", {"bbh/navigate": ok}, variants={"sm1": EMPTY_SM, "none": None})
     cand = write_run(tmp_path / "cand", {"bbh/navigate": ok}, variants={"sm1": EMPTY_SM})
-    msg = _refused(capsys, ["compare", str(base), str(cand)])
+    msg = one_line_error(capsys, ["compare", str(base), str(cand)])
     assert "variants differ" in msg
     assert main(["compare", str(base), str(cand), "--variant", "1", "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert {t["variant"] for t in report["tasks"]} == {"sm1"}
-    msg = _refused(capsys, ["compare", str(base), str(cand), "--variant", "none"])
+    msg = one_line_error(capsys, ["compare", str(base), str(cand), "--variant", "none"])
     assert "candidate run has no variant 'none'" in msg
     result = compare_runs(base, cand, intersection=True)
     assert any("variants only in one run" in n for n in result.notes)
@@ -219,7 +210,7 @@ def test_refuses_tasks_that_differ_unless_intersection(tmp_path, capsys):
     ok = [True, False] * 30
     base = write_run(tmp_path / "base", {"bbh/navigate": ok, "bbh/snarks": ok})
     cand = write_run(tmp_path / "cand", {"bbh/navigate": ok})
-    msg = _refused(capsys, ["compare", str(base), str(cand)])
+    msg = one_line_error(capsys, ["compare", str(base), str(cand)])
     assert "different tasks" in msg and "bbh/snarks" in msg
     result = compare_runs(base, cand, intersection=True)
     assert [t.task for t in result.tasks] == ["bbh/navigate"]
@@ -228,27 +219,42 @@ def test_refuses_tasks_that_differ_unless_intersection(tmp_path, capsys):
 def test_refuses_unusable_input(tmp_path, capsys):
     ok = [True, False] * 30
     base = write_run(tmp_path / "base", {"bbh/navigate": ok})
-    assert "run directory not found" in _refused(capsys, ["compare", str(base), str(tmp_path / "nope")])
+    assert "run directory not found" in one_line_error(capsys, ["compare", str(base), str(tmp_path / "nope")])
     half = tmp_path / "half"
     half.mkdir()
     (half / "run.json").write_text("{}")
-    assert "summary.json: not found" in _refused(capsys, ["compare", str(base), str(half)])
-    assert "--alpha" in _refused(capsys, ["compare", str(base), str(base), "--alpha", "1.5"])
-    assert "--min-delta" in _refused(capsys, ["compare", str(base), str(base), "--min-delta", "-1"])
+    assert "summary.json: not found" in one_line_error(capsys, ["compare", str(base), str(half)])
+    assert "--alpha" in one_line_error(capsys, ["compare", str(base), str(base), "--alpha", "1.5"])
+    assert "--min-delta" in one_line_error(capsys, ["compare", str(base), str(base), "--min-delta", "-1"])
     # a duplicated example line (e.g. a samples file concatenated twice)
     dup = write_run(tmp_path / "dup", {"bbh/navigate": ok})
     f = dup / "samples" / "sm1" / "bbh__navigate.jsonl"
     f.write_text(f.read_text() + f.read_text().splitlines(keepends=True)[0])
-    assert "doc_id 0 repeat 0 appears twice" in _refused(capsys, ["compare", str(base), str(dup)])
+    assert "doc_id 0 repeat 0 appears twice" in one_line_error(capsys, ["compare", str(base), str(dup)])
     with pytest.raises(UserError):
         compare_runs(base, dup)
     # a hand-edited outcome that is not a boolean ("false" would otherwise count as correct)
     bad = write_run(tmp_path / "bad", {"bbh/navigate": ok})
     f = bad / "samples" / "sm1" / "bbh__navigate.jsonl"
     f.write_text(f.read_text().replace('"correct": false', '"correct": "false"', 1))
-    assert "field 'correct' must be true or false" in _refused(capsys, ["compare", str(base), str(bad)])
+    assert "field 'correct' must be true or false" in one_line_error(capsys, ["compare", str(base), str(bad)])
     with pytest.raises(SystemExit):  # argparse rejects an unknown correction itself (exit 2)
         main(["compare", str(base), str(base), "--correction", "bonferroni"])
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--min-delta", "nan"], "--min-delta must be a finite number"),
+    (["--min-delta", "inf"], "--min-delta must be a finite number"),
+    (["--min-delta", "-1"], "--min-delta must be >= 0"),
+    (["--alpha", "nan"], "--alpha must be a finite number"),
+    (["--alpha", "1"], "--alpha must be > 0 and < 1"),
+    (["--bootstrap", "1000000000"], "--bootstrap must be >= 100 and <= 1e+06"),
+    (["--bootstrap", "10"], "--bootstrap must be >= 100"),
+])
+def test_compare_refuses_nonsense_settings(tmp_path, capsys, flags, message):
+    # checked before either run is read, so the runs need not exist
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b")] + flags) == 2
+    assert message in error_line(capsys)
 
 
 # ------------------------------------------------------------------ output formats

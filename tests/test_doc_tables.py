@@ -48,7 +48,7 @@ def test_update_rewrites_a_stale_table_and_check_reports_it(tmp_path, monkeypatc
 
 
 def test_paper_comparison_shows_only_full_runs_beside_the_paper(tmp_path):
-    from tests.helpers import bbh_partial, tiny_agieval
+    from helpers import bbh_partial, tiny_agieval
 
     tiny_agieval(tmp_path)   # every example (no --limit): sm1 robust 40.0, official 35.0
     bbh_partial(tmp_path)    # --limit 10: never averaged beside the paper's full-suite numbers

@@ -1,4 +1,5 @@
-"""FLAN-v2 zero-shot sampling (Table 3), FLAN-1M as a subset, system messages (Figure 6)."""
+"""FLAN-v2 zero-shot sampling (Table 3), FLAN-1M as a subset, system messages (Figure 6);
+`orca-eval data sample` writes collectable query files and refuses a bad --scale."""
 from __future__ import annotations
 
 import collections
@@ -13,7 +14,7 @@ from orca.errors import UserError
 from orca import flan
 from orca.collect import load_queries
 from orca.system_messages import SYSTEM_MESSAGES, allowed_message_ids
-from helpers import make_rows, write_jsonl
+from helpers import error_line, make_rows, write_jsonl
 
 SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "flan-sample"
 
@@ -197,6 +198,15 @@ def test_cli_sample_writes_collectable_query_files(tmp_path, capsys):
                      "--scale", str(SMALL), "--seed", "4"]) == 0
     assert (out / "flan5m.jsonl").read_bytes() == first
 
+
+@pytest.mark.parametrize("scale", ["nan", "inf", "0", "1.5", "-1"])
+def test_data_sample_refuses_a_bad_scale(tmp_path, capsys, scale):
+    flan = tmp_path / "flan.jsonl"
+    flan.write_text('{"inputs": "q", "targets": "a", "task_source": "T0", "task_name": "t", '
+                    '"template_type": "zs_opt"}\n')
+    assert cli_main(["data", "sample", "--flan", str(flan), "--out-dir", str(tmp_path / "out"), "--scale", scale]) == 2
+    assert "--scale must be" in error_line(capsys)
+    assert not (tmp_path / "out").exists()
 
 @pytest.mark.skipif(not SHARED_SAMPLE.is_dir(), reason="no FLAN sample in ../shared/data/flan-sample")
 def test_shared_flan_sample_if_present(tmp_path):

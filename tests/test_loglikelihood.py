@@ -2,29 +2,12 @@
 on the same requests, and encodes each context once."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from harness.models.loglikelihood import shared_prefix_loglikelihood
+from helpers import agieval_pairs
 
 TOLERANCE = 1e-4
-
-
-def agieval_pairs(data_dir: Path, tokenizer, tasks: list[str], per_task: int) -> list[tuple[str, str]]:
-    """(prompt, option) pairs as `orca-eval run --mode loglikelihood` builds them for AGIEval
-    (sm2, the Orca prompt, the model's chat template)."""
-    from harness.data import load_task_data
-    from harness.prompts import user_prompt
-    from orca.system_messages import SYSTEM_MESSAGES
-    from orca.template import render_for_tokenizer
-
-    pairs = []
-    for task in tasks:
-        for doc in load_task_data(task, str(data_dir)).docs[:per_task]:
-            prompt = render_for_tokenizer(tokenizer, user_prompt(task, doc), SYSTEM_MESSAGES[2])
-            pairs += [(prompt, option) for option in doc["options"]]
-    return pairs
 
 
 def hflm_loglikelihood(lm, pairs) -> list[float]:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import skip_summary
+from conftest import skip_summary  # the code under test (conftest.py's hook), not a shared helper
 
 ROOT = Path(__file__).resolve().parent.parent
 

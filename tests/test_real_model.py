@@ -92,7 +92,7 @@ def test_loglikelihood_equals_hflm_on_smollm2(smollm2, data_dir):
     from lm_eval.api.instance import Instance
 
     from harness.models.loglikelihood import shared_prefix_loglikelihood
-    from tests.test_loglikelihood import agieval_pairs
+    from helpers import agieval_pairs
 
     pairs = agieval_pairs(data_dir, smollm2.tokenizer, ["agieval/aqua-rat", "agieval/sat-math"], 1)
     want = [lp for lp, _ in smollm2.lm.loglikelihood([Instance("loglikelihood", {}, p, i) for i, p in enumerate(pairs)],

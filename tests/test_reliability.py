@@ -485,14 +485,12 @@ def test_collect_refuses_an_id_answered_for_another_text(tmp_path, monkeypatch, 
     ("date_understanding", {"input": "When?\nOptions:\n(A) 01/01/2000\n(B) 02/01/2000", "target": "(E)"},
      "field 'target' '(E)' can never be scored right (option (E) is not among its options (A, B))"),
 ])
-def test_a_bbh_target_no_answer_can_match_is_refused(tmp_path, capsys, task, example, message):
+def test_a_bbh_target_no_answer_can_match_is_refused(tmp_path, data_dir, capsys, task, example, message):
     """Item 12: a BBH target that is not one of its options was accepted and counted wrong
     whatever the answer."""
     from harness.data import load_task_data
 
-    from conftest import DATA
-
-    good = json.loads((DATA / "bbh" / f"{task}.json").read_text())["examples"][:3]
+    good = json.loads((data_dir / "bbh" / f"{task}.json").read_text())["examples"][:3]
     (tmp_path / "bbh").mkdir()
     (tmp_path / "bbh" / f"{task}.json").write_text(json.dumps({"examples": good + [example]}))
     load_task_data.cache_clear()
@@ -506,7 +504,7 @@ def test_a_bbh_target_no_answer_can_match_is_refused(tmp_path, capsys, task, exa
     from harness.data import SUITES
 
     for t in SUITES["bbh"]:
-        load_task_data(t, str(DATA))
+        load_task_data(t, str(data_dir))
 
 
 def test_a_system_message_longer_than_the_context_is_refused(tmp_path, tiny_checkpoint, capsys):
@@ -524,13 +522,12 @@ def test_a_system_message_longer_than_the_context_is_refused(tmp_path, tiny_chec
     assert main(argv + ["--system-message", f"@{big}"]) == 0
 
 
-def test_prompts_cut_to_the_context_are_counted_in_run_json(tmp_path, tiny_checkpoint, capsys):
+def test_prompts_cut_to_the_context_are_counted_in_run_json(tmp_path, data_dir, tiny_checkpoint, capsys):
     """Item 10: prompts truncated to the context window left no warning and nothing in run.json."""
     from transformers import AutoTokenizer
 
     from harness.data import load_task_data
     from harness.prompts import user_prompt
-    from conftest import DATA
     from orca.template import render_for_tokenizer
 
     argv = ["run", "--suite", "bbh/navigate", "--limit", "4", "--model", f"hf:{tiny_checkpoint}",
@@ -541,7 +538,7 @@ def test_prompts_cut_to_the_context_are_counted_in_run_json(tmp_path, tiny_check
     assert main(argv + ["--max-length", "64", "--output", str(tmp_path / "b")]) == 0
     err = capsys.readouterr().err
     tok = AutoTokenizer.from_pretrained(tiny_checkpoint)
-    docs = load_task_data("bbh/navigate", str(DATA)).docs[:4]
+    docs = load_task_data("bbh/navigate", str(data_dir)).docs[:4]
     over = sum(len(tok(render_for_tokenizer(tok, user_prompt("bbh/navigate", d, "orca"), ""),
                        add_special_tokens=False)["input_ids"]) > 60 for d in docs)
     assert over > 0

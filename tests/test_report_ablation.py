@@ -12,10 +12,7 @@ from harness.report import build_comparison, load_runs, render_html, render_mark
 from harness.report.ablation import HELPS, HURTS, NO_DIFFERENCE, run_ablations, suite_ablation, table_cells
 from harness.results import load_run
 
-try:
-    from helpers import make_run
-except ImportError:  # tests/ imported as a package
-    from tests.helpers import make_run
+from helpers import make_run
 
 A, B = "bbh/navigate", "bbh/snarks"
 

@@ -16,10 +16,7 @@ import pytest
 from harness.cli import main
 from harness.report import macro_interval
 
-try:
-    from helpers import AGIEVAL, BBH, BBH_EXCLUDED, SM1, bbh_partial, make_run, outcomes, tiny_agieval
-except ImportError:  # tests/ imported as a package
-    from tests.helpers import AGIEVAL, BBH, BBH_EXCLUDED, SM1, bbh_partial, make_run, outcomes, tiny_agieval
+from helpers import AGIEVAL, BBH, BBH_EXCLUDED, SM1, bbh_partial, make_run, outcomes, tiny_agieval
 
 CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
 

@@ -1,16 +1,20 @@
-"""`orca-eval score`: gold predictions score 100 %, shuffled ones score near chance."""
+"""`orca-eval score`: gold predictions score 100 %, shuffled ones score near chance; a bad
+prediction line or --output is one error line, and a prediction is never stored under an
+example id it does not have."""
 from __future__ import annotations
 
 import json
 import math
 import random
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from harness.cli import main
 from harness.data import SUITES, load_task_data
 from harness.results import load_run
+from helpers import error_line, one_line_error, tree_bytes
 
 
 def _write(path, rows):
@@ -153,3 +157,79 @@ def test_score_needs_suite_and_predictions_unless_explaining(tmp_path, capsys):
     assert "--suite and --predictions are required" in err and "\n" not in err
     assert main(["score", "--explain", str(tmp_path / "nope")]) == 2
     assert "run directory not found" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- refusals
+
+def _bbh_predictions(path: Path, data_dir, rows: list[dict]) -> Path:
+    return _write(path, rows)
+
+
+def test_score_refuses_a_non_empty_folder_without_a_run(tmp_path, data_dir, capsys):
+    preds = _bbh_predictions(tmp_path / "p.jsonl", data_dir,
+                             [{"task": "bbh/navigate", "doc_id": 0, "prediction": "Yes"}])
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("my own file")
+    before = tree_bytes(folder)
+    assert main(["score", "--suite", "bbh/navigate", "--predictions", str(preds), "--output", str(folder)]) == 2
+    assert "not empty and holds no orca-eval run" in error_line(capsys)
+    assert tree_bytes(folder) == before
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["score", "--suite", "bbh/navigate", "--predictions", str(preds), "--output", str(afile)]) == 2
+    assert "is a file, not a directory" in error_line(capsys)
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00", b"[1, 2]", b'{"model": "x"}'])
+def test_score_with_a_corrupt_run_json_is_one_line(tmp_path, data_dir, capsys, content):
+    preds = _bbh_predictions(tmp_path / "p.jsonl", data_dir,
+                             [{"task": "bbh/navigate", "doc_id": 0, "prediction": "Yes"}])
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "run.json").write_bytes(content)
+    assert main(["score", "--suite", "bbh/navigate", "--predictions", str(preds), "--output", str(folder)]) == 2
+    err = error_line(capsys)
+    assert "corrupt run.json" in err or "different model" in err
+    assert (folder / "run.json").read_bytes() == content
+
+
+@pytest.mark.parametrize("field, value", [("doc_id", True), ("doc_id", False), ("index", True), ("doc_id", 1.0),
+                                          ("doc_id", "3"), ("doc_id", -1)])
+def test_score_refuses_a_doc_id_that_is_not_an_integer(tmp_path, data_dir, capsys, field, value):
+    preds = _bbh_predictions(tmp_path / "p.jsonl", data_dir,
+                             [{"task": "bbh/navigate", field: value, "prediction": "Yes"}])
+    assert main(["score", "--suite", "bbh/navigate", "--predictions", str(preds),
+                 "--output", str(tmp_path / "r")]) == 2
+    assert f"p.jsonl:1: field {field!r}" in error_line(capsys)
+    assert not (tmp_path / "r").exists()
+
+
+def test_score_target_only_rows_never_take_a_real_example_id(tmp_path, data_dir):
+    docs = load_task_data("bbh/navigate", str(data_dir)).docs
+    n = len(docs)
+    rows = [{"task": "bbh/navigate", "target": "Yes", "prediction": "Yes"},   # used to become doc_id 0 ...
+            {"task": "bbh/navigate", "target": "No", "prediction": "Yes"},
+            {"task": "bbh/navigate", "doc_id": 0, "prediction": docs[0]["target"]},  # ... and collide here
+            {"task": "bbh/navigate", "doc_id": 1, "prediction": docs[1]["target"]}]
+    preds = _bbh_predictions(tmp_path / "p.jsonl", data_dir, rows)
+    assert main(["score", "--suite", "bbh/navigate", "--predictions", str(preds), "--output", str(tmp_path / "r")]) == 0
+    samples = load_run(tmp_path / "r").samples["sm1"]["bbh/navigate"]
+    by_id = {r["doc_id"]: r for r in samples}
+    assert sorted(by_id) == [0, 1, n, n + 1]
+    assert by_id[0]["prompt_sha"] and by_id[1]["prompt_sha"]   # the real examples, as located
+    assert by_id[n]["prompt_sha"] is None and by_id[n]["correct"] is True
+    assert by_id[n + 1]["correct"] is False
+
+
+@pytest.mark.parametrize("row, expected", [
+    ({"task": 5, "doc_id": 0, "prediction": "Yes"}, "p.jsonl:1: field 'task' must be a string, got 5"),
+    ({"doc_id": 0, "prediction": "Yes"}, "p.jsonl:1: missing field 'task'"),
+    ({"task": "bbh/navigate", "doc_id": 0, "prediction": 1}, "p.jsonl:1: field 'prediction' must be a string, got 1"),
+    ({"task": "bbh/navigate", "doc_id": 0}, "p.jsonl:1: missing field 'prediction'"),
+])
+def test_prediction_fields_wrong_type_versus_missing(tmp_path, capsys, row, expected):
+    p = tmp_path / "p.jsonl"
+    p.write_text(json.dumps(row) + "\n")
+    assert expected in one_line_error(capsys, ["score", "--suite", "bbh/navigate", "--predictions", p,
+                                               "--output", tmp_path / "out"])

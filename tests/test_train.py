@@ -1,4 +1,6 @@
-"""Training loop: config errors, two-stage chaining into HF checkpoints, resume after kill -9."""
+"""Training loop: config errors and out-of-range values, two-stage chaining into HF checkpoints,
+resume after kill -9 (each step logged once). (Rerunning a stage under a changed config:
+tests/test_train_rerun.py.)"""
 import json
 import os
 import signal
@@ -10,10 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from harness.cli import main
+from helpers import error_line, write_config
 from orca.errors import UserError
+from orca.io import read_jsonl
 from orca.train import train
 from orca.train_config import load_train_config, parse_train_config
-from helpers import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,10 +98,42 @@ def test_cli_reports_user_errors_with_exit_2(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-@pytest.fixture(scope="module")
-def tiny_init(tmp_path_factory):
-    from orca.tiny import make_tiny_llama
-    return str(make_tiny_llama(tmp_path_factory.mktemp("init") / "tiny", seed=0))
+@pytest.mark.parametrize("line, message", [
+    ("warmup_ratio: 5", "field 'warmup_ratio' must be >= 0 and <= 1, got 5"),
+    ("warmup_ratio: -0.1", "field 'warmup_ratio' must be >= 0 and <= 1"),
+    ("min_lr_ratio: -1", "field 'min_lr_ratio' must be >= 0 and <= 1, got -1"),
+    ("min_lr_ratio: 1.5", "field 'min_lr_ratio' must be >= 0 and <= 1"),
+    ("grad_clip: -1", "field 'grad_clip' must be > 0, got -1"),
+    ("grad_clip: 0", "field 'grad_clip' must be > 0"),
+    ("weight_decay: -3", "field 'weight_decay' must be >= 0, got -3"),
+    ("weight_decay: .inf", "field 'weight_decay' must be a finite number, got inf"),
+    ("lr: .nan", "field 'lr' must be a finite number, got nan"),
+    ("lr: -.inf", "field 'lr' must be a finite number"),
+    ("lr: 0", "field 'lr' must be > 0"),
+    ("max_examples: 0", "field 'max_examples' must be > 0, got 0"),
+    ("max_examples: -1", "field 'max_examples' must be > 0, got -1"),
+    ("max_examples: true", "field 'max_examples' must be int or null"),
+    ("save_every_steps: -1", "field 'save_every_steps' must be >= 0"),
+    ("warmup_steps: -2", "field 'warmup_steps' must be >= 0"),
+    ("betas: [0.9, 1.5]", "field 'betas'[1] must be >= 0 and < 1"),
+    ("betas: [.nan, 0.9]", "field 'betas'[0] must be a finite number"),
+])
+def test_training_config_refuses_out_of_range_values(tmp_path, capsys, line, message):
+    (tmp_path / "d.jsonl").write_text('{"system": "", "query": "q", "response": "r"}\n')
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text(f"output_dir: out\nstages:\n  - name: s1\n    data: d.jsonl\n    init: tiny:0\n    {line}\n")
+    with pytest.raises(UserError, match=r"train.yaml: stages\[0\]: "):
+        load_train_config(cfg)
+    assert main(["train", "--config", str(cfg)]) == 2
+    assert message in error_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_training_config_top_level_log_every(tmp_path):
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text("output_dir: out\nlog_every: 0\nstages: [{name: s, data: d.jsonl, init: 'tiny:0'}]\n")
+    with pytest.raises(UserError, match=r"t.yaml: field 'log_every' must be > 0"):
+        load_train_config(cfg)
 
 
 def _weights(path: Path) -> dict:
@@ -181,6 +217,42 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path, tiny_init):
     steps = [json.loads(line)["step"] for line in (kill_dir / "out/stage1/metrics.jsonl").read_text().splitlines()]
     assert sorted(set(steps)) == list(range(1, max(steps) + 1))
     assert steps.count(1) == 1  # resumed from a checkpoint, not started over
+
+
+@pytest.mark.parametrize("crash_after_step", [3, 5])
+def test_resumed_training_logs_each_step_once(tmp_path, tiny_init, monkeypatch, crash_after_step):
+    """A crash after a step was logged but before the next checkpoint: the resumed run redoes
+    the step and must not log it a second time."""
+    import orca.train as train_mod
+    from orca.train_config import parse_train_config
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"id": f"r{i}", "status": "ok", "model": "m", "system": "",
+                                        "query": f"Q{i}: count from {i}",
+                                        "response": " ".join(str(i + j) for j in range(12))}) + "\n"
+                            for i in range(14)))
+    raw = {"output_dir": "out", "seed": 0, "log_every": 1, "device": "cpu",
+           "stages": [{"name": "s1", "data": "data.jsonl", "init": tiny_init, "epochs": 1, "lr": 1e-3,
+                       "batch_size": 2, "max_len": 64, "save_every_steps": 2, "warmup_steps": 1}]}
+    config = parse_train_config(raw, tmp_path / "train.json")
+    real_append = train_mod.append_jsonl
+
+    def crashing_append(path, rows):
+        real_append(path, rows)
+        if rows[0]["step"] == crash_after_step:
+            raise RuntimeError("simulated kill")
+
+    monkeypatch.setattr(train_mod, "append_jsonl", crashing_append)
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        train_mod.train(config)
+    metrics = tmp_path / "out" / "s1" / "metrics.jsonl"
+    assert [r["step"] for r in read_jsonl(metrics).rows] == list(range(1, crash_after_step + 1))
+    monkeypatch.setattr(train_mod, "append_jsonl", real_append)
+    train_mod.train(config)
+    steps = [r["step"] for r in read_jsonl(metrics).rows]
+    total = sum(json.loads((tmp_path / "out" / "s1" / "data_stats.json").read_text())["steps_per_epoch"])
+    assert total > crash_after_step + 1
+    assert steps == list(range(1, total + 1))  # each step logged once
 
 
 def test_training_works_without_deepspeed_installed(tmp_path, tiny_init):

@@ -1,9 +1,10 @@
-"""Issue 13, class 6: narrow terminals. Below the width a table needs, the output switches
-to one table per variant or to a long format; no task name or number is ever cut.
+"""Narrow terminals: below the width a table needs, the output switches to one table per
+variant or to a long format; no task name or number is ever cut.
 
-Members tried: the final table of `run`/`score` with three variants at 200, 80 and 40
-columns (BBH's long task names, and AGIEval's shorter ones); `system-messages` at 80, 40
-and 12 columns (through the CLI, with $COLUMNS); `compare`'s tables at 80 and 40."""
+Tried: the final table of `run`/`score` with three variants at 200, 80 and 40 columns
+(BBH's long task names, and AGIEval's shorter ones); `system-messages` at 80, 40 and 12
+columns (through the CLI, with $COLUMNS); `compare`'s tables at 80 and 40; `report` and
+`report --flips` at 80 and 40. (Output to a pipe or a log: tests/test_width80.py.)"""
 from __future__ import annotations
 
 import io
