@@ -14,6 +14,9 @@ on the machine that ran it. `portable_run_meta` drops or shortens what is local:
   project folder would type); any other path the user typed is kept.
 - `data.dir`: a local folder -> null (a hub id `hf:ORG/NAME` is kept); `data.sources`:
   each file relative to that folder (`bbh/navigate.json`, which also names the layout).
+- `command`: each absolute path in the command line -> relative to the project, else its
+  last component (`--output /scratch/runs/x` -> `--output x`: the command still reproduces
+  the run, into a folder of that name).
 
 Everything the gates and `compare` match on (fingerprints, sha256s, data hashes, the
 identity fields of harness/run_dir.py) is left as it was.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import shlex
 import sys
 from pathlib import Path, PurePosixPath
 
@@ -40,6 +44,16 @@ def _inside(path: str, roots) -> str | None:
         except ValueError:
             continue
     return None
+
+
+def _portable_arg(arg: str, roots) -> str:
+    """One command-line word without its machine's path: `--flag=/abs/x` and `/abs/x` alike."""
+    flag, eq, value = arg.partition("=") if arg.startswith("-") else ("", "", arg)
+    kind, colon, where = value.partition(":") if not value.startswith("/") else ("", "", value)
+    if not where.startswith("/"):
+        return arg
+    short = _inside(where, roots) or PurePosixPath(where).name
+    return f"{flag}{eq}{kind}{colon}{short}"
 
 
 def portable_run_meta(meta: dict, roots=(PROJECT_ROOT,)) -> dict:
@@ -63,6 +77,9 @@ def portable_run_meta(meta: dict, roots=(PROJECT_ROOT,)) -> dict:
         gguf = model.get("gguf")
         if isinstance(gguf, dict) and isinstance(gguf.get("file"), str):
             gguf["file"] = PurePosixPath(gguf["file"]).name
+    command = out.get("command")
+    if isinstance(command, str):
+        out["command"] = shlex.join(_portable_arg(a, roots) for a in shlex.split(command))
     data = out.get("data")
     if isinstance(data, dict) and isinstance(data.get("dir"), str) and not data["dir"].startswith("hf:"):
         root = data["dir"]

@@ -15,14 +15,14 @@ def _published():
     return sorted(p.parent for p in PUBLISHED_DIR.rglob("summary.json"))
 
 
-def test_published_runs_are_complete_and_marked_partial():
+def test_published_runs_are_complete_and_partial_only_under_a_limit():
     runs = _published()
     assert runs, "no published runs"
     for d in runs:
         run = load_run(d)  # validates summary.json and every samples file
         assert run.meta["model"]["spec"] == "smollm2-135m-instruct"
         assert run.meta["model"]["gguf"]["sha256"] and run.meta["git_commit"]
-        assert run.is_partial() and run.meta["limit"]
+        assert run.is_partial() == bool(run.meta["limit"])  # a full run covers every example
         for variant, by_task in run.summary["variants"].items():
             for task, figures in by_task["tasks"].items():
                 assert figures["n"] == len([r for r in run.samples[variant][task] if r.get("repeat", 0) == 0])
@@ -103,3 +103,12 @@ def test_a_refreshed_baseline_names_no_local_path(tmp_path):
     replace_directory(src, tmp_path / "baseline")
     assert local_paths(json.loads((tmp_path / "baseline" / "run.json").read_text())) == []
     assert json.loads((src / "run.json").read_text())["model"]["path"].startswith("/root/")  # the run is left alone
+
+
+def test_portable_run_meta_shortens_the_paths_in_the_command():
+    meta = {"command": ".venv/bin/orca-eval run --model hf:/work/main/results/ckpt --suite bbh "
+                       "--output /scratch/fullruns/bbh-gen --data-dir=/mnt/data 'two words'"}
+    assert portable_run_meta(meta, roots=["/work/main"])["command"] == \
+        ".venv/bin/orca-eval run --model hf:results/ckpt --suite bbh --output bbh-gen " \
+        "--data-dir=data 'two words'"
+    assert portable_run_meta({"command": None}) == {"command": None}

@@ -32,7 +32,7 @@ def test_reproduce_command_writes_to_a_new_folder_and_compares():
     assert reproduction == output
 
 
-@pytest.mark.parametrize("committed", [PUBLISHED_DIR / "smollm2-135m-instruct" / "agieval-generate-sm1-limit13",
+@pytest.mark.parametrize("committed", [PUBLISHED_DIR / "smollm2-135m-instruct" / "agieval-generate-sm1",
                                        BASELINES_DIR / "ci-tiny", PUBLISHED_DIR / "new-folder"])
 def test_run_refuses_to_write_into_committed_runs(committed, capsys):
     before = {p: p.read_bytes() for p in committed.rglob("*.json")} if committed.exists() else {}
