@@ -20,12 +20,14 @@ For each stage of a config (orca/train_config.py), `train_stage`:
 DeepSpeed (ZeRO-2/3, bf16) is used only when the config names a DeepSpeed JSON,
 and only then imported; launch with `torchrun --nproc_per_node N -m orca.train CONFIG`
 or `deepspeed --num_gpus N --module orca.train CONFIG` (see docs/training.md).
+
+Here: the loop and the stage's default parts (`prepare_data`, `token_loss_sum`). Its setup
+(init checkpoint, tokenizer, device, attention, model) is orca/train_setup.py, the optimizer
+step and the lr schedule orca/train_optim.py; their names stay importable from here.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -37,82 +39,19 @@ from orca.distributed import barrier, init_for_deepspeed, rank_world
 from orca.errors import UserError, run_entry_point
 from orca.io import OneWriter, append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
 from orca.packing import MODEL_INPUTS, collate, model_inputs, pack_examples
-from orca.paths import tokenizer_dir
-from orca.tiny import load_tokenizer_with_pad, make_tiny_llama
-from orca.tokenize import load_examples, resize_embeddings_for_tokenizer, tokenize_examples
+from orca.tokenize import load_examples, tokenize_examples
 from orca.train_config import StageConfig, TrainConfig, load_train_config, stage_identity
+from orca.train_optim import DeepSpeedStepper, PlainStepper, lr_lambda, make_stepper
+from orca.train_setup import (Loading, choose_attention, choose_device, damaged_checkpoint_errors, init_hint,
+                              load_model, load_tokenizer, resolve_init, resume_hint)
+
+# The public names of the three training modules, importable from here as before the split.
+__all__ = ["train", "train_stage", "prepare_data", "token_loss_sum", "main",
+           "resolve_init", "damaged_checkpoint_errors", "load_tokenizer", "choose_device", "choose_attention",
+           "load_model", "lr_lambda", "PlainStepper", "DeepSpeedStepper", "make_stepper"]
 
 
-# ----------------------------------------------------------------------------- setup
-
-def resolve_init(config: TrainConfig, stage: StageConfig, rank: int = 0) -> Path:
-    """Path of the checkpoint a stage starts from."""
-    if stage.init.startswith("stage:"):
-        path = StageCheckpoints(config.output_dir / stage.init[6:]).final()
-        if path is None:
-            raise UserError(f"stage {stage.name!r}: init {stage.init!r} has not finished training")
-        return path
-    if stage.init.startswith("tiny:"):
-        seed = int(stage.init[5:])
-        path = config.output_dir / f"init-tiny-{seed}"
-        if rank == 0 and not (path / "config.json").exists():
-            make_tiny_llama(path, seed=seed, tokenizer_path=config.tokenizer)
-        barrier()
-        return path
-    path = Path(stage.init)
-    if not (path / "config.json").is_file():
-        raise UserError(f"stage {stage.name!r}: init {path} is not a Hugging Face checkpoint (no config.json)")
-    return path
-
-
-def damaged_checkpoint_errors() -> tuple:
-    """What loading a damaged checkpoint raises, from the libraries that read it: a truncated
-    or garbage safetensors file, a config.json that is not JSON, a trainer_state.pt cut short."""
-    import pickle
-
-    from safetensors import SafetensorError
-
-    return (OSError, ValueError, RuntimeError, EOFError, KeyError, pickle.UnpicklingError, SafetensorError)
-
-
-class _Loading:
-    """`with _Loading(path, hint):` turns the libraries' exceptions about a damaged checkpoint
-    into one line naming the folder, with what to do (`hint`)."""
-
-    def __init__(self, path: Path, hint: str):
-        self.path, self.hint = path, hint
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        if exc is not None and not isinstance(exc, UserError) and isinstance(exc, damaged_checkpoint_errors()):
-            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise UserError(f"{self.path}: damaged or not a checkpoint ({type(exc).__name__}: {why}); "
-                            f"{self.hint}") from None
-        return False
-
-
-def _init_hint(stage: StageConfig) -> str:
-    if stage.init.startswith("stage:"):
-        return f"it is the final checkpoint of stage {stage.init[6:]!r}: remove that stage's folder to train it again"
-    if stage.init.startswith("tiny:"):
-        return "remove that folder: it is made again"
-    return f"stage {stage.name!r}: field 'init' must name a Hugging Face checkpoint folder"
-
-
-def _resume_hint(checkpoints: StageCheckpoints) -> str:
-    return (f"remove that folder and set \"checkpoint\" in {checkpoints.dir / 'state.json'} to an earlier one "
-            f"(or remove {checkpoints.dir} to train the stage anew)")
-
-
-def load_tokenizer(config: TrainConfig, init_dir: str | Path):
-    init_dir = Path(init_dir)
-    if config.tokenizer:
-        return load_tokenizer_with_pad(config.tokenizer)
-    has_own = any((init_dir / f).exists() for f in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"))
-    return load_tokenizer_with_pad(init_dir if has_own else tokenizer_dir())
-
+# ----------------------------------------------------------------------------- the stage's default parts: data and loss
 
 def prepare_data(stage: StageConfig, tokenizer, seed: int) -> tuple[list[list[list[dict]]], dict]:
     """Tokenized, packed rows for every epoch, and data statistics."""
@@ -135,22 +74,6 @@ def prepare_data(stage: StageConfig, tokenizer, seed: int) -> tuple[list[list[li
                     "packing_per_epoch": pack_stats}
 
 
-def lr_lambda(total_steps: int, warmup: int, min_ratio: float):
-    """Linear warmup to 1, then cosine decay to min_ratio.
-
-    Kept beside transformers.get_cosine_with_min_lr_schedule_with_warmup, which is the same
-    from step `warmup` on (tests/test_train_schedule.py checks it at every step) but starts
-    its warmup one step later: its first optimizer step runs at lr 0 (a step that moves no
-    weight) and its warmup reaches the peak a step later. Ours gives step s < warmup the
-    factor (s + 1) / warmup; switching would change every checkpoint trained so far."""
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-    return f
-
-
 def token_loss_sum(model, batch: dict) -> tuple[torch.Tensor, int]:
     """Summed cross-entropy over the target tokens of a batch, and their count.
 
@@ -168,150 +91,6 @@ def token_loss_sum(model, batch: dict) -> tuple[torch.Tensor, int]:
         logits = model(**inputs, use_cache=False).logits.flatten(0, 1).index_select(0, index)
     loss = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
     return loss, targets.numel()
-
-
-def choose_device(config: TrainConfig) -> tuple[torch.device, str]:
-    """The device this rank trains on and the attention implementation, refusing
-    combinations that cannot train."""
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise UserError("device: cuda was asked for but no CUDA device is available")
-    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if (
-        config.device in ("cuda", "auto") and torch.cuda.is_available()) else torch.device("cpu")
-    attn = choose_attention(config.attn_implementation, device)
-    if attn == "flash_attention_2" and not _has_flash_attn():
-        raise UserError("attn_implementation: flash_attention_2 needs the flash-attn package and a GPU")
-    if attn == "flex_attention" and device.type != "cuda":
-        raise UserError(f"{config.source or 'config'}: field 'attn_implementation': flex_attention trains only on "
-                        f"a CUDA GPU (torch {torch.__version__} has no FlexAttention backward on {device.type}); "
-                        f"use auto or sdpa here")
-    return device, attn
-
-
-def load_model(config: TrainConfig, path: str | Path, tokenizer, attn: str, device: torch.device, load_hint: str = ""):
-    """The model in fp32 master weights on `device`, in training mode; bf16 comes from
-    DeepSpeed's bf16 mode or, without it, autocast. A checkpoint that cannot be read is one
-    line naming it, with `load_hint` (what to do)."""
-    path = Path(path)
-    from transformers import AutoModelForCausalLM
-
-    with _Loading(path, load_hint or "give a Hugging Face checkpoint folder"):
-        model = AutoModelForCausalLM.from_pretrained(path, attn_implementation=attn, dtype=torch.float32)
-    resize_embeddings_for_tokenizer(model, tokenizer)
-    if config.gradient_checkpointing:  # 13B at 2048 tokens: recompute activations instead of storing them
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model.to(device)
-    model.train()
-    if config.compile:
-        # Compile the decoder only: the LM head runs on a varying number of target
-        # positions, which would make every micro-batch a new shape.
-        getattr(model, "model", model).compile()
-    return model
-
-
-# ----------------------------------------------------------------------------- optimizer steps, plain or DeepSpeed
-
-class PlainStepper:
-    """AdamW (fused on CUDA; no weight decay on norms and biases) and the schedule as a
-    LambdaLR: gradients of the micro-batches add up, then one clipped step."""
-    autocast = True  # bf16 autocast over the fp32 weights when the config asks for bf16
-
-    def __init__(self, model, stage: StageConfig, schedule, device: torch.device):
-        self.model, self.forward_model, self.device, self.grad_clip = model, model, device, stage.grad_clip
-        decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-        no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": stage.weight_decay},
-                                            {"params": no_decay, "weight_decay": 0.0}],
-                                           lr=stage.lr, betas=tuple(stage.betas), fused=device.type == "cuda")
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
-
-    def backward(self, loss_sum: torch.Tensor, n_targets: int) -> None:
-        (loss_sum / n_targets).backward()
-
-    def step(self) -> None:
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
-
-    def save(self, checkpoints: StageCheckpoints, name: str, tokenizer, position: dict) -> None:
-        checkpoints.save(name, self.model, tokenizer, position, optimizer=self.optimizer, scheduler=self.scheduler)
-
-    def load(self, checkpoints: StageCheckpoints, checkpoint: str | Path) -> dict:
-        checkpoint = Path(checkpoint)
-        return checkpoints.load(checkpoint, optimizer=self.optimizer, scheduler=self.scheduler)
-
-
-class DeepSpeedStepper:
-    """A DeepSpeed engine (ZeRO-2/3, bf16 mode): it holds the optimizer and our schedule,
-    clips, and steps itself once it has seen `grad_accum` micro-batches."""
-    autocast = False
-
-    def __init__(self, deepspeed, model, ds_config: dict, schedule, grad_accum: int, hf_ds_config=None):
-        self.model, self.grad_accum = model, grad_accum
-        self.hf_ds_config = hf_ds_config  # ZeRO-3: transformers consults it (a global weakref); keep it alive
-        self.zero_stage = ds_config.get("zero_optimization", {}).get("stage", 0)
-        self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
-            model=model, model_parameters=model.parameters(), config=ds_config,
-            lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, schedule))
-        self.forward_model, self.device = self.engine, self.engine.device
-
-    def backward(self, loss_sum: torch.Tensor, n_targets: int) -> None:
-        # DeepSpeed divides by grad_accum itself; undo it so the step is a token mean.
-        self.engine.backward(loss_sum * self.grad_accum / n_targets)
-        self.engine.step()
-
-    def step(self) -> None:
-        pass  # the engine stepped on the step's last micro-batch
-
-    def save(self, checkpoints: StageCheckpoints, name: str, tokenizer, position: dict) -> None:
-        checkpoints.save(name, self.model, tokenizer, position, engine=self.engine, zero_stage=self.zero_stage)
-
-    def load(self, checkpoints: StageCheckpoints, checkpoint: str | Path) -> dict:
-        checkpoint = Path(checkpoint)
-        return checkpoints.load(checkpoint, engine=self.engine)
-
-
-def make_stepper(config: TrainConfig, stage: StageConfig, schedule, tokenizer, attn: str, device: torch.device,
-                 init_dir: str | Path, resume_dir: str | Path | None, world: int,
-                 deepspeed=None, load_hint: str = "") -> PlainStepper | DeepSpeedStepper:
-    """The model and what steps it: a DeepSpeed engine when `deepspeed` (the module) is given,
-    else AdamW on the model loaded from the resume point or, without one, the init checkpoint."""
-    init_dir = Path(init_dir)
-    resume_dir = None if resume_dir is None else Path(resume_dir)
-    if deepspeed is None:
-        model = load_model(config, resume_dir or init_dir, tokenizer, attn, device, load_hint)
-        return PlainStepper(model, stage, schedule, device)
-    ds_config = _deepspeed_config(config.deepspeed, stage, world, config.bf16)
-    hf_ds_config = None
-    if ds_config.get("zero_optimization", {}).get("stage", 0) == 3:
-        from transformers.integrations import HfDeepSpeedConfig
-        hf_ds_config = HfDeepSpeedConfig(ds_config)  # before loading: ZeRO-3 partitions at load
-    model = load_model(config, init_dir, tokenizer, attn, device, load_hint)  # a resume point's weights: in the engine state
-    return DeepSpeedStepper(deepspeed, model, ds_config, schedule, stage.grad_accum, hf_ds_config)
-
-
-def _deepspeed_config(path: Path, stage: StageConfig, world: int, bf16: bool) -> dict:
-    """The DeepSpeed JSON with "auto" fields filled from the stage."""
-    try:
-        ds = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
-    ds["train_micro_batch_size_per_gpu"] = stage.batch_size
-    ds["gradient_accumulation_steps"] = stage.grad_accum
-    ds["train_batch_size"] = stage.batch_size * stage.grad_accum * world
-    ds["gradient_clipping"] = stage.grad_clip
-    opt = ds.setdefault("optimizer", {"type": "AdamW", "params": {}})
-    params = opt.setdefault("params", {})
-    # torch's AdamW: no JIT-compiled DeepSpeed op needed, same math as the plain loop.
-    params.update(lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay, torch_adam=True)
-    params.setdefault("eps", 1e-8)
-    if "bf16" in ds and ds["bf16"].get("enabled") == "auto":
-        ds["bf16"]["enabled"] = bf16
-    for key, value in list(ds.get("zero_optimization", {}).items()):
-        if value == "auto":
-            del ds["zero_optimization"][key]
-    ds.pop("scheduler", None)  # ours: warmup + cosine, stepped per optimizer step
-    return ds
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -352,14 +131,16 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data
     device, attn = choose_device(config)
     if rank == 0:  # after the checks of the settings: a refused config leaves no stage folder
         # Two identical trainings on one folder removed each other's half-written checkpoints
-        # and failed on a missing file; the second now says what is going on. Held until return.
+        # and failed on a missing file; the second now says what is going on. Held until return:
+        # `writer` is never read, on purpose -- the local keeps the OneWriter alive, and the lock
+        # goes with it (OneWriter.__del__), so dropping the name would release it at once.
         writer = OneWriter(stage_dir, f"orca-eval train (stage {stage.name})",  # noqa: F841
                            lock_path=stage_dir / ".lock", instead="choose another output_dir").hold()
 
     # 1. init checkpoint, tokenizer, resume point
     init_dir = resolve_init(config, stage, rank)
     resume_dir = checkpoints.latest()
-    with _Loading(init_dir, _init_hint(stage)):
+    with Loading(init_dir, init_hint(stage)):
         tokenizer = load_tokenizer(config, init_dir)
 
     # 2. data, packed for every epoch
@@ -388,12 +169,12 @@ def train_stage(config: TrainConfig, stage: StageConfig, index: int = 0, *, data
     torch.manual_seed(seed)
     schedule = lr_lambda(total_steps, warmup, stage.min_lr_ratio)
     stepper = make_stepper(config, stage, schedule, tokenizer, attn, device, init_dir, resume_dir, world,
-                           deepspeed, load_hint=_resume_hint(checkpoints) if resume_dir and deepspeed is None
-                           else _init_hint(stage))
+                           deepspeed, load_hint=resume_hint(checkpoints) if resume_dir and deepspeed is None
+                           else init_hint(stage))
     model, device = stepper.model, stepper.device
     position = {"epoch": 0, "step_in_epoch": 0, "global_step": 0}
     if resume_dir:
-        with _Loading(resume_dir, _resume_hint(checkpoints)):
+        with Loading(resume_dir, resume_hint(checkpoints)):
             position = stepper.load(checkpoints, resume_dir)
         if rank == 0:
             console.print(f"stage {stage.name}: resuming from {resume_dir.name} "
@@ -477,22 +258,6 @@ def _drop_metrics_after(path: Path, global_step: int) -> None:
     keep = [r for r in rows if not (isinstance(r.get("step"), int) and r["step"] > global_step)]
     if len(keep) != len(rows):
         write_jsonl_atomic(path, keep)
-
-
-def choose_attention(asked: str, device: torch.device) -> str:
-    """`auto`: flash-attn's varlen kernel where installed on a GPU, else FlexAttention on
-    a GPU (a document BlockMask, no dense mask), else SDPA with the dense block mask
-    (CPU: FlexAttention has no backward there)."""
-    if asked != "auto":
-        return asked
-    if device.type == "cuda":
-        return "flash_attention_2" if _has_flash_attn() else "flex_attention"
-    return "sdpa"
-
-
-def _has_flash_attn() -> bool:
-    import importlib.util
-    return torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None
 
 
 def _progress(console):

@@ -51,7 +51,7 @@ def test_top_level_config_errors(tmp_path, top, message):
 
 
 def test_attention_path_per_device(monkeypatch):
-    import orca.train as T
+    import orca.train_setup as T  # where choose_attention looks up _has_flash_attn
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
     monkeypatch.setattr(T, "_has_flash_attn", lambda: False)  # this machine has neither CUDA nor flash-attn
