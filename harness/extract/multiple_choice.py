@@ -308,8 +308,8 @@ class _McSteps:
         """The option's text without its letter: the whole short answer, or its finished last
         sentence; questions ("What is the date today?") do not count."""
         body, options = self.body, self.options
-        sentences = [s for s in _sentences(body) if not s.endswith("?")]
-        statement = " ".join(sentences)
+        sents = [s for s in _sentences(body) if not s.endswith("?")]
+        statement = " ".join(sents)
         if len(statement) <= 200 and not _in_loop(body, 0, len(body)):
             mapped = _option_from_statement(statement, options)
             if mapped:
@@ -322,8 +322,8 @@ class _McSteps:
             if mapped:
                 return mapped
         start, end, finished = _final_sentence(body)
-        if sentences and finished and _bare_mention_ok(body, start, end):
-            return _option_from_statement(sentences[-1], options)
+        if sents and finished and _bare_mention_ok(body, start, end):
+            return _option_from_statement(sents[-1], options)
         return None
 
 

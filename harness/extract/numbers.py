@@ -86,12 +86,12 @@ def _number_in_cue(t: str, low: str, cue: _Spots, max_offset: int = 12, alone: b
     """(position, number) stated right after the last `cue` that has one, the number None
     where the statement names several ("either 7 or 8"); False where no cue states a number."""
     for m in reversed(cue.finditer(t, low)):
-        clause = _clause(t, m.end(), 80)
-        nums = _numbers(clause)
+        stated = _clause(t, m.end(), 80)
+        nums = _numbers(stated)
         if nums and nums[0][0] <= max_offset:
             if alone and (len(nums) > 1 or "," in _clause(t, m.end(), 400).split(":")[0]):
                 continue  # a list of things ("I have two beds, a stove, ..."), not a count
-            return m.start(), _committed_number(clause, nums)
+            return m.start(), _committed_number(stated, nums)
     return False
 
 
@@ -119,12 +119,12 @@ def _number_robust(text: str, options: Options = None) -> str | None:
     for m in ([] if _cut_off(t) else reversed(_CONCLUSION_CUE.finditer(t, low))):
         if _in_loop(t, m.start()):
             continue
-        clause = _clause(t, m.end(), 120)
-        nums = _numbers(clause)
+        stated = _clause(t, m.end(), 120)
+        nums = _numbers(stated)
         if nums:
-            if t.rfind("=") > m.end() + len(clause):
+            if t.rfind("=") > m.end() + len(stated):
                 break  # the calculation went on after it: read the last "=" (below)
-            return _committed_number(clause, nums)
+            return _committed_number(stated, nums)
     # Bare mentions (docs/extraction.md, "Commitment"): only in a short output or the finished
     # last sentence, never in a repetition loop.
     found = _number_in_cue(t, low, _HAVE_CUE, max_offset=0, alone=True)  # "I have 8", not "I have an apple, ..."
