@@ -57,7 +57,6 @@ def main() -> int:
     import torch
 
     from harness.models import make_backend
-    from harness.cli import _quiet_libraries
     from harness.data import load_task_data, resolve_tasks
     from harness.prompts import user_prompt
     from harness.runner import RunConfig, stop_sequences
@@ -65,8 +64,9 @@ def main() -> int:
     from harness.suites import get_task
     from harness.compare.stats import mcnemar_exact
     from orca.paths import data_dir
+    from orca.quiet import quiet_libraries
 
-    _quiet_libraries()
+    quiet_libraries()
     backend = make_backend(args.model, RunConfig(model=args.model, dtype=args.dtype, device="cpu"))
     lm, tok = backend.lm, backend.tokenizer
     tasks = resolve_tasks("bbh")

@@ -178,12 +178,12 @@ def main_real(args) -> int:
     """--model: the roofline, ours and the two peers at the scale users run (module docstring)."""
     import torch
 
-    from harness.cli import _quiet_libraries
     from harness.models.precision import resolve_dtype
     from harness.runner import RunConfig, run_evaluation
     from orca.paths import data_dir
+    from orca.quiet import quiet_libraries
 
-    _quiet_libraries()
+    quiet_libraries()
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = resolve_dtype(args.dtype, device)
     limit, new_tokens = args.limit or 4, args.new_tokens or 512
@@ -273,8 +273,8 @@ def main() -> int:
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     work = Path(tempfile.mkdtemp(prefix="orca-bench-"))
-    from harness.cli import _quiet_libraries
-    _quiet_libraries()
+    from orca.quiet import quiet_libraries
+    quiet_libraries()
     from harness.runner import RunConfig, run_evaluation
     from orca.paths import data_dir
     from harness.models.default import default_checkpoint

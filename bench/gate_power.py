@@ -125,12 +125,12 @@ def main() -> int:
         raise SystemExit("gate_power: --noise must be > 0, --seeds and the calibration seeds >= 0")
 
     from harness import gate
-    from harness.cli import _quiet_libraries
     from harness.models.gguf_file import convert_gguf
     from harness.models.named import resolve_named_model
     from orca.io import sha256_file
+    from orca.quiet import quiet_libraries
 
-    _quiet_libraries()
+    quiet_libraries()
     gguf_path, _ = resolve_named_model(gate.GATE_MODEL)
     base_dir = convert_gguf(gguf_path, sha256_file(gguf_path), gate.GATE_MODEL)[0]  # cached after the first time
     args.work.mkdir(parents=True, exist_ok=True)

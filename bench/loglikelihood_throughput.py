@@ -47,8 +47,8 @@ def main() -> int:
     ap.add_argument("--blocks", type=int, default=4, help="timed blocks, alternating which side runs first")
     args = ap.parse_args()
 
-    from harness.cli import _quiet_libraries
-    _quiet_libraries()
+    from orca.quiet import quiet_libraries
+    quiet_libraries()
     import torch
     from lm_eval.api.instance import Instance
 

@@ -40,7 +40,7 @@ def finished_run(cfg, tasks: list[str], variants: list, data: dict) -> Path | No
     data record of the data just loaded."""
     from harness.models.lmeval_backend import fingerprint_checkpoint
     from harness.provenance import package_versions
-    from harness.run_dir import IDENTITY_FIELDS, _get, existing_run_meta, output_dir
+    from harness.run_dir import IDENTITY_FIELDS, existing_run_meta, get, output_dir
 
     if not cfg.use_cache:
         return None
@@ -60,7 +60,7 @@ def finished_run(cfg, tasks: list[str], variants: list, data: dict) -> Path | No
     new = {"model": {"fingerprint": fingerprint}, "tasks": tasks, "mode": cfg.mode, "prompt_style": cfg.prompt_style,
            "variants": {v.name: v.to_json() for v in variants}, "decoding": cfg.decoding.to_json(),
            "seed": cfg.seed, "repeats": cfg.repeats, "limit": cfg.limit}
-    if any(_get(old, f) != _get(new, f) for f in IDENTITY_FIELDS if f != "model.dtype"):
+    if any(get(old, f) != get(new, f) for f in IDENTITY_FIELDS if f != "model.dtype"):
         return None
     # the dtype and context length it resolved to depend on the machine: the same request,
     # and a run that recorded one (before --dtype, none was recorded)

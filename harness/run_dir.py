@@ -90,7 +90,8 @@ def existing_run_meta(run_dir: str | Path) -> dict | None:
     return old
 
 
-def _get(d: dict, dotted: str):
+def get(d: dict, dotted: str):
+    """The value at a dotted path ("model.spec" -> d["model"]["spec"]); None where a level is missing."""
     for part in dotted.split("."):
         d = (d or {}).get(part)
     return d
@@ -103,11 +104,11 @@ def check_same_run(run_dir: str | Path, meta: dict) -> None:
     if old is None:
         return
     for f in IDENTITY_FIELDS:
-        if _get(old, f) != _get(meta, f):
+        if get(old, f) != get(meta, f):
             what = {"model.fingerprint": "a different model",
-                    "model.dtype": f"another dtype ({_get(old, f) or 'float32, before --dtype'})"}.get(
+                    "model.dtype": f"another dtype ({get(old, f) or 'float32, before --dtype'})"}.get(
                 f, f"a different {f.split('.')[0]}")
-            raise UserError(f"--output {run_dir}: holds a run of {what} ({_get(old, 'model.spec')}); "
+            raise UserError(f"--output {run_dir}: holds a run of {what} ({get(old, 'model.spec')}); "
                             "choose another --output")
 
 

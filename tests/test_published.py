@@ -8,7 +8,7 @@ from harness.paths import PUBLISHED_DIR
 from harness.paths import RESULTS_DIR
 from harness.publish import local_paths, portable_run_meta
 from harness.results import load_run
-from harness.run_dir import IDENTITY_FIELDS, _get
+from harness.run_dir import IDENTITY_FIELDS, get
 
 
 def _published():
@@ -84,7 +84,7 @@ def test_portable_run_meta_keeps_identity_and_drops_local_paths(model, expected)
     assert out["model"] == expected
     assert out["data"] == {"dir": None, "sources": {"bbh/navigate": "bbh/navigate.json"},
                            "hashes": {"bbh/navigate": "b794"}}
-    assert all(_get(out, f) == _get(meta, f) for f in IDENTITY_FIELDS)  # resume and the fast path see the same run
+    assert all(get(out, f) == get(meta, f) for f in IDENTITY_FIELDS)  # resume and the fast path see the same run
     assert meta["model"]["path"] == model["path"]  # the input is not modified
     assert portable_run_meta({"data": {"dir": "hf:org/bbh", "sources": {"bbh/x": "hf:org/bbh"}}}) == \
         {"data": {"dir": "hf:org/bbh", "sources": {"bbh/x": "hf:org/bbh"}}}  # a hub id is no local path

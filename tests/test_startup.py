@@ -43,9 +43,9 @@ def test_compare_choices_match_the_statistics_module():
 
 def test_deepspeed_still_gets_its_accelerator_named(monkeypatch):
     """The hook that replaced the eager torch import: set just before deepspeed loads."""
-    probe = ("import os, sys, harness.cli\n"
+    probe = ("import os, sys, harness.cli, orca.quiet\n"
              "os.environ.pop('DS_ACCELERATOR', None)\n"
-             "harness.cli._quiet_libraries()\n"
+             "orca.quiet.quiet_libraries()\n"
              "assert 'torch' not in sys.modules\n"
              "import importlib.util\n"
              "importlib.util.find_spec('deepspeed')\n"  # the hook runs at lookup, as on import

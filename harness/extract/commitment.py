@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import re
 
-from harness.extract.text import _SENTENCE_END
+from harness.extract.text import SENTENCE_END
 
 # The robust extractor reads the first ANALYSED_HEAD characters (up to the first sentence end)
 # and the last ANALYSED_TAIL characters. An answer is stated at the start (answer first) or at
@@ -26,14 +26,14 @@ LOOP_MIN_COPIES = 4
 LOOP_MIN_TOKENS = 12
 
 
-def _analysed(text: str) -> str:
+def analysed(text: str) -> str:
     """The part of an output the robust extractor reads (see ANALYSED_TAIL): the whole output,
     or, for a longer one, its first sentence and its last ANALYSED_TAIL characters, cut at a
     line or word boundary so no half word reads as a label."""
     if len(text) <= ANALYSED_HEAD + ANALYSED_TAIL:
         return text
     head = text[:ANALYSED_HEAD]
-    first_end = _SENTENCE_END.search(head, 1)
+    first_end = SENTENCE_END.search(head, 1)
     head = head[:first_end.start()] if first_end else head
     tail = text[-ANALYSED_TAIL:]
     cut = tail.find("\n", 0, 2_000)
@@ -82,17 +82,17 @@ def _loops(t: str) -> tuple[int, int]:
     return head_end, tail_start
 
 
-def _in_loop(t: str, start: int, end: int | None = None) -> bool:
+def in_loop(t: str, start: int, end: int | None = None) -> bool:
     """Whether t[start:end] lies (partly) inside a repetition loop at the start or end of t."""
     head_end, tail_start = _loops(t)
     return start < head_end or (end if end is not None else start + 1) > tail_start
 
 
-_BREAK = re.compile(r"[.!?](?=\s)|\n")
+BREAK = re.compile(r"[.!?](?=\s)|\n")
 _FINISHED = frozenset(".!)]*`\"'")
 
 
-def _final_sentence(t: str) -> tuple[int, int, bool]:
+def final_sentence(t: str) -> tuple[int, int, bool]:
     """(start, end, finished) of the output's last sentence; `finished` is False where the
     output stops mid-sentence (cut off at the token limit) rather than at `.` `!` or a
     closing bracket, quote or markdown mark."""
@@ -100,7 +100,7 @@ def _final_sentence(t: str) -> tuple[int, int, bool]:
     if not end:
         return 0, 0, False
     start = 0
-    for m in _BREAK.finditer(t, max(0, end - 2_000), end - 1):
+    for m in BREAK.finditer(t, max(0, end - 2_000), end - 1):
         start = m.end()
     while start < end and t[start].isspace():
         start += 1
@@ -108,48 +108,48 @@ def _final_sentence(t: str) -> tuple[int, int, bool]:
     return start, end, t[end - 1] in _FINISHED and (t[end - 1] != "*" or t[end - 2:end] == "**")
 
 
-def _bare_mention_ok(t: str, start: int, end: int) -> bool:
+def bare_mention_ok(t: str, start: int, end: int) -> bool:
     """A mention outside any stated answer counts only (a) in a short output, or (b) in the
     output's last sentence when that sentence is finished; never inside a repetition loop."""
-    if _in_loop(t, start, end):
+    if in_loop(t, start, end):
         return False
     if len(t) <= SHORT_OUTPUT:
         return True
-    s, e, finished = _final_sentence(t)
+    s, e, finished = final_sentence(t)
     return finished and start >= s and end <= e
 
 
-def _cut_off(t: str) -> bool:
+def cut_off(t: str) -> bool:
     """Whether a longer output stops mid-sentence (at the token limit): its conclusions
     ("so ...", "therefore ...") are then steps of unfinished reasoning, not its answer."""
-    return len(t) > SHORT_OUTPUT and not _final_sentence(t)[2]
+    return len(t) > SHORT_OUTPUT and not final_sentence(t)[2]
 
 
 # Where a stated answer ends: its sentence, cut before an explanation ("because ..."), a
 # contrast ("not (A)", "rather than", "over (A)") or a list of reasons (";", ":").
-_STATEMENT_CUT = re.compile(
+STATEMENT_CUT = re.compile(
     r"\b(?:because|since|(?<!well\s)as(?!\s+well\b)|which|that|while|whereas|given|due\s+to|based\s+on|rather|"
     r"instead|unlike|not|over|than|compared|but|however|although|though|except)\b|[;:\u2014]|\s-\s",
     re.IGNORECASE)
 
 
-def _statement_end(t: str, first_end: int, clause_end: int, cut_at: re.Pattern = _STATEMENT_CUT) -> int:
+def statement_end(t: str, first_end: int, clause_end: int, cut_at: re.Pattern = STATEMENT_CUT) -> int:
     """Where the answer stated from `first_end` (just after its first candidate) ends."""
     cut = cut_at.search(t, first_end, clause_end)
     return cut.start() if cut else clause_end
 
 
 # A candidate right after a negation ("not (A)", "nor valid") is a contrast, not a second answer.
-_NEGATED = re.compile(r"\b(?:not|nor|neither|no)\s*$", re.IGNORECASE)
+NEGATED = re.compile(r"\b(?:not|nor|neither|no)\s*$", re.IGNORECASE)
 
 
-def _agree_in_loop(t: str, found: list[tuple[int, str | None]]) -> list[tuple[int, str | None]]:
+def agree_in_loop(t: str, found: list[tuple[int, str | None]]) -> list[tuple[int, str | None]]:
     """Stated answers, with a last one inside a repetition loop only where every statement in
     the loop gives the same answer ("The answer is (A). The answer is (B). The answer is (A). ...")."""
     if not found:
         return found
     last = max(found, key=lambda s: s[0])
-    if _in_loop(t, last[0]):
+    if in_loop(t, last[0]):
         _, tail_start = _loops(t)
         if len({s[1] for s in found if s[0] >= tail_start}) > 1:
             return [(last[0], None)]

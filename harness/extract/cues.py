@@ -1,11 +1,11 @@
 """The phrases that introduce an answer ("the answer is", "so", "I'm sorry"), shared by every
-answer family, and `_Spots`, the windowed regex search they and the family cues are built on."""
+answer family, and `Spots`, the windowed regex search they and the family cues are built on."""
 from __future__ import annotations
 
 import re
 
 
-class _Spots:
+class Spots:
     """A regex tried only in windows around its anchor words (found with str.find in the
     lower-cased text). Scanning a 1,000-character output with a dozen full regexes took
     about a millisecond; most outputs hold few or none of the anchors."""
@@ -40,7 +40,7 @@ class _Spots:
 
 # "The answer is", "Answer:", "the correct answer is option", "#### " ... ; the answer starts
 # where the match ends.
-_ANSWER_CUE = _Spots(
+ANSWER_CUE = Spots(
     r"(?:answer(?:\s+(?:choice|option))?(?:\s+to\s+(?:the|this)\s+(?:question|problem))?"
     r"\s*(?:is|was|would\s+be|should\s+be|will\s+be|must\s+be|could\s+be|might\s+be|may\s+be|:|=|-)"
     r"|(?:correct|right|best|final)\s+(?:option|choice|letter|response|one)\s*(?:is|would\s+be|:|=)"
@@ -52,13 +52,13 @@ _ANSWER_CUE = _Spots(
                           for b in ("option", "choice", "letter", "response", "one"))),
     after=60,
 )
-_CONCLUSION_CUE = _Spots(
+CONCLUSION_CUE = Spots(
     r"\b(?:so|thus|therefore|hence|consequently|in\s+conclusion|to\s+conclude|in\s+summary|"
     r"overall|in\s+total|altogether|all\s+in\s+all|this\s+means)\b\s*,?\s*",
     ("so", "thus", "therefore", "hence", "consequently", "in conclusion", "to conclude", "in summary",
      "overall", "in total", "altogether", "all in all", "this means"), after=20,
 )
-_REFUSAL = _Spots(
+REFUSAL = Spots(
     r"\b(?:i'?m\s+sorry|i\s+am\s+sorry|i\s+apologi[sz]e|as\s+an\s+ai\b|"
     r"i\s+(?:cannot|can't|can\s+not|am\s+unable\s+to|'m\s+unable\s+to|am\s+not\s+able\s+to|"
     r"do\s+not\s+have\s+enough|don't\s+have\s+enough|do\s+not\s+know|don't\s+know|'m\s+not\s+sure|"

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import re
 
-from harness.extract.commitment import SHORT_OUTPUT, _cut_off, _in_loop
-from harness.extract.cues import _ANSWER_CUE, _Spots
+from harness.extract.commitment import SHORT_OUTPUT, cut_off, in_loop
+from harness.extract.cues import ANSWER_CUE, Spots
 from harness.extract.options import Options
 from harness.extract.registry import Family, register
-from harness.extract.text import _lower, _prepare
+from harness.extract.text import lower, prepare
 
 _BRACKETS = "()[]{}<>"
 _BRACKET_RUN = re.compile(r"[()\[\]{}<>](?:[\s,`'\"]*[()\[\]{}<>])*")
-_DYCK_CUE = _Spots(
+_DYCK_CUE = Spots(
     r"(?:answer\s*(?:is|:)|(?:sequence|completion|output|closing\s+(?:brackets|parentheses|sequence)|"
     r"rest(?:\s+of\s+the\s+sequence)?)\s*(?:is|would\s+be|are|:)|is\s*:|(?:giving|gives|we\s+get))\s*",
     ("answer", "sequence", "completion", "output", "closing", "rest", "is", "giving", "gives", "we get"),
@@ -31,20 +31,20 @@ def _dyck_tokens(s: str) -> str:
 
 
 def _dyck_robust(text: str, options: Options = None) -> str | None:
-    t = _prepare(text)
+    t = prepare(text)
     if not t:
         return None
-    low = _lower(t)
+    low = lower(t)
     # "the answer is" always; the weaker cues ("is:", "giving", "the sequence is") only where
     # the brackets end the sentence and the output is not cut off mid-reasoning
-    weak = [] if _cut_off(t) else [(m, True) for m in _DYCK_CUE.finditer(t, low)]
-    cues = sorted([*((m, False) for m in _ANSWER_CUE.finditer(t, low)), *weak], key=lambda c: c[0].end())
+    weak = [] if cut_off(t) else [(m, True) for m in _DYCK_CUE.finditer(t, low)]
+    cues = sorted([*((m, False) for m in ANSWER_CUE.finditer(t, low)), *weak], key=lambda c: c[0].end())
     for m, is_weak in reversed(cues):
         pos = _DYCK_GAP.match(t, m.end()).end()
         run = _BRACKET_RUN.match(t, pos)
         if run and is_weak and not _DYCK_RUN_ENDS.match(t, run.end()):
             continue
-        if run and _in_loop(t, run.start(), run.end()):
+        if run and in_loop(t, run.start(), run.end()):
             return None  # "The sequence is:\n( )\n{ )\n{ )\n{ )\n..."
         if run:
             # "the answer is ) ] or ] )" names two sequences: unparsed
@@ -58,7 +58,7 @@ def _dyck_robust(text: str, options: Options = None) -> str | None:
         offset -= len(line) + (1 if k else 0)
         body = _LINE_LABEL.sub("", line).strip(" \t`'\".*")
         if body and all(ch in _BRACKETS or ch in " ,`'\"" for ch in body):
-            if _in_loop(t, offset, offset + len(line)) or (k and len(t) > SHORT_OUTPUT):
+            if in_loop(t, offset, offset + len(line)) or (k and len(t) > SHORT_OUTPUT):
                 return None
             return _dyck_tokens(body)
         if k == 0 and len(t) > SHORT_OUTPUT and line.strip():

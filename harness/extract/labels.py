@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass
 
 from harness.extract.commitment import (
-    SHORT_OUTPUT, _NEGATED, _agree_in_loop, _cut_off, _final_sentence, _in_loop, _statement_end,
+    NEGATED, SHORT_OUTPUT, agree_in_loop, cut_off, final_sentence, in_loop, statement_end,
 )
 from harness.extract.cascade import NEXT, run_cascade
-from harness.extract.cues import _ANSWER_CUE, _CONCLUSION_CUE, _REFUSAL
+from harness.extract.cues import ANSWER_CUE, CONCLUSION_CUE, REFUSAL
 from harness.extract.registry import Family, register
-from harness.extract.text import _BOLD, _SENTENCE_END, _clause_end, _lower, _norm_text, _prepare
+from harness.extract.text import BOLD, SENTENCE_END, clause_end, lower, norm_text, prepare
 
 
 @dataclass(frozen=True)
@@ -163,13 +163,13 @@ def _label_single(ls: _LabelSet, low: str, found, clause_end: int):
     a contrast, not a second answer ("valid, not invalid")."""
     if ls.hedged(low, found):
         return None
-    end = _statement_end(low, found[0][1], clause_end)
-    named = [x for x in found if x[0] < end and (x is found[0] or not _NEGATED.search(low, max(0, x[0] - 16), x[0]))]
+    end = statement_end(low, found[0][1], clause_end)
+    named = [x for x in found if x[0] < end and (x is found[0] or not NEGATED.search(low, max(0, x[0] - 16), x[0]))]
     return _one(named)
 
 
 def _label_robust(ls: _LabelSet, text: str) -> str | None:
-    t = _BOLD.sub("", _prepare(text))
+    t = BOLD.sub("", prepare(text))
     if not t:
         return None
     return run_cascade("labels", _LabelSteps(ls, t))
@@ -181,7 +181,7 @@ class _LabelSteps:
 
     def __init__(self, ls: _LabelSet, t: str):
         self.ls, self.t = ls, t
-        self.low = _lower(t)
+        self.low = lower(t)
         self.mentions = ls.mentions(self.low)
         self.statements = ls.statements(self.low, self.mentions)
 
@@ -190,8 +190,8 @@ class _LabelSteps:
         plausible") make it unparsed, as do two different ones inside a repetition loop."""
         ls, t, low, mentions, statements = self.ls, self.t, self.low, self.mentions, self.statements
         stated = []
-        for m in _ANSWER_CUE.finditer(t, low):
-            end = _clause_end(t, m.end(), 80)
+        for m in ANSWER_CUE.finditer(t, low):
+            end = clause_end(t, m.end(), 80)
             i = bisect.bisect_left(mentions, (m.end(),))
             if i < len(mentions) and mentions[i][1] <= end:
                 # "True" / "valid" always name a label; "no" may be a determiner ("no reason")
@@ -199,13 +199,13 @@ class _LabelSteps:
                 found = [mentions[i]] + [x for x in named[bisect.bisect_right(named, mentions[i]):] if x[1] <= end]
                 hedge = ls.hedged(low, [x for x in mentions[i:i + 8] if x[1] <= end])  # "Yes and no"
                 stated.append((m.start(), None if hedge else _label_single(ls, low, found, end)))
-        stated = _agree_in_loop(t, stated)
+        stated = agree_in_loop(t, stated)
         if stated:
             return max(stated, key=lambda s: s[0])[1]
         return NEXT
 
     def refusal(self):
-        if (not self.statements and _REFUSAL.search(self.t, self.low)) or self.ls.hedged(self.low, self.mentions):
+        if (not self.statements and REFUSAL.search(self.t, self.low)) or self.ls.hedged(self.low, self.mentions):
             return None
         return NEXT
 
@@ -214,8 +214,8 @@ class _LabelSteps:
         t, low, mentions = self.t, self.low, self.mentions
         lead = len(t) - len(t.lstrip(" \t\n#>*\"'([")) if t[0] in " \t\n#>*\"'([" else 0
         if mentions and mentions[0][0] == lead and not _OPERATOR_AFTER.match(low, mentions[0][1]) \
-                and not _in_loop(t, lead):
-            first_end = _clause_end(t, lead, 160)
+                and not in_loop(t, lead):
+            first_end = clause_end(t, lead, 160)
             return _label_single(self.ls, low,
                                  [mentions[0]] + [x for x in self.statements if mentions[0][1] <= x[0] < first_end],
                                  first_end)
@@ -226,10 +226,10 @@ class _LabelSteps:
         outside a repetition loop; two different labels there (not counting phrases about
         other people: "so Alexis lies and Elanor tells the truth") make it unparsed."""
         t, low, statements = self.t, self.low, self.statements
-        for m in ([] if _cut_off(t) else reversed(_CONCLUSION_CUE.finditer(t, low))):
-            if _in_loop(t, m.start()):
+        for m in ([] if cut_off(t) else reversed(CONCLUSION_CUE.finditer(t, low))):
+            if in_loop(t, m.start()):
                 continue
-            end = _clause_end(t, m.end(), 120)
+            end = clause_end(t, m.end(), 120)
             found = [x for x in statements if m.end() <= x[0] < end]
             if found:
                 strong = [x for x in found if not x[4]]
@@ -246,8 +246,8 @@ class _LabelSteps:
         sentence's. A longer one: the first sentence's (answer first), then the finished last
         sentence's; a label in the middle of a long text is not an answer."""
         t = self.t
-        statements = [x for x in self.statements if not _in_loop(t, x[0], x[1])]
-        ends = [m.start() for m in _SENTENCE_END.finditer(t)] + [len(t)]
+        statements = [x for x in self.statements if not in_loop(t, x[0], x[1])]
+        ends = [m.start() for m in SENTENCE_END.finditer(t)] + [len(t)]
         starts = [0] + [e + 1 for e in ends[:-1]]
         spans = [(s, e) for s, e in zip(starts, ends) if t[s:e].strip(" \n.!?")]
         if len(spans) > 1:
@@ -261,7 +261,7 @@ class _LabelSteps:
         one = _one([x for x in statements if s <= x[0] < e])
         if one:
             return one
-        s, e, finished = _final_sentence(t)
+        s, e, finished = final_sentence(t)
         if short or finished:
             return _one([x for x in statements if s <= x[0] < e])
         return None
@@ -273,7 +273,7 @@ def _label_official(ls: _LabelSet, text: str) -> str | None:
 
 
 def _label_normalize(ls: _LabelSet, target: str) -> str:
-    s = _norm_text(target).strip("()[]")
+    s = norm_text(target).strip("()[]")
     for label in ls.labels:
         if s == label.casefold():
             return label

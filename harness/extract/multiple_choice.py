@@ -10,15 +10,15 @@ import functools
 import re
 
 from harness.extract.commitment import (
-    _BREAK, _NEGATED, _agree_in_loop, _bare_mention_ok, _cut_off, _final_sentence, _in_loop, _statement_end,
+    BREAK, NEGATED, agree_in_loop, bare_mention_ok, cut_off, final_sentence, in_loop, statement_end,
 )
 from harness.extract.cascade import NEXT, run_cascade
-from harness.extract.cues import _ANSWER_CUE, _CONCLUSION_CUE, _REFUSAL, _Spots
-from harness.extract.option_text import _option_from_statement, _option_prefix, _strip_echo
+from harness.extract.cues import ANSWER_CUE, CONCLUSION_CUE, REFUSAL, Spots
+from harness.extract.option_text import option_from_statement, option_prefix, strip_echo
 from harness.extract.options import Options
 from harness.extract.registry import Family, register
 from harness.extract.text import (
-    _SENTENCE_END, _UNICODE_FIXES, _clause, _clause_end, _lower, _norm_text, _prepare, _sentences,
+    SENTENCE_END, UNICODE_FIXES, clause, clause_end, lower, norm_text, prepare, sentences,
 )
 
 _ALL_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -42,7 +42,7 @@ _HEDGE_BUT = re.compile(
     r"\s*,?\s*(?i:but|though|although)\s+(?i:options?\s+|choices?\s+)?[\(\[]?([A-Z])[\)\]]?\s+"
     r"(?i:is|could|might|may|would)\s+(?i:also|be\s+also|equally)\b")
 _HEDGE_BEFORE = re.compile(r"\b(?:either|both|between)\s*$", re.IGNORECASE)
-_LETTER_IS_CORRECT = _Spots(
+_LETTER_IS_CORRECT = Spots(
     r"(?:\b(?i:options?|choices?)\s*[\(\[]?\s*(?P<a>[A-Z])\s*[\)\]]?|[\(\[]\s*(?P<b>[A-Z])\s*[\)\]]|"
     r"(?<![A-Za-z'])(?P<c>[A-Z]))(?![A-Za-z0-9'])"
     r"(?:\s*\([^()\n]{0,80}\))?\s*(?:,\s*[^,\n]{0,80},\s*)?"
@@ -57,17 +57,17 @@ _REJECTED_AFTER = re.compile(  # "B is wrong. C is wrong. So A."
     r"\s*(?:is|are|was)\s+(?:(?:also|clearly|definitely)\s+)?(?:wrong|incorrect|not|false|invalid)\b", re.IGNORECASE)
 
 
-_CHOOSE = _Spots(
+_CHOOSE = Spots(
     r"\b(?:i\s+(?:would|will|'d|'ll)\s+(?:choose|select|pick|go\s+with|say)|i\s+(?:choose|select|pick)|"
     r"(?:choose|select|pick|go\s+with)\s+(?=[\(\[]|option|choice|[A-Z]\b))",
     ("choose", "select", "pick", "go with", "say"), before=12, after=30,
 )
-_BOLD_LETTER = _Spots(
+_BOLD_LETTER = Spots(
     r"(?:\*\*|__)\s*(?:(?:options?|choices?|answer)\s*:?\s*)?[\(\[]?(?P<l>[A-Z])[\)\]]?[.:]?\s*(?:\*\*|__)"
     r"|(?:\*\*|__)\s*[\(\[](?P<p>[A-Z])[\)\]]",
     ("**", "__"), after=30, flags=0,
 )
-_MARKER = _Spots(
+_MARKER = Spots(
     r"(?:[\(\[](?P<p>[A-Za-z])[\)\]]|\b(?i:option|choice)\s*[\(\[]?(?P<o>[A-Z])\b[\)\]]?)(?![A-Za-z0-9])",
     ("(", "[", "option", "choice"), after=12, flags=0,
 )
@@ -75,7 +75,7 @@ _LEADING = re.compile(
     r"^(?:\s|#+|>|\*\*|__|[-*]\s)*(?i:(?:final\s+)?answer\s*:\s*)?(?:\*\*|__)?\s*"
     r"(?P<x>(?i:(?:options?|choices?)\s*)?(?:[\(\[]\s*[A-Za-z]\s*[\)\]]|[A-Z](?=$|[\s.,:;)\-!*])))"
 )
-_EITHER = _Spots(
+_EITHER = Spots(
     r"\b(?i:either|both)\s+(?i:options?\s+|choices?\s+)?[\(\[]?[A-Z][\)\]]?\s+(?i:or|and)\s+"
     r"(?i:options?\s+|choices?\s+)?[\(\[]?[A-Z][\)\]]?(?![A-Za-z])"
     r"|[\(\[][A-Z][\)\]]\s*(?:or|/)\s*[\(\[][A-Z][\)\]]",
@@ -143,7 +143,7 @@ def _mc_candidates(t: str, start: int, end: int, valid: frozenset[str], options:
             letter = m.group("b")
             if _article_or_variable(t, letter, m.end()):
                 continue
-        if letter not in valid or _NEGATED.search(t, max(0, m.start() - 16), m.start()):
+        if letter not in valid or NEGATED.search(t, max(0, m.start() - 16), m.start()):
             continue
         out.add(letter)
         if options and letter in options:
@@ -151,7 +151,7 @@ def _mc_candidates(t: str, start: int, end: int, valid: frozenset[str], options:
             # text there ("(C) rainmman" where rainmman is (D)) names that option too
             gap = _GAP.match(t, pos).end()
             for other in sorted(options, key=lambda k: k != letter):
-                body = options[other].translate(_UNICODE_FIXES).strip().strip("$").strip()  # "$70" is written 70
+                body = options[other].translate(UNICODE_FIXES).strip().strip("$").strip()  # "$70" is written 70
                 if body and (other == letter or len(body) >= 3 or any(c.isdigit() for c in body)) \
                         and _text_at(t, gap, body):
                     out.add(other)
@@ -173,7 +173,7 @@ def _mc_single(t: str, start: int, first_end: int, valid: frozenset[str], option
     one option only, up to the end of its statement (after the option's own text, if given)."""
     _, after = _mc_candidates(t, start, min(len(t), first_end + limit), valid, options, first_only=True)
     after = max(after, first_end)
-    end = _statement_end(t, after, _clause_end(t, after, limit))
+    end = statement_end(t, after, clause_end(t, after, limit))
     return len(_mc_candidates(t, start, end, valid, options)[0]) <= 1
 
 
@@ -182,7 +182,7 @@ _LETTER_LINE = re.compile(r"^\s*(?:\*\*|__)?\s*[\(\[]?([A-Z])[\)\]]?\s*[.:]?\s*(
 
 
 def _mc_robust(text: str, options: Options = None) -> str | None:
-    t = _prepare(text)
+    t = prepare(text)
     if not t:
         return None
     return run_cascade("mc", _McSteps(t, options))
@@ -193,19 +193,19 @@ class _McSteps:
 
     def __init__(self, t: str, options: Options):
         self.t, self.options = t, options
-        self.low = _lower(t)
+        self.low = lower(t)
         self.valid = frozenset(options) if options else _ALL_LETTERS
 
     @functools.cached_property
     def body(self) -> str:
         """The output without an echoed options list, nor the "A:" label of a "Q: ... A:" prompt."""
-        body = _strip_echo(self.t, self.options, self.valid)
+        body = strip_echo(self.t, self.options, self.valid)
         qa = _QA_LABEL.match(body)  # "A: ..." in a "Q: ... A:" prompt is a label, not option A
         return body[qa.end():] if qa else body
 
     @functools.cached_property
     def body_low(self) -> str:
-        return self.low if self.body is self.t else _lower(self.body)
+        return self.low if self.body is self.t else lower(self.body)
 
     def stated(self):
         """A stated answer: the last "answer is X" / "X is correct" wins ("Option A is wrong
@@ -214,12 +214,12 @@ class _McSteps:
         t, low, valid, options = self.t, self.low, self.valid, self.options
         stated: list[tuple[int, str | None]] = []
         text_clauses: list[str] = []
-        for m in _ANSWER_CUE.finditer(t, low):
+        for m in ANSWER_CUE.finditer(t, low):
             letter, hedged = _letter_after(t, m.end(), valid)
             prefix = None
             if letter and options and t[m.end():m.end() + 1].isalpha():
                 # "The answer is A Brazilian teacher ...": an option's text that begins with a letter
-                prefix = _option_prefix(_clause(t, m.end(), 400), options)
+                prefix = option_prefix(clause(t, m.end(), 400), options)
                 letter = prefix or letter
             if letter and not prefix and not _mc_single(t, m.end(), _LETTER_AT.match(t, m.end()).end(),
                                                                valid, options):
@@ -228,17 +228,17 @@ class _McSteps:
                 stated.append((m.start(), letter))
             else:
                 line_end = t.find("\n", m.end(), m.end() + 400)
-                text_clauses.append((_clause(t, m.end()), t[m.end():line_end if line_end >= 0 else m.end() + 400]))
+                text_clauses.append((clause(t, m.end()), t[m.end():line_end if line_end >= 0 else m.end() + 400]))
         for m in _LETTER_IS_CORRECT.finditer(t, low):
             letter = m.group("a") or m.group("b") or m.group("c")
-            if letter in valid and not _NEGATED.search(t, max(0, m.start() - 16), m.start()):
+            if letter in valid and not NEGATED.search(t, max(0, m.start() - 16), m.start()):
                 stated.append((m.start(), letter))
-        stated = _agree_in_loop(t, stated)
+        stated = agree_in_loop(t, stated)
         if stated:
             return max(stated, key=lambda s: s[0])[1]
         if options:
             for sentence, line in reversed(text_clauses[-8:]):  # "The answer is Frankenstein."; the last ones
-                mapped = _option_from_statement(sentence, options) or _option_from_statement(line, options)
+                mapped = option_from_statement(sentence, options) or option_from_statement(line, options)
                 if mapped:
                     return mapped
         return NEXT
@@ -252,27 +252,27 @@ class _McSteps:
             letter, hedged = _letter_after(t, m.end(), valid)
             if letter and not _mc_single(t, m.end(), _LETTER_AT.match(t, m.end()).end(), valid, options):
                 letter, hedged = None, True
-            if (letter or hedged) and not _in_loop(t, m.start()):
+            if (letter or hedged) and not in_loop(t, m.start()):
                 weak.append((m.start(), letter))
         for m in _BOLD_LETTER.finditer(t, low):
             letter = m.group("l") or m.group("p")
-            if letter in valid and not _in_loop(t, m.start()):
+            if letter in valid and not in_loop(t, m.start()):
                 weak.append((m.start(), letter if _mc_single(t, m.start(), m.end(), valid, options) else None))
-        for m in ([] if _cut_off(t) else _CONCLUSION_CUE.finditer(t, low)):  # "So A.", "Therefore, (C)."
+        for m in ([] if cut_off(t) else CONCLUSION_CUE.finditer(t, low)):  # "So A.", "Therefore, (C)."
             letter, hedged = _letter_after(t, m.end(), valid)
             if (letter or hedged) and _ENDS_SENTENCE.match(t, _LETTER_AT.match(t, m.end()).end()) \
-                    and not _in_loop(t, m.start()):
+                    and not in_loop(t, m.start()):
                 weak.append((m.start(), letter))
         if not weak:
             return NEXT
         last = max(weak, key=lambda s: s[0])
-        sentence_start = max((b.end() for b in _BREAK.finditer(t, max(0, last[0] - 200), last[0])), default=0)
+        sentence_start = max((b.end() for b in BREAK.finditer(t, max(0, last[0] - 200), last[0])), default=0)
         if any(s[1] != last[1] for s in weak if s[0] >= sentence_start):
             return None  # "**(A)** and **(C)**"
         return last[1]
 
     def refusal(self):
-        return None if _REFUSAL.search(self.t, self.low) or _EITHER.search(self.t, self.low) else NEXT
+        return None if REFUSAL.search(self.t, self.low) or _EITHER.search(self.t, self.low) else NEXT
 
     def first(self):
         """The answer given first: "(B) The specialist ...", "B.", "B", "Option C - ...", or a
@@ -280,13 +280,13 @@ class _McSteps:
         ("(A) and (B) are both sarcastic." is not an answer), and not start a repetition loop."""
         body, valid = self.body, self.valid
         m = _LEADING.match(body)
-        if m and not _REJECTED_AFTER.match(body, m.end()) and not _in_loop(body, m.start("x")):
+        if m and not _REJECTED_AFTER.match(body, m.end()) and not in_loop(body, m.start("x")):
             letter, hedged = _letter_after(body, m.start("x"), valid)
             if hedged or (letter and not _mc_single(body, m.start("x"), m.end(), valid, self.options)):
                 return None
             if letter:
                 return letter
-        lines = {m.group(1) for m in _LETTER_LINE.finditer(body) if not _in_loop(body, m.start(), m.end())} & valid
+        lines = {m.group(1) for m in _LETTER_LINE.finditer(body) if not in_loop(body, m.start(), m.end())} & valid
         if len(lines) == 1:
             return lines.pop()
         return NEXT
@@ -299,7 +299,7 @@ class _McSteps:
         marks = [(m, (m.group("p") or m.group("o")).upper()) for m in _MARKER.finditer(body, self.body_low)]
         marked = {letter for _, letter in marks} & self.valid
         if len(marked) == 1:
-            return marked.pop() if any(_bare_mention_ok(body, m.start(), m.end()) for m, _ in marks) else None
+            return marked.pop() if any(bare_mention_ok(body, m.start(), m.end()) for m, _ in marks) else None
         if marked or not self.options:
             return None
         return NEXT
@@ -308,22 +308,22 @@ class _McSteps:
         """The option's text without its letter: the whole short answer, or its finished last
         sentence; questions ("What is the date today?") do not count."""
         body, options = self.body, self.options
-        sentences = [s for s in _sentences(body) if not s.endswith("?")]
-        statement = " ".join(sentences)
-        if len(statement) <= 200 and not _in_loop(body, 0, len(body)):
-            mapped = _option_from_statement(statement, options)
+        sents = [s for s in sentences(body) if not s.endswith("?")]
+        statement = " ".join(sents)
+        if len(statement) <= 200 and not in_loop(body, 0, len(body)):
+            mapped = option_from_statement(statement, options)
             if mapped:
                 return mapped
         # the first sentence, where it states an option's text (answer first: "The antecedent of
         # the pronoun ... is ambiguous."), then the finished last sentence
-        first = next((x for x in _SENTENCE_END.split(body) if x.strip()), "").strip()
-        if first and not first.endswith("?") and len(first) <= 200 and not _in_loop(body, 0, len(first)):
-            mapped = _option_from_statement(first, options)
+        first = next((x for x in SENTENCE_END.split(body) if x.strip()), "").strip()
+        if first and not first.endswith("?") and len(first) <= 200 and not in_loop(body, 0, len(first)):
+            mapped = option_from_statement(first, options)
             if mapped:
                 return mapped
-        start, end, finished = _final_sentence(body)
-        if sentences and finished and _bare_mention_ok(body, start, end):
-            return _option_from_statement(sentences[-1], options)
+        start, end, finished = final_sentence(body)
+        if sents and finished and bare_mention_ok(body, start, end):
+            return option_from_statement(sents[-1], options)
         return None
 
 
@@ -338,10 +338,10 @@ def _mc_official(text: str, options: Options = None) -> str | None:
 
 
 def _mc_normalize(target: str) -> str:
-    s = _norm_text(target).strip("()[]{} ")
+    s = norm_text(target).strip("()[]{} ")
     if len(s) == 1 and s.isalpha():
         return s.upper()
-    return _norm_text(target)
+    return norm_text(target)
 
 
 register("mc", Family(_mc_robust, _mc_official, _mc_normalize, "option letter, e.g. B"))

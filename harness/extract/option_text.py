@@ -7,14 +7,14 @@ import functools
 import re
 
 from harness.extract.options import Options
-from harness.extract.text import _UNICODE_FIXES, _norm_text
+from harness.extract.text import UNICODE_FIXES, norm_text
 
 
 @functools.lru_cache(maxsize=1024)
 def _option_index_cached(items: tuple[tuple[str, str], ...]) -> dict[str, str | None]:
     index: dict[str, str | None] = {}
     for letter, body in items:
-        key = _norm_text(body)
+        key = norm_text(body)
         if key:
             index[key] = None if key in index and index[key] != letter else letter
     return index
@@ -34,7 +34,7 @@ def _joined_runs(options: dict[str, str]) -> dict[str, str]:
     for i in range(len(bodies)):
         for j in range(i + 2, min(len(bodies), i + 5) + 1):
             joined = ", ".join(b.strip() for b in bodies[i:j])
-            runs[_norm_text(joined)] = joined
+            runs[norm_text(joined)] = joined
     return runs
 
 
@@ -52,9 +52,9 @@ def _word_in(needle: str, hay: str) -> bool:
         start = i + 1
 
 
-def _option_from_statement(statement: str, options: dict[str, str]) -> str | None:
+def option_from_statement(statement: str, options: dict[str, str]) -> str | None:
     """Map a stated answer without a letter ("the quail is the rightmost") to its letter."""
-    s = _norm_text(statement)
+    s = norm_text(statement)
     if not s:
         return None
     index = _option_index(options)
@@ -74,9 +74,9 @@ def _option_from_statement(statement: str, options: dict[str, str]) -> str | Non
     return None
 
 
-def _option_prefix(statement: str, options: dict[str, str]) -> str | None:
+def option_prefix(statement: str, options: dict[str, str]) -> str | None:
     """The option whose whole text (4+ characters) the statement begins with, the longest."""
-    s = _norm_text(statement)
+    s = norm_text(statement)
     best = None
     for key, letter in _option_index(options).items():
         if len(key) >= 4 and letter and s.startswith(key) and (best is None or len(key) > len(best[0])):
@@ -87,7 +87,7 @@ def _option_prefix(statement: str, options: dict[str, str]) -> str | None:
 def _option_mentioned(text: str, options: dict[str, str], min_len: int = 3) -> str | None:
     """The one option whose text occurs in `text`, if exactly one does (options that are
     part of a longer mentioned option do not count)."""
-    hay = _norm_text(text)
+    hay = norm_text(text)
     hits = sorted(((k, v) for k, v in _option_index(options).items() if len(k) >= min_len and _word_in(k, hay)),
                   key=lambda kv: -len(kv[0]))
     kept: list[tuple[str, str | None]] = []
@@ -107,11 +107,11 @@ _ECHO_LINE = re.compile(r"\s*[\(\[]?([A-Z])[\)\]\.:]\s")
 @functools.lru_cache(maxsize=1024)
 def _echo_patterns(items: tuple[tuple[str, str], ...]) -> list[re.Pattern]:
     return [re.compile(r"[\s,;]*[\(\[]?%s[\)\]\.:]\s*%s"
-                       % (re.escape(k), re.escape(v.translate(_UNICODE_FIXES).strip())), re.IGNORECASE)
+                       % (re.escape(k), re.escape(v.translate(UNICODE_FIXES).strip())), re.IGNORECASE)
             for k, v in items]
 
 
-def _strip_echo(text: str, options: Options, valid: frozenset[str]) -> str:
+def strip_echo(text: str, options: Options, valid: frozenset[str]) -> str:
     """Drop an echoed options list ("Answer Choices: (A) 5 (B) 6 (C) 7 ...") and the question
     echoed before it: what follows the list is the answer, or, if nothing does, what precedes it."""
     span = _echo_span(text, options, valid)
@@ -119,7 +119,7 @@ def _strip_echo(text: str, options: Options, valid: frozenset[str]) -> str:
         return text
     after = text[span[1]:]
     if after.strip():
-        return _strip_echo(after, options, valid)
+        return strip_echo(after, options, valid)
     before = _ECHO_LABEL.sub("", text[:span[0]])
     return before if len(before) <= 100 else ""  # a long text before the list is the echoed question
 

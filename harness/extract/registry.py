@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from orca.errors import UserError
-from harness.extract.commitment import _analysed
+from harness.extract.commitment import analysed
 from harness.extract.options import Options
 
 
@@ -46,7 +46,7 @@ def extract_answer(text: str, family: str, options: Options = None) -> str | Non
     """Robust extraction (ours): the answer in the family's normal form, or None if the
     output states no single answer (empty, refusal, hedge, garbage, a repetition loop). Reads
     at most the first sentence and the last ANALYSED_TAIL characters of a long output."""
-    return _family(family).robust(_analysed(text or ""), options)
+    return _family(family).robust(analysed(text or ""), options)
 
 
 def extract_official(text: str, family: str, options: Options = None) -> str | None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 
-from harness.extract.commitment import _in_loop
-from harness.extract.cues import _REFUSAL, _Spots
+from harness.extract.commitment import in_loop
+from harness.extract.cues import REFUSAL, Spots
 from harness.extract.options import Options
 from harness.extract.registry import Family, register
-from harness.extract.text import _BOLD, _lower, _prepare
+from harness.extract.text import BOLD, lower, prepare
 
-_WORD_CUE = _Spots(
+_WORD_CUE = Spots(
     r"(?:answer\s*(?:is|:)"
     r"|(?:sorted|ordered|arranged)(?:\s+(?:list|words|order|alphabetically|in\s+alphabetical\s+order))*"
     r"(?:\s+(?:is|are|would\s+be|as\s+follows))?\s*:"
@@ -38,7 +38,7 @@ def _words_from(region: str) -> str | None:
         words = _WORD_SPLIT.split(body)
         if "," in body and len(words) > 2 and words[-2].lower() == "and":
             del words[-2]
-    words = [_BOLD.sub("", w).strip(" .;:!?\"'`()[]").lower() for w in words]
+    words = [BOLD.sub("", w).strip(" .;:!?\"'`()[]").lower() for w in words]
     words = [w for w in words if w]
     if not words or not all(_WORD_TOKEN.match(w) for w in words):
         return None
@@ -46,16 +46,16 @@ def _words_from(region: str) -> str | None:
 
 
 def _word_list_robust(text: str, options: Options = None) -> str | None:
-    t = _prepare(text)
+    t = prepare(text)
     if not t:
         return None
-    low = _lower(t)
+    low = lower(t)
     cues = _WORD_CUE.finditer(t, low)
     if cues:
         rest = t[cues[-1].end():]
         words = _words_from(re.split(r"\n\s*\n", rest.strip(), maxsplit=1)[0])
         return None if words and _two_lists(words) else words
-    if _REFUSAL.search(t, low):
+    if REFUSAL.search(t, low):
         return None
     # A list made of items, or the answer alone on the first or last paragraph; not a
     # repetition loop ("apple banana apple banana ..."), not two lists offered as alternatives.
@@ -64,7 +64,7 @@ def _word_list_robust(text: str, options: Options = None) -> str | None:
         if _PROSE.search(p.group(0).strip()):
             continue  # a sentence of reasoning ("we look at the first letters: zebra (z), ...") is not a list
         words = _words_from(p.group(0))
-        if words and not _in_loop(t, p.start(), p.end()):
+        if words and not in_loop(t, p.start(), p.end()):
             return None if _two_lists(words) else words
     return None
 

@@ -17,11 +17,11 @@ from harness.report.build import (all_run_dirs, build_comparison, check_shared_t
 from harness.report.cells import Row, cell_text, column_header, fmt, table_rows
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
-from harness.report.model import (Column, Comparison, Entry, PartialEntry, SuiteComparison, leaderboard_entries,
+from harness.report.model import (Column, Entry, PartialEntry, Report, SuiteTable, leaderboard_entries,
                                   macro_interval, partial_coverage)
 from harness.report.terminal import print_tables, render_text, rich_tables, suite_lines, suite_table
 
-__all__ = ["Column", "Comparison", "Entry", "PartialEntry", "Row", "SuiteComparison", "all_run_dirs",
+__all__ = ["Column", "Entry", "PartialEntry", "Report", "Row", "SuiteTable", "all_run_dirs",
            "build_comparison", "cell_text", "check_shared_tasks", "column_header", "fmt", "full_names",
            "leaderboard_entries", "load_runs", "macro_interval", "partial_coverage",
            "print_tables", "render_html", "render_markdown", "render_text", "resolve_run_dirs",

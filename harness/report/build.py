@@ -1,5 +1,5 @@
 """Building a report: find and load run directories, and line the runs up against reference
-sets in one `SuiteComparison` per suite (harness.report.model), with each suite's notes."""
+sets in one `SuiteTable` per suite (harness.report.model), with each suite's notes."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ from pathlib import Path
 from orca.errors import UserError
 from harness.reference import ReferenceSet
 from harness.report.cells import fmt, published_text
-from harness.report.model import (CHECK_MARK, Column, Comparison, SuiteComparison, suite_sort_key, suite_title,
+from harness.report.model import (CHECK_MARK, Column, Report, SuiteTable, suite_sort_key, suite_title,
                                   partial_coverage)
 from harness.results import RunResult, load_run
 
@@ -194,8 +194,8 @@ def _partial_note(run: RunResult, label: str) -> str:
         f"{label}: partial run: {size} per variant; not comparable with full-test-set figures."
 
 
-def build_comparison(runs: list[RunResult], references: list[ReferenceSet], with_ablation: bool = True) -> Comparison:
-    """Line runs up against reference sets, one `SuiteComparison` per suite either side has;
+def build_comparison(runs: list[RunResult], references: list[ReferenceSet], with_ablation: bool = True) -> Report:
+    """Line runs up against reference sets, one `SuiteTable` per suite either side has;
     with `with_ablation`, per run with several system-message variants its paired
     ablation against sm1 (harness.report.ablation; reads the run's samples).
 
@@ -220,7 +220,7 @@ def build_comparison(runs: list[RunResult], references: list[ReferenceSet], with
         else:
             reference_tasks = run_tasks
         tasks = reference_tasks + [t for t in run_tasks if t not in reference_tasks]
-        comp = SuiteComparison(
+        comp = SuiteTable(
             suite=suite, title=suite_title(suite), reference_tasks=reference_tasks, tasks=tasks,
             labels={t: t.split("/", 1)[1] for t in tasks}, columns=[])
         if ref_suite:
@@ -262,7 +262,7 @@ def build_comparison(runs: list[RunResult], references: list[ReferenceSet], with
 
         for i, r in enumerate(runs):
             ablations.extend(run_ablations(r, labels[i]))
-    return Comparison(runs=runs, references=references, suites=out, notes=notes, ablations=ablations, renamed=renamed)
+    return Report(runs=runs, references=references, suites=out, notes=notes, ablations=ablations, renamed=renamed)
 
 
 def check_shared_tasks(runs: list[RunResult]) -> None:
@@ -280,7 +280,7 @@ def check_shared_tasks(runs: list[RunResult]) -> None:
                     "report them one at a time, or add a run that has tasks of each")
 
 
-def _suite_notes(comp: SuiteComparison, ref_suite, runs, labels) -> list[str]:
+def _suite_notes(comp: SuiteTable, ref_suite, runs, labels) -> list[str]:
     notes = []
     name = suite_title(comp.suite)
     k = len(comp.reference_tasks)

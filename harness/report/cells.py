@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from harness.display import pct, round_half_up
 from harness.reference import BASELINE_MODEL
-from harness.report.model import CHECK_MARK, DASH, Column, SuiteComparison
+from harness.report.model import CHECK_MARK, DASH, Column, SuiteTable
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -20,7 +20,7 @@ def published_text(values: list[float], check: str | None) -> str:
     return text + (CHECK_MARK if check else "")
 
 
-def cell_text(comp: SuiteComparison, col: Column, task: str) -> str:
+def cell_text(comp: SuiteTable, col: Column, task: str) -> str:
     v = col.scores.get(task)
     if v is None:
         return DASH
@@ -32,7 +32,7 @@ def cell_text(comp: SuiteComparison, col: Column, task: str) -> str:
     return text
 
 
-def column_header(comp: SuiteComparison, col: Column) -> str:
+def column_header(comp: SuiteTable, col: Column) -> str:
     text = col.label
     if col.check and col.check != comp.cells_check:
         text += CHECK_MARK
@@ -50,7 +50,7 @@ class Row:
     task: str | None = None
 
 
-def table_rows(comp: SuiteComparison) -> list[Row]:
+def table_rows(comp: SuiteTable) -> list[Row]:
     """The rows every renderer prints, as text, plus which columns are best in each."""
     rows = []
     for t in comp.tasks:

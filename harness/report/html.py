@@ -14,7 +14,7 @@ from importlib.resources import files
 from harness.reference import BASELINE_MODEL, round_half_up
 from harness.report.build import run_labels
 from harness.report.cells import column_header, fmt, published_text, table_rows
-from harness.report.model import (CHECK_MARK, DASH, Comparison, SuiteComparison, leaderboard_entries, suite_title,
+from harness.report.model import (CHECK_MARK, DASH, Report, SuiteTable, leaderboard_entries, suite_title,
                                   partial_coverage)
 from harness.results import RunResult
 
@@ -29,7 +29,7 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _html_suite_table(s: SuiteComparison) -> str:
+def _html_suite_table(s: SuiteTable) -> str:
     cols = s.columns
     head = "".join(f'<th class="kind-{c.kind}" title="{_e(c.note or c.full_name or c.source)}">'
                    f'{_e(column_header(s, c))}</th>' for c in cols)
@@ -77,7 +77,7 @@ def _interval_cell(interval, approximate: bool) -> tuple[str, str]:
     return f"{'≈' if approximate else ''}[{fmt(lo)}, {fmt(hi)}]", f"{hi - lo:.4f}"
 
 
-def _html_leaderboard(s: SuiteComparison) -> str:
+def _html_leaderboard(s: SuiteTable) -> str:
     """The ranking: entries with every reference task (model.leaderboard_entries). Headers
     are short so that the table fits a 1280 px window."""
     k = len(s.reference_tasks)
@@ -116,7 +116,7 @@ def _html_leaderboard(s: SuiteComparison) -> str:
             f'<tbody>{"".join(rows)}</tbody></table>')
 
 
-def _html_partial_coverage(s: SuiteComparison, entries) -> str:
+def _html_partial_coverage(s: SuiteTable, entries) -> str:
     """Runs lacking some reference tasks, each beside the references' averages over its own tasks."""
     if not entries:
         return ""
@@ -171,7 +171,7 @@ def _system_message_text(variant: dict | None) -> str:
     return "(empty system message)" if text == "" else repr(text)
 
 
-def _html_run_details(run: RunResult, label: str, comp: Comparison, images: dict) -> str:
+def _html_run_details(run: RunResult, label: str, comp: Report, images: dict) -> str:
     meta = run.meta
     model = meta.get("model", {})
     facts = [("model", model.get("spec") or model.get("path")), ("backend", model.get("backend")),
@@ -214,7 +214,7 @@ def _html_run_details(run: RunResult, label: str, comp: Comparison, images: dict
             f'{"".join(tables)}</details>')
 
 
-def render_html(comp: Comparison, title: str = "orca-eval leaderboard", plots: bool = True,
+def render_html(comp: Report, title: str = "orca-eval leaderboard", plots: bool = True,
                 generated_at: str | None = None) -> str:
     """One self-contained HTML page: ranking per suite with intervals, per-task tables,
     per-run drill-down with system-message sensitivity and per-task bar plots.

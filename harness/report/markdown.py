@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from harness.markdown import markdown_table
 from harness.report.cells import column_header, table_rows
-from harness.report.model import DASH, Comparison
+from harness.report.model import DASH, Report
 
 
 def _md_escape(text: str) -> str:
@@ -23,7 +23,7 @@ def _md_ablation(ab) -> list[str]:
     return out
 
 
-def render_markdown(comp: Comparison) -> str:
+def render_markdown(comp: Report) -> str:
     """GitHub-flavoured Markdown: one table per suite, best per row in bold, notes below."""
     out = []
     for s in comp.suites:

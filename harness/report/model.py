@@ -76,8 +76,9 @@ class Column:
 
 
 @dataclass
-class SuiteComparison:
-    """One suite's table: which tasks, which columns, and the figures derived from them."""
+class SuiteTable:
+    """One suite's table: which tasks (rows), which columns (reference models and runs), and the
+    figures derived from them. (Not `harness.compare.comparison.SuiteComparison`, one suite of two runs.)"""
 
     suite: str
     title: str
@@ -156,13 +157,16 @@ def _macro_average(scores: dict[str, float], tasks: list[str]) -> tuple[float | 
 
 
 @dataclass
-class Comparison:
+class Report:
+    """Everything `orca-eval report` shows: one `SuiteTable` per suite, the notes and the ablations.
+    (Not `harness.compare.comparison.Comparison`, which is two runs compared.)"""
+
     runs: list[RunResult]
     references: list[ReferenceSet]
-    suites: list[SuiteComparison]
+    suites: list[SuiteTable]
     notes: list[str]
-    ablations: list = field(default_factory=list)
-    renamed: list[tuple[str, str]] = field(default_factory=list)  # (display name, full name) of shortened runs  # harness.report.ablation.Ablation, per multi-variant run and suite
+    ablations: list = field(default_factory=list)  # harness.report.ablation.Ablation, per multi-variant run and suite
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (display name, full name) of shortened runs
 
 
 def macro_interval(counts: list[tuple[float, int]], z: float = Z95) -> tuple[float, float]:
@@ -205,7 +209,7 @@ class Entry:
     examples: int | None
 
 
-def leaderboard_entries(s: SuiteComparison) -> list[Entry]:
+def leaderboard_entries(s: SuiteTable) -> list[Entry]:
     """The ranking: columns with every reference task (and published-only entries aside),
     ranked by like-for-like average; people and best-SM shown but unranked.
 
@@ -244,7 +248,7 @@ class PartialEntry:
     examples: int | None
 
 
-def partial_coverage(s: SuiteComparison) -> list[PartialEntry]:
+def partial_coverage(s: SuiteTable) -> list[PartialEntry]:
     """Run columns that cover only some of the reference tasks, each beside every reference
     model's average over the *same* tasks (references lacking one of them are left out),
     most tasks first. They are never ranked against full-coverage entries."""

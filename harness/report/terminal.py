@@ -3,10 +3,10 @@ format for tables wider than the terminal, and the same tables as plain text for
 from __future__ import annotations
 
 from harness.report.cells import column_header, table_rows
-from harness.report.model import DASH, Comparison, SuiteComparison
+from harness.report.model import DASH, Report, SuiteTable
 
 
-def rich_tables(comp: Comparison) -> list:
+def rich_tables(comp: Report) -> list:
     """rich renderables: per suite a Table (best per row bold green) and its notes."""
     from rich.text import Text
 
@@ -20,7 +20,7 @@ def rich_tables(comp: Comparison) -> list:
     return out
 
 
-def suite_table(s: SuiteComparison, keys: list[str] | None = None, title: str | None = None):
+def suite_table(s: SuiteTable, keys: list[str] | None = None, title: str | None = None):
     """The suite's table; `keys`: only these columns (a part of a table split to fit)."""
     from rich.table import Table
     from rich.text import Text
@@ -42,7 +42,7 @@ def suite_table(s: SuiteComparison, keys: list[str] | None = None, title: str | 
     return table
 
 
-def split_tables(console, s: SuiteComparison) -> list | None:
+def split_tables(console, s: SuiteTable) -> list | None:
     """The suite's table cut into parts that each fit the console: the task column, then
     as many model columns as fit, in order (best-per-row marks stay those of the whole
     row). None when even one model column beside the task names does not fit. At 80
@@ -95,7 +95,7 @@ def ablation_lines(ab) -> list[str]:
                          for cells in table_cells(ab)]
 
 
-def ablation_tables(comp: Comparison) -> list:
+def ablation_tables(comp: Report) -> list:
     """rich renderables: per run and suite with several variants, the ablation table and its notes."""
     from rich.text import Text
 
@@ -106,7 +106,7 @@ def ablation_tables(comp: Comparison) -> list:
     return out
 
 
-def _closing_notes(comp: Comparison) -> list:
+def _closing_notes(comp: Report) -> list:
     from rich.text import Text
 
     out = [Text(n, style="bold yellow") for n in comp.notes]
@@ -116,7 +116,7 @@ def _closing_notes(comp: Comparison) -> list:
     return out
 
 
-def suite_lines(s: SuiteComparison) -> list[str]:
+def suite_lines(s: SuiteTable) -> list[str]:
     """A suite's table as a long format for narrow terminals: per row, one line per column."""
     lines = [s.title]
     for row in table_rows(s):
@@ -127,14 +127,14 @@ def suite_lines(s: SuiteComparison) -> list[str]:
     return lines
 
 
-def render_text(comp: Comparison, width: int = 240, color: bool = False) -> str:
+def render_text(comp: Report, width: int = 240, color: bool = False) -> str:
     """The rich tables as plain text (or ANSI with `color`), wide enough not to truncate."""
     from harness.terminal import render_to_text
 
     return render_to_text(lambda console: print_tables(console, comp), width, color)
 
 
-def print_tables(console, comp: Comparison, fit: bool = False) -> None:
+def print_tables(console, comp: Report, fit: bool = False) -> None:
     """Print the rich tables, each at least as wide as it needs: a wide table runs past a
     narrow console rather than losing digits to ellipses (files: `render_text`); with `fit`
     (`report` on stdout, a terminal or a pipe at 80 columns / $COLUMNS), a table wider than
