@@ -16,6 +16,7 @@ from pathlib import Path
 from orca.errors import UserError
 from orca.io import sha256_file
 from harness import extract
+from harness.scoring import unscorable_target
 from harness.suites import Task, check_families, get_task, resolve, suite_task_keys
 
 
@@ -52,7 +53,7 @@ def _load_from_hub(hub_id: str, task: Task) -> TaskData:
     except Exception as e:  # network, missing config: the user's setup, one line
         raise UserError(f"{task.key}: cannot load hub dataset {hub_id!r} config {name!r}: {e}".splitlines()[0]) from None
     docs = [task.suite.validate_doc(dict(r), f"{hub_id}/{name}[{i}]") for i, r in enumerate(ds)]
-    task.suite.check_docs(task, docs, f"{hub_id}/{name}")
+    task.suite.check_docs(task, docs, f"{hub_id}/{name}", unscorable_target)
     return TaskData(task.key, docs, f"hf:{hub_id}/{name}", getattr(ds, "_fingerprint", "") or "")
 
 
@@ -67,6 +68,7 @@ def _load_task_data(key: str, data_dir: str) -> TaskData:
     if data_dir.startswith("hf:"):
         return _load_from_hub(data_dir[3:], task)
     docs, path = task.suite.load(task, Path(data_dir))
+    task.suite.check_docs(task, docs, str(path), unscorable_target)
     return TaskData(task.key, docs, str(path), sha256_file(path))
 
 

@@ -100,10 +100,6 @@ def _graph(files) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for mod, path in names.items():
         tree = ast.parse(path.read_text(), str(path))
-        # imports under `if TYPE_CHECKING:` never run: annotations only, no edge
-        for node in ast.walk(tree):
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                node.body = []
         package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
         targets: set[str] = set()
         loads_by_name = False

@@ -125,17 +125,15 @@ class Suite:
         if path is None:
             raise UserError(f"{task.key}: data file not found under {root} "
                             f"(looked for {candidates[0].relative_to(root)})")
-        docs = self.read_file(path)
-        self.check_docs(task, docs, str(path))
-        return docs, path
+        return self.read_file(path), path
 
-    def check_docs(self, task: Task, docs: list[dict], where: str) -> None:
+    def check_docs(self, task: Task, docs: list[dict], where: str, unscorable_target) -> None:
         """An example whose target no answer can match (a "Maybe" in navigate) would be
-        counted wrong whatever the model says: refused, naming the example."""
+        counted wrong whatever the model says: refused, naming the example. `unscorable_target`
+        is harness.scoring's (passed in by harness/data.py: scoring works on this module's
+        Task, so this module does not import scoring)."""
         if not self.check_targets:
             return
-        from harness.scoring import unscorable_target
-
         for i, doc in enumerate(docs):
             why = unscorable_target(task, doc)
             if why:
