@@ -4,7 +4,7 @@ anything is loaded.
 Each field of RunConfig carries its command-line option in its metadata (flag, help, and
 the argparse keywords it needs); `add_run_arguments` builds `orca-eval run`'s options from
 them, in field order, and the pipeline's `evaluate` section takes its defaults from the
-same fields (EVALUATE_FIELDS). A new setting is one field here.
+same fields (evaluate_fields). A new setting is one field here.
 """
 from __future__ import annotations
 
@@ -45,11 +45,21 @@ class _TasksBudget:
         return str(default_budget())
 
 
-def option(default, flag: str, help: str, **argparse_kw):
+def option(default, flag: str, help: str, *, evaluate: tuple | None = None, **argparse_kw):
     """A RunConfig field and its `orca-eval run` option: `flag` with `help`; argparse_kw
-    (type, action, metavar, ...) as add_argument takes them. The default is the field's."""
+    (type, action, metavar, ...) as add_argument takes them. The default is the field's.
+    `evaluate`: (place, YAML types) when a pipeline's evaluate section may set the field: its
+    place in the section's list of fields (error messages list them in that order) and the
+    types its YAML value may have (stricter than the annotation: `batch_size: null` is refused)."""
     kw = {"default_factory": default} if callable(default) else {"default": default}
-    return field(**kw, metadata={"flag": flag, "help": help, **argparse_kw})
+    return field(**kw, metadata={"flag": flag, "help": help, "evaluate": evaluate, "argparse": argparse_kw})
+
+
+def evaluate_fields() -> dict:
+    """The fields a pipeline's evaluate section may set, in the section's order, and the YAML
+    types of each (harness/pipeline/config.py)."""
+    settable = [(f.metadata["evaluate"], f.name) for f in fields(RunConfig) if f.metadata["evaluate"]]
+    return {name: types for (_, types), name in sorted(settable, key=lambda e: e[0][0])}
 
 
 def budget_of(spec: str) -> int:
@@ -68,7 +78,8 @@ def budget_of(spec: str) -> int:
 @dataclass
 class RunConfig:
     # Field order is the order of the options in `orca-eval run --help`.
-    suite: str = option("agieval", "--suite", "agieval | bbh | all | a task (agieval/lsat-ar, bbh/navigate)")
+    suite: str = option("agieval", "--suite", "agieval | bbh | all | a task (agieval/lsat-ar, bbh/navigate)",
+                      evaluate=(0, str))
     model: str = option("default", "--model",
                         "hf:PATH | openai:MODEL | vllm:PATH | gguf:PATH | a named model (orca-eval models) | "
                         "default (the project's tiny LLaMA, trained by orca-eval on first use: answers parse, "
@@ -77,19 +88,22 @@ class RunConfig:
     # option's default is None and the field's default stands in
     system_messages: list[str] = option(lambda: ["1"], "--system-message",
                                         "id 1..16 (Orca paper Table 2; 1 = empty), none, literal text or @file; "
-                                        "repeat for several variants (default: 1)", action="append", metavar="V")
+                                        "repeat for several variants (default: 1)", action="append", metavar="V",
+                                        evaluate=(3, list))
     limit: int | None = option(None, "--limit", "first N examples of each task (marks the run partial)",
-                               type=integer)
-    mode: str = option("generate", "--mode", "generate (the paper's protocol) | loglikelihood")
-    prompt_style: str = option("orca", "--prompt-style", "orca (default) | agieval (AGIEval's official zero-shot form)")
+                               type=integer, evaluate=(2, (int, type(None))))
+    mode: str = option("generate", "--mode", "generate (the paper's protocol) | loglikelihood",
+                     evaluate=(1, str))
+    prompt_style: str = option("orca", "--prompt-style", "orca (default) | agieval (AGIEval's official zero-shot form)",
+                             evaluate=(6, str))
     # rows per step; None: chosen from memory (harness/models/engine.py)
     batch_size: int | None = option(None, "--batch-size",
                                     "rows generated together (default: chosen from memory, at most 64 on CPU, "
-                                    "256 on a GPU; HFLM fallbacks use 16)", type=integer)
+                                    "256 on a GPU; HFLM fallbacks use 16)", type=integer, evaluate=(5, int))
     # None: the tasks' max_gen_toks (tasks/ YAML), or 32 for the default model (validate)
     max_new_tokens: int | None = option(None, "--max-new-tokens",
                                         "generation budget per answer (default %(budget)s; 32 for the default model)",
-                                        type=integer)
+                                        type=integer, evaluate=(7, int))
     temperature: float = option(0.0, "--temperature", "0 = greedy (default); the paper sampled Orca at 0.7",
                                 type=float)
     top_p: float = option(1.0, "--top-p", "nucleus sampling (with --temperature > 0)", type=float)
@@ -98,7 +112,8 @@ class RunConfig:
     output: str | None = option(None, "--output", "run directory (default results/runs/<name>)")
     name: str | None = option(None, "--name", "run name recorded in run.json")
     data_dir: str | None = option(None, "--data-dir", "benchmark data (default $ORCA_DATA_DIR, else ../shared/data); "
-                                                      "hf:ORG/NAME for a hub dataset")
+                                                      "hf:ORG/NAME for a hub dataset",
+                                evaluate=(4, (str, type(None))))
     base_url: str | None = option(None, "--base-url", "OpenAI-compatible API base URL (key from $OPENAI_API_KEY)")
     concurrency: int = option(8, "--concurrency", "parallel API requests", type=integer)
     max_retries: int = option(10, "--max-retries", "retries per API request (429s included)", type=int)
@@ -108,7 +123,8 @@ class RunConfig:
     tpm: float | None = option(None, "--tpm", "client-side tokens/min limit for API models", type=float)
     device: str | None = option(None, "--device", "cpu | cuda | cuda:1 (default: cuda if available)")
     dtype: str | None = option(None, "--dtype", "auto (default: bfloat16 on a GPU or a CPU with bf16 units, else "
-                                                "float32) | bfloat16 | float16 | float32")
+                                                "float32) | bfloat16 | float16 | float32",
+                                evaluate=(8, str))
     max_length: int | None = option(None, "--max-length", "model context length override", type=int)
     revision: str | None = option(None, "--revision", "model revision to record (and load, for hub models)")
     use_cache: bool = option(True, "--no-cache", "recompute every output (the shared cache is not read, and its "
@@ -170,11 +186,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """`orca-eval run`'s options, one per RunConfig field (the parsed value lands under the
     field's name)."""
     for f in fields(RunConfig):
-        kw = dict(f.metadata)
+        kw = dict(f.metadata["argparse"])
         # Options with an action (append, store_false) default to None, and the field's default
         # stands in: a default list would be appended to, and --help shows no "(default: True)".
         default = None if "action" in kw else f.default
-        action = parser.add_argument(kw.pop("flag"), dest=f.name, default=default, **kw)
+        action = parser.add_argument(f.metadata["flag"], dest=f.name, default=default, help=f.metadata["help"], **kw)
         if f.name == "max_new_tokens":
             action.budget = _TasksBudget()  # the %(budget)s of its help, read only when help is shown
 

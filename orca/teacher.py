@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 from orca.errors import UserError
 from orca.template import chat_messages
-from orca.values import check_number
+from orca.collect_config import check_client_settings
 
 CATCH_UP_S = 0.1
 PLACEHOLDER_KEY = "sk-no-key-needed-for-local-server"
@@ -56,15 +56,6 @@ def scrub(text: str, secret: str | None) -> str:
     if secret and secret != PLACEHOLDER_KEY:
         text = text.replace(secret, "***")
     return _KEY_LIKE.sub(lambda m: m.group(1) + "-***", redact_text(text))
-
-
-def check_client_settings(*, rpm, tpm, concurrency, max_retries) -> None:
-    """The client's own settings, checked as every numeric setting is (orca.values); data
-    collection checks them with the rest of its flags (orca.collect_config.CollectConfig.check)."""
-    check_number(rpm, "--rpm", low=0, low_open=True, none_ok=True)
-    check_number(tpm, "--tpm", low=0, low_open=True, none_ok=True)
-    check_number(concurrency, "--concurrency", integer=True, low=1)
-    check_number(max_retries, "--max-retries", integer=True, low=0)
 
 
 class FatalTeacherError(Exception):

@@ -357,7 +357,7 @@ def test_sm1_and_none_send_different_requests_in_run_and_collection(tmp_path, mo
     (dict(tpm=0), "--tpm must be > 0, got 0"),
 ])
 def test_client_and_collection_refuse_a_setting_in_the_same_words(tmp_path, setting, message):
-    """One check of the client's settings (orca.teacher.check_client_settings), whether the
+    """One check of the client's settings (orca.collect_config.check_client_settings), whether the
     client is built directly (the OpenAI evaluation backend) or by data collection."""
     with pytest.raises(UserError) as direct:
         TeacherClient("gpt-4", base_url="http://127.0.0.1:9/v1", **setting)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.run_config import evaluate_fields
 from orca.collect_config import pipeline_fields
 from orca.decontaminate_defaults import DEFAULT_N, MIN_N
 from orca.errors import UserError, is_of_type, missing_field, reject_unknown_fields, unknown_field
@@ -12,16 +13,14 @@ from orca.train_config import TrainConfig, parse_train_config, read_config_file
 from orca.values import check_number
 
 TOP = ("run_dir", "sample", "collect", "data", "decontaminate", "train", "evaluate", "compare")
-# The evaluate section: the RunConfig fields it may set and the YAML types each takes
-# (its defaults are RunConfig's; see eval_run_config).
-EVAL_FIELDS = {"suite": str, "mode": str, "limit": (int, type(None)), "system_messages": list,
-               "data_dir": (str, type(None)), "batch_size": int, "prompt_style": str, "max_new_tokens": int,
-               "dtype": str}
-# A collect section's fields and their YAML types; what they mean and their defaults: data
-# collect's (orca/collect_config.py), except queries (flan5m | flan1m | a file) and max_failed_fraction.
-COLLECT_FIELDS = {"model": str, "base_url": (str, type(None)), "rpm": (int, float), "tpm": (int, float),
-                  "queries": str, "concurrency": int, "max_tokens": int, "temperature": (int, float),
-                  "top_p": (int, float), "max_retries": int, "timeout": (int, float),
+# The evaluate section: the RunConfig fields it may set and the YAML types each takes, in the
+# section's order (declared with the fields, harness/run_config.py; its defaults are RunConfig's,
+# see eval_run_config).
+EVAL_FIELDS = evaluate_fields()
+# A collect section's fields and their YAML types, in the section's order: data collect's
+# (orca/collect_config.py, their meaning, defaults and ranges declared there; queries is flan5m |
+# flan1m | a file), and the pipeline's own max_failed_fraction.
+COLLECT_FIELDS = {**{key: f.metadata["pipeline"][1] for key, f in pipeline_fields().items()},
                   "max_failed_fraction": (int, float)}
 
 
@@ -126,8 +125,7 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
 
 
 # The range of each collect field: data collect's (orca/collect_config.py), plus the pipeline's own.
-COLLECT_RANGES = {**{key: f.metadata["range"] for key, f in pipeline_fields().items()
-                     if key in COLLECT_FIELDS and f.metadata["range"]},
+COLLECT_RANGES = {**{key: f.metadata["range"] for key, f in pipeline_fields().items() if f.metadata["range"]},
                   "max_failed_fraction": dict(low=0, high=1)}
 
 
