@@ -6,6 +6,7 @@ import sys
 
 from orca.collect_config import add_collect_arguments, collect_config_from_args
 from orca.errors import UserError
+from orca.sample_config import add_sample_arguments, sample_range
 
 
 def register(sub) -> None:
@@ -17,16 +18,7 @@ def register(sub) -> None:
     data.set_defaults(data_subcommands=dsub)
 
     p = dsub.add_parser("sample", help="sample zero-shot FLAN-v2 queries (FLAN-5M and its FLAN-1M subset)")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--flan", nargs="+", metavar="PATH",
-                     help="FLAN-v2 JSONL/Parquet files or folders of them")
-    src.add_argument("--hub", metavar="DATASET_ID",
-                     help="load from the Hugging Face hub with `datasets` (needs network)")
-    p.add_argument("--hub-split", default="train", help="split of the --hub dataset")
-    p.add_argument("--out-dir", required=True, help="writes flan5m.jsonl, flan1m.jsonl, manifest.json")
-    p.add_argument("--scale", type=float, default=1.0,
-                   help="multiply every count (150K/440K/2.5M/2M, 300 per NiV2 task, 1M) by this")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampling")
+    add_sample_arguments(p)  # one option per SampleConfig field (orca/sample_config.py)
     p.set_defaults(func=_cmd_sample)
 
     c = dsub.add_parser("collect", help="ask a teacher model for every query (resumable)")
@@ -44,7 +36,7 @@ def _cmd_sample(args) -> int:
     from orca import flan
     from orca.values import check_number
 
-    check_number(args.scale, "--scale", low=0, low_open=True, high=1)
+    check_number(args.scale, "--scale", **sample_range("scale"))
     if args.hub:
         rows = flan.read_hub(args.hub, split=args.hub_split)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from harness.compare.thresholds import add_threshold_arguments
 from orca.errors import check_output_file
 from orca.io import write_text_atomic
 
@@ -25,9 +26,7 @@ def register(sub) -> None:
     )
     p.add_argument("base_run", metavar="BASE_RUN", help="run directory of the base checkpoint")
     p.add_argument("candidate_run", metavar="CANDIDATE_RUN", help="run directory of the candidate checkpoint")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level after correction (default 0.05)")
-    p.add_argument("--min-delta", type=float, default=1.0,
-                   help="smallest change in accuracy points that counts (default 1.0)")
+    add_threshold_arguments(p)  # --alpha, --min-delta (harness/compare/thresholds.py)
     p.add_argument("--fail-on-regression", action="store_true",
                    help="exit 1 when a task or suite regressed significantly by at least --min-delta")
     p.add_argument("--correction", choices=CORRECTIONS, default="holm",

@@ -41,6 +41,7 @@ from harness.compare.pairing import (Pairing, first_repeats, pair_examples, pair
                                      template_note)
 from harness.compare.stats import (CORRECTIONS, PairedCounts, adjust_pvalues, bootstrap_macro_delta, mcnemar_exact,
                                    paired_counts, suite_mde, task_mde)
+from harness.compare.thresholds import CompareThresholds
 from harness.results import RunResult, load_run, task_file_name
 from orca.values import check_number, check_seed
 
@@ -124,7 +125,8 @@ def _short(text) -> str:
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
-def compare_runs(base_dir: str | Path, cand_dir: str | Path, alpha: float = 0.05, min_delta: float = 1.0,
+def compare_runs(base_dir: str | Path, cand_dir: str | Path, alpha: float = CompareThresholds.alpha,
+                 min_delta: float = CompareThresholds.min_delta,
                  correction: str = "holm", intersection: bool = False, variants: list[str] | None = None,
                  bootstrap: int = 10_000, seed: int = 0, repeats: str = "first") -> Comparison:
     """Compare a candidate run with a base run over the same examples.
@@ -133,8 +135,7 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, alpha: float = 0.05
     tasks or variants (unless `intersection`), or a different mode, prompt style or
     system message (always: intersecting examples cannot make different prompts comparable).
     """
-    check_number(alpha, "--alpha", low=0, high=1, low_open=True, high_open=True)
-    check_number(min_delta, "--min-delta", low=0)  # nan would make the gate unable to fail
+    CompareThresholds(alpha, min_delta).check()
     check_seed(seed)
     if correction not in CORRECTIONS:
         raise UserError(f"--correction must be one of {', '.join(CORRECTIONS)} (got {correction!r})")

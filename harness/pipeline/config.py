@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.compare.thresholds import CompareThresholds, compare_fields
 from harness.run_config import evaluate_fields
 from orca.collect_config import pipeline_fields
 from orca.decontaminate_defaults import DEFAULT_N, MIN_N
 from orca.errors import UserError, is_of_type, missing_field, reject_unknown_fields, unknown_field
+from orca.sample_config import sample_fields, sample_range
 from orca.train_config import TrainConfig, parse_train_config, read_config_file
 from orca.values import check_number
 
@@ -97,7 +99,7 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
             raise missing_field(f"{source}: collect.{name}", "model")
     sample = raw.get("sample")
     if sample is not None:
-        _fields(f"{source}: sample", sample, {"flan": (list, str), "scale": (int, float), "seed": int})
+        _fields(f"{source}: sample", sample, sample_fields())
         if "flan" not in sample:
             raise UserError(f"{source}: sample: missing field 'flan' (FLAN-v2 files)")
     for name, c in collect.items():
@@ -106,7 +108,7 @@ def parse_pipeline_config(raw: dict, source: str | Path) -> PipelineConfig:
             raise UserError(f"{source}: collect.{name}: queries {q!r} need a 'sample' section "
                             "(or give a queries file path)")
     evaluate = _fields(f"{source}: evaluate", raw.get("evaluate") or {}, EVAL_FIELDS)
-    compare = _fields(f"{source}: compare", raw.get("compare") or {}, {"alpha": float, "min_delta": (int, float)})
+    compare = _fields(f"{source}: compare", raw.get("compare") or {}, compare_fields())
     decontaminate = raw.get("decontaminate", {})
     if decontaminate is False:
         decontaminate = None
@@ -135,7 +137,7 @@ def _check_sections(source, base: Path, run_dir: Path, sample, collect: dict, ev
     or `compare` must not surface only after hours of training."""
     if sample is not None:
         if "scale" in sample:
-            check_number(sample["scale"], f"{source}: sample: field 'scale'", low=0, low_open=True, high=1)
+            check_number(sample["scale"], f"{source}: sample: field 'scale'", **sample_range("scale"))
         for f in sample["flan"] if isinstance(sample["flan"], list) else [sample["flan"]]:
             if not isinstance(f, str) or not (base / f).exists():
                 raise UserError(f"{source}: sample: field 'flan': {f!r} not found")
@@ -152,11 +154,7 @@ def _check_sections(source, base: Path, run_dir: Path, sample, collect: dict, ev
             for path in stage.data:
                 if not path.is_file():
                     raise UserError(f"{source}: stage {stage.name!r}: teacher data {path} not found")
-    if "alpha" in compare:
-        check_number(compare["alpha"], f"{source}: compare: field 'alpha'", low=0, high=1, low_open=True,
-                     high_open=True)
-    if "min_delta" in compare:
-        check_number(compare["min_delta"], f"{source}: compare: field 'min_delta'", low=0)
+    CompareThresholds(**compare).check(f"{source}: compare")  # a field left out takes its (valid) default
     _check_evaluate(source, evaluate, run_dir)
 
 

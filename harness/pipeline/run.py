@@ -136,8 +136,10 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
 
         def sample():
             from orca.flan import read_flan, write_samples
-            manifest = write_samples(read_flan(files), cfg.run_dir / "queries", scale=cfg.sample.get("scale", 1.0),
-                                     seed=cfg.sample.get("seed", 0), sources=files)
+            from orca.sample_config import SampleConfig
+            settings = SampleConfig(**cfg.sample, out_dir=str(cfg.run_dir / "queries"))  # its defaults
+            manifest = write_samples(read_flan(files), cfg.run_dir / "queries", scale=settings.scale,
+                                     seed=settings.seed, sources=files)
             return {"queries": str(cfg.run_dir / "queries"), "counts": manifest["counts"], "flan_sha256": flan_sha}
         # The hashes are recorded with the step's outputs, not in its identity: the identity
         # chains into every later step, and records written before the hashes were kept must
@@ -205,9 +207,11 @@ def run_pipeline(cfg: PipelineConfig, console=None) -> str:
     if len(names) >= 2:
         def compare():
             from harness.compare.runs import compare_runs
+            from harness.compare.thresholds import CompareThresholds
+            thresholds = CompareThresholds(**cfg.compare)  # its defaults
             from harness.compare.render import render_markdown
             c = compare_runs(evals[names[0]]["run"], evals[names[-1]]["run"],
-                             alpha=cfg.compare.get("alpha", 0.05), min_delta=cfg.compare.get("min_delta", 1.0))
+                             alpha=thresholds.alpha, min_delta=thresholds.min_delta)
             write_text_atomic(cfg.run_dir / "compare.md", render_markdown(c))
             write_text_atomic(cfg.run_dir / "compare.json", c.to_json())
             return {"base": names[0], "candidate": names[-1], "verdict": c.verdict,

@@ -1,0 +1,53 @@
+"""A FLAN-v2 sample's settings (SampleConfig), declared once: `orca-eval data sample`'s options
+are built from its fields (`add_sample_arguments`), and a pipeline's `sample` section
+(harness/pipeline/config.py) takes its fields, YAML types, ranges and defaults from them."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, dataclass, field, fields
+
+
+def option(default, flag: str, help: str, *, yaml=None, range: dict | None = None, source: bool = False,
+           **argparse_kw):
+    """A SampleConfig field and its `data sample` option: `flag` with `help` and argparse_kw;
+    `yaml`: the types its value may have in a pipeline's sample section (None: not settable
+    there); `range`: its check (orca.values.check_number keywords); `source`: one of the
+    options naming where the FLAN rows come from, of which exactly one is given."""
+    return field(default=default, metadata={"flag": flag, "help": help, "yaml": yaml, "range": range,
+                                            "source": source, "argparse": argparse_kw})
+
+
+@dataclass(kw_only=True)
+class SampleConfig:
+    # Field order is the order of the options in `data sample --help`, and of a sample section's fields.
+    flan: list[str] | str | None = option(None, "--flan", "FLAN-v2 JSONL/Parquet files or folders of them",
+                                          yaml=(list, str), source=True, nargs="+", metavar="PATH")
+    hub: str | None = option(None, "--hub", "load from the Hugging Face hub with `datasets` (needs network)",
+                             source=True, metavar="DATASET_ID")
+    hub_split: str = option("train", "--hub-split", "split of the --hub dataset")
+    out_dir: str | None = option(MISSING, "--out-dir", "writes flan5m.jsonl, flan1m.jsonl, manifest.json",
+                                 required=True)
+    scale: float = option(1.0, "--scale", "multiply every count (150K/440K/2.5M/2M, 300 per NiV2 task, 1M) by this",
+                          yaml=(int, float), range=dict(low=0, low_open=True, high=1), type=float)
+    seed: int = option(0, "--seed", "seed of the sampling", yaml=int, type=int)
+
+
+def sample_fields() -> dict:
+    """The fields a pipeline's sample section may set, and the YAML types of each."""
+    return {f.name: f.metadata["yaml"] for f in fields(SampleConfig) if f.metadata["yaml"]}
+
+
+def sample_range(name: str) -> dict | None:
+    """The range of field `name` (orca.values.check_number keywords), or None."""
+    return next(f.metadata["range"] for f in fields(SampleConfig) if f.name == name)
+
+
+def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
+    """`data sample`'s options, one per SampleConfig field (the value lands under the field's name)."""
+    source = None
+    for f in fields(SampleConfig):
+        if f.metadata["source"] and source is None:
+            source = parser.add_mutually_exclusive_group(required=True)
+        add = source.add_argument if f.metadata["source"] else parser.add_argument
+        default = None if f.default is MISSING else f.default
+        add(f.metadata["flag"], dest=f.name, default=default, help=f.metadata["help"], **f.metadata["argparse"])
