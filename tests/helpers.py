@@ -88,45 +88,53 @@ def outcomes(n: int, correct: int, official: int | None = None) -> list[tuple[bo
     return [(i < correct, i < official) for i in range(n)]
 
 
+def write_synthetic_run(run_dir: Path, outcomes: dict[str, dict[str, list]], row, meta: dict,
+                        n_totals: dict[str, int] | None = None) -> Path:
+    """A finished run directory, written with harness.results as `orca-eval run` writes one:
+    samples/VARIANT/TASK.jsonl, summary.json and run.json (`meta`). `outcomes` is variant ->
+    task -> one item per sample row; `row(variant, task, i, item)` makes the i-th row, so
+    each caller chooses its rows' shape and this one writer does the rest (issue 24)."""
+    summary = {"variants": {}}
+    for variant, tasks in outcomes.items():
+        rows_by_task = {}
+        for task, items in tasks.items():
+            rows = [row(variant, task, i, item) for i, item in enumerate(items)]
+            write_samples(run_dir, variant, task, rows)
+            rows_by_task[task] = rows
+        summary["variants"][variant] = summarize_variant(rows_by_task, n_totals)
+    write_run_meta(run_dir, meta)
+    write_summary(run_dir, summary)
+    return run_dir
+
+
 def make_run(root: Path, name: str, results: dict[str, dict[str, list[tuple[bool, bool]]]],
              limit: int | None = None, n_totals: dict[str, int] | None = None, doc_offset: int = 0,
              targets_shift: int = 0) -> Path:
-    """A finished run directory: run.json, samples/VARIANT/*.jsonl and summary.json, written with
-    harness.results from (robust correct, official correct) outcomes per example."""
-    run_dir = root / name
-    variants = {}
-    summary = {"variants": {}}
-    for variant, tasks in results.items():
-        sm_id = int(variant[2:]) if variant.startswith("sm") else None
-        variants[variant] = {"system_message": "" if sm_id == 1 else f"message {sm_id}", "system_message_id": sm_id}
-        task_rows = {}
-        for task, outs in tasks.items():
-            rows = []
-            for i, (ok, ok_off) in enumerate(outs):
-                doc = i + doc_offset
-                target = LETTERS[(doc + targets_shift) % 4]
-                wrong = LETTERS[(doc + targets_shift + 1) % 4]
-                extracted = target if ok else (None if i % 5 == 4 else wrong)
-                rows.append({"doc_id": doc, "prompt_sha": f"{variant}-{task}-{doc}",
-                             "output": f"{name} says ({extracted})" if extracted else f"{name} rambles",
-                             "extracted": extracted, "target": target, "correct": ok,
-                             "extracted_official": target if ok_off else wrong, "correct_official": ok_off,
-                             "repeat": 0})
-            write_samples(run_dir, variant, task, rows)
-            task_rows[task] = rows
-        summary["variants"][variant] = summarize_variant(task_rows, n_totals)
+    """A finished run for report tests, from (robust correct, official correct) outcomes per
+    example: rows with letter targets, outputs naming the run, a full run.json."""
+    def row(variant, task, i, outcome):
+        (ok, ok_off), doc = outcome, i + doc_offset
+        target = LETTERS[(doc + targets_shift) % 4]
+        wrong = LETTERS[(doc + targets_shift + 1) % 4]
+        extracted = target if ok else (None if i % 5 == 4 else wrong)
+        return {"doc_id": doc, "prompt_sha": f"{variant}-{task}-{doc}",
+                "output": f"{name} says ({extracted})" if extracted else f"{name} rambles",
+                "extracted": extracted, "target": target, "correct": ok,
+                "extracted_official": target if ok_off else wrong, "correct_official": ok_off, "repeat": 0}
+
+    sm_ids = {v: int(v[2:]) if v.startswith("sm") else None for v in results}
     suites = sorted({t.split("/")[0] for v in results.values() for t in v})
-    write_run_meta(run_dir, {
+    return write_synthetic_run(root / name, results, row, {
         "name": name, "model": {"spec": f"hf:/models/{name}", "backend": "hf", "path": f"/models/{name}",
                                 "revision": None},
         "suite": suites[0] if len(suites) == 1 else "all", "tasks": sorted({t for v in results.values() for t in v}),
-        "mode": "generate", "prompt_style": "orca", "variants": variants,
+        "mode": "generate", "prompt_style": "orca",
+        "variants": {v: {"system_message": "" if i == 1 else f"message {i}", "system_message_id": i}
+                     for v, i in sm_ids.items()},
         "decoding": {"do_sample": False, "temperature": 0.0, "top_p": 1.0, "max_new_tokens": 512},
         "seed": 1234, "repeats": 1, "limit": limit, "data": {"dir": "/data", "hashes": {}},
         "packages": {"lm_eval": "0.4.13"}, "git_commit": "0123abc", "started_at": "2024-01-01T00:00:00Z",
-        "finished_at": "2024-01-01T01:00:00Z"})
-    write_summary(run_dir, summary)
-    return run_dir
+        "finished_at": "2024-01-01T01:00:00Z"}, n_totals)
 
 
 # AGIEval run "tiny": 40 examples per task. sm1 accuracies 25,30,40,40,50,30,70,35 (mean 40.0),
@@ -171,24 +179,21 @@ def paired_outcomes(n: int, base_correct: int, lost: int = 0, gained: int = 0) -
 def write_run(run_dir: Path, task_outcomes: dict[str, list[bool]], *, variants: dict[str, str | None] | None = None,
               mode: str = "loglikelihood", prompt_style: str = "orca", repeats: dict[str, list[list[bool]]] | None = None,
               prompt_salt: dict[int, str] | None = None) -> Path:
-    """A finished run directory: run.json, samples per variant and task, summary.json."""
+    """A finished run for compare tests: the same outcomes under every variant (system
+    message), each task's examples once per repeat, a minimal run.json."""
     variants = variants if variants is not None else {"sm1": EMPTY_SM}
-    summary = {"variants": {}}
-    for v, system_message in variants.items():
-        rows_by_task = {}
-        for task, correct in task_outcomes.items():
-            rows = []
-            reps = (repeats or {}).get(task) or [correct]
-            for rep, rep_correct in enumerate(reps):
-                for doc_id, ok in enumerate(rep_correct):
-                    salt = (prompt_salt or {}).get(doc_id, "")
-                    rows.append({"doc_id": doc_id, "repeat": rep, "prompt_sha": f"{v}-{task}-{doc_id}{salt}",
-                                 "output": "(A)", "extracted": "A", "target": f"T{doc_id}",
-                                 "correct": bool(ok), "extracted_official": "A", "correct_official": bool(ok)})
-            write_samples(run_dir, v, task, rows)
-            rows_by_task[task] = rows
-        summary["variants"][v] = summarize_variant(rows_by_task)
-    write_run_meta(run_dir, {
+    # One item per row: (repeat, doc_id, correct), repeats in order.
+    items = {task: [(rep, doc_id, ok) for rep, rep_correct in enumerate((repeats or {}).get(task) or [correct])
+                    for doc_id, ok in enumerate(rep_correct)] for task, correct in task_outcomes.items()}
+
+    def row(variant, task, i, item):
+        rep, doc_id, ok = item
+        salt = (prompt_salt or {}).get(doc_id, "")
+        return {"doc_id": doc_id, "repeat": rep, "prompt_sha": f"{variant}-{task}-{doc_id}{salt}",
+                "output": "(A)", "extracted": "A", "target": f"T{doc_id}",
+                "correct": bool(ok), "extracted_official": "A", "correct_official": bool(ok)}
+
+    return write_synthetic_run(run_dir, {v: items for v in variants}, row, {
         "name": run_dir.name, "model": {"spec": f"hf:/ckpt/{run_dir.name}", "backend": "hf"},
         "suite": "all", "tasks": sorted(task_outcomes), "mode": mode, "prompt_style": prompt_style,
         "variants": {v: {"system_message": sm, "system_message_id": 1 if sm == EMPTY_SM else None}
@@ -197,8 +202,6 @@ def write_run(run_dir: Path, task_outcomes: dict[str, list[bool]], *, variants: 
         "seed": 1234, "repeats": len(next(iter((repeats or {}).values()), [None])),
         "limit": None,
     })
-    write_summary(run_dir, summary)
-    return run_dir
 
 
 def pair_of_runs(tmp_path: Path, spec: dict[str, tuple[int, int, int, int]], **kw) -> tuple[Path, Path]:

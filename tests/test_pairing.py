@@ -13,8 +13,8 @@ import pytest
 from harness.cli import main
 from harness.compare.flips import find_flips
 from harness.compare.runs import compare_runs
-from harness.results import load_run, summarize_variant, write_run_meta, write_samples, write_summary
-from helpers import BASELINE, one_line_error
+from harness.results import load_run
+from helpers import BASELINE, one_line_error, write_synthetic_run
 from orca.errors import UserError
 from orca.io import sha256_text
 
@@ -28,22 +28,18 @@ def write_templated_run(run_dir: Path, correct: list[bool], render, *, user=lamb
     """A finished run whose rows carry prompt_sha of `render(user prompt)` (the backend's
     template) and, unless an old-format run is wanted, user_sha of the user prompt. (The
     runs of compare and report tests, without templates: helpers.write_run, helpers.make_run.)"""
-    rows = []
-    for i, (doc, ok) in enumerate(zip(DOCS, correct)):
+    def row(variant, task, i, item):
+        doc, ok = item
         u = user(doc)
-        row = {"doc_id": i, "repeat": 0, "prompt_sha": sha256_text(render(u))[:16], "output": "x",
-               "extracted": doc["target"] if ok else "?", "target": (targets or {}).get(i, doc["target"]),
-               "correct": ok, "extracted_official": None, "correct_official": ok}
-        if with_user_sha:
-            row["user_sha"] = sha256_text(u)[:16]
-        rows.append(row)
-    write_samples(run_dir, "sm1", TASK, rows)
-    write_summary(run_dir, {"variants": {"sm1": summarize_variant({TASK: rows})}})
-    write_run_meta(run_dir, {"name": run_dir.name, "model": {"spec": run_dir.name}, "tasks": [TASK],
-                             "mode": "generate", "prompt_style": "orca",
-                             "variants": {"sm1": {"system_message": system_message, "system_message_id": 1}},
-                             "decoding": {"temperature": 0.0}, "limit": None})
-    return run_dir
+        r = {"doc_id": i, "repeat": 0, "prompt_sha": sha256_text(render(u))[:16], "output": "x",
+             "extracted": doc["target"] if ok else "?", "target": (targets or {}).get(i, doc["target"]),
+             "correct": ok, "extracted_official": None, "correct_official": ok}
+        return {**r, "user_sha": sha256_text(u)[:16]} if with_user_sha else r
+
+    return write_synthetic_run(run_dir, {"sm1": {TASK: list(zip(DOCS, correct))}}, row, {
+        "name": run_dir.name, "model": {"spec": run_dir.name}, "tasks": [TASK], "mode": "generate",
+        "prompt_style": "orca", "variants": {"sm1": {"system_message": system_message, "system_message_id": 1}},
+        "decoding": {"temperature": 0.0}, "limit": None})
 
 
 def orca_template(user: str) -> str:     # a base model without a chat template (orca/template.py's form)
