@@ -88,17 +88,17 @@ def outcomes(n: int, correct: int, official: int | None = None) -> list[tuple[bo
     return [(i < correct, i < official) for i in range(n)]
 
 
-def write_synthetic_run(run_dir: Path, outcomes: dict[str, dict[str, list]], row, meta: dict,
+def write_synthetic_run(run_dir: Path, items: dict[str, dict[str, list]], row, meta: dict,
                         n_totals: dict[str, int] | None = None) -> Path:
     """A finished run directory, written with harness.results as `orca-eval run` writes one:
-    samples/VARIANT/TASK.jsonl, summary.json and run.json (`meta`). `outcomes` is variant ->
+    samples/VARIANT/TASK.jsonl, summary.json and run.json (`meta`). `items` is variant ->
     task -> one item per sample row; `row(variant, task, i, item)` makes the i-th row, so
     each caller chooses its rows' shape and this one writer does the rest (issue 24)."""
     summary = {"variants": {}}
-    for variant, tasks in outcomes.items():
+    for variant, tasks in items.items():
         rows_by_task = {}
-        for task, items in tasks.items():
-            rows = [row(variant, task, i, item) for i, item in enumerate(items)]
+        for task, task_items in tasks.items():
+            rows = [row(variant, task, i, item) for i, item in enumerate(task_items)]
             write_samples(run_dir, variant, task, rows)
             rows_by_task[task] = rows
         summary["variants"][variant] = summarize_variant(rows_by_task, n_totals)
