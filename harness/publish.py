@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import shlex
 import sys
 from pathlib import Path, PurePosixPath
 
@@ -79,7 +78,9 @@ def portable_run_meta(meta: dict, roots=(PROJECT_ROOT,)) -> dict:
             gguf["file"] = PurePosixPath(gguf["file"]).name
     command = out.get("command")
     if isinstance(command, str):
-        out["command"] = shlex.join(_portable_arg(a, roots) for a in shlex.split(command))
+        # split and joined as harness/provenance.py's command_line wrote it (argv joined by
+        # spaces, not shell-quoted): a word with a quote in it is not a parse error
+        out["command"] = " ".join(_portable_arg(a, roots) for a in command.split(" "))
     data = out.get("data")
     if isinstance(data, dict) and isinstance(data.get("dir"), str) and not data["dir"].startswith("hf:"):
         root = data["dir"]

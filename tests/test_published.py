@@ -112,3 +112,9 @@ def test_portable_run_meta_shortens_the_paths_in_the_command():
         ".venv/bin/orca-eval run --model hf:results/ckpt --suite bbh --output bbh-gen " \
         "--data-dir=data 'two words'"
     assert portable_run_meta({"command": None}) == {"command": None}
+
+
+def test_portable_run_meta_keeps_a_command_with_an_unbalanced_quote():
+    # run.json's command is argv joined by spaces, not shell-quoted: "You're" is one word
+    meta = {"command": "orca-eval run --system-message You're helpful! --output /scratch/x"}
+    assert portable_run_meta(meta)["command"] == "orca-eval run --system-message You're helpful! --output x"
