@@ -53,8 +53,22 @@ def _load_from_hub(hub_id: str, task: Task) -> TaskData:
     except Exception as e:  # network, missing config: the user's setup, one line
         raise UserError(f"{task.key}: cannot load hub dataset {hub_id!r} config {name!r}: {e}".splitlines()[0]) from None
     docs = [task.suite.validate_doc(dict(r), f"{hub_id}/{name}[{i}]") for i, r in enumerate(ds)]
-    task.suite.check_docs(task, docs, f"{hub_id}/{name}", unscorable_target)
+    _check_targets(task, docs, f"{hub_id}/{name}")
     return TaskData(task.key, docs, f"hf:{hub_id}/{name}", getattr(ds, "_fingerprint", "") or "")
+
+
+def _check_targets(task: Task, docs: list[dict], where: str) -> None:
+    """An example whose target no answer can match (a "Maybe" in navigate) would be counted
+    wrong whatever the model says: refused, naming the example (suites whose targets are
+    free text ask for it: `check_targets`)."""
+    suite = task.suite
+    if not suite.check_targets:
+        return
+    for i, doc in enumerate(docs):
+        why = unscorable_target(task, doc)
+        if why:
+            raise UserError(f"{where}: examples[{i}]: field {suite.target_field!r} {doc[suite.target_field]!r} can "
+                            f"never be scored right ({why}); fix or remove that example")
 
 
 def load_task_data(task: Task | str, data_dir: str) -> TaskData:
@@ -68,7 +82,7 @@ def _load_task_data(key: str, data_dir: str) -> TaskData:
     if data_dir.startswith("hf:"):
         return _load_from_hub(data_dir[3:], task)
     docs, path = task.suite.load(task, Path(data_dir))
-    task.suite.check_docs(task, docs, str(path), unscorable_target)
+    _check_targets(task, docs, str(path))
     return TaskData(task.key, docs, str(path), sha256_file(path))
 
 

@@ -24,6 +24,7 @@ class Request:
     keys: list[str]                 # one per generation, or one per choice
     choices: list[str] | None = None
     labels: list[str] | None = None
+    user_sha: str = ""              # the user turn's hash (harness/compare/pairing.py), computed once
 
 
 def build_requests(cfg: RunConfig, backend, docs: dict[Task, list[dict]], variants: list[SystemVariant]):
@@ -37,12 +38,14 @@ def build_requests(cfg: RunConfig, backend, docs: dict[Task, list[dict]], varian
     for variant in variants:
         for task, task_docs in docs.items():
             for doc_id, doc in enumerate(task_docs):
-                prompt = backend.format_prompt(task.prompt(doc, cfg.prompt_style), variant.text)
+                user = task.prompt(doc, cfg.prompt_style)
+                user_sha = sha256_text(user)[:16]
+                prompt = backend.format_prompt(user, variant.text)
                 if cfg.mode == "generate":
                     for rep in range(cfg.repeats):
                         key = request_key("gen", backend.fingerprint, prompt, dec, cfg.seed if dec["do_sample"] else 0, rep,
                                           *ident)
-                        requests.append(Request(variant.name, task, doc_id, rep, prompt, [key]))
+                        requests.append(Request(variant.name, task, doc_id, rep, prompt, [key], user_sha=user_sha))
                     continue
                 options = task.loglikelihood_choices(doc)
                 if options is None:
@@ -50,7 +53,7 @@ def build_requests(cfg: RunConfig, backend, docs: dict[Task, list[dict]], varian
                     break
                 labels, choices = options
                 keys = [request_key("ll", backend.fingerprint, prompt, c, *ident) for c in choices]
-                requests.append(Request(variant.name, task, doc_id, 0, prompt, keys, choices, labels))
+                requests.append(Request(variant.name, task, doc_id, 0, prompt, keys, choices, labels, user_sha))
     return requests, skipped
 
 
@@ -66,7 +69,7 @@ def score_requests(cfg: RunConfig, requests: list[Request], docs, cache: OutputC
     for r in requests:
         doc = docs[r.task][r.doc_id]
         row = {"doc_id": r.doc_id, "repeat": r.repeat, "prompt_sha": sha256_text(r.prompt)[:16],
-               "user_sha": sha256_text(r.task.prompt(doc, cfg.prompt_style))[:16]}  # see harness/compare/pairing.py
+               "user_sha": r.user_sha}  # see harness/compare/pairing.py
         if cfg.mode == "generate":
             output = cache.get(r.keys[0])
             row.update(output=output, **score_output(r.task, doc, output))

@@ -99,7 +99,8 @@ def run_evaluation(cfg: RunConfig) -> Path:
     variants = list({v.name: v for v in map(parse_system_variant, cfg.system_messages)}.values())
     data_root = cfg.data_dir if str(cfg.data_dir or "").startswith("hf:") else str(data_dir(cfg.data_dir))
     task_data = {t.key: load_task_data(t, data_root) for t in tasks}  # validates every file up front
-    finished = finished_run(cfg, keys, variants, data_record(data_root, task_data))
+    data = data_record(data_root, task_data)
+    finished = finished_run(cfg, keys, variants, data)
     if finished is not None:  # nothing missing: the finished run as it is, without loading the model
         if cfg.progress and int(os.environ.get("RANK", "0")) == 0:
             print(f"finished already: {finished} (same model files, settings, data and code: nothing to compute)",
@@ -128,7 +129,7 @@ def run_evaluation(cfg: RunConfig) -> Path:
                    # as asked (model.dtype and model.max_length are what they resolved to)
                    "requested": {"device": cfg.device, "dtype": cfg.dtype or "auto", "max_length": cfg.max_length},
                    "sampling_seeds": _sampling_seeds(cfg, backend), "world_size": backend.world_size},
-        data=data_record(data_root, task_data), record_command=True, started_at=utc_now(), finished_at=None)
+        data=data, record_command=True, started_at=utc_now(), finished_at=None)
     requests, skipped = build_requests(cfg, backend, docs, variants)
     if skipped:
         meta["skipped_tasks"] = skipped

@@ -127,19 +127,6 @@ class Suite:
                             f"(looked for {candidates[0].relative_to(root)})")
         return self.read_file(path), path
 
-    def check_docs(self, task: Task, docs: list[dict], where: str, unscorable_target) -> None:
-        """An example whose target no answer can match (a "Maybe" in navigate) would be
-        counted wrong whatever the model says: refused, naming the example. `unscorable_target`
-        is harness.scoring's (passed in by harness/data.py: scoring works on this module's
-        Task, so this module does not import scoring)."""
-        if not self.check_targets:
-            return
-        for i, doc in enumerate(docs):
-            why = unscorable_target(task, doc)
-            if why:
-                raise UserError(f"{where}: examples[{i}]: field {self.target_field!r} {doc[self.target_field]!r} can "
-                                f"never be scored right ({why}); fix or remove that example")
-
     # ------------------------------------------------------------------ per example
 
     def doc_options(self, doc: dict) -> dict[str, str] | None:
