@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+from functools import cached_property
 from pathlib import Path
 
 from orca.errors import UserError
@@ -80,7 +81,6 @@ class LMEvalBackend:
         self.tokenizer = tokenizer
         self.revision = revision
         self.dtype, self.batch_size = dtype, batch_size
-        self.fingerprint = fingerprint_checkpoint(path)
         self._engine = None
         self.engine_stats: dict | None = None
         if kind in ("hf", "gguf"):
@@ -88,6 +88,12 @@ class LMEvalBackend:
             self._engine_reason = engine_unsupported_reason(lm.model)
         else:
             self._engine_reason = f"{kind} backend"
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The checkpoint's hash (the output-cache key), read when first asked: a GGUF backend
+        sets its file's hash instead, so the converted folder is never read for it."""
+        return fingerprint_checkpoint(self.path)
 
     def describe(self) -> dict:
         out = {"spec": self.spec, "backend": self.kind, "path": self.shown_path, "revision": self.revision,
