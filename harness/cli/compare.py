@@ -4,14 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.compare.thresholds import add_threshold_arguments
+from harness.compare.thresholds import CORRECTIONS, add_threshold_arguments
 from orca.errors import check_output_file
 from orca.io import write_text_atomic
 
-# harness.compare.stats.CORRECTIONS, spelled out: importing harness.compare.stats (scipy) here would cost
-# every `orca-eval` start, `--help` included, about a second (tests/test_startup.py checks
-# that the two agree).
-CORRECTIONS = ("holm", "bh")
 
 
 def register(sub) -> None:

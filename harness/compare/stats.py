@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import binomtest, norm
 
-CORRECTIONS = ("holm", "bh")
+from harness.compare.thresholds import CORRECTIONS  # declared where no scipy is loaded
 Z95 = float(norm.ppf(0.975))  # the two-sided 95 % normal quantile, 1.959963984540054
 
 

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field, fields
 
 from orca.values import check_number
 
+# the multiplicity corrections compare offers (harness/compare/stats.py applies them); here,
+# without scipy, so `orca-eval --help` does not load it
+CORRECTIONS = ("holm", "bh")
+
 
 def option(default: float, flag: str, help: str, *, yaml, range: dict):
     """A CompareThresholds field and its `compare` option: `flag` with `help`; `yaml`: the types
