@@ -27,15 +27,25 @@ def _load(run_dir: Path) -> tuple[dict, dict]:
     return run.meta, run.summary
 
 
+def _published_runs(root: Path):
+    """(run dir, run.json, summary.json) of each run under `root`, by name."""
+    for run_dir in sorted(p.parent for p in root.glob("*/summary.json")):
+        yield (run_dir, *_load(run_dir))
+
+
+def _suite_tasks(body: dict, suite: str) -> list[dict]:
+    """The per-task figures of one suite in a variant's summary."""
+    return [f for name, f in body["tasks"].items() if name.startswith(suite + "/")]
+
+
 def published_table(root: str | Path = PUBLISHED_DIR / "smollm2-135m-instruct") -> str:
     """README's "Results on a real model": one row per published run, variant and suite."""
     root = Path(root)
     rows = []
-    for run_dir in sorted(p.parent for p in root.glob("*/summary.json")):
-        meta, summary = _load(run_dir)
+    for run_dir, meta, summary in _published_runs(root):
         for variant, body in summary["variants"].items():
             for suite, figures in body["suites"].items():
-                tasks = [f for name, f in body["tasks"].items() if name.startswith(suite + "/")]
+                tasks = _suite_tasks(body, suite)
                 n = sum(t["n"] for t in tasks)
                 unparsed = 100 * sum(t["unparsed"] for t in tasks) / n if n else 0.0
                 rows.append([meta['mode'], suite, variant, str(meta.get('limit') or ''), str(len(tasks)), str(n),
@@ -49,13 +59,12 @@ def _full_runs(root: Path, mode: str, variant: str) -> dict[str, tuple[Path, dic
     """suite -> (run dir, run.json, the variant's summary) of the published runs in `mode` that
     evaluated every example of the suite (no --limit) with system-message variant `variant`."""
     out = {}
-    for run_dir in sorted(p.parent for p in root.glob("*/summary.json")):
-        meta, summary = _load(run_dir)
+    for run_dir, meta, summary in _published_runs(root):
         if meta["mode"] != mode or meta.get("limit") or variant not in summary["variants"]:
             continue
         body = summary["variants"][variant]
         for suite in body["suites"]:
-            tasks = [f for name, f in body["tasks"].items() if name.startswith(suite + "/")]
+            tasks = _suite_tasks(body, suite)
             if tasks and not any(t.get("partial") for t in tasks):
                 out[suite] = (run_dir, meta, body)
     return out

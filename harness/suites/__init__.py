@@ -14,7 +14,7 @@ from functools import lru_cache
 from orca.errors import UserError
 from harness.paths import TASKS_DIR
 from harness.suites.base import FIXED_CHOICES, PROMPT_STYLES, Suite, Task
-from harness.suites.taskyaml import TaskDef, load_suites
+from harness.suites.taskyaml import TaskDef, load_suites, suite_names
 
 __all__ = ["FIXED_CHOICES", "PROMPT_STYLES", "Suite", "Task", "TaskDef", "all_tasks", "check_families",
            "default_budget", "get_suite", "get_task", "load_suites", "register", "resolve", "suite_task_keys",
@@ -26,11 +26,8 @@ _tasks: dict[str, Task] | None = None
 
 @lru_cache(maxsize=1)
 def _builtin() -> dict[str, Suite]:
-    names = [d.name for d in sorted(TASKS_DIR.iterdir()) if d.is_dir() and (d / f"_{d.name}.yaml").is_file()]
-    if not names:
-        raise UserError(f"{TASKS_DIR}: no suite (tasks/<suite>/_<suite>.yaml)")
     out = {}
-    for name in names:
+    for name in suite_names(TASKS_DIR):
         try:
             module = importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as e:

@@ -118,11 +118,15 @@ def read_suite(suite_dir: str | Path) -> list[TaskDef]:
     return out
 
 
+def suite_names(tasks_dir: str | Path = TASKS_DIR) -> list[str]:
+    """The suites of a tasks folder: each `tasks/<suite>/` with its `_<suite>.yaml`."""
+    names = [d.name for d in sorted(Path(tasks_dir).iterdir()) if d.is_dir() and (d / f"_{d.name}.yaml").is_file()]
+    if not names:
+        raise UserError(f"{tasks_dir}: no suite (tasks/<suite>/_<suite>.yaml)")
+    return names
+
+
 @lru_cache(maxsize=4)
 def load_suites(tasks_dir: str | Path = TASKS_DIR) -> dict[str, list[TaskDef]]:
     """suite -> its tasks in the group's order, for every `tasks/<suite>/_<suite>.yaml`."""
-    suites = {d.name: read_suite(d) for d in sorted(Path(tasks_dir).iterdir())
-              if d.is_dir() and (d / f"_{d.name}.yaml").is_file()}
-    if not suites:
-        raise UserError(f"{tasks_dir}: no suite (tasks/<suite>/_<suite>.yaml)")
-    return suites
+    return {name: read_suite(Path(tasks_dir) / name) for name in suite_names(tasks_dir)}
