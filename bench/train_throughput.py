@@ -264,7 +264,7 @@ def main(argv=None) -> int:
         packed_only = run_ours(model_dir, examples, rows_per_batch, args.max_len, tmp / "ours-full", full_head=True,
                                **ours_opts)
 
-    from orca.train import choose_attention
+    from orca.train_setup import choose_attention
     attention = choose_attention(args.attn, torch.device(args.device))
     flops = flops_per_token(n_matmul, model_config, examples)
     peak, peak_source = peak_tflops(args.device, args.peak_tflops)

@@ -41,14 +41,8 @@ from orca.io import OneWriter, append_jsonl, read_jsonl, write_json_atomic, writ
 from orca.packing import MODEL_INPUTS, collate, model_inputs, pack_examples
 from orca.tokenize import load_examples, tokenize_examples
 from orca.train_config import StageConfig, TrainConfig, load_train_config, stage_identity
-from orca.train_optim import DeepSpeedStepper, PlainStepper, lr_lambda, make_stepper
-from orca.train_setup import (Loading, choose_attention, choose_device, damaged_checkpoint_errors, init_hint,
-                              load_model, load_tokenizer, resolve_init, resume_hint)
-
-# The public names of the three training modules, importable from here as before the split.
-__all__ = ["train", "train_stage", "prepare_data", "token_loss_sum", "main",
-           "resolve_init", "damaged_checkpoint_errors", "load_tokenizer", "choose_device", "choose_attention",
-           "load_model", "lr_lambda", "PlainStepper", "DeepSpeedStepper", "make_stepper"]
+from orca.train_optim import lr_lambda, make_stepper
+from orca.train_setup import Loading, choose_device, init_hint, load_tokenizer, resolve_init, resume_hint
 
 
 # ----------------------------------------------------------------------------- the stage's default parts: data and loss

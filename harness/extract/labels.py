@@ -156,14 +156,14 @@ def _one(mentions) -> str | None:
     return distinct.pop() if len(distinct) == 1 else None
 
 
-def _label_single(ls: _LabelSet, low: str, found, clause_end: int):
+def _label_single(ls: _LabelSet, low: str, found, end_at: int):
     """The label the answer stated by found[0] gives, up to the end of its statement; None
     where the statement names two labels ("the answer is No, the sentence is plausible") or
     offers them as alternatives ("True or False"). A label after "not" or "rather than" is
     a contrast, not a second answer ("valid, not invalid")."""
     if ls.hedged(low, found):
         return None
-    end = statement_end(low, found[0][1], clause_end)
+    end = statement_end(low, found[0][1], end_at)
     named = [x for x in found if x[0] < end and (x is found[0] or not NEGATED.search(low, max(0, x[0] - 16), x[0]))]
     return _one(named)
 
