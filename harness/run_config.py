@@ -9,11 +9,12 @@ same fields (evaluate_fields). A new setting is one field here.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orca.errors import UserError
+from orca.options import add_arguments, declared, from_args, in_place_order
 
 if TYPE_CHECKING:
     from harness.models import Decoding
@@ -51,15 +52,13 @@ def option(default, flag: str, help: str, *, evaluate: tuple | None = None, **ar
     `evaluate`: (place, YAML types) when a pipeline's evaluate section may set the field: its
     place in the section's list of fields (error messages list them in that order) and the
     types its YAML value may have (stricter than the annotation: `batch_size: null` is refused)."""
-    kw = {"default_factory": default} if callable(default) else {"default": default}
-    return field(**kw, metadata={"flag": flag, "help": help, "evaluate": evaluate, "argparse": argparse_kw})
+    return declared(default, flag, help, argparse_kw, evaluate=evaluate)
 
 
 def evaluate_fields() -> dict:
     """The fields a pipeline's evaluate section may set, in the section's order, and the YAML
     types of each (harness/pipeline/config.py)."""
-    settable = [(f.metadata["evaluate"], f.name) for f in fields(RunConfig) if f.metadata["evaluate"]]
-    return {name: types for (_, types), name in sorted(settable, key=lambda e: e[0][0])}
+    return {f.name: f.metadata["evaluate"][1] for f in in_place_order(RunConfig, "evaluate")}
 
 
 def budget_of(spec: str) -> int:
@@ -185,20 +184,13 @@ class RunConfig:
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """`orca-eval run`'s options, one per RunConfig field (the parsed value lands under the
     field's name)."""
-    for f in fields(RunConfig):
-        kw = dict(f.metadata["argparse"])
-        # Options with an action (append, store_false) default to None, and the field's default
-        # stands in: a default list would be appended to, and --help shows no "(default: True)".
-        default = None if "action" in kw else f.default
-        action = parser.add_argument(f.metadata["flag"], dest=f.name, default=default, help=f.metadata["help"], **kw)
-        if f.name == "max_new_tokens":
-            action.budget = _TasksBudget()  # the %(budget)s of its help, read only when help is shown
+    actions = add_arguments(parser, RunConfig)
+    actions["max_new_tokens"].budget = _TasksBudget()  # the %(budget)s of its help, read only when help is shown
 
 
 def run_config_from_args(args: argparse.Namespace) -> RunConfig:
     """The RunConfig of parsed `orca-eval run` options; an option left None takes the field's default."""
-    given = {f.name: getattr(args, f.name) for f in fields(RunConfig)}
-    return RunConfig(**{name: value for name, value in given.items() if value is not None})
+    return from_args(RunConfig, args)
 
 
 def default_run_name(cfg: RunConfig, backend) -> str:

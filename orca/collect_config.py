@@ -5,7 +5,9 @@ their ranges from them."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING, Field, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, fields
+
+from orca.options import add_arguments, declared, from_args, in_place_order
 
 from orca.values import check_number, check_seed
 
@@ -18,8 +20,7 @@ def option(default, flag: str, help: str, *, range: dict | None = None, key: str
     (place, YAML types) when a pipeline's collect section may set it: its place in the section's
     list of fields (error messages list them, and the range checks run, in that order) and the
     types its YAML value may have."""
-    return field(default=default, metadata={"flag": flag, "help": help, "range": range, "key": key or None,
-                                            "pipeline": pipeline, "argparse": argparse_kw})
+    return declared(default, flag, help, argparse_kw, range=range, key=key or None, pipeline=pipeline)
 
 
 @dataclass(kw_only=True)
@@ -72,9 +73,7 @@ class CollectConfig:
 def pipeline_fields() -> dict[str, Field]:
     """The CollectConfig fields a pipeline config's collect section may set, by their name there,
     in the section's order (harness/pipeline/config.py)."""
-    settable = sorted((f for f in fields(CollectConfig) if f.metadata["pipeline"]),
-                      key=lambda f: f.metadata["pipeline"][0])
-    return {f.metadata["key"] or f.name: f for f in settable}
+    return {f.metadata["key"] or f.name: f for f in in_place_order(CollectConfig, "pipeline")}
 
 
 def check_client_settings(*, rpm, tpm, concurrency, max_retries) -> None:
@@ -88,14 +87,9 @@ def check_client_settings(*, rpm, tpm, concurrency, max_retries) -> None:
 
 def add_collect_arguments(parser: argparse.ArgumentParser) -> None:
     """`data collect`'s options, one per CollectConfig field (the value lands under the field's name)."""
-    for f in fields(CollectConfig):
-        # Options with an action default to None, and the field's default stands in.
-        default = None if f.default is MISSING or "action" in f.metadata["argparse"] else f.default
-        parser.add_argument(f.metadata["flag"], dest=f.name, default=default, help=f.metadata["help"],
-                            **f.metadata["argparse"])
+    add_arguments(parser, CollectConfig)
 
 
 def collect_config_from_args(args: argparse.Namespace) -> CollectConfig:
     """The CollectConfig of parsed `data collect` options; one left None takes the field's default."""
-    given = {f.name: getattr(args, f.name) for f in fields(CollectConfig)}
-    return CollectConfig(**{name: value for name, value in given.items() if value is not None})
+    return from_args(CollectConfig, args)

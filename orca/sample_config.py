@@ -4,7 +4,9 @@ are built from its fields (`add_sample_arguments`), and a pipeline's `sample` se
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, fields
+
+from orca.options import add_arguments, declared
 
 
 def option(default, flag: str, help: str, *, yaml=None, range: dict | None = None, source: bool = False,
@@ -13,8 +15,7 @@ def option(default, flag: str, help: str, *, yaml=None, range: dict | None = Non
     `yaml`: the types its value may have in a pipeline's sample section (None: not settable
     there); `range`: its check (orca.values.check_number keywords); `source`: one of the
     options naming where the FLAN rows come from, of which exactly one is given."""
-    return field(default=default, metadata={"flag": flag, "help": help, "yaml": yaml, "range": range,
-                                            "source": source, "argparse": argparse_kw})
+    return declared(default, flag, help, argparse_kw, yaml=yaml, range=range, source=source)
 
 
 @dataclass(kw_only=True)
@@ -45,9 +46,13 @@ def sample_range(name: str) -> dict | None:
 def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
     """`data sample`'s options, one per SampleConfig field (the value lands under the field's name)."""
     source = None
-    for f in fields(SampleConfig):
-        if f.metadata["source"] and source is None:
+
+    def add_for(f):  # the source options share one group, exactly one of them required
+        nonlocal source
+        if not f.metadata["source"]:
+            return parser.add_argument
+        if source is None:
             source = parser.add_mutually_exclusive_group(required=True)
-        add = source.add_argument if f.metadata["source"] else parser.add_argument
-        default = None if f.default is MISSING else f.default
-        add(f.metadata["flag"], dest=f.name, default=default, help=f.metadata["help"], **f.metadata["argparse"])
+        return source.add_argument
+
+    add_arguments(parser, SampleConfig, add_for)

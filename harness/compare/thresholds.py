@@ -4,7 +4,9 @@ pipeline's `compare` section (harness/pipeline/config.py) take them from its fie
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
+
+from orca.options import add_arguments, declared
 
 from orca.values import check_number
 
@@ -16,7 +18,7 @@ CORRECTIONS = ("holm", "bh")
 def option(default: float, flag: str, help: str, *, yaml, range: dict):
     """A CompareThresholds field and its `compare` option: `flag` with `help`; `yaml`: the types
     its value may have in a pipeline's compare section; `range`: its check (check_number keywords)."""
-    return field(default=default, metadata={"flag": flag, "help": help, "yaml": yaml, "range": range})
+    return declared(default, flag, help, {"type": float}, yaml=yaml, range=range)
 
 
 @dataclass
@@ -42,5 +44,4 @@ def compare_fields() -> dict:
 
 def add_threshold_arguments(parser: argparse.ArgumentParser) -> None:
     """--alpha and --min-delta, one per CompareThresholds field (the value lands under the field's name)."""
-    for f in fields(CompareThresholds):
-        parser.add_argument(f.metadata["flag"], dest=f.name, type=float, default=f.default, help=f.metadata["help"])
+    add_arguments(parser, CompareThresholds)
