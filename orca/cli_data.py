@@ -6,7 +6,7 @@ import sys
 
 from orca.collect_config import add_collect_arguments, collect_config_from_args
 from orca.errors import UserError
-from orca.sample_config import add_sample_arguments, sample_range
+from orca.sample_config import add_sample_arguments, check_sample_ranges
 
 
 def register(sub) -> None:
@@ -34,9 +34,8 @@ def register(sub) -> None:
 
 def _cmd_sample(args) -> int:
     from orca import flan
-    from orca.values import check_number
 
-    check_number(args.scale, "--scale", **sample_range("scale"))
+    check_sample_ranges(vars(args), lambda f: f.metadata["flag"])
     if args.hub:
         rows = flan.read_hub(args.hub, split=args.hub_split)
     else:

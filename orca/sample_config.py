@@ -38,9 +38,14 @@ def sample_fields() -> dict:
     return {f.name: f.metadata["yaml"] for f in fields(SampleConfig) if f.metadata["yaml"]}
 
 
-def sample_range(name: str) -> dict | None:
-    """The range of field `name` (orca.values.check_number keywords), or None."""
-    return next(f.metadata["range"] for f in fields(SampleConfig) if f.name == name)
+def check_sample_ranges(values: dict, name_of) -> None:
+    """Refuse a value outside its field's range, for every ranged field present in `values`
+    (parsed options or a pipeline's sample section); `name_of(field)`: how the message names it."""
+    from orca.values import check_number
+
+    for f in fields(SampleConfig):
+        if f.metadata["range"] and f.name in values:
+            check_number(values[f.name], name_of(f), **f.metadata["range"])
 
 
 def add_sample_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ from harness.run_config import evaluate_fields
 from orca.collect_config import pipeline_fields
 from orca.decontaminate_defaults import DEFAULT_N, MIN_N
 from orca.errors import UserError, is_of_type, missing_field, reject_unknown_fields, unknown_field
-from orca.sample_config import sample_fields, sample_range
+from orca.sample_config import check_sample_ranges, sample_fields
 from orca.train_config import TrainConfig, parse_train_config, read_config_file
 from orca.values import check_number
 
@@ -136,8 +136,7 @@ def _check_sections(source, base: Path, run_dir: Path, sample, collect: dict, ev
     """The values of every section, checked before the first step: a mistake in `evaluate`
     or `compare` must not surface only after hours of training."""
     if sample is not None:
-        if "scale" in sample:
-            check_number(sample["scale"], f"{source}: sample: field 'scale'", **sample_range("scale"))
+        check_sample_ranges(sample, lambda f: f"{source}: sample: field {f.name!r}")
         for f in sample["flan"] if isinstance(sample["flan"], list) else [sample["flan"]]:
             if not isinstance(f, str) or not (base / f).exists():
                 raise UserError(f"{source}: sample: field 'flan': {f!r} not found")
