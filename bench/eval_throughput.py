@@ -43,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import harness  # noqa: E402,F401  (before torch: sets OMP_WAIT_POLICY=PASSIVE, as `orca-eval` runs)
+from bench.decode_floor import record_schedule, replay_floor  # noqa: E402
 
 
 def run_prompts(run_dir: Path, ckpt: Path, data_root: str) -> list[str]:
@@ -209,17 +210,19 @@ def main_real(args) -> int:
 
     results: dict[str, dict] = {}
     shutil.rmtree(work / "cache" / "outputs", ignore_errors=True)
-    seconds = ours(limit, new_tokens, "run")
+    with record_schedule() as schedule:
+        seconds = ours(limit, new_tokens, "run")
     run_meta = json.loads((work / "run" / "run.json").read_text())
     results["ours"] = {"s": seconds, "batch": "auto", "engine": run_meta.get("engine")}
     prompts = run_prompts(work / "run", ckpt, data_root)
     stop = run_meta["stop_sequences"]
     useful = useful_tokens(ckpt, work / "run")
     print(f"ours: {seconds:.1f} s", flush=True)
+    floor = replay_floor(ckpt, schedule, device, dtype) if args.floor else None
     for name, fn in (("bare", lambda b: bare_generate(ckpt, prompts, b, new_tokens, device, dtype, stop)),
                      ("lm_eval", lambda b: lm_eval_evaluate(ckpt, args.suite, limit, b, new_tokens, device,
                                                             dtype, data_root))):
-        if name == "lm_eval" and args.skip_lm_eval:
+        if (name == "lm_eval" and args.skip_lm_eval) or (name == "bare" and args.skip_bare):
             continue
         for b in batches:
             s = fn(b)
@@ -236,6 +239,18 @@ def main_real(args) -> int:
                      "useful_tok_s": round(tok_s, 1), "fraction_of_roofline": round(tok_s / roofline, 3)}
         print(f"{name:>8}: {r['s']:7.1f} s  batch {r['batch']!s:>4}  {n / r['s']:6.2f} ex/s  "
               f"{tok_s:7.1f} useful tok/s  {tok_s / roofline:6.1%} of roofline")
+    if floor:
+        fs = floor["decode_s"] + floor["prefill_s"]
+        out["floor"] = {"s": round(fs, 1), "decode_s": round(floor["decode_s"], 1),
+                        "prefill_s": round(floor["prefill_s"], 1), "steps": floor["steps"],
+                        "row_steps": floor["row_steps"], "mean_width": floor["mean_width"],
+                        "examples_per_s": round(n / fs, 3), "useful_tok_s": round(useful / fs, 1),
+                        "fraction_of_roofline": round(useful / fs / roofline, 3)}
+        out["ours_vs_floor"] = round(fs / seconds, 3)
+        print(f"   floor: {fs:7.1f} s  (ours' schedule: {floor['steps']} decode steps, {floor['row_steps']} row-steps, "
+              f"mean width {floor['mean_width']}; matmuls + SDPA only {floor['decode_s']:.1f} s, prefill "
+              f"{floor['prefill_s']:.1f} s)  {n / fs:6.2f} ex/s  {useful / fs:7.1f} useful tok/s  "
+              f"{useful / fs / roofline:6.1%} of roofline")
     if results["ours"].get("engine"):
         out["ours"]["engine"] = results["ours"]["engine"]
     if "bare" in results:
@@ -262,6 +277,10 @@ def main() -> int:
     ap.add_argument("--dtype", default=None, help="auto | bfloat16 | float16 | float32")
     ap.add_argument("--rounds", type=int, default=2, help="timed rounds per tool (the fastest counts)")
     ap.add_argument("--skip-lm-eval", action="store_true")
+    ap.add_argument("--skip-bare", action="store_true", help="with --model: no static-loop peer")
+    ap.add_argument("--floor", action="store_true",
+                    help="with --model: also replay ours' decode schedule in matmuls and attention alone "
+                         "(bench/decode_floor.py): the fastest torch's kernels could run it on this chip")
     args = ap.parse_args()
     if args.suite not in ("bbh", "agieval", "all"):
         ap.error("--suite: bbh, agieval or all")
