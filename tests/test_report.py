@@ -181,6 +181,18 @@ def test_leaderboard_intervals(tmp_path, paper):
     assert entries["tiny sm1"].rank == 5  # GPT-4 62.0, ChatGPT 47.2, Text-Davinci-003 42.9, best-SM 42.5
 
 
+def test_limit_run_gets_no_rank(tmp_path, paper):
+    """A --limit run with every task is listed by its average but never ranked, even where
+    that average (50.0 over BBH's 23 tasks) is above full entries (Orca-13B 49.7, ChatGPT 48.9)."""
+    comp = build_comparison(load_runs([bbh_partial(tmp_path)]), paper)
+    entries = leaderboard_entries(next(s for s in comp.suites if s.suite == "bbh"))
+    limit = next(e for e in entries if e.column.label == "bbh-small none")
+    assert limit.column.partial and limit.rank is None and limit.average == pytest.approx(50.0)
+    ranked = [(e.rank, e.column.label) for e in entries if e.rank is not None]
+    assert ranked == [(1, "GPT-4"), (2, "Orca-13B"), (3, "ChatGPT"), (4, "Vicuna-13B")]
+    assert not any(e.column.partial for e in entries if e.rank is not None)
+
+
 def test_several_reference_sets(tmp_path):
     comp = build_comparison(load_runs([tiny_agieval(tmp_path)]), load_references(["all"]))
     md = render_markdown(comp)
@@ -402,3 +414,23 @@ def test_cli_all_lists_runs_that_share_no_tasks(tmp_path, capsys):
     assert main(["report", "--all", "--runs-dir", str(runs), "--format", "markdown"]) == 0
     md = capsys.readouterr().out
     assert "a sm1: covers 1 of 23 tasks; on those 1: 100.0 against ChatGPT 55.6, GPT-4 68.8" in md
+
+
+def test_ranking_figure_marks_limit_runs(tmp_path, paper, monkeypatch):
+    """In the ranking figure a --limit run's bar is hatched and light and its label says it is not ranked."""
+    from harness.report import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_png", lambda fig: figures.append(fig) or b"png")
+    comp = build_comparison(load_runs([bbh_partial(tmp_path)]), paper)
+    bbh = next(s for s in comp.suites if s.suite == "bbh")
+    assert plots.ranking_png(bbh, leaderboard_entries(bbh)) == b"png"
+    ax = figures[0].axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    bars = dict(zip(labels, ax.patches))
+    limit = bars["bbh-small none (partial, not ranked)"]
+    assert limit.get_hatch() == "///"
+    assert limit.get_facecolor()[:3] == pytest.approx((0xdb / 255, 0xe8 / 255, 0xf8 / 255))  # plots.PARTIAL_FILL
+    assert all(not b.get_hatch() for name, b in bars.items() if "partial" not in name)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["partial (--limit: first N examples per task), not ranked"]

@@ -136,13 +136,38 @@ def test_leaderboard_numbers(leaderboard):
     assert body["OpenOrca x OpenChat Preview2-13B"][8] == "44.7"
     ranks = [int(r[0][0]) for r in rows[1:] if r[0][0] != "—"]
     assert ranks == list(range(1, len(ranks) + 1))
-    # BBH: over the paper's 23 tasks; the --limit run covers all of them: ranked, marked partial
+    # BBH: over the paper's 23 tasks; the --limit run covers all of them: listed, marked partial, not ranked
     bbh = page.tables["leaderboard-bbh"]
     assert bbh[0][2][0] == "average (23 tasks)"
     partial = next(r for r in bbh[1:] if r[1][1]["data-sort"] == "bbh-small none")
-    assert "partial" in partial[1][0] and partial[2][0] == "50.0" and partial[7][0] == "230" and partial[0][0] != "—"
+    assert "partial" in partial[1][0] and partial[2][0] == "50.0" and partial[7][0] == "230" and partial[0][0] == "—"
     full_sm7 = next(r for r in bbh[1:] if r[1][0] == "full sm7")
     assert full_sm7[2][0] == "60.0" and full_sm7[6][0] == "23/23"
+
+
+def test_limit_runs_are_listed_but_never_ranked(leaderboard):
+    """A --limit run (the first 10 examples of every task) averages 50.0 over BBH's 23 tasks, above
+    the full run's sm1 (45.0): it stays in the table, in its place by average, but has no rank, and
+    the full entries are numbered 1..k without a gap where it sits; a note under the table says why."""
+    text = leaderboard.read_text(encoding="utf-8")
+    page = parse(text)
+    rows = page.tables["leaderboard-bbh"][1:]
+    names = [r[1][1]["data-sort"] for r in rows]
+    rank = {r[1][1]["data-sort"]: r[0][0] for r in rows}
+    average = {r[1][1]["data-sort"]: float(r[2][0]) for r in rows if r[2][0] != "—"}
+    assert rank["bbh-small none"] == "—" and average["bbh-small none"] > average["full sm1"]
+    assert rank["full sm1"] != "—"
+    # sorted by average like any entry: between Orca-13B (49.7) and full sm7 (60.0)
+    assert names.index("full sm7") < names.index("bbh-small none") < names.index("Orca-13B")
+    ranked = [(n, int(r)) for n, r in rank.items() if r != "—"]
+    assert [r for _, r in ranked] == list(range(1, len(ranked) + 1))
+    assert [n for n, _ in ranked] == ["GPT-4", "full sm7", "Orca-13B", "ChatGPT", "full sm1", "Vicuna-13B", "full sm2"]
+    notes = re.findall(r'<table class="sortable leaderboard" id="leaderboard-(\w+)".*?</table>'
+                       r'(<p class="note unranked">[^<]*</p>)?', text)
+    assert dict(notes) == {
+        "agieval": "",  # no --limit run there: no note
+        "bbh": '<p class="note unranked">Runs on the first N examples of each task (bbh-small: --limit 10) are '
+               'shown but not ranked: their average is over a sample.</p>'}
 
 
 def test_partial_coverage_is_never_ranked(leaderboard):

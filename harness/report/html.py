@@ -58,7 +58,8 @@ def _name_cell(c, sort: str, badges: str) -> str:
 def _badges(c) -> str:
     out = ""
     if c.partial:
-        out += '<span class="badge partial" title="--limit: a subset of each task\'s examples">partial</span>'
+        out += ('<span class="badge partial" title="--limit: a subset of each task\'s examples; not ranked">'
+                'partial</span>')
     if c.kind in ("reference", "human"):
         out += f'<span class="badge ref">{_e(c.source)}</span>'
     if c.kind == "human":
@@ -87,7 +88,8 @@ def _html_leaderboard(s: SuiteTable) -> str:
     name_cls = ' class="name"'
     th = "".join(f'<th data-type="{t}"{name_cls if h == "system" else ""}>{_e(h)}</th>' for h, t in heads)
     rows = []
-    for e in leaderboard_entries(s):
+    entries = leaderboard_entries(s)
+    for e in entries:
         c = e.column
         cells = [
             (str(e.rank) if e.rank else DASH, str(e.rank) if e.rank else ""),
@@ -113,7 +115,20 @@ def _html_leaderboard(s: SuiteTable) -> str:
                     f'<span class="badge">published only</span></td>{dashes}'
                     f'<td data-sort="{m.published_average[0]:.6f}">{_e(pub)}</td></tr>')
     return (f'<table class="sortable leaderboard" id="leaderboard-{_e(s.suite)}"><thead><tr>{th}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+            f'<tbody>{"".join(rows)}</tbody></table>{_unranked_note(entries)}')
+
+
+def _unranked_note(entries) -> str:
+    """Why the `--limit` runs in the ranking have no rank (model.leaderboard_entries)."""
+    runs = {}  # run label -> its --limit, in ranking order, once per run
+    for e in entries:
+        if e.column.partial and e.column.kind == "run":
+            runs.setdefault(e.column.source, e.column.run.meta.get("limit") if e.column.run else None)
+    if not runs:
+        return ""
+    which = ", ".join(f"{name}: --limit {limit}" if limit else name for name, limit in runs.items())
+    return (f'<p class="note unranked">Runs on the first N examples of each task ({_e(which)}) are shown but '
+            f'not ranked: their average is over a sample.</p>')
 
 
 def _html_partial_coverage(s: SuiteTable, entries) -> str:
@@ -296,8 +311,10 @@ def render_html(comp: Report, title: str = "orca-eval leaderboard", plots: bool 
     parts.append(
         '<section id="method"><h2>Method</h2><ul class="note">'
         "<li>Averages are unweighted means over the reference's task set (BBH: the paper's 23 tasks), the same set "
-        "for every row. Only entries with every one of those tasks are ranked; a run covering part of the suite is "
-        "listed below the ranking, compared on its own tasks with the references' averages over the same tasks.</li>"
+        "for every row. Only entries with every one of those tasks are ranked, and of runs only full ones: a "
+        "--limit run (the first N examples of each task) is listed, sorted by its average and marked partial, "
+        "but gets no rank. A run covering part of the suite is listed below the ranking, compared on its own "
+        "tasks with the references' averages over the same tasks.</li>"
         "<li>95% interval of a run's average: the tasks are independent binomials, so the variance of the mean is "
         "the sum of the per-task variances p̃(1−p̃)/n (p̃: Agresti-Coull adjusted proportion) over K²; "
         "interval = mean ± 1.96·sd. "

@@ -205,17 +205,20 @@ class Entry:
     official: float | None
     interval: tuple[float, float] | None
     relative: float | None
-    rank: int | None
+    rank: int | None  # None: not ranked (people, best-SM, --limit runs)
     examples: int | None
 
 
 def leaderboard_entries(s: SuiteTable) -> list[Entry]:
     """The ranking: columns with every reference task (and published-only entries aside),
-    ranked by like-for-like average; people and best-SM shown but unranked.
+    ranked by like-for-like average; people, best-SM and `--limit` runs shown but unranked.
 
     Runs missing reference tasks are not here: an average over 2 easy tasks is not
     comparable with one over 23, and sorted in among them it would sit above GPT-4.
-    They are compared on their own tasks instead (`partial_coverage`)."""
+    They are compared on their own tasks instead (`partial_coverage`).
+    A `--limit` run (`Column.partial`: the first N examples of each task) has every task
+    and stays listed, sorted by its average, but gets no rank: its average is over a
+    sample, and a rank would put it above full runs on that sample's luck."""
     entries = []
     for c in s.columns:
         if not s.complete(c):
@@ -229,7 +232,7 @@ def leaderboard_entries(s: SuiteTable) -> list[Entry]:
     rank = 0
     for e in entries:
         # best-SM is selected on the test data, so it is shown but not ranked
-        if e.column.kind in ("reference", "run") and e.average is not None:
+        if e.column.kind in ("reference", "run") and not e.column.partial and e.average is not None:
             rank += 1
             e.rank = rank
     return entries

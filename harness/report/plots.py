@@ -10,10 +10,12 @@ import matplotlib
 matplotlib.use("Agg")  # headless: no display, no GUI toolkit
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 COMPARE_WITH = ("ChatGPT", "GPT-4", "Vicuna-13B", "Orca-13B")  # the paper's figures' baselines
 COLORS = {"ChatGPT": "#74aa9c", "GPT-4": "#3b4a6b", "Vicuna-13B": "#c98b4a", "Orca-13B": "#9c6ade"}
 RUN_COLOR = "#1f6fd1"
+PARTIAL_FILL = "#dbe8f8"  # RUN_COLOR, much lighter: a --limit run in the ranking figure
 DPI = 80
 
 
@@ -117,7 +119,8 @@ def sensitivity_png(comp, run_index: int) -> bytes | None:
 
 
 def ranking_png(s, entries) -> bytes | None:
-    """Horizontal bars of each entry's average with its 95% interval as an error bar."""
+    """Horizontal bars of each entry's average with its 95% interval as an error bar;
+    `--limit` runs (listed, not ranked: model.leaderboard_entries) light and hatched."""
     shown = [e for e in entries if e.average is not None]
     if not shown:
         return None
@@ -128,13 +131,22 @@ def ranking_png(s, entries) -> bytes | None:
     colors = [RUN_COLOR if e.column.is_run else COLORS.get(e.column.label, "#9aa5b5") for e in shown]
     lo = [e.average - e.interval[0] if e.interval else 0 for e in shown]
     hi = [e.interval[1] - e.average if e.interval else 0 for e in shown]
-    ax.barh(ys, vals, color=colors, xerr=[lo, hi], error_kw={"elinewidth": 1, "capsize": 2})
+    bars = ax.barh(ys, vals, color=colors, xerr=[lo, hi], error_kw={"elinewidth": 1, "capsize": 2})
+    partial = [e.column.partial for e in shown]
+    for b, color, is_partial in zip(bars, colors, partial):
+        if is_partial:  # a sample's average: visibly not one of the ranked bars
+            b.set(facecolor=PARTIAL_FILL, edgecolor=color, hatch="///", linewidth=0.8)
     ax.set_yticks(ys)
-    ax.set_yticklabels([e.column.label + (" (partial)" if e.column.partial else "") for e in shown], fontsize=8)
+    ax.set_yticklabels([e.column.label + (" (partial, not ranked)" if e.column.partial else "") for e in shown],
+                       fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel(f"average accuracy over {len(s.reference_tasks)} tasks (%)")
     ax.grid(axis="x", alpha=0.3)
+    if any(partial):
+        key = Patch(facecolor=PARTIAL_FILL, edgecolor=RUN_COLOR, hatch="///", linewidth=0.8,
+                    label="partial (--limit: first N examples per task), not ranked")
+        ax.legend(handles=[key], fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     return _png(fig)
 
 
