@@ -193,6 +193,21 @@ def test_limit_run_gets_no_rank(tmp_path, paper):
     assert not any(e.column.partial for e in entries if e.rank is not None)
 
 
+
+def test_limit_run_is_never_best_in_a_row(tmp_path, paper):
+    """Bold "best" marks a row's top figure; a --limit run's figures are over its first few
+    examples, so it never takes the mark, even on a task where its number is the highest."""
+    comp = build_comparison(load_runs([bbh_partial(tmp_path)]), paper)
+    s = next(s for s in comp.suites if s.suite == "bbh")
+    limit = next(c for c in s.columns if c.label == "bbh-small none")
+    others = [c for c in s.columns if c is not limit and c.kind in ("reference", "run")]
+    tops = [t for t in s.tasks if limit.scores.get(t) is not None
+            and all(limit.scores[t] > (c.scores.get(t) or -1) for c in others)]
+    assert tops  # it does top some rows: the test means something
+    for t in tops:
+        assert limit.key not in s.best_keys(t)
+    assert limit.key not in s.best_keys(None)
+
 def test_several_reference_sets(tmp_path):
     comp = build_comparison(load_runs([tiny_agieval(tmp_path)]), load_references(["all"]))
     md = render_markdown(comp)

@@ -71,8 +71,9 @@ class Column:
 
     @property
     def competes(self) -> bool:
-        """Takes part in "best per row" (people and suite-only entries do not)."""
-        return self.kind in ("reference", "run", "run-best")
+        """Takes part in "best per row" (people and suite-only entries do not, nor `--limit`
+        runs: their figures are over the first few examples, so a 4-of-4 would outshine GPT-4)."""
+        return self.kind in ("reference", "run", "run-best") and not self.partial
 
 
 @dataclass
