@@ -32,9 +32,12 @@ def test_schedule_is_the_engines_and_replays(tiny_checkpoint):
     assert len(schedule["decode"]) == eng.stats.steps
     assert len(schedule["prefill"]) == eng.stats.prefills
     # every answer's first token comes from its prefill, every other from a decode step's row
-    assert sum(n for n, _ in schedule["decode"]) == eng.stats.new_tokens - len(prompts)
-    assert all(1 <= n <= 2 and w >= 1 for n, w in schedule["decode"])
+    assert sum(n for n, *_ in schedule["decode"]) == eng.stats.new_tokens - len(prompts)
+    assert all(1 <= n <= 2 and n <= pos <= n * w for n, w, pos in schedule["decode"])
     assert sum(n for n, _ in schedule["prefill"]) == len(prompts)
 
     out = replay_floor(tiny_checkpoint, schedule, "cpu", "float32")
-    assert out["steps"] == eng.stats.steps and out["decode_s"] > 0 and out["prefill_s"] > 0
+    assert out["steps"] == eng.stats.steps and out["prefill_s"] > 0
+    assert out["matmul_s"] > 0 and out["attention_padded_s"] > 0 and out["attention_ideal_s"] > 0
+    assert out["decode_s"] == out["matmul_s"] + out["attention_ideal_s"]
+    assert out["mean_length"] <= out["mean_width"]
