@@ -118,3 +118,13 @@ def replay_floor(ckpt, schedule: dict, device: str, dtype: str) -> dict:
     out["mean_length"] = round(sum(pos for *_, pos in schedule["decode"]) / max(1, out["row_steps"]), 1)
     del model
     return out
+
+
+if __name__ == "__main__":  # a library of eval_throughput.py: --help says how to run it
+    import argparse
+    import sys
+
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                            epilog="Run it through: .venv/bin/python bench/eval_throughput.py "
+                                   "--model smollm2-135m-instruct --floor").parse_args()
+    sys.exit("bench/decode_floor.py has no benchmark of its own: run bench/eval_throughput.py --model MODEL --floor")
