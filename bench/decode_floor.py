@@ -61,8 +61,8 @@ def replay_floor(ckpt, schedule: dict, device: str, dtype: str) -> dict:
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
     layers = model.get_decoder().layers
     lm_head = model.get_output_embeddings()
-    linears = [[m for m in (lay.self_attn.q_proj, lay.self_attn.k_proj, lay.self_attn.v_proj, lay.self_attn.o_proj,
-                            lay.mlp.gate_proj, lay.mlp.up_proj, lay.mlp.down_proj)] for lay in layers]
+    linears = [(lay.self_attn.q_proj, lay.self_attn.k_proj, lay.self_attn.v_proj, lay.self_attn.o_proj,
+                lay.mlp.gate_proj, lay.mlp.up_proj, lay.mlp.down_proj) for lay in layers]
     rows_max = max((n for n, *_ in schedule["decode"]), default=1)
     width_max = max((w for _, w, _ in schedule["decode"]), default=1)
     gen = torch.Generator(device="cpu").manual_seed(0)
