@@ -106,6 +106,15 @@ def full_bbh_accuracy(model: str, output: Path) -> dict:
             "dtype": gate.GATE_DTYPE, "max_new_tokens": gate.GATE_MAX_NEW_TOKENS}
 
 
+def full_bbh_base(work: Path) -> dict:
+    """The undamaged model's full-BBH accuracy (from the output cache after the first time), printed."""
+    from harness import gate
+
+    base = full_bbh_accuracy(gate.GATE_MODEL, work / "full-base")
+    print(json.dumps({"full_bbh_base": base}), flush=True)
+    return base
+
+
 def gate_run_args_full(model: str, output: Path) -> list[str]:
     """The gate's `run` arguments, on the whole of BBH instead of its subset."""
     from harness import gate
@@ -215,8 +224,7 @@ def main() -> int:
         return 0
 
     if calibrate:
-        base = full_bbh_accuracy(gate.GATE_MODEL, args.work / "full-base")
-        print(json.dumps({"full_bbh_base": base}), flush=True)
+        base = full_bbh_base(args.work)
         out["full_bbh"] = {"base": base, "seeds": {}}
         for seed in calibrate:
             r = full_bbh_accuracy(f"hf:{damaged(seed)}", args.work / f"full-noise{args.noise}-seed{seed}")
@@ -253,8 +261,7 @@ def calibrate_per_seed(args, damaged) -> dict:
 
     from harness import gate
 
-    base = full_bbh_accuracy(gate.GATE_MODEL, args.work / "full-base")
-    print(json.dumps({"full_bbh_base": base}), flush=True)
+    base = full_bbh_base(args.work)
     seeds = []
     for seed in range(args.seeds):
         subset = gate_once(f"hf:{damaged(seed)}", args.work / f"gate-noise{args.noise}-seed{seed}")
