@@ -259,8 +259,6 @@ def calibrate_per_seed(args, damaged) -> dict:
     copy is rebuilt bit for bit from its seed if a rerun needs it)."""
     import shutil
 
-    from harness import gate
-
     base = full_bbh_base(args.work)
     seeds = []
     for seed in range(args.seeds):
