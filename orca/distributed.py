@@ -55,3 +55,13 @@ def init_for_deepspeed():
     if not is_initialized():
         deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
     return deepspeed
+
+
+def leave_process_group() -> None:
+    """End the default process group, after every rank got here. A launched process that exits
+    with the group still alive leaves gloo's threads to static destructors, and under torchrun a
+    rank then sometimes aborted at exit ("terminate called without an active exception",
+    SIGABRT) after its work was done and saved, which failed the whole launch."""
+    if is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()

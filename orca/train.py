@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 from orca.checkpointing import StageCheckpoints
-from orca.distributed import barrier, init_for_deepspeed, rank_world
+from orca.distributed import barrier, init_for_deepspeed, leave_process_group, rank_world
 from orca.errors import UserError, run_entry_point
 from orca.io import OneWriter, append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
 from orca.packing import MODEL_INPUTS, collate, model_inputs, pack_examples
@@ -277,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def train_config_file() -> None:  # train() returns the checkpoints, not an exit code
         train(load_train_config(args[0]))
+        leave_process_group()  # this is the launched process's end: a clean exit, see there
 
     return run_entry_point(train_config_file)  # orca's UserErrors all exit 2, as before
 

@@ -78,3 +78,22 @@ def test_zero3_two_processes_torchrun_and_resume_from_deepspeed_checkpoint(tmp_p
     again = load_file(str(stage / "epoch-2" / "model.safetensors"))
     for k in reference:
         assert torch.allclose(reference[k], again[k], atol=1e-5), k
+
+
+def test_launched_training_leaves_the_process_group_before_exit(tmp_path, monkeypatch):
+    # A rank that exited with its gloo group alive sometimes aborted at exit under torchrun
+    # (SIGABRT after "stage done"), failing a finished launch; main() now ends the group itself.
+    import socket
+
+    from orca.distributed import is_initialized
+    from orca.train import main
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    for key, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"),
+                       ("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", port)):
+        monkeypatch.setenv(key, value)  # undone after the test: init_for_deepspeed sets what is missing
+    cfg = _config(tmp_path, "deepspeed_zero2_bf16.json", bf16=False, epochs=1)
+    assert main([str(cfg)]) == 0
+    assert (tmp_path / "out" / "stage1" / "epoch-1" / "model.safetensors").is_file()
+    assert not is_initialized()

@@ -40,6 +40,8 @@ def cmd_run(args) -> int:
 
     cfg = run_config_from_args(args)
     run_dir = run_evaluation(cfg)
+    from orca.distributed import leave_process_group
+    leave_process_group()  # under torchrun: every rank is done; end the group before exit (see there)
     if int(os.environ.get("RANK", "0")) == 0 and (run_dir / "summary.json").exists():
         print_run_summary(run_dir)
     return 0
