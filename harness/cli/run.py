@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from harness.run_config import add_run_arguments, run_config_from_args
 
@@ -40,8 +41,9 @@ def cmd_run(args) -> int:
 
     cfg = run_config_from_args(args)
     run_dir = run_evaluation(cfg)
-    from orca.distributed import leave_process_group
-    leave_process_group()  # under torchrun: every rank is done; end the group before exit (see there)
+    if "torch" in sys.modules:  # no torch, no process group: a finished rerun imports no model library
+        from orca.distributed import leave_process_group
+        leave_process_group()  # under torchrun: every rank is done; end the group before exit (see there)
     if int(os.environ.get("RANK", "0")) == 0 and (run_dir / "summary.json").exists():
         print_run_summary(run_dir)
     return 0
